@@ -1,0 +1,34 @@
+# linflow: the two commands a fresh machine needs are `make run` and `make test`.
+BUILD ?= build
+JOBS ?= 2
+BUILD_TYPE ?= Release
+CMAKE_FLAGS ?=
+
+.PHONY: all setup configure build run test asan bench clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+configure: setup
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) > $(BUILD).configure.log || (cat $(BUILD).configure.log; exit 1)
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/linflow demo --out out/demo
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (what CI runs after `make test`).
+asan:
+	@$(MAKE) --no-print-directory test BUILD=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_FLAGS="-DLINFLOW_SANITIZE=ON -DLINFLOW_BUILD_BENCHMARKS=OFF"
+
+bench: build
+	bench/run
+
+clean:
+	rm -rf build build-asan build.configure.log build-asan.configure.log

@@ -1,0 +1,59 @@
+#pragma once
+// Run configuration: the TOML file of `linflow train`, its `--set section.key=value` overrides, and its JSON echo
+// in summary.json. Every key has a default; README.md documents them all. Unknown sections or keys are rejected
+// with a "did you mean" suggestion.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "linflow/init.hpp"
+#include "linflow/problem.hpp"
+#include "linflow/solver.hpp"
+
+namespace linflow {
+
+struct ProblemOptions {
+  /// Whitened target matrix Z (d_y × d_x) from a .npy or .csv file. Excludes x/y.
+  std::string target;
+  /// Data X (d_x × m) and Y (d_y × m), columns are samples, .npy or .csv. Both or neither. Excludes target.
+  std::string x, y;
+  /// Synthetic target (used when neither target nor x/y is given): dims = [d_x, d_y] (default: the network's
+  /// d_0 and d_N), singular values (positive, non-increasing, at most min(d_x, d_y)) and the seed of its random
+  /// orthogonal singular vectors.
+  std::vector<int> dims;
+  std::vector<double> singular_values{3.0, 2.0, 1.0};
+  unsigned long long seed = 0;
+};
+
+struct OutputOptions {
+  int samples_log = 200;      ///< log-spaced sample times on [t_min, t_max] (≥ 0)
+  int samples_uniform = 0;    ///< uniformly spaced sample times on [0, t_max] (≥ 0)
+  double t_min = 1e-3;        ///< first log-spaced time (> 0)
+  int modes = 8;              ///< singular values / alignments per trajectory row (≥ 0)
+  bool save_weights = true;   ///< write weights/W1.npy … WN.npy
+  bool trajectory = true;     ///< write trajectory.csv
+};
+
+struct RunConfig {
+  ProblemOptions problem;
+  std::vector<int> widths{6, 4, 1, 4, 5};
+  InitOptions init;
+  std::string init_end_to_end_file;  ///< where init.end_to_end was read from (echoed in summary.json)
+  SolverOptions solver;
+  OutputOptions output;
+};
+
+/// Parses TOML text (paths inside are taken relative to `base_dir`), then applies `overrides` of the form
+/// "section.key=value" (value in TOML syntax; a bare word is taken as a string). Throws InputError naming the key.
+RunConfig parse_config(const std::string& toml_text, const std::string& base_dir,
+                       const std::vector<std::string>& overrides = {}, const std::string& origin = "config");
+/// Reads and parses a TOML file; paths in it are relative to the file's directory.
+RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+/// The effective configuration as JSON (absolute paths, every key), for summary.json.
+nlohmann::json to_json(const RunConfig& config);
+
+/// Builds the problem a configuration describes (reads files; InputError on bad data or shapes).
+Problem make_problem(const RunConfig& config);
+
+}  // namespace linflow

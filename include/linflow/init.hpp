@@ -1,0 +1,57 @@
+#pragma once
+// Initializations of the layer weights. Every random draw comes from the engine seeded by `seed`.
+#include <Eigen/Dense>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "linflow/network.hpp"
+
+namespace linflow {
+
+enum class InitKind {
+  balanced,            ///< Arora et al. 2018a construction (spec §2 [published]) from an end-to-end matrix
+  balanced_rank1,      ///< W_j = σ0^{1/N} a_j a_{j−1}ᵀ, a_0 = v0, a_N = u0 (spec §2 [proved]); for stable sets
+  gaussian,            ///< i.i.d. N(0, scale²) entries in every layer
+  orthogonal,          ///< scale × a Haar-random partial isometry in every layer
+  perturbed_balanced,  ///< `balanced` plus, in every layer, a random Gaussian matrix of Frobenius norm `delta`
+  files,               ///< W1.npy … WN.npy from `dir`
+};
+const char* to_string(InitKind kind);
+/// Throws InputError naming the valid kinds.
+InitKind init_kind_from_string(const std::string& name);
+
+struct InitOptions {
+  InitKind kind = InitKind::balanced_rank1;
+  /// Seed of the engine for every random draw of the initialization.
+  unsigned long long seed = 1;
+  /// gaussian: entry standard deviation; orthogonal: singular value of every layer; balanced and
+  /// perturbed_balanced without `end_to_end`: Frobenius norm of the random end-to-end matrix. Must be ≥ 0.
+  double scale = 0.1;
+  /// balanced, perturbed_balanced: rank of the random end-to-end matrix (0 = min_j d_j).
+  int rank = 0;
+  /// balanced, perturbed_balanced: a given end-to-end matrix (d_N × d_0) instead of a random one; its rank must
+  /// not exceed min_j d_j.
+  std::optional<Eigen::MatrixXd> end_to_end;
+  /// balanced_rank1: σ0 > 0 and the unit directions (normalised here); random when absent.
+  double sigma0 = 0.1;
+  std::optional<Eigen::VectorXd> u0;  ///< in R^{d_N}
+  std::optional<Eigen::VectorXd> v0;  ///< in R^{d_0}
+  /// perturbed_balanced: Frobenius norm of the perturbation of each layer. Must be ≥ 0.
+  double delta = 1e-2;
+  /// files: directory holding W1.npy … WN.npy.
+  std::string dir;
+
+  bool is_valid(std::string* why) const;
+};
+
+/// The parameter vector of `shape` initialised as `options` says. Throws InputError on bad options or files.
+Eigen::VectorXd initialize(const Shape& shape, const InitOptions& options);
+
+/// A Haar-random matrix with orthonormal columns (rows × cols, cols ≤ rows), drawn from `rng`.
+Eigen::MatrixXd random_orthonormal(int rows, int cols, std::mt19937_64& rng);
+/// A uniformly random unit vector in R^n.
+Eigen::VectorXd random_unit_vector(int n, std::mt19937_64& rng);
+
+}  // namespace linflow

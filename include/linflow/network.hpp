@@ -1,0 +1,76 @@
+#pragma once
+// A deep linear network W_N ⋯ W_1 with widths d_0 = d_x, d_1, …, d_N = d_y (spec §1).
+//
+// All weights live in one contiguous parameter vector θ (layer 1 first, each layer column-major), so any ODE
+// engine or optimizer can drive them; `Shape::layer` gives zero-copy per-layer views.
+//
+// `Objective` evaluates the loss and all N layer gradients from prefix products W_{j:1} and suffix products
+// W_{N:j+1}ᵀ ∇L_1: 3N − 2 matrix products per evaluation, no recomputation, and no heap allocation per call for
+// small layers (the workspace is allocated once; Eigen may still allocate GEMM packing buffers above its stack
+// limit of 128 KiB, i.e. for layers of a few hundred units, where that cost is negligible).
+#include <Eigen/Dense>
+#include <vector>
+
+#include "linflow/problem.hpp"
+
+namespace linflow {
+
+class Shape {
+ public:
+  /// widths = {d_0, …, d_N}, N ≥ 1, every width ≥ 1. Throws InputError otherwise.
+  explicit Shape(std::vector<int> widths);
+
+  int depth() const { return static_cast<int>(widths_.size()) - 1; }  ///< N
+  int width(int j) const { return widths_[static_cast<size_t>(j)]; }   ///< d_j, j = 0..N
+  const std::vector<int>& widths() const { return widths_; }
+  int min_width() const;         ///< k = min_j d_j: the largest possible rank of W
+  int min_hidden_width() const;  ///< min over j = 1..N−1 (d_0 ∧ d_N when N = 1)
+  Eigen::Index size() const { return offsets_.back(); }  ///< number of parameters
+
+  /// Layer j = 1..N of θ as a d_j × d_{j−1} matrix view (read-only, and writable).
+  Eigen::Map<Eigen::MatrixXd> mutable_layer(Eigen::Ref<Eigen::VectorXd> theta, int j) const;
+  Eigen::Map<const Eigen::MatrixXd> layer(const Eigen::Ref<const Eigen::VectorXd>& theta, int j) const;
+
+  /// End-to-end matrix W_{N:1}.
+  Eigen::MatrixXd end_to_end(const Eigen::Ref<const Eigen::VectorXd>& theta) const;
+  /// Imbalance D_j = W_{j+1}ᵀ W_{j+1} − W_j W_jᵀ for j = 1..N−1 (spec §2), element j−1 of the result.
+  std::vector<Eigen::MatrixXd> imbalance(const Eigen::Ref<const Eigen::VectorXd>& theta) const;
+  /// max_j ‖D_j‖_F (0 when N = 1).
+  double max_imbalance(const Eigen::Ref<const Eigen::VectorXd>& theta) const;
+
+ private:
+  std::vector<int> widths_;
+  std::vector<Eigen::Index> offsets_;
+};
+
+/// Loss and gradient of L(W_1..W_N) = L_1(W_N ⋯ W_1) for one problem and shape, with its own workspace.
+/// Not thread-safe: use one Objective per thread. Keeps references to `problem` and `shape`, which must outlive it.
+class Objective {
+ public:
+  Objective(const Problem& problem, const Shape& shape);
+
+  /// Returns L(θ) and writes ∇L(θ) into `grad` (size shape.size()).
+  double evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> grad);
+  /// L(θ) only (N − 1 products plus the loss).
+  double loss(const Eigen::Ref<const Eigen::VectorXd>& theta);
+
+  /// After `evaluate` or `loss`: the end-to-end matrix W_{N:1} of the last θ.
+  const Eigen::MatrixXd& end_to_end() const { return prefix_.back(); }
+  /// After `evaluate`: ∇L_1(W) of the last θ.
+  const Eigen::MatrixXd& end_to_end_gradient() const { return g_; }
+
+  const Problem& problem() const { return problem_; }
+  const Shape& shape() const { return shape_; }
+
+ private:
+  void forward(const Eigen::Ref<const Eigen::VectorXd>& theta);
+
+  const Problem& problem_;
+  const Shape& shape_;
+  std::vector<Eigen::MatrixXd> prefix_;  // prefix_[j] = W_{j+1:1}, j = 0..N−1
+  std::vector<Eigen::MatrixXd> suffix_;  // suffix_[j] = W_{N:j+2}ᵀ ∇L_1, j = 0..N−1 (d_{j+1} × d_0)
+  Eigen::MatrixXd g_;                    // ∇L_1(W)
+  Eigen::MatrixXd scratch_;              // W Σ^{1/2} for the non-whitened loss
+};
+
+}  // namespace linflow

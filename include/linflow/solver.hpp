@@ -1,0 +1,119 @@
+#pragma once
+// Training a deep linear network: gradient flow (GF) as an error-controlled ODE, or gradient descent (GD).
+//
+//   GF: dθ/dt = −∇L(θ), integrated by the Dormand–Prince 5(4) pair of Boost.Odeint with step-size control and
+//       its 4th-order dense output; excess-loss crossings (t_eps) are located on the dense output by bisection.
+//   GD: θ ← θ − η ∇L(θ); iteration k sits at time t = k η so that GD and GF runs share a time axis.
+#include <Eigen/Dense>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "linflow/network.hpp"
+#include "linflow/problem.hpp"
+
+namespace linflow {
+
+enum class Method {
+  gf,  ///< gradient flow, adaptive Dormand–Prince 5(4) with dense output
+  gd,  ///< gradient descent with constant step `lr`
+};
+const char* to_string(Method method);
+Method method_from_string(const std::string& name);  ///< throws InputError naming the valid methods
+
+enum class Status {
+  converged,  ///< the excess loss reached `eps`
+  t_max,      ///< the horizon t_max was reached first
+  max_steps,  ///< the step budget (`max_steps` for GF, `steps` for GD) ran out first
+  diverged,   ///< non-finite values, a loss that exploded, or a step-size underflow
+  stalled,    ///< the gradient norm fell below `grad_tol` while the excess loss was above `eps`: a critical point
+};
+const char* to_string(Status status);
+
+struct SolverOptions {
+  Method method = Method::gf;
+  /// GF: relative and absolute local error tolerances of the step-size control, both > 0. The defaults keep the
+  /// trajectory accurate to about 1e-9 on well-scaled problems; tighten them for oracle comparisons.
+  double rtol = 1e-11;
+  double atol = 1e-13;
+  /// GF: initial step (0 = 1e-3 / (1 + ‖∇L(θ0)‖)). Adaptive afterwards.
+  double dt0 = 0.0;
+  /// GD: step size η > 0.
+  double lr = 1e-2;
+  /// GD: iteration budget (0 = as many as t_max / lr).
+  long steps = 0;
+  /// Horizon of the run in (physical) time, > 0.
+  double t_max = 1e3;
+  /// Target excess loss L − L* (L* over rank ≤ min_j d_j), > 0. Its first crossing is reported as t_eps.
+  double eps = 1e-12;
+  /// Stop as soon as the excess loss reaches eps (otherwise run on to t_max and report the crossing).
+  bool stop_at_eps = true;
+  /// GF: accepted-step budget, > 0.
+  long max_steps = 10'000'000;
+  /// Stop with `stalled` when ‖∇L‖ falls to grad_tol with the excess above eps (≥ 0; 0 disables).
+  double grad_tol = 1e-13;
+  /// GD: report `diverged` when the loss exceeds divergence_factor × max(1, L(θ0)) (> 1).
+  double divergence_factor = 1e8;
+
+  bool is_valid(std::string* why) const;
+};
+
+/// One recorded state: a row of trajectory.csv.
+struct Sample {
+  double t = 0;
+  double loss = 0;
+  double excess_loss = 0;
+  double dist_to_opt = 0;      ///< ‖W − W*‖_F, W* = best rank-min_j d_j end-to-end matrix
+  double grad_norm = 0;        ///< ‖∇L(θ)‖ over all layers
+  double imbalance_drift = 0;  ///< max_j ‖D_j(t) − D_j(0)‖_F
+  Eigen::VectorXd singular_values;  ///< top singular values of W (sample.modes of them)
+  Eigen::VectorXd alignments;       ///< u_iᵀ W Σ^{1/2} v_i with the singular vectors of Q (= u_iᵀ W v_i whitened)
+};
+
+struct RecordOptions {
+  /// Times at which to record a Sample, increasing, within [0, t_max]. The final state is always recorded too.
+  std::vector<double> times;
+  /// Number of singular values / alignments per sample (capped at min(min_j d_j, d_x, d_y)).
+  int modes = 8;
+};
+
+struct Stats {
+  long steps = 0;           ///< accepted steps (GF) or iterations (GD)
+  long rejected_steps = 0;  ///< GF steps rejected by the error control
+  long rhs_evals = 0;       ///< gradient evaluations
+  double wall_seconds = 0;
+};
+
+struct Summary {
+  Status status = Status::t_max;
+  std::string message;      ///< human-readable, with the numbers involved
+  double t_final = 0;
+  double loss = 0;
+  double excess_loss = 0;
+  std::optional<double> t_eps;  ///< first time the excess loss reached eps, to the integrator's accuracy
+  double initial_loss = 0;
+  double initial_excess_loss = 0;
+  double initial_imbalance = 0;  ///< max_j ‖D_j(0)‖_F
+  Stats stats;
+};
+
+struct Progress {
+  double t = 0;
+  double t_max = 0;
+  double excess_loss = 0;
+  long steps = 0;
+};
+
+using SampleSink = std::function<void(const Sample&)>;
+using ProgressSink = std::function<void(const Progress&)>;
+
+/// Trains θ (updated in place to the final state) and streams samples to `sink`. Never prints, never throws on
+/// numerical failure (see Summary::status); throws InputError when options are invalid or θ has the wrong size.
+Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& options,
+              const RecordOptions& record = {}, const SampleSink& sink = {}, const ProgressSink& progress = {});
+
+/// Sample times: `count` points on [0, t_max], uniform or log-spaced from t_min (plus t = 0), merged and sorted.
+std::vector<double> sample_times(double t_max, int uniform_count, int log_count, double t_min);
+
+}  // namespace linflow

@@ -1,0 +1,41 @@
+// linflow command-line tool: a thin client of the library. Each subcommand lives in its own file.
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <iostream>
+
+#include "cli/demo.hpp"
+#include "cli/train.hpp"
+#include "linflow/error.hpp"
+#include "linflow/run.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"linflow: training dynamics of deep linear networks (exact gradient flow, gradient descent, theory)"};
+  app.set_version_flag("--version", std::string("linflow ") + linflow::version());
+  app.require_subcommand(1);
+  std::function<int()> action;
+  linflow::cli::TrainOptions train;
+  linflow::cli::DemoOptions demo;
+  linflow::cli::setup_train(app, train, action);
+  linflow::cli::setup_demo(app, demo, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "linflow: error: " << e.what() << " (see linflow --help)\n";
+    return 2;
+  }
+  try {
+    return action ? action() : 2;
+  } catch (const linflow::InputError& e) {
+    std::cerr << "linflow: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "linflow: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

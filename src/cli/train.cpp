@@ -1,0 +1,29 @@
+#include "cli/train.hpp"
+
+#include <iostream>
+
+#include "cli/common.hpp"
+#include "linflow/config.hpp"
+#include "linflow/run.hpp"
+
+namespace linflow::cli {
+
+void setup_train(CLI::App& app, TrainOptions& opt, std::function<int()>& action) {
+  auto* sub = app.add_subcommand("train", "Train one network as a config file says; write summary, trajectory, weights");
+  sub->add_option("--config,-c", opt.config, "TOML run configuration")->required();
+  sub->add_option("--out,-o", opt.out, "Output directory (created if missing)")->required();
+  sub->add_option("--set", opt.overrides, "Override a config key: section.key=value (repeatable)");
+  sub->add_flag("--quiet,-q", opt.quiet, "Print nothing but errors");
+  sub->callback([&] { action = [&] { return run_train(opt); }; });
+}
+
+int run_train(const TrainOptions& opt) {
+  const RunConfig config = load_config(opt.config, opt.overrides);
+  ProgressPrinter progress("train");
+  const RunResult result = run_config(config, opt.out, opt.quiet ? ProgressSink{} : progress.sink());
+  progress.finish();
+  if (!opt.quiet) std::cout << describe_run(result) << "output:       " << opt.out << "\n";
+  return 0;
+}
+
+}  // namespace linflow::cli

@@ -1,0 +1,341 @@
+#include "linflow/config.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <toml++/toml.h>
+#include <utility>
+
+#include "linflow/error.hpp"
+#include "linflow/io.hpp"
+
+namespace linflow {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::map<std::string, std::vector<std::string>>& schema() {
+  static const std::map<std::string, std::vector<std::string>> s{
+      {"problem", {"target", "x", "y", "dims", "singular_values", "seed"}},
+      {"network", {"widths"}},
+      {"init", {"kind", "seed", "scale", "rank", "end_to_end", "sigma0", "u0", "v0", "delta", "dir"}},
+      {"solver",
+       {"method", "rtol", "atol", "dt0", "lr", "steps", "t_max", "eps", "stop_at_eps", "max_steps", "grad_tol",
+        "divergence_factor"}},
+      {"output", {"samples_log", "samples_uniform", "t_min", "modes", "save_weights", "trajectory"}},
+  };
+  return s;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = std::max<size_t>(3, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(word, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best.empty() ? std::string() : " (did you mean '" + best + "'?)";
+}
+
+class Reader {
+ public:
+  Reader(const toml::table& root, std::string origin, fs::path base)
+      : root_(root), origin_(std::move(origin)), base_(std::move(base)) {}
+
+  void check_keys() const {
+    std::vector<std::string> sections;
+    for (const auto& [name, keys] : schema()) sections.push_back(name);
+    for (auto&& [key, node] : root_) {
+      const std::string section(key.str());
+      const auto it = schema().find(section);
+      if (it == schema().end()) {
+        fail("unknown section [" + section + "]" + suggestion(section, sections));
+      }
+      if (!node.is_table()) fail("'" + section + "' must be a table [" + section + "]");
+      for (auto&& [k, v] : *node.as_table()) {
+        const std::string name(k.str());
+        if (std::find(it->second.begin(), it->second.end(), name) == it->second.end()) {
+          std::string near = suggestion(name, it->second);
+          if (near.empty()) {
+            for (const auto& [other, keys] : schema()) {
+              if (std::find(keys.begin(), keys.end(), name) != keys.end()) near = " (it belongs in [" + other + "])";
+            }
+          }
+          fail("unknown key " + section + "." + name + near);
+        }
+      }
+    }
+  }
+
+  const toml::node* find(const char* section, const char* key) const {
+    const auto* s = root_.get_as<toml::table>(section);
+    return s ? s->get(key) : nullptr;
+  }
+
+  void get(const char* section, const char* key, double& out) const {
+    if (const auto* n = find(section, key)) {
+      const auto v = n->value<double>();
+      if (!v || n->is_boolean()) fail(name(section, key) + ": expected a number");
+      out = *v;
+    }
+  }
+  template <class Int>
+    requires std::is_integral_v<Int>
+  void get(const char* section, const char* key, Int& out) const {
+    if (const auto* n = find(section, key)) {
+      const auto v = n->value_exact<int64_t>();
+      if (!v) fail(name(section, key) + ": expected an integer");
+      if constexpr (std::is_unsigned_v<Int>) {
+        if (*v < 0) fail(name(section, key) + ": must be ≥ 0");
+      }
+      if (!std::in_range<Int>(*v)) fail(name(section, key) + ": out of range");
+      out = static_cast<Int>(*v);
+    }
+  }
+  void get(const char* section, const char* key, bool& out) const {
+    if (const auto* n = find(section, key)) {
+      const auto v = n->value_exact<bool>();
+      if (!v) fail(name(section, key) + ": expected true or false");
+      out = *v;
+    }
+  }
+  void get(const char* section, const char* key, std::string& out) const {
+    if (const auto* n = find(section, key)) {
+      const auto v = n->value_exact<std::string>();
+      if (!v) fail(name(section, key) + ": expected a string");
+      out = *v;
+    }
+  }
+  void get_path(const char* section, const char* key, std::string& out) const {
+    std::string raw;
+    get(section, key, raw);
+    if (!raw.empty()) out = (base_ / raw).lexically_normal().string();
+  }
+  template <class T>
+  void get(const char* section, const char* key, std::vector<T>& out) const {
+    if (const auto* n = find(section, key)) {
+      const auto* arr = n->as_array();
+      if (!arr) fail(name(section, key) + ": expected an array");
+      std::vector<T> values;
+      for (const auto& item : *arr) {
+        std::optional<T> v;
+        if constexpr (std::is_integral_v<T>) {
+          if (auto i = item.value_exact<int64_t>()) v = static_cast<T>(*i);
+        } else {
+          if (!item.is_boolean()) v = item.value<T>();
+        }
+        if (!v) fail(name(section, key) + ": expected an array of " + (std::is_integral_v<T> ? "integers" : "numbers"));
+        values.push_back(*v);
+      }
+      out = std::move(values);
+    }
+  }
+  void get(const char* section, const char* key, std::optional<Eigen::VectorXd>& out) const {
+    std::vector<double> v;
+    if (find(section, key)) {
+      get(section, key, v);
+      out = Eigen::Map<const Eigen::VectorXd>(v.data(), static_cast<Eigen::Index>(v.size()));
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& msg) const { throw InputError(origin_ + ": " + msg); }
+
+ private:
+  static std::string name(const char* section, const char* key) { return std::string(section) + "." + key; }
+  const toml::table& root_;
+  std::string origin_;
+  fs::path base_;
+};
+
+void apply_override(toml::table& root, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  const auto dot = assignment.find('.');
+  if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
+    throw InputError("--set '" + assignment + "': expected section.key=value");
+  }
+  const std::string section = assignment.substr(0, dot);
+  const std::string key = assignment.substr(dot + 1, eq - dot - 1);
+  const std::string value = assignment.substr(eq + 1);
+  if (section.empty() || key.empty() || key.find('.') != std::string::npos) {
+    throw InputError("--set '" + assignment + "': expected section.key=value");
+  }
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + value);
+  } catch (const toml::parse_error&) {
+    parsed.insert_or_assign("v", value);  // a bare word: take it as a string
+  }
+  if (!root.contains(section)) root.insert(section, toml::table{});
+  auto* tbl = root.get_as<toml::table>(section);
+  if (!tbl) throw InputError("--set '" + assignment + "': '" + section + "' is not a table");
+  tbl->insert_or_assign(key, *parsed.get("v"));
+}
+
+}  // namespace
+
+RunConfig parse_config(const std::string& toml_text, const std::string& base_dir,
+                       const std::vector<std::string>& overrides, const std::string& origin) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << origin << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
+    throw InputError(os.str());
+  }
+  for (const auto& o : overrides) apply_override(root, o);
+  const Reader r(root, origin, fs::absolute(base_dir.empty() ? fs::path(".") : fs::path(base_dir)));
+  r.check_keys();
+
+  RunConfig c;
+  r.get_path("problem", "target", c.problem.target);
+  r.get_path("problem", "x", c.problem.x);
+  r.get_path("problem", "y", c.problem.y);
+  r.get("problem", "dims", c.problem.dims);
+  r.get("problem", "singular_values", c.problem.singular_values);
+  r.get("problem", "seed", c.problem.seed);
+  if (!c.problem.target.empty() && (!c.problem.x.empty() || !c.problem.y.empty())) {
+    r.fail("problem.target and problem.x/problem.y are exclusive: give a target matrix or data, not both");
+  }
+  if (c.problem.x.empty() != c.problem.y.empty()) r.fail("problem.x and problem.y must be given together");
+  if (!c.problem.dims.empty() && c.problem.dims.size() != 2) r.fail("problem.dims: expected [d_x, d_y]");
+
+  r.get("network", "widths", c.widths);
+  Shape shape(c.widths);  // validates the widths
+
+  std::string kind;
+  r.get("init", "kind", kind);
+  if (!kind.empty()) c.init.kind = init_kind_from_string(kind);
+  r.get("init", "seed", c.init.seed);
+  r.get("init", "scale", c.init.scale);
+  r.get("init", "rank", c.init.rank);
+  r.get("init", "sigma0", c.init.sigma0);
+  r.get("init", "u0", c.init.u0);
+  r.get("init", "v0", c.init.v0);
+  r.get("init", "delta", c.init.delta);
+  r.get_path("init", "dir", c.init.dir);
+  r.get_path("init", "end_to_end", c.init_end_to_end_file);
+  if (!c.init_end_to_end_file.empty()) c.init.end_to_end = read_matrix(c.init_end_to_end_file);
+  std::string why;
+  if (!c.init.is_valid(&why)) r.fail(why);
+
+  std::string method;
+  r.get("solver", "method", method);
+  if (!method.empty()) c.solver.method = method_from_string(method);
+  r.get("solver", "rtol", c.solver.rtol);
+  r.get("solver", "atol", c.solver.atol);
+  r.get("solver", "dt0", c.solver.dt0);
+  r.get("solver", "lr", c.solver.lr);
+  r.get("solver", "steps", c.solver.steps);
+  r.get("solver", "t_max", c.solver.t_max);
+  r.get("solver", "eps", c.solver.eps);
+  r.get("solver", "stop_at_eps", c.solver.stop_at_eps);
+  r.get("solver", "max_steps", c.solver.max_steps);
+  r.get("solver", "grad_tol", c.solver.grad_tol);
+  r.get("solver", "divergence_factor", c.solver.divergence_factor);
+  if (!c.solver.is_valid(&why)) r.fail(why);
+
+  r.get("output", "samples_log", c.output.samples_log);
+  r.get("output", "samples_uniform", c.output.samples_uniform);
+  r.get("output", "t_min", c.output.t_min);
+  r.get("output", "modes", c.output.modes);
+  r.get("output", "save_weights", c.output.save_weights);
+  r.get("output", "trajectory", c.output.trajectory);
+  if (c.output.samples_log < 0) r.fail("output.samples_log: must be ≥ 0");
+  if (c.output.samples_uniform < 0) r.fail("output.samples_uniform: must be ≥ 0");
+  if (!(c.output.t_min > 0)) r.fail("output.t_min: must be > 0");
+  if (c.output.modes < 0) r.fail("output.modes: must be ≥ 0");
+  return c;
+}
+
+RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path + ": cannot open config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), fs::path(path).parent_path().string(), overrides, path);
+}
+
+nlohmann::json to_json(const RunConfig& c) {
+  using nlohmann::json;
+  auto vec = [](const std::optional<Eigen::VectorXd>& v) -> json {
+    if (!v) return nullptr;
+    return std::vector<double>(v->data(), v->data() + v->size());
+  };
+  json j;
+  j["problem"] = {{"target", c.problem.target},
+                  {"x", c.problem.x},
+                  {"y", c.problem.y},
+                  {"dims", c.problem.dims},
+                  {"singular_values", c.problem.singular_values},
+                  {"seed", c.problem.seed}};
+  j["network"] = {{"widths", c.widths}};
+  j["init"] = {{"kind", to_string(c.init.kind)}, {"seed", c.init.seed},   {"scale", c.init.scale},
+               {"rank", c.init.rank},             {"sigma0", c.init.sigma0}, {"u0", vec(c.init.u0)},
+               {"v0", vec(c.init.v0)},            {"delta", c.init.delta}, {"dir", c.init.dir},
+               {"end_to_end", c.init_end_to_end_file}};
+  const auto& s = c.solver;
+  j["solver"] = {{"method", to_string(s.method)},
+                 {"rtol", s.rtol},
+                 {"atol", s.atol},
+                 {"dt0", s.dt0},
+                 {"lr", s.lr},
+                 {"steps", s.steps},
+                 {"t_max", s.t_max},
+                 {"eps", s.eps},
+                 {"stop_at_eps", s.stop_at_eps},
+                 {"max_steps", s.max_steps},
+                 {"grad_tol", s.grad_tol},
+                 {"divergence_factor", s.divergence_factor}};
+  j["output"] = {{"samples_log", c.output.samples_log},
+                 {"samples_uniform", c.output.samples_uniform},
+                 {"t_min", c.output.t_min},
+                 {"modes", c.output.modes},
+                 {"save_weights", c.output.save_weights},
+                 {"trajectory", c.output.trajectory}};
+  return j;
+}
+
+Problem make_problem(const RunConfig& c) {
+  const int d0 = c.widths.front();
+  const int dN = c.widths.back();
+  auto check_shape = [&](const Problem& p, const std::string& what) {
+    if (p.input_dim() != d0 || p.output_dim() != dN) {
+      std::ostringstream os;
+      os << what << " gives d_x = " << p.input_dim() << ", d_y = " << p.output_dim()
+         << " but network.widths has d_0 = " << d0 << ", d_N = " << dN;
+      throw InputError(os.str());
+    }
+    return p;
+  };
+  if (!c.problem.target.empty()) {
+    return check_shape(Problem::from_target(read_matrix(c.problem.target)), "problem.target " + c.problem.target);
+  }
+  if (!c.problem.x.empty()) {
+    return check_shape(Problem::from_data(read_matrix(c.problem.x), read_matrix(c.problem.y)), "problem.x/problem.y");
+  }
+  const int dx = c.problem.dims.empty() ? d0 : c.problem.dims[0];
+  const int dy = c.problem.dims.empty() ? dN : c.problem.dims[1];
+  std::mt19937_64 rng(c.problem.seed);
+  return check_shape(Problem::synthetic(dx, dy, c.problem.singular_values, rng), "problem.dims");
+}
+
+}  // namespace linflow

@@ -1,0 +1,179 @@
+#pragma once
+// The adaptive Dormand–Prince 5(4) driver shared by every ODE method of linflow (private).
+//
+// The tableau, the embedded error estimate, the step-size controller and the 4th-order dense output all come from
+// Boost.Odeint (`controlled_runge_kutta<runge_kutta_dopri5>` and `runge_kutta_dopri5::calc_state`). What is
+// written here is what no library offers for this problem: recording at requested times from the dense output,
+// locating the first crossing of the excess loss below eps on the dense output, and the statuses.
+#include <Eigen/Dense>
+#include <boost/numeric/odeint.hpp>
+#include <boost/numeric/odeint/external/eigen/eigen.hpp>
+#include <cmath>
+#include <concepts>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "linflow/solver.hpp"
+
+namespace linflow::detail {
+
+using State = Eigen::VectorXd;
+
+/// What the driver needs of a flow:
+///   f(x, dxdt, t)        the vector field (odeint's System concept);
+///   f.excess(x)          the excess loss at an arbitrary state;
+///   f.excess_fsal()      the excess loss at the state of the last vector-field evaluation, which for the FSAL
+///                        Dormand–Prince pair is the end of the step just accepted (no extra evaluation);
+///   f.grad_norm(x, dxdt) the norm of the loss gradient at x, given the vector field there.
+template <class F>
+concept Flow = requires(F f, const State& x, State& dxdt, double t) {
+  f(x, dxdt, t);
+  { f.excess(x) } -> std::convertible_to<double>;
+  { f.excess_fsal() } -> std::convertible_to<double>;
+  { f.grad_norm(x, x) } -> std::convertible_to<double>;
+};
+
+struct DriverOptions {
+  double rtol = 1e-11;
+  double atol = 1e-13;
+  double dt0 = 0;
+  double t_max = 1;
+  double eps = 0;
+  bool stop_at_eps = true;
+  long max_steps = 1'000'000;
+  double grad_tol = 0;
+  const std::vector<double>* times = nullptr;  ///< increasing sample times
+};
+
+struct DriverResult {
+  Status status = Status::t_max;
+  double t = 0;
+  double excess = 0;
+  double grad_norm = 0;
+  std::optional<double> t_eps;
+  long steps = 0;
+  long rejected = 0;
+  std::string reason;  ///< set for diverged
+};
+
+/// Integrates x from t = 0. Calls on_sample(x, t) at each requested time reached, on_progress(t, excess, steps)
+/// after each accepted step. On return x is the final state (x(t_eps) when stopping at eps).
+template <Flow F, class OnSample, class OnProgress>
+DriverResult integrate_dopri5(F& flow, State& x, const DriverOptions& o, OnSample&& on_sample,
+                              OnProgress&& on_progress) {
+  namespace odeint = boost::numeric::odeint;
+  using Stepper = odeint::runge_kutta_dopri5<State, double, State, double, odeint::vector_space_algebra>;
+  using Checker = odeint::default_error_checker<double, odeint::vector_space_algebra, odeint::default_operations>;
+  using Controlled = odeint::controlled_runge_kutta<Stepper, Checker>;
+  // a_x = 1, a_dxdt = 0: the classical mixed error norm max_i |err_i| / (atol + rtol |x_i|).
+  Controlled stepper(Checker(o.atol, o.rtol, 1.0, 0.0));
+  auto system = [&flow](const State& s, State& ds, double t) { flow(s, ds, t); };
+
+  DriverResult r;
+  const std::vector<double> no_times;
+  const std::vector<double>& times = o.times ? *o.times : no_times;
+  size_t next_sample = 0;
+
+  State dxdt(x.size()), x_new(x.size()), dxdt_new(x.size()), x_mid(x.size());
+  system(x, dxdt, 0.0);
+  double t = 0.0;
+  r.excess = flow.excess(x);
+  r.grad_norm = flow.grad_norm(x, dxdt);
+  while (next_sample < times.size() && times[next_sample] <= 0.0) on_sample(x, times[next_sample++]);
+  if (r.excess <= o.eps) {
+    r.t_eps = 0.0;
+    if (o.stop_at_eps) {
+      r.status = Status::converged;
+      return r;
+    }
+  }
+  if (!x.allFinite() || !dxdt.allFinite()) {
+    r.status = Status::diverged;
+    r.reason = "non-finite state or gradient at t = 0";
+    return r;
+  }
+  double dt = o.dt0 > 0 ? o.dt0 : 1e-3 / (1.0 + dxdt.norm());
+  while (true) {
+    if (t >= o.t_max) {
+      r.status = r.t_eps && r.excess <= o.eps ? Status::converged : Status::t_max;
+      break;
+    }
+    if (r.steps >= o.max_steps) {
+      r.status = Status::max_steps;
+      break;
+    }
+    const double remaining = o.t_max - t;
+    const bool last = dt >= remaining;
+    double h = last ? remaining : dt;
+    const double t_old = t;
+    const odeint::controlled_step_result res = stepper.try_step(system, x, dxdt, t, x_new, dxdt_new, h);
+    if (res == odeint::fail) {
+      ++r.rejected;
+      dt = h;
+      if (!(dt > 1e-15 * std::max(1.0, std::abs(t)))) {
+        r.status = Status::diverged;
+        r.reason = "step size underflow at t = " + std::to_string(t);
+        break;
+      }
+      continue;
+    }
+    if (last) t = o.t_max;  // land exactly on the horizon despite rounding in t_old + h
+    dt = last ? std::max(dt, h) : h;
+    ++r.steps;
+    if (!x_new.allFinite() || !dxdt_new.allFinite()) {
+      r.status = Status::diverged;
+      r.reason = "non-finite state at t = " + std::to_string(t);
+      break;
+    }
+    const double e_new = flow.excess_fsal();
+    auto dense = [&](double ts, State& out) {
+      stepper.stepper().calc_state(ts, out, x, dxdt, t_old, x_new, dxdt_new, t);
+    };
+    // First crossing of the excess loss below eps inside this step: bisection on the dense output. The excess
+    // is monotone along GF, so the bracket [t_old, t] with e(t_old) > eps ≥ e(t) holds a single crossing.
+    std::optional<double> crossing;
+    if (!r.t_eps && e_new <= o.eps) {
+      double lo = t_old, hi = t;
+      for (int it = 0; it < 200 && hi - lo > 4 * std::numeric_limits<double>::epsilon() * std::max(1.0, hi); ++it) {
+        const double mid = 0.5 * (lo + hi);
+        dense(mid, x_mid);
+        (flow.excess(x_mid) <= o.eps ? hi : lo) = mid;
+      }
+      crossing = hi;
+      r.t_eps = hi;
+    }
+    const double t_stop = (crossing && o.stop_at_eps) ? *crossing : t;
+    while (next_sample < times.size() && times[next_sample] <= t_stop) {
+      const double ts = times[next_sample++];
+      if (ts == t) {
+        on_sample(x_new, ts);
+      } else {
+        dense(ts, x_mid);
+        on_sample(x_mid, ts);
+      }
+    }
+    if (crossing && o.stop_at_eps) {
+      dense(*crossing, x);
+      system(x, dxdt, *crossing);
+      r.excess = flow.excess(x);
+      r.grad_norm = flow.grad_norm(x, dxdt);
+      t = *crossing;
+      r.status = Status::converged;
+      break;
+    }
+    x.swap(x_new);
+    dxdt.swap(dxdt_new);
+    r.excess = e_new;
+    r.grad_norm = flow.grad_norm(x, dxdt);
+    on_progress(t, r.excess, r.steps);
+    if (o.grad_tol > 0 && r.grad_norm <= o.grad_tol && r.excess > o.eps) {
+      r.status = Status::stalled;
+      break;
+    }
+  }
+  r.t = t;
+  return r;
+}
+
+}  // namespace linflow::detail

@@ -1,0 +1,207 @@
+#include "linflow/io.hpp"
+
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "linflow/error.hpp"
+
+namespace linflow {
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& why) { throw InputError(path + ": " + why); }
+
+// The value of `key` in a .npy header dict such as "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }".
+std::string header_field(const std::string& header, const std::string& key, const std::string& path) {
+  const std::string quoted = "'" + key + "'";
+  const auto at = header.find(quoted);
+  if (at == std::string::npos) fail(path, "malformed .npy header: no '" + key + "'");
+  auto pos = header.find(':', at + quoted.size());
+  if (pos == std::string::npos) fail(path, "malformed .npy header near '" + key + "'");
+  ++pos;
+  while (pos < header.size() && header[pos] == ' ') ++pos;
+  size_t end = pos;
+  if (pos < header.size() && header[pos] == '(') {
+    end = header.find(')', pos);
+    if (end == std::string::npos) fail(path, "malformed .npy header: unterminated shape");
+    return header.substr(pos, end - pos + 1);
+  }
+  if (pos < header.size() && header[pos] == '\'') {
+    end = header.find('\'', pos + 1);
+    if (end == std::string::npos) fail(path, "malformed .npy header: unterminated string");
+    return header.substr(pos + 1, end - pos - 1);
+  }
+  while (end < header.size() && header[end] != ',' && header[end] != '}') ++end;
+  return header.substr(pos, end - pos);
+}
+
+std::vector<long long> parse_shape(const std::string& text, const std::string& path) {
+  std::vector<long long> dims;
+  std::string inner = text.substr(1, text.size() - 2);
+  std::stringstream ss(inner);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto first = item.find_first_not_of(' ');
+    if (first == std::string::npos) continue;
+    const auto last = item.find_last_not_of(' ');
+    item = item.substr(first, last - first + 1);
+    long long v = 0;
+    const auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (ec != std::errc() || p != item.data() + item.size() || v < 0) fail(path, "malformed .npy shape " + text);
+    dims.push_back(v);
+  }
+  return dims;
+}
+
+}  // namespace
+
+Eigen::MatrixXd read_npy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "cannot open file");
+  char magic[8];
+  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) fail(path, "not a .npy file (bad magic)");
+  const int major = static_cast<unsigned char>(magic[6]);
+  std::uint32_t header_len = 0;
+  if (major == 1) {
+    unsigned char b[2];
+    if (!in.read(reinterpret_cast<char*>(b), 2)) fail(path, "truncated .npy header");
+    header_len = b[0] | (b[1] << 8);
+  } else if (major == 2 || major == 3) {
+    unsigned char b[4];
+    if (!in.read(reinterpret_cast<char*>(b), 4)) fail(path, "truncated .npy header");
+    header_len = b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<std::uint32_t>(b[3]) << 24);
+  } else {
+    fail(path, "unsupported .npy version " + std::to_string(major));
+  }
+  if (header_len > (1u << 20)) fail(path, "implausible .npy header length");
+  std::string header(header_len, '\0');
+  if (!in.read(header.data(), header_len)) fail(path, "truncated .npy header");
+
+  const std::string descr = header_field(header, "descr", path);
+  const std::string order = header_field(header, "fortran_order", path);
+  const auto dims = parse_shape(header_field(header, "shape", path), path);
+  size_t item = 0;
+  if (descr == "<f8" || descr == "=f8" || descr == "f8") {
+    item = 8;
+  } else if (descr == "<f4" || descr == "=f4" || descr == "f4") {
+    item = 4;
+  } else {
+    fail(path, "unsupported dtype '" + descr + "' (expected little-endian float64 '<f8' or float32 '<f4')");
+  }
+  const bool fortran = order.find("True") != std::string::npos;
+  if (!fortran && order.find("False") == std::string::npos) fail(path, "malformed fortran_order '" + order + "'");
+  long long rows = 0, cols = 0;
+  if (dims.size() == 1) {
+    rows = dims[0];
+    cols = 1;
+  } else if (dims.size() == 2) {
+    rows = dims[0];
+    cols = dims[1];
+  } else {
+    fail(path, "expected a 1-D or 2-D array, got " + std::to_string(dims.size()) + " dimensions");
+  }
+  if (rows == 0 || cols == 0) fail(path, "array is empty");
+  if (rows * cols > (1LL << 31)) fail(path, "array too large");
+  const size_t n = static_cast<size_t>(rows * cols);
+  std::vector<char> raw(n * item);
+  if (!in.read(raw.data(), static_cast<std::streamsize>(raw.size()))) {
+    fail(path, "truncated data: expected " + std::to_string(rows) + " x " + std::to_string(cols) + " values");
+  }
+  static_assert(std::endian::native == std::endian::little, "linflow's .npy reader assumes a little-endian host");
+  Eigen::VectorXd flat(static_cast<Eigen::Index>(n));
+  for (size_t i = 0; i < n; ++i) {
+    if (item == 8) {
+      double v;
+      std::memcpy(&v, raw.data() + 8 * i, 8);
+      flat(static_cast<Eigen::Index>(i)) = v;
+    } else {
+      float v;
+      std::memcpy(&v, raw.data() + 4 * i, 4);
+      flat(static_cast<Eigen::Index>(i)) = v;
+    }
+  }
+  if (!flat.allFinite()) fail(path, "contains NaN or Inf");
+  if (fortran) return Eigen::Map<Eigen::MatrixXd>(flat.data(), rows, cols);
+  return Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(flat.data(), rows, cols);
+}
+
+void write_npy(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>& M) {
+  std::ostringstream dict;
+  dict << "{'descr': '<f8', 'fortran_order': True, 'shape': (" << M.rows() << ", " << M.cols() << "), }";
+  std::string header = dict.str();
+  // Pad so that magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
+  const size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header.push_back('\n');
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) fail(path, "cannot write file");
+  out.write("\x93NUMPY\x01\x00", 8);
+  const auto len = static_cast<std::uint16_t>(header.size());
+  const char lenb[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+  out.write(lenb, 2);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  const Eigen::MatrixXd dense = M;  // contiguous column-major copy
+  out.write(reinterpret_cast<const char*>(dense.data()), static_cast<std::streamsize>(sizeof(double) * dense.size()));
+  if (!out) fail(path, "write failed");
+}
+
+Eigen::MatrixXd read_csv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail(path, "cannot open file");
+  std::vector<std::vector<double>> rows;
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    std::vector<double> row;
+    std::stringstream ss(line);
+    std::string field;
+    while (std::getline(ss, field, ',')) {
+      const auto b = field.find_first_not_of(" \t");
+      const auto e = field.find_last_not_of(" \t");
+      const std::string f = b == std::string::npos ? std::string() : field.substr(b, e - b + 1);
+      double v = 0;
+      const char* begin = f.data();
+      if (!f.empty() && f[0] == '+') ++begin;
+      const auto [p, ec] = std::from_chars(begin, f.data() + f.size(), v);
+      if (f.empty() || ec != std::errc() || p != f.data() + f.size() || !std::isfinite(v)) {
+        fail(path, "line " + std::to_string(line_no) + ": '" + f + "' is not a finite number");
+      }
+      row.push_back(v);
+    }
+    if (!line.empty() && line.back() == ',') {
+      fail(path, "line " + std::to_string(line_no) + ": trailing comma");
+    }
+    if (!rows.empty() && row.size() != rows.front().size()) {
+      fail(path, "line " + std::to_string(line_no) + ": " + std::to_string(row.size()) + " fields, expected " +
+                     std::to_string(rows.front().size()));
+    }
+    rows.push_back(std::move(row));
+  }
+  if (rows.empty()) fail(path, "no numeric rows");
+  Eigen::MatrixXd M(static_cast<Eigen::Index>(rows.size()), static_cast<Eigen::Index>(rows.front().size()));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    for (size_t j = 0; j < rows[i].size(); ++j) M(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = rows[i][j];
+  }
+  return M;
+}
+
+Eigen::MatrixXd read_matrix(const std::string& path) {
+  auto ends_with = [&](const char* ext) {
+    const size_t n = std::strlen(ext);
+    return path.size() >= n && path.compare(path.size() - n, n, ext) == 0;
+  };
+  if (ends_with(".npy")) return read_npy(path);
+  if (ends_with(".csv")) return read_csv(path);
+  throw InputError(path + ": unknown file type (expected .npy or .csv)");
+}
+
+}  // namespace linflow

@@ -1,0 +1,45 @@
+#pragma once
+// Shared test fixtures: small random problems whose answers are known.
+#include <Eigen/Dense>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "linflow/init.hpp"
+#include "linflow/network.hpp"
+#include "linflow/problem.hpp"
+
+namespace linflow::test {
+
+inline constexpr double kEps = std::numeric_limits<double>::epsilon();
+
+inline Eigen::MatrixXd gaussian(int rows, int cols, std::mt19937_64& rng, double scale = 1.0) {
+  std::normal_distribution<double> normal(0.0, scale);
+  Eigen::MatrixXd M(rows, cols);
+  for (Eigen::Index j = 0; j < cols; ++j)
+    for (Eigen::Index i = 0; i < rows; ++i) M(i, j) = normal(rng);
+  return M;
+}
+
+/// Random unbalanced parameters: every layer i.i.d. N(0, scale²).
+inline Eigen::VectorXd random_theta(const Shape& shape, std::mt19937_64& rng, double scale) {
+  Eigen::VectorXd theta(shape.size());
+  for (int j = 1; j <= shape.depth(); ++j) {
+    shape.mutable_layer(theta, j) = gaussian(shape.width(j), shape.width(j - 1), rng, scale);
+  }
+  return theta;
+}
+
+/// A whitened problem with prescribed singular values and random singular vectors.
+inline Problem synthetic(int dx, int dy, std::vector<double> s, unsigned long long seed) {
+  std::mt19937_64 rng(seed);
+  return Problem::synthetic(dx, dy, s, rng);
+}
+
+/// A non-whitened problem from random data with m samples.
+inline Problem random_data(int dx, int dy, int m, unsigned long long seed) {
+  std::mt19937_64 rng(seed);
+  return Problem::from_data(gaussian(dx, m, rng), gaussian(dy, m, rng));
+}
+
+}  // namespace linflow::test

@@ -1,0 +1,154 @@
+// Loss and gradients of the layered network: finite differences, closed-form identities, shapes, bad input.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "fixtures.hpp"
+#include "linflow/error.hpp"
+#include "linflow/network.hpp"
+
+namespace linflow {
+namespace {
+
+struct Case {
+  std::vector<int> widths;
+  bool whitened;
+};
+
+class GradientTest : public ::testing::TestWithParam<Case> {};
+
+// Central differences have truncation error O(h²) and round-off O(ε/h); h = ε^{1/3} balances them, and the
+// agreement to expect is then about ε^{2/3} ≈ 4e-11 relative to the scale of the loss and its third derivative.
+TEST_P(GradientTest, MatchesCentralFiniteDifferencesOnUnbalancedNetworks) {
+  const Case c = GetParam();
+  const Shape shape(c.widths);
+  const int dx = shape.width(0), dy = shape.width(shape.depth());
+  const Problem problem = c.whitened ? test::synthetic(dx, dy, {2.0, 1.0}, 3) : test::random_data(dx, dy, 3 * dx, 4);
+  std::mt19937_64 rng(5);
+  Eigen::VectorXd theta = test::random_theta(shape, rng, 0.7);
+  Objective obj(problem, shape);
+  Eigen::VectorXd grad(shape.size());
+  const double loss = obj.evaluate(theta, grad);
+  EXPECT_NEAR(loss, problem.loss(shape.end_to_end(theta)), 1e-12 * (1 + loss));
+
+  const double h = std::cbrt(test::kEps);
+  const double scale = 1.0 + std::abs(loss) + grad.lpNorm<Eigen::Infinity>();
+  const double tol = 50 * std::pow(test::kEps, 2.0 / 3.0) * scale;
+  for (Eigen::Index i = 0; i < theta.size(); ++i) {
+    Eigen::VectorXd tp = theta, tm = theta;
+    tp(i) += h;
+    tm(i) -= h;
+    const double fd = (obj.loss(tp) - obj.loss(tm)) / (2 * h);
+    ASSERT_NEAR(grad(i), fd, tol) << "parameter " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    DepthsAndWidths, GradientTest,
+    ::testing::Values(Case{{3, 2}, true}, Case{{4, 3, 5}, true}, Case{{5, 1, 4}, true}, Case{{3, 4, 2, 5, 3}, true},
+                      Case{{2, 3, 1, 3, 2, 4, 3}, true}, Case{{4, 3, 5}, false}, Case{{3, 1, 2, 4}, false},
+                      Case{{6, 2, 6, 3, 2, 2, 5, 4, 3}, false}));
+
+// ∇_{W_j} L = W_{N:j+1}ᵀ ∇L_1(W) W_{j−1:1}ᵀ (spec §1), built here the slow way from explicit products.
+TEST(Objective, GradientEqualsChainRuleFormula) {
+  const Shape shape({4, 3, 2, 3, 5});
+  const Problem problem = test::random_data(4, 5, 9, 8);
+  std::mt19937_64 rng(9);
+  const Eigen::VectorXd theta = test::random_theta(shape, rng, 0.8);
+  Objective obj(problem, shape);
+  Eigen::VectorXd grad(shape.size());
+  obj.evaluate(theta, grad);
+  const Eigen::MatrixXd W = shape.end_to_end(theta);
+  Eigen::MatrixXd G(5, 4);
+  problem.end_to_end_gradient(W, G);
+  const int N = shape.depth();
+  for (int j = 1; j <= N; ++j) {
+    Eigen::MatrixXd left = Eigen::MatrixXd::Identity(shape.width(N), shape.width(N));
+    for (int i = N; i > j; --i) left = left * shape.layer(theta, i);  // W_{N:j+1}
+    Eigen::MatrixXd right = Eigen::MatrixXd::Identity(shape.width(0), shape.width(0));
+    for (int i = 1; i < j; ++i) right = shape.layer(theta, i) * right;  // W_{j−1:1}
+    const Eigen::MatrixXd expected = left.transpose() * G * right.transpose();
+    EXPECT_LE((shape.layer(grad, j) - expected).norm(), 1e-13 * (1 + expected.norm())) << "layer " << j;
+  }
+}
+
+TEST(Objective, DepthOneIsPlainLeastSquares) {
+  const Shape shape({3, 2});
+  const Problem problem = test::synthetic(3, 2, {1.5, 0.5}, 2);
+  std::mt19937_64 rng(1);
+  const Eigen::VectorXd theta = test::random_theta(shape, rng, 1.0);
+  Objective obj(problem, shape);
+  Eigen::VectorXd grad(shape.size());
+  obj.evaluate(theta, grad);
+  const Eigen::MatrixXd expected = shape.layer(theta, 1) - problem.q();
+  EXPECT_LE((shape.layer(grad, 1) - expected).norm(), 1e-15 * (1 + expected.norm()));
+}
+
+TEST(Problem, ExcessLossIsZeroAtOptimumAndAgreesWithSubtraction) {
+  const Problem problem = test::synthetic(6, 5, {3.0, 2.0, 1.0}, 7);
+  const auto opt = problem.optimum(1);
+  EXPECT_EQ(problem.excess_loss(opt.w, opt), 0.0);
+  EXPECT_NEAR(opt.loss, 0.5 * (4.0 + 1.0), 1e-14);
+  std::mt19937_64 rng(2);
+  const Eigen::MatrixXd W = opt.w + 0.3 * test::gaussian(5, 6, rng);
+  EXPECT_NEAR(problem.excess_loss(W, opt), problem.loss(W) - opt.loss, 1e-14 * problem.loss(W));
+}
+
+// Where the optimum is exact (target of rank ≤ k, no tail), L − L* = ½‖W − W*‖² is computed to full relative
+// precision even when it is 1e-16.
+TEST(Problem, ExcessLossKeepsRelativePrecisionNearAnExactOptimum) {
+  const Problem problem = test::synthetic(6, 5, {3.0}, 7);
+  const auto opt = problem.optimum(1);
+  const double delta = 1e-8;
+  const Eigen::MatrixXd W = (1 + delta) * opt.w;
+  const double expected = 0.5 * (W - opt.w).squaredNorm();
+  // The SVD leaves a tail Q − [Q]_1 of round-off size (≈ 30 ε ‖Q‖ for a 5 × 6 matrix), which enters through ⟨T, E⟩.
+  const double tail_term = 30 * test::kEps * problem.q().norm() * (W - opt.w).norm();
+  EXPECT_NEAR(problem.excess_loss(W, opt), expected, 1e-12 * expected + tail_term);
+  EXPECT_LT(tail_term, 1e-4 * expected);
+}
+
+TEST(Problem, NonWhitenedOptimumMinimisesTheDataLoss) {
+  const Problem problem = test::random_data(4, 3, 12, 21);
+  const auto opt = problem.optimum(3);  // full rank: ordinary least squares W* = B Σ^{-1}
+  const Eigen::MatrixXd ols = problem.cross() * problem.sigma().inverse();
+  EXPECT_LE((opt.w - ols).norm(), 1e-12 * ols.norm());
+  EXPECT_NEAR(problem.loss(opt.w), opt.loss, 1e-12 * (1 + opt.loss));
+  Eigen::MatrixXd G(3, 4);
+  problem.end_to_end_gradient(opt.w, G);
+  EXPECT_LE(G.norm(), 1e-11 * (1 + problem.cross().norm()));
+}
+
+TEST(Problem, RankDeficientDataIsRejected) {
+  std::mt19937_64 rng(3);
+  const Eigen::MatrixXd X = test::gaussian(5, 3, rng);  // 3 samples in R^5: X Xᵀ has rank 3
+  const Eigen::MatrixXd Y = test::gaussian(2, 3, rng);
+  EXPECT_THROW(Problem::from_data(X, Y), InputError);
+}
+
+TEST(Problem, NonFiniteTargetIsRejected) {
+  Eigen::MatrixXd Z = Eigen::MatrixXd::Ones(2, 2);
+  Z(1, 0) = std::nan("");
+  EXPECT_THROW(Problem::from_target(Z), InputError);
+}
+
+TEST(Shape, RejectsBadWidthsAndMismatchedProblems) {
+  EXPECT_THROW(Shape({3}), InputError);
+  EXPECT_THROW(Shape({3, 0, 2}), InputError);
+  const Problem problem = test::synthetic(3, 2, {1.0}, 1);
+  const Shape wrong({4, 2, 2});
+  EXPECT_THROW(Objective(problem, wrong), InputError);
+}
+
+TEST(Shape, ImbalanceOfBalancedInitIsZero) {
+  const Shape shape({5, 4, 1, 3, 6});
+  InitOptions o;
+  o.kind = InitKind::balanced;
+  o.scale = 2.0;
+  const Eigen::VectorXd theta = initialize(shape, o);
+  EXPECT_LE(shape.max_imbalance(theta), 1e-14 * 2.0);
+  EXPECT_NEAR(shape.end_to_end(theta).norm(), 2.0, 1e-14);
+}
+
+}  // namespace
+}  // namespace linflow
