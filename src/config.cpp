@@ -23,7 +23,7 @@ const std::map<std::string, std::vector<std::string>>& schema() {
       {"init", {"kind", "seed", "scale", "rank", "end_to_end", "sigma0", "u0", "v0", "delta", "dir"}},
       {"solver",
        {"method", "rtol", "atol", "dt0", "lr", "steps", "t_max", "eps", "stop_at_eps", "max_steps", "grad_tol",
-        "divergence_factor"}},
+        "divergence_factor", "balance_tol"}},
       {"output", {"samples_log", "samples_uniform", "t_min", "modes", "save_weights", "trajectory"}},
   };
   return s;
@@ -251,6 +251,7 @@ RunConfig parse_config(const std::string& toml_text, const std::string& base_dir
   r.get("solver", "max_steps", c.solver.max_steps);
   r.get("solver", "grad_tol", c.solver.grad_tol);
   r.get("solver", "divergence_factor", c.solver.divergence_factor);
+  r.get("solver", "balance_tol", c.solver.balance_tol);
   if (!c.solver.is_valid(&why)) r.fail(why);
 
   r.get("output", "samples_log", c.output.samples_log);
@@ -304,7 +305,8 @@ nlohmann::json to_json(const RunConfig& c) {
                  {"stop_at_eps", s.stop_at_eps},
                  {"max_steps", s.max_steps},
                  {"grad_tol", s.grad_tol},
-                 {"divergence_factor", s.divergence_factor}};
+                 {"divergence_factor", s.divergence_factor},
+                 {"balance_tol", s.balance_tol}};
   j["output"] = {{"samples_log", c.output.samples_log},
                  {"samples_uniform", c.output.samples_uniform},
                  {"t_min", c.output.t_min},

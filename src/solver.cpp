@@ -6,7 +6,9 @@
 
 #include "detail/monitor.hpp"
 #include "detail/ode_driver.hpp"
+#include "detail/reduced_flows.hpp"
 #include "linflow/error.hpp"
+#include "linflow/init.hpp"
 
 namespace linflow {
 namespace {
@@ -67,10 +69,7 @@ std::string describe(const Summary& s, const SolverOptions& o) {
   return os.str();
 }
 
-Summary run_gf(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& o,
-               const Problem::Optimum& optimum, Objective& objective, detail::Monitor& monitor,
-               const RecordOptions& record, const SampleSink& sink, const ProgressSink& progress) {
-  LayerwiseFlow flow(objective, optimum);
+detail::DriverOptions driver_options(const SolverOptions& o, const RecordOptions& record) {
   detail::DriverOptions d;
   d.rtol = o.rtol;
   d.atol = o.atol;
@@ -81,15 +80,17 @@ Summary run_gf(const Problem& problem, const Shape& shape, Eigen::VectorXd& thet
   d.max_steps = o.max_steps;
   d.grad_tol = o.grad_tol;
   d.times = &record.times;
-  Objective sampler(problem, shape);  // keeps the flow's FSAL cache intact while sampling
-  const auto r = detail::integrate_dopri5(
-      flow, theta, d,
-      [&](const detail::State& x, double t) {
-        if (sink) sink(monitor.sample(sampler, x, t));
-      },
-      [&](double t, double excess, long steps) {
-        if (progress) progress(Progress{t, o.t_max, excess, steps});
-      });
+  return d;
+}
+
+// Integrates `flow` from state x and turns the driver's result into a Summary.
+template <class F, class OnSample>
+Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const RecordOptions& record,
+                  OnSample&& on_sample, const ProgressSink& progress) {
+  const auto r = detail::integrate_dopri5(flow, x, driver_options(o, record), on_sample,
+                                          [&](double t, double excess, long steps) {
+                                            if (progress) progress(Progress{t, o.t_max, excess, steps});
+                                          });
   Summary s;
   s.status = r.status;
   s.t_final = r.t;
@@ -98,6 +99,102 @@ Summary run_gf(const Problem& problem, const Shape& shape, Eigen::VectorXd& thet
   s.stats.rejected_steps = r.rejected;
   s.stats.rhs_evals = flow.evals();
   if (!r.reason.empty()) s.message = r.reason;
+  return s;
+}
+
+Summary run_gf(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& o,
+               const Problem::Optimum& optimum, Objective& objective, detail::Monitor& monitor,
+               const RecordOptions& record, const SampleSink& sink, const ProgressSink& progress) {
+  LayerwiseFlow flow(objective, optimum);
+  Objective sampler(problem, shape);  // keeps the flow's FSAL cache intact while sampling
+  return integrate(
+      flow, theta, o, record,
+      [&](const detail::State& x, double t) {
+        if (sink) sink(monitor.sample(sampler, x, t));
+      },
+      progress);
+}
+
+// The hypothesis shared by the reduced flows: a balanced start (spec §2).
+void require_balanced(const Shape& shape, const Eigen::VectorXd& theta, const SolverOptions& o) {
+  double scale = 0;
+  for (int j = 1; j <= shape.depth(); ++j) scale = std::max(scale, shape.layer(theta, j).squaredNorm());
+  const double imbalance = shape.max_imbalance(theta);
+  const double tol = o.balance_tol * (1 + scale);
+  if (imbalance > tol) {
+    throw InputError(std::string("solver.method = \"") + to_string(o.method) +
+                     "\" needs a balanced start: max_j ‖D_j‖_F = " + fmt(imbalance) + " exceeds balance_tol·(1 + max‖W_j‖²) = " +
+                     fmt(tol) + " (use init.kind = balanced or balanced_rank1, or solver.method = gf)");
+  }
+}
+
+Summary run_end_to_end(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& o,
+                       const Problem::Optimum& optimum, detail::Monitor& monitor, const RecordOptions& record,
+                       const SampleSink& sink, const ProgressSink& progress) {
+  require_balanced(shape, theta, o);
+  const Eigen::MatrixXd W0 = shape.end_to_end(theta);
+  Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(W0.data(), W0.size());
+  detail::EndToEndFlow flow(problem, shape.depth(), shape.min_width(), optimum);
+  Summary s = integrate(
+      flow, x, o, record,
+      [&](const detail::State& state, double t) {
+        if (sink) {
+          const Eigen::MatrixXd W = flow.truncated(state);
+          sink(monitor.sample_end_to_end(W, t, problem.loss(W), flow.grad_norm(state, state), 0.0));
+        }
+      },
+      progress);
+  // Rebuild layers as a balanced factorization of the final W (fixed seed: hidden bases are not tracked).
+  InitOptions rebuild;
+  rebuild.kind = InitKind::balanced;
+  rebuild.end_to_end = flow.truncated(x);
+  rebuild.seed = 0;
+  theta = initialize(shape, rebuild);
+  return s;
+}
+
+Summary run_rank1(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& o,
+                  const Problem::Optimum& optimum, detail::Monitor& monitor, const RecordOptions& record,
+                  const SampleSink& sink, const ProgressSink& progress) {
+  if (shape.min_hidden_width() != 1 || shape.depth() < 2) {
+    throw InputError("solver.method = \"rank1\" needs a hidden layer of width one (network.widths has minimum hidden "
+                     "width " + std::to_string(shape.min_hidden_width()) + ")");
+  }
+  require_balanced(shape, theta, o);
+  const int N = shape.depth();
+  const Eigen::MatrixXd W0 = shape.end_to_end(theta);
+  Eigen::JacobiSVD<Eigen::MatrixXd> svd(W0, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  const double sigma0 = svd.singularValues()(0);
+  if (!(sigma0 > 0)) throw InputError("solver.method = \"rank1\" needs W(0) ≠ 0 (the polar form is undefined at 0)");
+  const Eigen::VectorXd v0 = svd.matrixV().col(0);
+  // Hidden directions a_j ∝ W_{j:1}(0) v0 stay fixed under balanced rank-one GF; only u, v and σ move.
+  std::vector<Eigen::VectorXd> hidden;
+  Eigen::VectorXd a = v0;
+  for (int j = 1; j < N; ++j) {
+    a = shape.layer(theta, j) * a;
+    a.normalize();
+    hidden.push_back(a);
+  }
+  detail::Rank1Flow flow(problem, N, optimum);
+  Eigen::VectorXd x = detail::Rank1Flow::pack(sigma0, svd.matrixU().col(0), v0);
+  Summary s = integrate(
+      flow, x, o, record,
+      [&](const detail::State& state, double t) {
+        if (sink) {
+          const Eigen::MatrixXd W = flow.matrix(state);
+          sink(monitor.sample_end_to_end(W, t, problem.loss(W), flow.grad_norm(state, state), 0.0));
+        }
+      },
+      progress);
+  const double sigma = std::exp(x(0));
+  const double root = std::pow(sigma, 1.0 / N);
+  Eigen::VectorXd prev = x.segment(1 + problem.output_dim(), problem.input_dim()).normalized();
+  for (int j = 1; j <= N; ++j) {
+    const Eigen::VectorXd next = j == N ? Eigen::VectorXd(x.segment(1, problem.output_dim()).normalized())
+                                        : hidden[static_cast<size_t>(j - 1)];
+    shape.mutable_layer(theta, j) = root * next * prev.transpose();
+    prev = next;
+  }
   return s;
 }
 
@@ -161,15 +258,17 @@ const char* to_string(Method method) {
   switch (method) {
     case Method::gf: return "gf";
     case Method::gd: return "gd";
+    case Method::end_to_end: return "end_to_end";
+    case Method::rank1: return "rank1";
   }
   return "?";
 }
 
 Method method_from_string(const std::string& name) {
-  for (auto m : {Method::gf, Method::gd}) {
+  for (auto m : {Method::gf, Method::gd, Method::end_to_end, Method::rank1}) {
     if (name == to_string(m)) return m;
   }
-  throw InputError("solver.method: unknown method '" + name + "' (expected gf or gd)");
+  throw InputError("solver.method: unknown method '" + name + "' (expected gf, gd, end_to_end or rank1)");
 }
 
 const char* to_string(Status status) {
@@ -198,6 +297,7 @@ bool SolverOptions::is_valid(std::string* why) const {
   if (!positive(eps)) return bad("solver.eps: must be finite and > 0, got " + fmt(eps));
   if (max_steps <= 0) return bad("solver.max_steps: must be > 0, got " + std::to_string(max_steps));
   if (!(grad_tol >= 0) || !std::isfinite(grad_tol)) return bad("solver.grad_tol: must be finite and ≥ 0, got " + fmt(grad_tol));
+  if (!(balance_tol > 0)) return bad("solver.balance_tol: must be > 0, got " + fmt(balance_tol));
   if (!(divergence_factor > 1)) return bad("solver.divergence_factor: must be > 1, got " + fmt(divergence_factor));
   return true;
 }
@@ -230,9 +330,21 @@ Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta
   const double excess0 = problem.excess_loss(objective.end_to_end(), optimum);
   const double imbalance0 = shape.max_imbalance(theta);
 
-  Summary s = options.method == Method::gf
-                  ? run_gf(problem, shape, theta, options, optimum, objective, monitor, record, sink, progress)
-                  : run_gd(shape, theta, options, optimum, objective, monitor, record, sink, progress);
+  Summary s;
+  switch (options.method) {
+    case Method::gf:
+      s = run_gf(problem, shape, theta, options, optimum, objective, monitor, record, sink, progress);
+      break;
+    case Method::gd:
+      s = run_gd(shape, theta, options, optimum, objective, monitor, record, sink, progress);
+      break;
+    case Method::end_to_end:
+      s = run_end_to_end(problem, shape, theta, options, optimum, monitor, record, sink, progress);
+      break;
+    case Method::rank1:
+      s = run_rank1(problem, shape, theta, options, optimum, monitor, record, sink, progress);
+      break;
+  }
 
   Objective final_eval(problem, shape);
   s.loss = final_eval.loss(theta);

@@ -4,6 +4,11 @@
 //   GF: dθ/dt = −∇L(θ), integrated by the Dormand–Prince 5(4) pair of Boost.Odeint with step-size control and
 //       its 4th-order dense output; excess-loss crossings (t_eps) are located on the dense output by bisection.
 //   GD: θ ← θ − η ∇L(θ); iteration k sits at time t = k η so that GD and GF runs share a time axis.
+//   end_to_end, rank1: reduced gradient flows of balanced networks (same integrator), see `Method`. A start that
+//       does not meet a method's hypotheses is refused with InputError saying which hypothesis fails and by how
+//       much. Their final weights are rebuilt from the reduced state: rank1 exactly (the hidden directions of a
+//       balanced rank-one network do not move); end_to_end as a balanced factorization of the final W whose
+//       hidden bases are not those of the layer-wise flow (the reduced flow does not track them).
 #include <Eigen/Dense>
 #include <functional>
 #include <optional>
@@ -16,8 +21,10 @@
 namespace linflow {
 
 enum class Method {
-  gf,  ///< gradient flow, adaptive Dormand–Prince 5(4) with dense output
-  gd,  ///< gradient descent with constant step `lr`
+  gf,          ///< gradient flow of all layers, adaptive Dormand–Prince 5(4) with dense output
+  gd,          ///< gradient descent with constant step `lr`
+  end_to_end,  ///< balanced end-to-end flow on W alone (spec §2); balanced starts of any rank
+  rank1,       ///< polar form (σ, u, v) of a balanced rank-one flow (spec §2); needs a width-one layer, whitened
 };
 const char* to_string(Method method);
 Method method_from_string(const std::string& name);  ///< throws InputError naming the valid methods
@@ -51,6 +58,8 @@ struct SolverOptions {
   bool stop_at_eps = true;
   /// GF: accepted-step budget, > 0.
   long max_steps = 10'000'000;
+  /// end_to_end, rank1: a start counts as balanced when max_j ‖D_j‖_F ≤ balance_tol · (1 + max_j ‖W_j‖_F²).
+  double balance_tol = 1e-10;
   /// Stop with `stalled` when ‖∇L‖ falls to grad_tol with the excess above eps (≥ 0; 0 disables).
   double grad_tol = 1e-13;
   /// GD: report `diverged` when the loss exceeds divergence_factor × max(1, L(θ0)) (> 1).
