@@ -74,7 +74,9 @@ TEST(Integrator, EmbeddedErrorEstimateMatchesTheTrueLocalError) {
     const Eigen::VectorXd y4 = out - err;
     const Eigen::VectorXd true_error = p.at(t0 + h) - y4;
     EXPECT_LE((true_error - err).norm(), 0.1 * err.norm()) << "h = " << h;
-    if (previous > 0) EXPECT_NEAR(std::log2(previous / err.norm()), 5.0, 0.4) << "h = " << h;
+    if (previous > 0) {
+      EXPECT_NEAR(std::log2(previous / err.norm()), 5.0, 0.4) << "h = " << h;
+    }
     previous = err.norm();
   }
 }
