@@ -1,0 +1,80 @@
+// Loss + all layer gradients (Objective::evaluate) against the bare matrix products it needs.
+//
+// For N layers of width d (d_0 = … = d_N = d), one evaluation needs 3N − 3 products of d × d matrices:
+// N − 1 for the prefixes W_{j:1}, N − 1 for the suffixes W_{N:j+1}ᵀ ∇L_1, N − 1 for the gradients of layers 2..N.
+// BM_BareProducts times exactly those products into preallocated storage; the ratio of the two is the overhead
+// of everything else (the loss, ∇L_1, the bookkeeping). Target (core issue): ≤ 1.3 for d ≥ 64.
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "linflow/network.hpp"
+#include "linflow/problem.hpp"
+
+namespace {
+
+std::vector<int> widths(int d, int N) { return std::vector<int>(static_cast<size_t>(N + 1), d); }
+
+Eigen::MatrixXd gaussian(int rows, int cols, std::mt19937_64& rng) {
+  std::normal_distribution<double> normal(0.0, 1.0 / std::sqrt(cols));
+  Eigen::MatrixXd M(rows, cols);
+  for (Eigen::Index i = 0; i < M.size(); ++i) M.data()[i] = normal(rng);
+  return M;
+}
+
+void BM_Objective(benchmark::State& state) {
+  const int d = static_cast<int>(state.range(0));
+  const int N = static_cast<int>(state.range(1));
+  std::mt19937_64 rng(1);
+  std::vector<double> s(static_cast<size_t>(d));
+  for (int i = 0; i < d; ++i) s[static_cast<size_t>(i)] = 1.0 + 1.0 / (1 + i);
+  const linflow::Problem problem = linflow::Problem::synthetic(d, d, s, rng);
+  const linflow::Shape shape(widths(d, N));
+  Eigen::VectorXd theta(shape.size());
+  for (int j = 1; j <= N; ++j) shape.mutable_layer(theta, j) = gaussian(d, d, rng);
+  Eigen::VectorXd grad(shape.size());
+  linflow::Objective obj(problem, shape);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(obj.evaluate(theta, grad));
+    benchmark::ClobberMemory();
+  }
+  state.counters["flops"] = benchmark::Counter(2.0 * (3 * N - 3) * d * double(d) * d, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_BareProducts(benchmark::State& state) {
+  const int d = static_cast<int>(state.range(0));
+  const int N = static_cast<int>(state.range(1));
+  std::mt19937_64 rng(1);
+  std::vector<Eigen::MatrixXd> W, P(static_cast<size_t>(N)), S(static_cast<size_t>(N)), G(static_cast<size_t>(N));
+  for (int j = 0; j < N; ++j) {
+    W.push_back(gaussian(d, d, rng));
+    P[static_cast<size_t>(j)].resize(d, d);
+    S[static_cast<size_t>(j)].resize(d, d);
+    G[static_cast<size_t>(j)].resize(d, d);
+  }
+  const Eigen::MatrixXd g = gaussian(d, d, rng);
+  for (auto _ : state) {
+    P[0] = W[0];
+    for (int j = 1; j < N; ++j) P[static_cast<size_t>(j)].noalias() = W[static_cast<size_t>(j)] * P[static_cast<size_t>(j - 1)];
+    const Eigen::MatrixXd* s = &g;
+    for (int j = N - 1; j >= 1; --j) {
+      G[static_cast<size_t>(j)].noalias() = *s * P[static_cast<size_t>(j - 1)].transpose();
+      S[static_cast<size_t>(j - 1)].noalias() = W[static_cast<size_t>(j)].transpose() * *s;
+      s = &S[static_cast<size_t>(j - 1)];
+    }
+    benchmark::DoNotOptimize(S[0].data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["flops"] = benchmark::Counter(2.0 * (3 * N - 3) * d * double(d) * d, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void sizes(benchmark::internal::Benchmark* b) {
+  for (int d : {8, 64, 256}) {
+    for (int N : {3, 5, 8}) b->Args({d, N});
+  }
+}
+
+}  // namespace
+
+BENCHMARK(BM_Objective)->Apply(sizes);
+BENCHMARK(BM_BareProducts)->Apply(sizes);
