@@ -1,6 +1,8 @@
 #include "linflow/solver.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <limits>
 #include <cmath>
 #include <sstream>
 
@@ -8,6 +10,7 @@
 #include "detail/ode_driver.hpp"
 #include "detail/reduced_flows.hpp"
 #include "linflow/error.hpp"
+#include "linflow/exact.hpp"
 #include "linflow/init.hpp"
 
 namespace linflow {
@@ -153,30 +156,54 @@ Summary run_end_to_end(const Problem& problem, const Shape& shape, Eigen::Vector
   return s;
 }
 
+// A balanced network with a width-one hidden layer is W_j = σ^{1/N} a_j a_{j−1}ᵀ (spec §2 [proved]); its hidden
+// directions a_1..a_{N−1} do not move under GF (each ∇_{W_j} L is parallel to W_j for 1 < j < N), so the layers
+// are rebuilt exactly from (σ, u, v) and the initial hidden directions.
+struct BalancedRank1 {
+  double sigma0 = 0;
+  Eigen::VectorXd u0, v0;
+  std::vector<Eigen::VectorXd> hidden;  // a_1 … a_{N−1}
+
+  BalancedRank1(const Problem& problem, const Shape& shape, const Eigen::VectorXd& theta, const SolverOptions& o) {
+    const std::string name = std::string("solver.method = \"") + to_string(o.method) + "\"";
+    if (shape.min_hidden_width() != 1 || shape.depth() < 2) {
+      throw InputError(name + " needs a hidden layer of width one (network.widths has minimum hidden width " +
+                       std::to_string(shape.min_hidden_width()) + ")");
+    }
+    if (!problem.whitened()) throw InputError(name + " needs a whitened target (problem.target or synthetic)");
+    require_balanced(shape, theta, o);
+    Eigen::JacobiSVD<Eigen::MatrixXd> svd(shape.end_to_end(theta), Eigen::ComputeThinU | Eigen::ComputeThinV);
+    sigma0 = svd.singularValues()(0);
+    if (!(sigma0 > 0)) throw InputError(name + " needs W(0) ≠ 0 (the polar form is undefined at 0)");
+    u0 = svd.matrixU().col(0);
+    v0 = svd.matrixV().col(0);
+    Eigen::VectorXd a = v0;
+    for (int j = 1; j < shape.depth(); ++j) {
+      a = shape.layer(theta, j) * a;
+      a.normalize();
+      hidden.push_back(a);
+    }
+  }
+
+  void rebuild(const Shape& shape, double sigma, const Eigen::VectorXd& u, const Eigen::VectorXd& v,
+               Eigen::VectorXd& theta) const {
+    const int N = shape.depth();
+    const double root = std::pow(sigma, 1.0 / N);
+    Eigen::VectorXd prev = v.normalized();
+    for (int j = 1; j <= N; ++j) {
+      const Eigen::VectorXd next = j == N ? Eigen::VectorXd(u.normalized()) : hidden[static_cast<size_t>(j - 1)];
+      shape.mutable_layer(theta, j) = root * next * prev.transpose();
+      prev = next;
+    }
+  }
+};
+
 Summary run_rank1(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& o,
                   const Problem::Optimum& optimum, detail::Monitor& monitor, const RecordOptions& record,
                   const SampleSink& sink, const ProgressSink& progress) {
-  if (shape.min_hidden_width() != 1 || shape.depth() < 2) {
-    throw InputError("solver.method = \"rank1\" needs a hidden layer of width one (network.widths has minimum hidden "
-                     "width " + std::to_string(shape.min_hidden_width()) + ")");
-  }
-  require_balanced(shape, theta, o);
-  const int N = shape.depth();
-  const Eigen::MatrixXd W0 = shape.end_to_end(theta);
-  Eigen::JacobiSVD<Eigen::MatrixXd> svd(W0, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  const double sigma0 = svd.singularValues()(0);
-  if (!(sigma0 > 0)) throw InputError("solver.method = \"rank1\" needs W(0) ≠ 0 (the polar form is undefined at 0)");
-  const Eigen::VectorXd v0 = svd.matrixV().col(0);
-  // Hidden directions a_j ∝ W_{j:1}(0) v0 stay fixed under balanced rank-one GF; only u, v and σ move.
-  std::vector<Eigen::VectorXd> hidden;
-  Eigen::VectorXd a = v0;
-  for (int j = 1; j < N; ++j) {
-    a = shape.layer(theta, j) * a;
-    a.normalize();
-    hidden.push_back(a);
-  }
-  detail::Rank1Flow flow(problem, N, optimum);
-  Eigen::VectorXd x = detail::Rank1Flow::pack(sigma0, svd.matrixU().col(0), v0);
+  const BalancedRank1 start(problem, shape, theta, o);
+  detail::Rank1Flow flow(problem, shape.depth(), optimum);
+  Eigen::VectorXd x = detail::Rank1Flow::pack(start.sigma0, start.u0, start.v0);
   Summary s = integrate(
       flow, x, o, record,
       [&](const detail::State& state, double t) {
@@ -186,15 +213,75 @@ Summary run_rank1(const Problem& problem, const Shape& shape, Eigen::VectorXd& t
         }
       },
       progress);
-  const double sigma = std::exp(x(0));
-  const double root = std::pow(sigma, 1.0 / N);
-  Eigen::VectorXd prev = x.segment(1 + problem.output_dim(), problem.input_dim()).normalized();
-  for (int j = 1; j <= N; ++j) {
-    const Eigen::VectorXd next = j == N ? Eigen::VectorXd(x.segment(1, problem.output_dim()).normalized())
-                                        : hidden[static_cast<size_t>(j - 1)];
-    shape.mutable_layer(theta, j) = root * next * prev.transpose();
-    prev = next;
+  const int dy = problem.output_dim(), dx = problem.input_dim();
+  start.rebuild(shape, std::exp(x(0)), x.segment(1, dy), x.segment(1 + dy, dx), theta);
+  return s;
+}
+
+Summary run_exact(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& o,
+                  const Problem::Optimum& optimum, detail::Monitor& monitor, const RecordOptions& record,
+                  const SampleSink& sink) {
+  const BalancedRank1 start(problem, shape, theta, o);
+  const int N = shape.depth();
+  const ExactRank1Flow flow(problem, N, start.sigma0, start.u0, start.v0);
+  auto excess = [&](const Rank1Point& p) { return problem.excess_loss(p.end_to_end(), optimum); };
+  // Checkpoints: the recording times and t_max. The excess loss is non-increasing along GF, so its first crossing
+  // below eps lies in the first checkpoint interval that ends at or below eps; bisection on the closed form
+  // locates it to rounding.
+  std::vector<double> checkpoints;
+  for (double t : record.times) {
+    if (t <= o.t_max) checkpoints.push_back(t);
   }
+  if (checkpoints.empty() || checkpoints.back() < o.t_max) checkpoints.push_back(o.t_max);
+  const std::vector<Rank1Point> points = flow.trajectory(checkpoints);
+  Summary s;
+  s.status = Status::t_max;
+  double t_prev = 0;
+  size_t stop = points.size() - 1;
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (excess(points[i]) <= o.eps) {
+      double lo = t_prev, hi = points[i].t;
+      if (i == 0 || hi == 0) lo = hi;
+      // Each evaluation walks the closed form's panels from τ = 0, so refine on a grid of 32 (one walk per round)
+      // rather than bisect (one walk per halving): 11 rounds shrink the bracket by 2^55.
+      constexpr int kGrid = 32;
+      for (int round = 0; round < 11 && hi - lo > 4 * std::numeric_limits<double>::epsilon() * std::max(1.0, hi); ++round) {
+        std::vector<double> grid(kGrid - 1);
+        for (int g = 1; g < kGrid; ++g) grid[static_cast<size_t>(g - 1)] = lo + (hi - lo) * g / kGrid;
+        const std::vector<Rank1Point> probe = flow.trajectory(grid);
+        double new_lo = lo, new_hi = hi;
+        for (const Rank1Point& p : probe) {
+          if (excess(p) <= o.eps) {
+            new_hi = p.t;
+            break;
+          }
+          new_lo = p.t;
+        }
+        lo = new_lo;
+        hi = new_hi;
+      }
+      s.t_eps = hi;
+      stop = i;
+      break;
+    }
+    t_prev = points[i].t;
+  }
+  const bool stop_early = s.t_eps && o.stop_at_eps;
+  const double t_end = stop_early ? *s.t_eps : o.t_max;
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (points[i].t > t_end || (stop_early && i > stop)) break;
+    const bool is_recording_time = std::binary_search(record.times.begin(), record.times.end(), points[i].t);
+    if (sink && is_recording_time) {
+      const Eigen::MatrixXd W = points[i].end_to_end();
+      const double grad = detail::rank1_grad_norm(problem, N, points[i].sigma, points[i].u, points[i].v);
+      sink(monitor.sample_end_to_end(W, points[i].t, problem.loss(W), grad, 0.0));
+    }
+    s.stats.steps = static_cast<long>(i + 1);
+  }
+  const Rank1Point last = flow.at(t_end);
+  s.t_final = t_end;
+  if (s.t_eps && (o.stop_at_eps || excess(last) <= o.eps)) s.status = Status::converged;
+  start.rebuild(shape, last.sigma, last.u, last.v, theta);
   return s;
 }
 
@@ -260,15 +347,16 @@ const char* to_string(Method method) {
     case Method::gd: return "gd";
     case Method::end_to_end: return "end_to_end";
     case Method::rank1: return "rank1";
+    case Method::exact: return "exact";
   }
   return "?";
 }
 
 Method method_from_string(const std::string& name) {
-  for (auto m : {Method::gf, Method::gd, Method::end_to_end, Method::rank1}) {
+  for (auto m : {Method::gf, Method::gd, Method::end_to_end, Method::rank1, Method::exact}) {
     if (name == to_string(m)) return m;
   }
-  throw InputError("solver.method: unknown method '" + name + "' (expected gf, gd, end_to_end or rank1)");
+  throw InputError("solver.method: unknown method '" + name + "' (expected gf, gd, end_to_end, rank1 or exact)");
 }
 
 const char* to_string(Status status) {
@@ -343,6 +431,9 @@ Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta
       break;
     case Method::rank1:
       s = run_rank1(problem, shape, theta, options, optimum, monitor, record, sink, progress);
+      break;
+    case Method::exact:
+      s = run_exact(problem, shape, theta, options, optimum, monitor, record, sink);
       break;
   }
 

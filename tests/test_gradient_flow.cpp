@@ -228,6 +228,33 @@ TEST(GradientFlow, LocatesExcessLossCrossingToIntegratorAccuracy) {
   EXPECT_LE(summary.excess_loss, eps * (1 + 1e-6));
 }
 
+// The closed-form method locates the same crossing without an integrator.
+TEST(ReducedFlows, ExactMethodLocatesTheCrossingOfTheClosedForm) {
+  const double s = 2.0, sigma0 = 0.01, eps = 1e-8;
+  const Problem problem = test::synthetic(3, 3, {s}, 41);
+  const Shape shape({3, 1, 3});
+  InitOptions init;
+  init.kind = InitKind::balanced_rank1;
+  init.sigma0 = sigma0;
+  init.u0 = problem.u().col(0);
+  init.v0 = problem.v().col(0);
+  Eigen::VectorXd theta = initialize(shape, init);
+  SolverOptions o;
+  o.method = Method::exact;
+  o.t_max = 100.0;
+  o.eps = eps;
+  RecordOptions record;
+  record.times = sample_times(o.t_max, 0, 30, 1e-2);
+  int rows = 0;
+  const Summary summary = train(problem, shape, theta, o, record, [&](const Sample&) { ++rows; });
+  ASSERT_EQ(summary.status, Status::converged) << summary.message;
+  const double sigma = s - std::sqrt(2 * eps);
+  const double t_exact = std::log(sigma * (s / sigma0 - 1) / (s - sigma)) / (2 * s);
+  EXPECT_NEAR(*summary.t_eps, t_exact, 1e-9 * t_exact);
+  EXPECT_GT(rows, 5);
+  EXPECT_LT(rows, 31);  // stopped at t_eps: no samples past it
+}
+
 TEST(GradientFlow, ReportsStatusesWithTheirNumbers) {
   const Problem problem = test::synthetic(4, 3, {2.0, 1.0}, 51);
   const Shape shape({4, 2, 3});
@@ -269,8 +296,8 @@ TEST(GradientFlow, ReportsStatusesWithTheirNumbers) {
   EXPECT_NEAR(s.excess_loss, 0.5 * 2.0 * 2.0, 1e-12);  // L − L* = ½ s_1² (min width 2 ⇒ L* = 0)
 }
 
-// The reduced flows agree with the layer-wise flow on the same balanced start (issue: to 1e-8).
-TEST(ReducedFlows, EndToEndAndRank1AgreeWithLayerwiseFlow) {
+// The reduced flows and the closed form agree with the layer-wise flow on the same balanced start (issue: 1e-8).
+TEST(ReducedFlows, EndToEndRank1AndExactAgreeWithLayerwiseFlow) {
   const Problem problem = test::synthetic(5, 4, {3.0, 2.0, 0.5}, 61);
   for (int N : {2, 3, 5}) {
     std::vector<int> widths(static_cast<size_t>(N + 1), 3);
@@ -287,7 +314,7 @@ TEST(ReducedFlows, EndToEndAndRank1AgreeWithLayerwiseFlow) {
     Eigen::VectorXd reference = theta0;
     train(problem, shape, reference, tight(T));
     const Eigen::MatrixXd W = shape.end_to_end(reference);
-    for (Method m : {Method::end_to_end, Method::rank1}) {
+    for (Method m : {Method::end_to_end, Method::rank1, Method::exact}) {
       SolverOptions o = tight(T);
       o.method = m;
       Eigen::VectorXd theta = theta0;
@@ -296,12 +323,14 @@ TEST(ReducedFlows, EndToEndAndRank1AgreeWithLayerwiseFlow) {
       EXPECT_LE((shape.end_to_end(theta) - W).norm(), 1e-8) << to_string(m) << ", N = " << N;
       EXPECT_LE(shape.max_imbalance(theta), 1e-10) << to_string(m);
     }
-    // rank1 rebuilds the layers exactly (hidden directions do not move).
-    SolverOptions o = tight(T);
-    o.method = Method::rank1;
-    Eigen::VectorXd theta = theta0;
-    train(problem, shape, theta, o);
-    EXPECT_LE((theta - reference).norm(), 1e-8) << "N = " << N;
+    // rank1 and exact rebuild the layers exactly (hidden directions do not move).
+    for (Method m : {Method::rank1, Method::exact}) {
+      SolverOptions o = tight(T);
+      o.method = m;
+      Eigen::VectorXd theta = theta0;
+      train(problem, shape, theta, o);
+      EXPECT_LE((theta - reference).norm(), 1e-8) << to_string(m) << ", N = " << N;
+    }
   }
 }
 
@@ -313,7 +342,7 @@ TEST(ReducedFlows, RefuseStartsOutsideTheirHypotheses) {
   gaussian.kind = InitKind::gaussian;
   SolverOptions o;
   o.t_max = 1;
-  for (Method m : {Method::end_to_end, Method::rank1}) {
+  for (Method m : {Method::end_to_end, Method::rank1, Method::exact}) {
     o.method = m;
     Eigen::VectorXd theta = initialize(narrow, gaussian);
     try {

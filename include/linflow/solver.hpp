@@ -4,6 +4,8 @@
 //   GF: dθ/dt = −∇L(θ), integrated by the Dormand–Prince 5(4) pair of Boost.Odeint with step-size control and
 //       its 4th-order dense output; excess-loss crossings (t_eps) are located on the dense output by bisection.
 //   GD: θ ← θ − η ∇L(θ); iteration k sits at time t = k η so that GD and GF runs share a time axis.
+//   exact: the closed form of spec §4 evaluated at the recording times; t_eps by bisection on it (the excess loss
+//       is monotone along GF); rtol/atol/max_steps do not apply.
 //   end_to_end, rank1: reduced gradient flows of balanced networks (same integrator), see `Method`. A start that
 //       does not meet a method's hypotheses is refused with InputError saying which hypothesis fails and by how
 //       much. Their final weights are rebuilt from the reduced state: rank1 exactly (the hidden directions of a
@@ -25,6 +27,7 @@ enum class Method {
   gd,          ///< gradient descent with constant step `lr`
   end_to_end,  ///< balanced end-to-end flow on W alone (spec §2); balanced starts of any rank
   rank1,       ///< polar form (σ, u, v) of a balanced rank-one flow (spec §2); needs a width-one layer, whitened
+  exact,       ///< closed-form trajectory of spec §4 (ExactRank1Flow); same hypotheses as rank1, no integrator
 };
 const char* to_string(Method method);
 Method method_from_string(const std::string& name);  ///< throws InputError naming the valid methods

@@ -124,18 +124,20 @@ void Rank1Flow::operator()(const Eigen::VectorXd& x, Eigen::VectorXd& dxdt, doub
   ++evals_;
 }
 
-double Rank1Flow::grad_norm(const Eigen::VectorXd& x, const Eigen::VectorXd& /*dxdt*/) const {
-  // Balanced rank one: Σ_j ‖∇_j‖² = σ^{2−2/N} [N (uᵀGv)² + ‖(I − uuᵀ) G v‖² + ‖(I − vvᵀ) Gᵀ u‖²], G = W − Z.
-  const int dy = problem_.output_dim(), dx = problem_.input_dim();
-  const double N = depth_;
-  const double sigma = std::exp(x(0));
-  const Eigen::VectorXd u = x.segment(1, dy).normalized();
-  const Eigen::VectorXd v = x.segment(1 + dy, dx).normalized();
-  const Eigen::MatrixXd G = sigma * u * v.transpose() - problem_.q();
+double rank1_grad_norm(const Problem& problem, int depth, double sigma, const Eigen::Ref<const Eigen::VectorXd>& u,
+                       const Eigen::Ref<const Eigen::VectorXd>& v) {
+  const double N = depth;
+  const Eigen::MatrixXd G = sigma * u * v.transpose() - problem.q();
   const Eigen::VectorXd Gv = G * v, Gtu = G.transpose() * u;
   const double c = u.dot(Gv);
   const double sq = N * c * c + (Gv - c * u).squaredNorm() + (Gtu - c * v).squaredNorm();
   return std::sqrt(std::pow(sigma, 2.0 - 2.0 / N) * sq);
+}
+
+double Rank1Flow::grad_norm(const Eigen::VectorXd& x, const Eigen::VectorXd& /*dxdt*/) const {
+  const int dy = problem_.output_dim(), dx = problem_.input_dim();
+  return rank1_grad_norm(problem_, depth_, std::exp(x(0)), x.segment(1, dy).normalized(),
+                         x.segment(1 + dy, dx).normalized());
 }
 
 }  // namespace linflow::detail

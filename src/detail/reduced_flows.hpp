@@ -29,6 +29,11 @@ inline constexpr double kGramZeroFactor = 16.0;
 double balanced_velocity(const Eigen::Ref<const Eigen::MatrixXd>& W, const Eigen::Ref<const Eigen::MatrixXd>& G,
                          int depth, int max_rank, Eigen::Ref<Eigen::MatrixXd> V, Eigen::MatrixXd* truncated = nullptr);
 
+/// Σ_j ‖∇_{W_j} L‖ of the balanced rank-one network W = σ u vᵀ (u, v unit) on a whitened target:
+/// σ^{1−1/N} [N (uᵀGv)² + ‖(I − uuᵀ) G v‖² + ‖(I − vvᵀ) Gᵀ u‖²]^{1/2}, G = W − Z.
+double rank1_grad_norm(const Problem& problem, int depth, double sigma, const Eigen::Ref<const Eigen::VectorXd>& u,
+                       const Eigen::Ref<const Eigen::VectorXd>& v);
+
 class EndToEndFlow {
  public:
   EndToEndFlow(const Problem& problem, int depth, int max_rank, const Problem::Optimum& optimum);
