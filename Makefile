@@ -19,6 +19,7 @@ build: configure
 
 run: build
 	$(BUILD)/linflow demo --out out/demo
+	$(BUILD)/linflow plot out/demo
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

@@ -3,7 +3,11 @@
 #include <functional>
 #include <iostream>
 
+#include "cli/analyze.hpp"
 #include "cli/demo.hpp"
+#include "cli/experiment.hpp"
+#include "cli/plot.hpp"
+#include "cli/sweep.hpp"
 #include "cli/train.hpp"
 #include "linflow/error.hpp"
 #include "linflow/run.hpp"
@@ -15,8 +19,16 @@ int main(int argc, char** argv) {
   std::function<int()> action;
   linflow::cli::TrainOptions train;
   linflow::cli::DemoOptions demo;
+  linflow::cli::SweepCommandOptions sweep;
+  linflow::cli::ExperimentOptions experiment;
+  linflow::cli::PlotOptions plot;
+  linflow::cli::AnalyzeOptions analyze;
   linflow::cli::setup_train(app, train, action);
   linflow::cli::setup_demo(app, demo, action);
+  linflow::cli::setup_sweep(app, sweep, action);
+  linflow::cli::setup_experiment(app, experiment, action);
+  linflow::cli::setup_plot(app, plot, action);
+  linflow::cli::setup_analyze(app, analyze, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,41 @@
+#pragma once
+// Built-in experiments: a sweep file shipped as experiments/NAME.toml, plus an analysis that reads the sweep's
+// runs and states, in one line, whether the measurements agree with the prediction of shared/spec/theory.md.
+//
+// | name           | sweep                                                  | verdict measured from the runs         |
+// |----------------|--------------------------------------------------------|----------------------------------------|
+// | escape-time    | GF, aligned balanced rank-one starts, N = 2..6,        | t_eps equals the §6 escape integral    |
+// |                | σ0 = 1e-1..1e-6, eps = (s_1/2)²/2                      | (P9, relative 1e-4); growth in 1/σ0    |
+// | gd-step-size   | GD, N = 2..4, a log grid of η around                   | the observed convergence edge brackets |
+// |                | η_c = 2/(N s_1^{2−2/N})                                | η_c for every N (spec §3 [checked])    |
+//
+// `linflow experiment NAME --out DIR` runs the sweep (sweep.hpp) and then `analyze_experiment`.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "linflow/sweep.hpp"
+
+namespace linflow {
+
+struct ExperimentReport {
+  bool passed = false;             ///< the measurements agree with the prediction
+  std::string verdict;             ///< one line: "escape-time: PASS — …" with the numbers
+  std::vector<std::string> table;  ///< the measurements as aligned text, header first
+  nlohmann::ordered_json json;     ///< the measurements and verdict (DIR/experiment.json)
+};
+
+struct ExperimentInfo {
+  std::string name;     ///< also the sweep file's name: experiments/NAME.toml
+  std::string summary;  ///< one line
+};
+
+/// The experiments that have an analysis, sorted by name.
+std::vector<ExperimentInfo> experiments();
+
+/// Analyses the runs (the lines of runs.jsonl, see read_runs) of the sweep of experiment `name`. Throws
+/// InputError for an unknown name or runs that do not fit the experiment (e.g. a start that is not aligned).
+ExperimentReport analyze_experiment(const std::string& name, const SweepConfig& sweep,
+                                    const std::vector<nlohmann::json>& runs);
+
+}  // namespace linflow

@@ -1,0 +1,225 @@
+#include "cli/analyze.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include "cli/common.hpp"
+#include "linflow/config.hpp"
+#include "linflow/error.hpp"
+#include "linflow/init.hpp"
+#include "linflow/run.hpp"
+
+namespace linflow::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string num(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+std::string num(const std::optional<double>& v) { return v ? num(*v) : std::string("-"); }
+std::string yes_no(bool b) { return b ? "yes" : "no"; }
+std::string cite(const Citation& c) { return c.name.empty() ? "" : c.name + " [" + to_string(c.tag) + "]"; }
+
+// "  label              text\n" with the label padded to a fixed column.
+void row(std::ostringstream& os, const std::string& label, const std::string& text) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "  %-20s ", label.c_str());
+  os << buf << text << '\n';
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) throw InputError(path.string() + ": write failed");
+  }
+  fs::rename(tmp, path);
+}
+
+void write_trajectory(const fs::path& path, const std::vector<Sample>& samples) {
+  std::ofstream csv(path, std::ios::trunc);
+  if (!csv) throw InputError(path.string() + ": cannot write");
+  const int modes = samples.empty() ? 0 : static_cast<int>(samples.front().singular_values.size());
+  csv << trajectory_header(modes) << '\n' << std::setprecision(17);
+  for (const Sample& s : samples) {
+    csv << s.t << ',' << s.loss << ',' << s.excess_loss << ',' << s.dist_to_opt << ',' << s.grad_norm << ','
+        << s.imbalance_drift;
+    for (Eigen::Index i = 0; i < s.singular_values.size(); ++i) csv << ',' << s.singular_values(i);
+    for (Eigen::Index i = 0; i < s.alignments.size(); ++i) csv << ',' << s.alignments(i);
+    csv << '\n';
+  }
+  if (!csv) throw InputError(path.string() + ": write failed");
+}
+
+std::string join_widths(const std::vector<int>& w) {
+  std::string out;
+  for (size_t i = 0; i < w.size(); ++i) out += (i ? "-" : "") + std::to_string(w[i]);
+  return out;
+}
+
+std::string condition_text(const Condition& c) {
+  if (!c.applies) return "n/a   " + c.statement;
+  return std::string(c.holds ? "yes   " : "no    ") + c.statement;
+}
+
+}  // namespace
+
+std::string describe_analysis(const Analysis& a, const Observation* ob) {
+  std::ostringstream os;
+  const Hypotheses& h = a.hypotheses;
+  os << "hypotheses\n";
+  row(os, "network", "depth " + std::to_string(h.depth) + ", widths " + join_widths(h.widths));
+  row(os, "whitened data", yes_no(h.whitened));
+  row(os, "width-one layer", yes_no(h.width_one) + " (min width " + std::to_string(h.min_width) + ")");
+  row(os, "balanced",
+      yes_no(h.balanced) + " (max_j ‖D_j‖_F = " + num(h.imbalance) + ", tolerance " + num(h.imbalance_tolerance) + ")");
+  std::string sv;
+  for (Eigen::Index i = 0; i < h.singular_values.size(); ++i) sv += (i ? ", " : "") + num(h.singular_values(i));
+  row(os, "singular values", sv + " (gap s_1 − s_2 = " + num(h.spectral_gap) + ")");
+  row(os, "start",
+      "σ0 = " + num(a.start.sigma0) + ", f0 = " + num(a.start.f0) + ", L(0) − L* = " + num(a.start.excess_loss) +
+          ", L* = " + num(a.start.optimal_loss));
+
+  const Prediction& p = a.prediction;
+  os << "prediction (" << to_string(a.status) << ", for " << to_string(a.method) << ")\n";
+  std::string limit = to_string(p.limit);
+  if (p.limit == Limit::saddle) {
+    limit += " s_" + std::to_string(p.saddle_index) + " u_" + std::to_string(p.saddle_index) + " v_" +
+             std::to_string(p.saddle_index) + "ᵀ";
+  }
+  row(os, "limit", limit);
+  row(os, "because", p.reason);
+  if (!p.result.name.empty()) row(os, "result", cite(p.result));
+  if (p.c.size()) {
+    std::string c;
+    for (Eigen::Index i = 0; i < p.c.size(); ++i) c += (i ? ", " : "") + num(p.c(i));
+    row(os, "c_i", c + " (zero below " + num(p.c_zero_tolerance) + "; a joint sign flip of u0, v0 flips all)");
+  }
+
+  os << "sufficient conditions for the global minimum (strongest first)\n";
+  row(os, "deficiency margin", condition_text(a.conditions.deficiency_margin));
+  row(os, "sublevel", condition_text(a.conditions.sublevel));
+  row(os, "alignment", condition_text(a.conditions.alignment));
+  row(os, "stable set", condition_text(a.conditions.stable_set));
+
+  const Bounds& b = a.bounds;
+  os << "bounds (eps = " << num(b.eps) << ")\n";
+  for (const RateBound& rb : b.rates) {
+    row(os, rb.name + " rate", num(rb.rate) + " → t_eps ≤ " + num(rb.t_eps_bound) + "   " + cite(rb.result));
+  }
+  if (b.asymptotic_rate) row(os, "asymptotic rate", num(*b.asymptotic_rate) + "   " + cite(b.asymptotic_result));
+  if (b.escape) {
+    row(os, "escape time",
+        "σ0 → " + num(b.escape->sigma_target) + " in [" + num(b.escape->lower) + ", " + num(b.escape->upper) + "]   " +
+            cite(b.escape->result));
+  }
+  if (b.lingering_estimate) row(os, "near-saddle time", "≈ " + num(*b.lingering_estimate) + " [heuristic]");
+  if (b.roundoff_escape_estimate) {
+    row(os, "round-off escape", "≈ " + num(*b.roundoff_escape_estimate) + " [heuristic]");
+  }
+  const GdBounds& g = b.gd;
+  if (g.local_stability_lr) row(os, "GD local step limit", "lr < " + num(*g.local_stability_lr) + " [checked]");
+  if (g.lr_max) {
+    row(os, "GD Theorem 1",
+        std::string(g.applies ? "applies" : "does not apply") + ": δ_max = " + num(g.delta_max) +
+            ", lr_max = " + num(g.lr_max) + (g.iterations_bound ? ", iterations ≤ " + num(g.iterations_bound) : "") +
+            "   " + cite(g.result));
+  }
+  if (a.method == Method::gd && g.asymptotic_rate) row(os, "GD late-time rate", num(*g.asymptotic_rate) + " [checked]");
+
+  if (!a.not_applicable.empty()) {
+    os << "not applicable\n";
+    for (const auto& s : a.not_applicable) os << "  - " << s << '\n';
+  }
+  os << "still applies\n";
+  for (const auto& s : a.still_applies) os << "  - " << s << '\n';
+
+  if (ob) {
+    const Summary& sm = ob->summary;
+    os << "observed (" << to_string(a.method) << ": " << sm.message << ")\n";
+    char line[200];
+    std::snprintf(line, sizeof line, "  %-16s %-4s %14s %14s %10s\n", "quantity", "", "predicted", "observed", "ratio");
+    os << line;
+    std::string seen = to_string(ob->limit);
+    if (ob->limit == Limit::saddle && ob->saddle_index) seen += " " + std::to_string(ob->saddle_index);
+    std::string expected = to_string(p.limit);
+    if (p.limit == Limit::saddle) expected += " " + std::to_string(p.saddle_index);
+    std::snprintf(line, sizeof line, "  %-16s %-4s %14s %14s %10s   distance %s (tolerance %s)\n", "limit",
+                  "==", expected.c_str(), seen.c_str(), "", num(ob->distance).c_str(),
+                  num(ob->distance_tolerance).c_str());
+    os << line;
+    for (const Comparison& c : ob->comparisons) {
+      std::string predicted = num(c.predicted);
+      if (c.predicted_lower) predicted = "[" + num(c.predicted_lower) + ", " + predicted + "]";
+      std::snprintf(line, sizeof line, "  %-16s %-4s %14s %14s %10s", c.quantity.c_str(), c.relation.c_str(),
+                    predicted.c_str(), num(c.observed).c_str(), num(c.ratio).c_str());
+      os << line << "   " << (c.contradiction ? "CONTRADICTED" : "") << (c.note.empty() ? "" : "  " + c.note) << '\n';
+    }
+    for (const auto& n : ob->notes) os << "  note: " << n << '\n';
+    for (const auto& c : ob->contradictions) os << "CONTRADICTION: " << c << '\n';
+    if (ob->contradictions.empty()) os << "no contradictions: every prediction checked here holds\n";
+  }
+  return os.str();
+}
+
+void setup_analyze(CLI::App& app, AnalyzeOptions& opt, std::function<int()>& action) {
+  auto* sub = app.add_subcommand("analyze", "What the theory predicts for a configuration; with --simulate, check it");
+  sub->add_option("--config,-c", opt.config, "TOML run configuration (as for train)")->required();
+  sub->add_option("--out,-o", opt.out, "Output directory for analysis.json (created if missing)")->required();
+  sub->add_option("--set", opt.overrides, "Override a config key: section.key=value (repeatable)");
+  sub->add_flag("--simulate", opt.simulate, "Run the configured solver and compare each prediction with the run");
+  sub->add_flag("--strict", opt.strict, "Exit with code 3 when the simulation contradicts a prediction");
+  sub->add_flag("--quiet,-q", opt.quiet, "Print nothing but errors and contradictions");
+  sub->callback([&] { action = [&] { return run_analyze(opt); }; });
+}
+
+int run_analyze(const AnalyzeOptions& opt) {
+  const RunConfig config = load_config(opt.config, opt.overrides);
+  const fs::path dir(opt.out);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) throw InputError(dir.string() + ": cannot create output directory");
+  const Problem problem = make_problem(config);
+  const Shape shape(config.widths);
+  const Eigen::VectorXd theta0 = initialize(shape, config.init);
+  const Analysis analysis = analyze(problem, shape, theta0, config.solver);
+
+  nlohmann::json j = to_json(analysis);
+  std::optional<Observation> observation;
+  if (opt.simulate) {
+    ObserveOptions oo;
+    oo.samples_log = config.output.samples_log;
+    oo.samples_uniform = std::max(config.output.samples_uniform, oo.samples_uniform);
+    oo.t_min = config.output.t_min;
+    ProgressPrinter progress("analyze");
+    observation =
+        observe(problem, shape, theta0, config.solver, analysis, oo, opt.quiet ? ProgressSink{} : progress.sink());
+    progress.finish();
+    j["observed"] = to_json(*observation);
+    if (config.output.trajectory) write_trajectory(dir / "trajectory.csv", observation->samples);
+  }
+  j["version"] = version();
+  j["config"] = to_json(config);
+  write_text(dir / "analysis.json", j.dump(2) + "\n");
+
+  const bool contradicted = observation && !observation->contradictions.empty();
+  if (!opt.quiet) {
+    std::cout << "linflow " << version() << " analyze: " << analysis.message << "\n"
+              << describe_analysis(analysis, observation ? &*observation : nullptr)
+              << "output:                " << (dir / "analysis.json").string() << "\n";
+  } else if (contradicted) {
+    for (const auto& c : observation->contradictions) std::cout << "CONTRADICTION: " << c << '\n';
+  }
+  return opt.strict && contradicted ? 3 : 0;
+}
+
+}  // namespace linflow::cli

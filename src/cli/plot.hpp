@@ -1,0 +1,18 @@
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace linflow::cli {
+
+struct PlotOptions {
+  std::string dir;
+  std::string field;  ///< sweep: the summary field on the y axis (default t_eps)
+  std::string x;      ///< sweep: the axis key on the x axis (default the first axis)
+};
+
+void setup_plot(CLI::App& app, PlotOptions& opt, std::function<int()>& action);
+/// Runs scripts/plot.py on opt.dir with the Python of `python_interpreter()`; returns 0, or 1 when plotting failed.
+int run_plot(const PlotOptions& opt);
+
+}  // namespace linflow::cli

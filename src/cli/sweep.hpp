@@ -1,0 +1,29 @@
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "linflow/sweep.hpp"
+
+namespace linflow::cli {
+
+struct SweepCommandOptions {
+  std::string config;
+  std::string out;
+  int threads = 1;
+  bool resume = false;
+  bool quiet = false;
+};
+
+void setup_sweep(CLI::App& app, SweepCommandOptions& opt, std::function<int()>& action);
+int run_sweep_command(const SweepCommandOptions& opt);
+
+/// Runs `sweep` into `out` on this process's share of `group`, with progress (unless quiet) on stderr; on rank 0
+/// prints the summary line and the output files unless quiet. Shared by `sweep` and `experiment`.
+SweepSummary execute_sweep(const SweepConfig& sweep, const std::string& out, int threads, bool resume, bool quiet,
+                           const ProcessGroup& group);
+
+/// Exit code for a finished sweep on rank 0: 0, or 2 (with one line on stderr) when runs had invalid parameters.
+int sweep_exit_code(const SweepSummary& summary);
+
+}  // namespace linflow::cli

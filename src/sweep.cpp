@@ -1,0 +1,479 @@
+// Sweep files and their runs: parsing, the points of a grid or a random sample, derived seeds, and one run's line.
+// Executing a whole sweep is in sweep_run.cpp.
+#include "linflow/sweep.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "linflow/error.hpp"
+#include "linflow/run.hpp"
+
+namespace linflow {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+constexpr int kFormat = 1;  // of sweep.json and runs.jsonl
+constexpr long kMaxRuns = 1'000'000'000;
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+// Uniform doubles in [0, 1) from a splitmix64 stream: the same numbers on every platform and standard library,
+// which std::uniform_real_distribution does not promise.
+class UnitStream {
+ public:
+  explicit UnitStream(std::uint64_t seed) : state_(seed) {}
+  double next() {
+    state_ += 0x9E3779B97F4A7C15ULL;
+    return static_cast<double>(splitmix64(state_) >> 11) * 0x1.0p-53;
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+std::string read_text(const fs::path& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path.string() + ": cannot open " + what);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// ---- parsing ---------------------------------------------------------------------------------------------------
+
+class SweepReader {
+ public:
+  explicit SweepReader(std::string origin) : origin_(std::move(origin)) {}
+
+  [[noreturn]] void fail(const std::string& msg) const { throw InputError(origin_ + ": " + msg); }
+
+  void only_keys(const toml::table& table, const std::string& where, const std::vector<std::string>& allowed) const {
+    for (auto&& [key, node] : table) {
+      const std::string name(key.str());
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        fail("unknown key " + where + name + " (expected one of: " + list + ")");
+      }
+    }
+  }
+
+  std::optional<std::int64_t> integer(const toml::table& t, const char* key, const std::string& where) const {
+    const toml::node* n = t.get(key);
+    if (!n) return std::nullopt;
+    const auto v = n->value_exact<std::int64_t>();
+    if (!v) fail(where + key + ": expected an integer");
+    return v;
+  }
+  std::optional<double> number(const toml::table& t, const char* key, const std::string& where) const {
+    const toml::node* n = t.get(key);
+    if (!n) return std::nullopt;
+    const auto v = n->value<double>();
+    if (!v || n->is_boolean()) fail(where + key + ": expected a number");
+    if (!std::isfinite(*v)) fail(where + key + ": must be finite");
+    return v;
+  }
+  std::optional<bool> boolean(const toml::table& t, const char* key, const std::string& where) const {
+    const toml::node* n = t.get(key);
+    if (!n) return std::nullopt;
+    const auto v = n->value_exact<bool>();
+    if (!v) fail(where + key + ": expected true or false");
+    return v;
+  }
+  std::optional<std::string> string(const toml::table& t, const char* key, const std::string& where) const {
+    const toml::node* n = t.get(key);
+    if (!n) return std::nullopt;
+    const auto v = n->value_exact<std::string>();
+    if (!v) fail(where + key + ": expected a string");
+    return v;
+  }
+
+  json value(const toml::node& n, const std::string& where) const {
+    if (const auto* v = n.as_integer()) return v->get();
+    if (const auto* v = n.as_floating_point()) {
+      if (!std::isfinite(v->get())) fail(where + ": values must be finite");
+      return v->get();
+    }
+    if (const auto* v = n.as_boolean()) return v->get();
+    if (const auto* v = n.as_string()) return v->get();
+    if (const auto* a = n.as_array()) {
+      json out = json::array();
+      for (const auto& item : *a) out.push_back(value(item, where));
+      return out;
+    }
+    fail(where + ": values must be numbers, booleans, strings or arrays of them");
+  }
+
+ private:
+  std::string origin_;
+};
+
+// ---- points ----------------------------------------------------------------------------------------------------
+
+long axis_length(const SweepAxis& axis) { return axis.is_range() ? axis.count : static_cast<long>(axis.values.size()); }
+
+json range_value(const SweepAxis& axis, double fraction) {
+  double v = 0;
+  if (fraction <= 0) {
+    v = axis.from;  // the endpoints exactly, not exp(log(x))
+  } else if (fraction >= 1) {
+    v = axis.to;
+  } else if (axis.log) {
+    v = std::exp(std::log(axis.from) + (std::log(axis.to) - std::log(axis.from)) * fraction);
+  } else {
+    v = axis.from + (axis.to - axis.from) * fraction;
+  }
+  if (axis.integer) return static_cast<std::int64_t>(std::llround(v));
+  return v;
+}
+
+json grid_value(const SweepAxis& axis, long i) {
+  if (!axis.is_range()) return axis.values[static_cast<size_t>(i)];
+  const double fraction = axis.count == 1 ? 0.0 : static_cast<double>(i) / static_cast<double>(axis.count - 1);
+  return range_value(axis, fraction);
+}
+
+json sampled_value(const SweepAxis& axis, UnitStream& stream) {
+  const double u = stream.next();
+  if (!axis.is_range()) {
+    const auto n = axis.values.size();
+    return axis.values[std::min(n - 1, static_cast<size_t>(u * static_cast<double>(n)))];
+  }
+  // Endpoints have probability zero for a draw; `fraction` 0 and 1 only select them exactly in the grid.
+  return range_value(axis, std::clamp(u, 1e-300, std::nextafter(1.0, 0.0)));
+}
+
+struct DerivedSeed {
+  const char* key;
+  unsigned long long base;
+};
+
+std::vector<DerivedSeed> derived_seed_keys(const SweepConfig& sweep, const RunConfig& base) {
+  std::vector<DerivedSeed> keys;
+  auto on_axis = [&](const char* key) {
+    return std::any_of(sweep.axes.begin(), sweep.axes.end(), [&](const SweepAxis& a) { return a.key == key; });
+  };
+  const bool synthetic = base.problem.target.empty() && base.problem.x.empty();
+  if (synthetic && !on_axis("problem.seed")) keys.push_back({"problem.seed", base.problem.seed});
+  if (!on_axis("init.seed")) keys.push_back({"init.seed", base.init.seed});
+  return keys;
+}
+
+RunConfig parse_base(const SweepConfig& sweep, const std::vector<std::string>& overrides = {}) {
+  return parse_config(sweep.base_toml, sweep.base_dir, overrides, sweep.base_origin);
+}
+
+ordered_json parameters(const SweepConfig& sweep, const RunConfig& base, long k) {
+  const long point = k / sweep.seeds;
+  const long repeat = k % sweep.seeds;
+  ordered_json params = ordered_json::object();
+  if (sweep.samples > 0) {
+    UnitStream stream(derive_seed(sweep.seed, static_cast<unsigned long long>(point)));
+    for (const auto& axis : sweep.axes) params[axis.key] = sampled_value(axis, stream);
+  } else {
+    std::vector<long> index(sweep.axes.size());
+    long rest = point;
+    for (size_t a = sweep.axes.size(); a-- > 0;) {
+      const long n = axis_length(sweep.axes[a]);
+      index[a] = rest % n;
+      rest /= n;
+    }
+    for (size_t a = 0; a < sweep.axes.size(); ++a) params[sweep.axes[a].key] = grid_value(sweep.axes[a], index[a]);
+  }
+  const bool per_run = sweep.seed_per == SeedPer::run;
+  if (per_run || sweep.seeds > 1) {
+    const auto stream = static_cast<unsigned long long>(per_run ? k : repeat);
+    for (const auto& d : derived_seed_keys(sweep, base)) params[d.key] = derive_seed(d.base, stream);
+  }
+  return params;
+}
+
+std::vector<std::string> overrides_of(const ordered_json& params) {
+  std::vector<std::string> out;
+  // JSON scalars and arrays of them are valid TOML values, so the override text is the JSON text.
+  for (const auto& [key, value] : params.items()) out.push_back(key + "=" + value.dump());
+  return out;
+}
+
+std::string describe_params(const ordered_json& params) {
+  std::string s;
+  for (const auto& [key, value] : params.items()) s += (s.empty() ? "" : ", ") + key + " = " + value.dump();
+  return s.empty() ? "the base configuration" : s;
+}
+
+}  // namespace
+
+// ---- public ----------------------------------------------------------------------------------------------------
+
+unsigned long long derive_seed(unsigned long long base, unsigned long long k) {
+  return splitmix64(splitmix64(base) ^ k) >> 1;
+}
+
+const char* to_string(SeedPer seed_per) {
+  switch (seed_per) {
+    case SeedPer::repeat:
+      return "repeat";
+    case SeedPer::run:
+      return "run";
+  }
+  return "?";
+}
+
+SeedPer seed_per_from_string(const std::string& name) {
+  if (name == "repeat") return SeedPer::repeat;
+  if (name == "run") return SeedPer::run;
+  throw InputError("sweep.seed_per: '" + name + "' is not one of: repeat, run");
+}
+
+bool SweepConfig::is_valid(std::string* why) const {
+  auto bad = [&](const std::string& msg) {
+    if (why) *why = msg;
+    return false;
+  };
+  if (seeds < 1) return bad("sweep.seeds: must be ≥ 1, got " + std::to_string(seeds));
+  if (samples < 0) return bad("sweep.samples: must be ≥ 0, got " + std::to_string(samples));
+  std::set<std::string> keys;
+  double runs = static_cast<double>(seeds) * static_cast<double>(samples > 0 ? samples : 1);
+  for (const auto& a : axes) {
+    const std::string at = "axis '" + a.key + "'";
+    const auto dot = a.key.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == a.key.size() ||
+        a.key.find('.', dot + 1) != std::string::npos) {
+      return bad(at + ": key must be section.key, as in init.sigma0");
+    }
+    if (!keys.insert(a.key).second) return bad(at + ": appears twice");
+    if (a.is_range()) {
+      if (!std::isfinite(a.from) || !std::isfinite(a.to)) return bad(at + ": from and to must be finite");
+      if (a.log && !(a.from > 0 && a.to > 0)) return bad(at + ": a log range needs from > 0 and to > 0");
+      if (samples == 0 && a.count < 1) return bad(at + ": count must be ≥ 1");
+    }
+    if (samples == 0) runs *= static_cast<double>(axis_length(a));
+  }
+  if (runs > static_cast<double>(kMaxRuns)) return bad("sweep has more than 1e9 runs");
+  return true;
+}
+
+SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_dir, const std::string& origin) {
+  const SweepReader r(origin);
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << origin << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
+    throw InputError(os.str());
+  }
+  r.only_keys(root, "", {"sweep", "axis", "base", "experiment"});
+  const fs::path dir = fs::absolute(base_dir.empty() ? fs::path(".") : fs::path(base_dir));
+
+  SweepConfig s;
+  const toml::table empty;
+  const toml::node* sweep_node = root.get("sweep");
+  if (sweep_node && !sweep_node->is_table()) r.fail("'sweep' must be a table [sweep]");
+  const toml::table& t = sweep_node ? *sweep_node->as_table() : empty;
+  r.only_keys(t, "sweep.", {"base", "seeds", "seed_per", "samples", "seed"});
+  if (const auto v = r.integer(t, "seeds", "sweep.")) {
+    if (*v < 1 || *v > 1'000'000) r.fail("sweep.seeds: must be in 1..1000000");
+    s.seeds = static_cast<int>(*v);
+  }
+  if (const auto v = r.integer(t, "samples", "sweep.")) {
+    if (*v < 1 || *v > kMaxRuns) r.fail("sweep.samples: must be in 1..1e9 (leave it out for a grid)");
+    s.samples = static_cast<long>(*v);
+  }
+  if (const auto v = r.integer(t, "seed", "sweep.")) {
+    if (*v < 0) r.fail("sweep.seed: must be ≥ 0");
+    s.seed = static_cast<unsigned long long>(*v);
+  }
+  if (const auto v = r.string(t, "seed_per", "sweep.")) {
+    try {
+      s.seed_per = seed_per_from_string(*v);
+    } catch (const InputError& e) {
+      r.fail(e.what());
+    }
+  }
+
+  const auto base_path = r.string(t, "base", "sweep.");
+  const toml::node* inline_base = root.get("base");
+  if (base_path && inline_base) r.fail("give the base configuration as sweep.base or as a [base] table, not both");
+  if (!base_path && !inline_base) r.fail("no base configuration: set sweep.base = \"run.toml\" or add a [base] table");
+  if (base_path) {
+    const fs::path p = (dir / *base_path).lexically_normal();
+    try {
+      s.base_toml = read_text(p, "base configuration");
+    } catch (const InputError& e) {
+      r.fail(std::string("sweep.base: ") + e.what());
+    }
+    s.base_dir = p.parent_path().string();
+    s.base_origin = p.string();
+  } else {
+    if (!inline_base->is_table()) r.fail("'base' must be a table [base]");
+    std::ostringstream os;
+    os << *inline_base->as_table();  // TOML again, floats with max_digits10: parse_config reads it back exactly
+    s.base_toml = os.str();
+    s.base_dir = dir.string();
+    s.base_origin = origin + " [base]";
+  }
+
+  if (const toml::node* e = root.get("experiment")) {
+    if (!e->is_table()) r.fail("'experiment' must be a table [experiment]");
+    r.only_keys(*e->as_table(), "experiment.", {"description"});
+    s.description = r.string(*e->as_table(), "description", "experiment.").value_or("");
+  }
+
+  if (const toml::node* axes = root.get("axis")) {
+    if (!axes->is_array_of_tables()) r.fail("'axis' must be an array of tables: write each as [[axis]]");
+    int number = 0;
+    for (const auto& node : *axes->as_array()) {
+      const toml::table& a = *node.as_table();
+      const std::string where = "axis " + std::to_string(++number) + ": ";
+      r.only_keys(a, where, {"key", "values", "from", "to", "count", "log", "integer"});
+      SweepAxis axis;
+      axis.key = r.string(a, "key", where).value_or("");
+      if (axis.key.empty()) r.fail(where + "key: required, as in key = \"init.sigma0\"");
+      const std::string at = "axis '" + axis.key + "': ";
+      if (const toml::node* values = a.get("values")) {
+        if (!values->is_array() || values->as_array()->empty()) r.fail(at + "values: expected a non-empty array");
+        for (const auto& v : *values->as_array()) axis.values.push_back(r.value(v, at + "values"));
+        for (const char* range_key : {"from", "to", "count", "log", "integer"}) {
+          if (a.contains(range_key)) r.fail(at + "give values or a range (from, to, count, log, integer), not both");
+        }
+      } else {
+        const auto from = r.number(a, "from", at);
+        const auto to = r.number(a, "to", at);
+        if (!from || !to) r.fail(at + "needs values = [...] or a range from = …, to = …");
+        axis.from = *from;
+        axis.to = *to;
+        const auto count = r.integer(a, "count", at);
+        if (count && (*count < 1 || *count > kMaxRuns)) r.fail(at + "count: must be ≥ 1");
+        if (!count && s.samples == 0) r.fail(at + "count: required for a grid (or set sweep.samples to draw points)");
+        axis.count = count ? static_cast<int>(*count) : 0;
+        axis.log = r.boolean(a, "log", at).value_or(false);
+        axis.integer = r.boolean(a, "integer", at).value_or(false);
+      }
+      s.axes.push_back(std::move(axis));
+    }
+  }
+
+  std::string why;
+  if (!s.is_valid(&why)) r.fail(why);
+  try {
+    validate_sweep(s);
+  } catch (const InputError& e) {
+    r.fail(e.what());
+  }
+  return s;
+}
+
+SweepConfig load_sweep(const std::string& path) {
+  return parse_sweep(read_text(path, "sweep file"), fs::path(path).parent_path().string(), path);
+}
+
+void validate_sweep(const SweepConfig& sweep) {
+  std::string why;
+  if (!sweep.is_valid(&why)) throw InputError(why);
+  const RunConfig base = parse_base(sweep);
+  const long points = point_count(sweep);
+  for (long p = 0; p < points; ++p) {
+    const long k = p * sweep.seeds;
+    const ordered_json params = parameters(sweep, base, k);
+    try {
+      parse_base(sweep, overrides_of(params));
+    } catch (const InputError& e) {
+      throw InputError("run " + std::to_string(k) + " (" + describe_params(params) + "): " + e.what());
+    }
+  }
+}
+
+long point_count(const SweepConfig& sweep) {
+  if (sweep.samples > 0) return sweep.samples;
+  long n = 1;
+  for (const auto& a : sweep.axes) n *= axis_length(a);
+  return n;
+}
+
+long run_count(const SweepConfig& sweep) { return point_count(sweep) * sweep.seeds; }
+
+ordered_json run_parameters(const SweepConfig& sweep, long k) {
+  if (k < 0 || k >= run_count(sweep)) throw InputError("sweep: run " + std::to_string(k) + " out of range");
+  return parameters(sweep, parse_base(sweep), k);
+}
+
+RunConfig run_configuration(const SweepConfig& sweep, long k) {
+  return parse_base(sweep, overrides_of(run_parameters(sweep, k)));
+}
+
+std::string run_line(const SweepConfig& sweep, long k) {
+  ordered_json line;
+  line["run"] = k;
+  line["point"] = k / sweep.seeds;
+  line["repeat"] = k % sweep.seeds;
+  const ordered_json params = run_parameters(sweep, k);
+  line["params"] = params;
+  try {
+    const RunResult result = run_config(parse_base(sweep, overrides_of(params)), "");
+    for (const auto& [key, value] : result.json.items()) {
+      if (key == "config" || key == "version") continue;
+      ordered_json v = value;
+      if (key == "stats") v.erase("wall_seconds");  // the one field that differs between identical runs
+      line[key] = std::move(v);
+    }
+  } catch (const InputError& e) {
+    line["status"] = "error";
+    line["message"] = e.what();
+  }
+  return line.dump();
+}
+
+ordered_json to_json(const SweepConfig& sweep) {
+  ordered_json axes = ordered_json::array();
+  for (const auto& a : sweep.axes) {
+    ordered_json j;
+    j["key"] = a.key;
+    if (a.is_range()) {
+      j["from"] = a.from;
+      j["to"] = a.to;
+      if (sweep.samples == 0) j["count"] = a.count;
+      j["log"] = a.log;
+      j["integer"] = a.integer;
+    } else {
+      j["values"] = a.values;
+    }
+    axes.push_back(std::move(j));
+  }
+  const RunConfig base = parse_base(sweep);
+  ordered_json derived = ordered_json::array();
+  if (sweep.seed_per == SeedPer::run || sweep.seeds > 1) {
+    for (const auto& d : derived_seed_keys(sweep, base)) derived.push_back(d.key);
+  }
+  ordered_json j;
+  j["format"] = kFormat;
+  j["version"] = version();
+  j["mode"] = sweep.samples > 0 ? "random" : "grid";
+  j["points"] = point_count(sweep);
+  j["seeds"] = sweep.seeds;
+  j["runs"] = run_count(sweep);
+  j["seed_per"] = to_string(sweep.seed_per);
+  j["seed"] = sweep.seed;
+  j["derived_seeds"] = derived;
+  j["axes"] = axes;
+  if (!sweep.description.empty()) j["description"] = sweep.description;
+  j["base"] = to_json(base);
+  return j;
+}
+
+}  // namespace linflow

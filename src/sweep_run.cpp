@@ -1,0 +1,361 @@
+// Running a sweep: the thread pool (and MPI ranks, through detail/distributed.hpp) that executes the missing runs,
+// and the crash-safe runs.jsonl (one write() per line, resume, the final sorted rewrite).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "detail/distributed.hpp"
+#include "linflow/error.hpp"
+#include "linflow/sweep.hpp"
+
+namespace linflow {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string read_text(const fs::path& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path.string() + ": cannot open " + what);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// ---- the output directory --------------------------------------------------------------------------------------
+
+void ensure_writable_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) throw InputError(dir.string() + ": cannot create output directory");
+  const fs::path probe = dir / ".linflow-write-test";
+  {
+    std::ofstream out(probe);
+    if (!out) throw InputError(dir.string() + ": output directory is not writable");
+  }
+  fs::remove(probe, ec);
+}
+
+void write_all(int fd, const std::string& text, const fs::path& path) {
+  const char* p = text.data();
+  size_t left = text.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw InputError(path.string() + ": write failed: " + std::strerror(errno));
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+void write_file_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw InputError(tmp.string() + ": cannot write: " + std::strerror(errno));
+  try {
+    write_all(fd, text, tmp);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  // fsync before rename: after a power cut the name points at either the old or the complete new content.
+  const bool synced = ::fsync(fd) == 0;
+  if (::close(fd) != 0 || !synced) throw InputError(tmp.string() + ": write failed: " + std::strerror(errno));
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw InputError(path.string() + ": cannot replace: " + ec.message());
+}
+
+std::string status_of(const std::string& line) {
+  const json j = json::parse(line, nullptr, false);
+  if (j.is_object() && j.contains("status") && j["status"].is_string()) return j["status"].get<std::string>();
+  return "unknown";
+}
+
+// runs.jsonl while a sweep runs: finished lines in memory by run index, appended to the file one write() each.
+class RunsFile {
+ public:
+  RunsFile(fs::path path, long total) : path_(std::move(path)), lines_(static_cast<size_t>(total)) {}
+  RunsFile(const RunsFile&) = delete;
+  RunsFile& operator=(const RunsFile&) = delete;
+  ~RunsFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  // Takes over the lines of an interrupted session. A kill can leave the last line half written; it is cut off
+  // so that the next append starts on a fresh line.
+  void resume() {
+    std::error_code ec;
+    if (!fs::exists(path_, ec)) return;
+    const std::string text = read_text(path_, "runs file");
+    const size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+    if (complete < text.size()) {
+      fs::resize_file(path_, complete, ec);
+      if (ec) throw InputError(path_.string() + ": cannot truncate a partial last line: " + ec.message());
+    }
+    size_t begin = 0;
+    long number = 0;
+    while (begin < complete) {
+      const size_t end = text.find('\n', begin);
+      std::string line = text.substr(begin, end - begin);
+      begin = end + 1;
+      ++number;
+      const json j = json::parse(line, nullptr, false);
+      const long k = j.is_object() && j.contains("run") && j["run"].is_number_integer() ? j["run"].get<long>() : -1;
+      if (k < 0 || k >= static_cast<long>(lines_.size())) {
+        throw InputError(path_.string() + ":" + std::to_string(number) +
+                         ": not a run of this sweep (a JSON object with \"run\" in 0.." +
+                         std::to_string(lines_.size() - 1) + " expected)");
+      }
+      if (!lines_[static_cast<size_t>(k)].empty()) continue;  // a duplicate cannot differ: runs are deterministic
+      count(line);
+      lines_[static_cast<size_t>(k)] = std::move(line);
+      ++resumed_;
+    }
+  }
+
+  void open_for_append() {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw InputError(path_.string() + ": cannot open for writing: " + std::strerror(errno));
+  }
+
+  // One write() per line in append mode: a kill leaves whole lines plus at most one partial last line.
+  void append(long k, std::string line) {
+    write_all(fd_, line + "\n", path_);
+    count(line);
+    lines_[static_cast<size_t>(k)] = std::move(line);
+  }
+
+  std::vector<long> missing() const {
+    std::vector<long> todo;
+    for (size_t k = 0; k < lines_.size(); ++k) {
+      if (lines_[k].empty()) todo.push_back(static_cast<long>(k));
+    }
+    return todo;
+  }
+
+  // The sorted file replaces the journal in one rename, so there is always a complete runs.jsonl on disk.
+  void finish() {
+    if (::close(fd_) != 0) throw InputError(path_.string() + ": write failed: " + std::strerror(errno));
+    fd_ = -1;
+    std::string text;
+    for (const auto& line : lines_) text += line + "\n";
+    write_file_atomically(path_, text);
+  }
+
+  long resumed() const { return resumed_; }
+  const std::map<std::string, long>& counts() const { return counts_; }
+
+ private:
+  void count(const std::string& line) { ++counts_[status_of(line)]; }
+
+  fs::path path_;
+  std::vector<std::string> lines_;
+  std::map<std::string, long> counts_;
+  long resumed_ = 0;
+  int fd_ = -1;
+};
+
+// Makes out_dir ready: sweep.json written (or checked on resume), runs.jsonl loaded and open for appending.
+void prepare(const SweepConfig& sweep, const SweepOptions& options, RunsFile& runs) {
+  const fs::path dir(options.out_dir);
+  ensure_writable_dir(dir);
+  const fs::path description = dir / "sweep.json";
+  const fs::path runs_path = dir / "runs.jsonl";
+  const std::string text = to_json(sweep).dump(2) + "\n";
+  std::error_code ec;
+  const bool has_runs = fs::exists(runs_path, ec) && fs::file_size(runs_path, ec) > 0;
+  if (!options.resume && has_runs) {
+    throw InputError(runs_path.string() + " exists: pass --resume to continue that sweep, or choose another --out");
+  }
+  if (options.resume && has_runs) {
+    if (!fs::exists(description, ec)) {
+      throw InputError(runs_path.string() + " has no sweep.json next to it: cannot tell which sweep it belongs to");
+    }
+    const json old = json::parse(read_text(description, "sweep description"), nullptr, false);
+    if (old != json::parse(text)) {
+      throw InputError(description.string() +
+                       " describes a different sweep (or another linflow version) than the one "
+                       "given: resume it with the same configuration, or choose another --out");
+    }
+  }
+  write_file_atomically(description, text);
+  if (options.resume) runs.resume();
+  runs.open_for_append();
+}
+
+std::string summary_message(const SweepSummary& s) {
+  std::ostringstream os;
+  os.precision(3);
+  os << s.total << " runs:";
+  bool first = true;
+  for (const auto& [status, n] : s.status_counts) {
+    os << (first ? " " : ", ") << n << " " << status;
+    first = false;
+  }
+  os << " (" << s.executed << " run now, " << s.resumed << " resumed) in " << s.wall_seconds << " s";
+  if (s.executed > 0 && s.wall_seconds > 0) os << ", " << static_cast<double>(s.executed) / s.wall_seconds << " runs/s";
+  os << " on " << s.processes << (s.processes == 1 ? " process" : " processes") << " (" << s.threads
+     << (s.threads == 1 ? " thread" : " threads") << (s.processes > 1 ? " on rank 0)" : ")");
+  return os.str();
+}
+
+}  // namespace
+
+const char* to_string(SweepStatus status) {
+  switch (status) {
+    case SweepStatus::complete:
+      return "complete";
+    case SweepStatus::run_errors:
+      return "run_errors";
+    case SweepStatus::worker_done:
+      return "worker_done";
+  }
+  return "?";
+}
+
+bool SweepOptions::is_valid(std::string* why) const {
+  auto bad = [&](const std::string& msg) {
+    if (why) *why = msg;
+    return false;
+  };
+  if (out_dir.empty()) return bad("sweep: an output directory is required");
+  if (threads < 0 || threads > 4096) return bad("sweep: threads must be in 0..4096, got " + std::to_string(threads));
+  return true;
+}
+
+SweepSummary run_sweep(const SweepConfig& sweep, const SweepOptions& options, const SweepProgressSink& progress) {
+  std::string why;
+  if (!sweep.is_valid(&why) || !options.is_valid(&why)) throw InputError(why);
+  const auto start = std::chrono::steady_clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  SweepSummary summary;
+  summary.total = run_count(sweep);
+  summary.processes = options.processes ? options.processes->size() : 1;
+  const int rank = options.processes ? options.processes->rank() : 0;
+  summary.threads =
+      options.threads > 0 ? options.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  summary.runs_file = (fs::path(options.out_dir) / "runs.jsonl").string();
+
+  if (rank != 0) {
+    const std::string error = detail::broadcast_from_root("");
+    if (!error.empty()) throw InputError(error);
+    long executed = 0;
+    detail::work_runs([&](long k) {
+      ++executed;
+      return run_line(sweep, k);
+    });
+    summary.status = SweepStatus::worker_done;
+    summary.executed = executed;
+    summary.threads = 1;
+    summary.wall_seconds = seconds();
+    summary.message = "rank " + std::to_string(rank) + " ran " + std::to_string(executed) + " runs; rank 0 wrote " +
+                      summary.runs_file;
+    return summary;
+  }
+
+  RunsFile runs(summary.runs_file, summary.total);
+  std::exception_ptr setup_failure;
+  std::string setup_error;
+  try {
+    prepare(sweep, options, runs);
+  } catch (const std::exception& e) {
+    setup_failure = std::current_exception();
+    setup_error = e.what();
+  }
+  // Workers wait for this; they must hear about a failure too, or they would wait forever.
+  if (summary.processes > 1) detail::broadcast_from_root(setup_failure ? setup_error : std::string());
+  if (setup_failure) std::rethrow_exception(setup_failure);
+
+  const std::vector<long> todo = runs.missing();
+  summary.resumed = runs.resumed();
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::exception_ptr failure;
+  long executed = 0;
+  auto fail = [&](std::exception_ptr e) {  // caller holds `mutex`
+    if (!failure) failure = e;
+    stop = true;
+  };
+  const detail::TakeRun take = [&]() -> std::optional<long> {
+    if (stop) return std::nullopt;
+    const size_t i = next.fetch_add(1);
+    if (i >= todo.size()) return std::nullopt;
+    return todo[i];
+  };
+  const detail::DeliverRun deliver = [&](long k, std::string line) {
+    const std::lock_guard<std::mutex> lock(mutex);
+    if (failure) return;
+    try {
+      runs.append(k, std::move(line));
+      ++executed;
+      if (progress) {
+        SweepProgress p;
+        p.done = summary.resumed + executed;
+        p.total = summary.total;
+        p.resumed = summary.resumed;
+        p.elapsed = seconds();
+        p.eta = p.elapsed / static_cast<double>(executed) * static_cast<double>(p.total - p.done);
+        progress(p);
+      }
+    } catch (...) {
+      fail(std::current_exception());
+    }
+  };
+  auto work = [&] {
+    try {
+      while (const auto k = take()) deliver(*k, run_line(sweep, *k));
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(mutex);
+      fail(std::current_exception());
+    }
+  };
+  {
+    std::vector<std::jthread> pool;
+    const auto local = static_cast<int>(std::min<long>(summary.threads, static_cast<long>(todo.size())));
+    for (int t = 0; t < local; ++t) pool.emplace_back(work);
+    if (summary.processes > 1) detail::serve_runs(take, deliver);
+  }
+  if (failure) std::rethrow_exception(failure);
+  runs.finish();
+
+  summary.executed = executed;
+  summary.status_counts.assign(runs.counts().begin(), runs.counts().end());
+  const auto errors = runs.counts().find("error");
+  summary.errors = errors == runs.counts().end() ? 0 : errors->second;
+  summary.status = summary.errors > 0 ? SweepStatus::run_errors : SweepStatus::complete;
+  summary.wall_seconds = seconds();
+  summary.message = summary_message(summary);
+  return summary;
+}
+
+std::vector<json> read_runs(const std::string& path) {
+  const std::string text = read_text(path, "runs file");
+  std::vector<json> runs;
+  size_t begin = 0;
+  long number = 0;
+  for (size_t end = text.find('\n'); end != std::string::npos; begin = end + 1, end = text.find('\n', begin)) {
+    ++number;
+    json j = json::parse(text.substr(begin, end - begin), nullptr, false);
+    if (!j.is_object() || !j.contains("run") || !j["run"].is_number_integer()) {
+      throw InputError(path + ":" + std::to_string(number) + ": not a sweep run (a JSON object with \"run\" expected)");
+    }
+    runs.push_back(std::move(j));
+  }
+  return runs;
+}
+}  // namespace linflow

@@ -1,0 +1,1104 @@
+#include "linflow/theory.hpp"
+
+#include <algorithm>
+#include <boost/math/quadrature/gauss_kronrod.hpp>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+#include "linflow/error.hpp"
+
+namespace linflow {
+namespace {
+
+constexpr double kEps = std::numeric_limits<double>::epsilon();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+// |c_1| below this makes the §5 lingering estimate worth reporting.
+constexpr double kNearBoundary = 1e-2;
+// An integrator run with local tolerance rtol leaves a global error in W of a few local errors (the flow is
+// contracting near its limits); ten of them is the allowance used to judge what the excess loss can resolve.
+constexpr double kGlobalErrorFactor = 10.0;
+
+const Citation kStableSet{"Eftekhari 2020, stable sets of balanced rank-one starts (spec §5)", Tag::proved};
+const Citation kSublevel{"loss sublevel set below every non-optimal critical value (spec §5 condition 2)", Tag::proved};
+const Citation kConvex{"N = 1: least squares, strictly convex since X Xᵀ has full rank (spec §1)", Tag::proved};
+const Citation kZeroTarget{"Q = 0: every critical point has W = 0 = W* (spec §3)", Tag::proved};
+const Citation kZeroStart{"all layers zero: the gradient vanishes, θ stays put (N ≥ 2)", Tag::proved};
+const Citation kAlignment{"alignment f0 > s_2 (spec §5 condition 3)", Tag::proved};
+const Citation kDeficiency{"Arora et al. 2018a, deficiency margin (spec §5 condition 1)", Tag::published};
+const Citation kKappa{"Eftekhari 2020, non-local linear rate κ (spec §6)", Tag::proved};
+const Citation kDeficiencyRate{
+    "Arora et al. 2018a, gradient-flow rate 2 c^{2(N−1)/N} under a deficiency margin (spec §6)", Tag::published};
+const Citation kAsymptotic{
+    "asymptotic rate of the slowest excited mode, 2 (s_1 − s_2) s_1^{1−2/N} when c_2 ≠ 0 (spec §4, §6)", Tag::proved};
+const Citation kAsymptoticConvex{"N = 1, whitened: W − Z = (W(0) − Z) e^{−t}, excess ∝ e^{−2t}", Tag::proved};
+const Citation kEscape{"escape bracket from dσ/dt = N σ^{2−2/N}(f − σ), f0 ≤ f ≤ s_1 (spec §2, §4, §6)", Tag::proved};
+const Citation kArora{"Arora, Cohen, Golowich & Hu 2018a, Theorem 1 (spec §6)", Tag::published};
+const Citation kGdRate{"GD late-time rate from the linearisation at W* with h_max = N s_1^{2−2/N} (spec §3)",
+                       Tag::checked};
+const Citation kLinger{"time near s_2 u_2 v_2ᵀ ≈ ln(1/|c_1|) / ((s_1 − s_2) s_2^{1−2/N}) (spec §5)", Tag::heuristic};
+const Citation kRoundoff{"round-off escape from a measure-zero limit set", Tag::heuristic};
+
+std::string num(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+template <class T>
+nlohmann::json optional_json(const std::optional<T>& v) {
+  if (!v) return nullptr;
+  if constexpr (std::is_floating_point_v<T>) return number_or_null(*v);
+  return *v;
+}
+nlohmann::json vector_json(const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data() + v.size()); }
+nlohmann::json citation_json(const Citation& c) {
+  if (c.name.empty()) return nullptr;
+  return {{"name", c.name}, {"tag", to_string(c.tag)}};
+}
+
+void check_arguments(const Problem& problem, const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta0) {
+  if (problem.input_dim() != shape.width(0) || problem.output_dim() != shape.width(shape.depth())) {
+    std::ostringstream os;
+    os << "network.widths: d_0 = " << shape.width(0) << " and d_N = " << shape.width(shape.depth())
+       << " must match the problem's input and output dimensions " << problem.input_dim() << " and "
+       << problem.output_dim();
+    throw InputError(os.str());
+  }
+  if (theta0.size() != shape.size())
+    throw InputError("initial parameter vector has the wrong size for the network shape");
+  if (!theta0.allFinite()) throw InputError("initial parameters contain NaN or Inf");
+}
+
+// s_i for i = 1..r, 0 beyond the numerical rank.
+double singular_value(const Eigen::VectorXd& s, int i) { return i >= 1 && i <= s.size() ? s(i - 1) : 0.0; }
+
+// Value above L* of the critical point Σ_{i∈S} s_i u_i v_iᵀ, for ordering limits by loss.
+double critical_excess(const Eigen::VectorXd& s, int k, const std::vector<int>& modes) {
+  double kept = 0, best = 0;
+  for (int i : modes) kept += s(i - 1) * s(i - 1);
+  for (int i = 1; i <= std::min<int>(k, static_cast<int>(s.size())); ++i) best += s(i - 1) * s(i - 1);
+  return 0.5 * (best - kept);
+}
+
+std::vector<int> limit_modes(Limit limit, int saddle_index, int k, int r) {
+  std::vector<int> modes;
+  if (limit == Limit::global_min) {
+    for (int i = 1; i <= std::min(k, r); ++i) modes.push_back(i);
+  } else if (limit == Limit::saddle && saddle_index > 0) {
+    modes.push_back(saddle_index);
+  }
+  return modes;
+}
+
+}  // namespace
+
+const char* to_string(Tag tag) {
+  switch (tag) {
+    case Tag::proved:
+      return "proved";
+    case Tag::published:
+      return "published";
+    case Tag::checked:
+      return "checked";
+    case Tag::heuristic:
+      return "heuristic";
+  }
+  return "?";
+}
+
+const char* to_string(Limit limit) {
+  switch (limit) {
+    case Limit::global_min:
+      return "global_min";
+    case Limit::saddle:
+      return "saddle";
+    case Limit::origin:
+      return "origin";
+    case Limit::unknown:
+      return "unknown";
+  }
+  return "?";
+}
+
+const char* to_string(AnalysisStatus status) {
+  switch (status) {
+    case AnalysisStatus::exact_theory:
+      return "exact_theory";
+    case AnalysisStatus::sufficient_condition:
+      return "sufficient_condition";
+    case AnalysisStatus::no_prediction:
+      return "no_prediction";
+  }
+  return "?";
+}
+
+double magnitude_travel_time(int depth, double f, double sigma_from, double sigma_to) {
+  if (depth < 1) throw InputError("magnitude_travel_time: depth must be ≥ 1");
+  if (!(sigma_from > 0) || !(sigma_to > 0) || !std::isfinite(sigma_from) || !std::isfinite(sigma_to) ||
+      !std::isfinite(f)) {
+    throw InputError("magnitude_travel_time: σ values must be finite and > 0, f finite");
+  }
+  if (sigma_from == sigma_to) return 0.0;
+  const double lo = std::min(sigma_from, sigma_to), hi = std::max(sigma_from, sigma_to);
+  if (f >= lo && f <= hi) return kInf;                              // σ stops at the fixed point f
+  if ((f - sigma_from) * (sigma_to - sigma_from) < 0) return kInf;  // σ moves away from sigma_to
+  const double N = depth;
+  const double p = 1.0 - 2.0 / N;
+  // In y = ln x the integrand e^{−p y} / (N (f − e^y)) is smooth and free of the x^{−(2−2/N)} spike at small σ.
+  // It is integrated over u ∈ [0, 1], y = y0 + u (y1 − y0): Boost's recursive Gauss–Kronrod compares an error
+  // estimate in unit coordinates with a tolerance in the caller's, so a short interval would be split to the
+  // maximum depth (about a second per call) instead of being accepted at once.
+  const double y0 = std::log(sigma_from), dy = std::log(sigma_to) - y0;
+  auto integrand = [N, p, f, y0, dy](double u) {
+    const double y = y0 + u * dy;
+    return std::exp(-p * y) / (N * (f - std::exp(y)));
+  };
+  double error = 0;
+  return dy * boost::math::quadrature::gauss_kronrod<double, 31>::integrate(integrand, 0.0, 1.0, 15, 1e-13, &error);
+}
+
+Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta0,
+                 const SolverOptions& options) {
+  std::string why;
+  if (!options.is_valid(&why)) throw InputError(why);
+  check_arguments(problem, shape, theta0);
+
+  Analysis a;
+  a.method = options.method;
+  const int N = shape.depth();
+  const int k = shape.min_width();
+  const int d0 = shape.width(0), dN = shape.width(N);
+  const int m = std::min(d0, dN);
+  const Eigen::MatrixXd& Q = problem.q();
+  const int r = problem.target_rank();
+  const Eigen::VectorXd s = problem.s().head(r);
+  const double s1 = singular_value(s, 1), s2 = singular_value(s, 2);
+
+  // --- hypotheses
+  Hypotheses& h = a.hypotheses;
+  h.whitened = problem.whitened();
+  h.depth = N;
+  h.widths = shape.widths();
+  h.min_width = k;
+  h.width_one = k == 1;
+  double layer_sq = 0;
+  for (int j = 1; j <= N; ++j) layer_sq = std::max(layer_sq, shape.layer(theta0, j).squaredNorm());
+  h.imbalance = shape.max_imbalance(theta0);
+  h.imbalance_tolerance = options.balance_tol * (1.0 + layer_sq);  // the reduced flows' test
+  h.balanced = h.imbalance <= h.imbalance_tolerance;
+  h.singular_values = s;
+  h.spectral_gap = s1 - s2;
+  h.distinct_top = r >= 1 && s1 - s2 > kDistinctRtol * s1;
+  h.distinct_all = r >= 1;
+  for (int i = 1; i < r; ++i) h.distinct_all = h.distinct_all && s(i - 1) - s(i) > kDistinctRtol * s1;
+  bool all_wide = true;
+  for (int w : shape.widths()) all_wide = all_wide && w >= m;
+
+  // --- start
+  Start& st = a.start;
+  const Eigen::MatrixXd W0 = shape.end_to_end(theta0);
+  const Eigen::MatrixXd Wt = problem.whitened() ? W0 : Eigen::MatrixXd(W0 * problem.sigma_sqrt());
+  Eigen::JacobiSVD<Eigen::MatrixXd> svd(Wt, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  st.sigma0 = svd.singularValues()(0);
+  st.u0 = svd.matrixU().col(0);
+  st.v0 = svd.matrixV().col(0);
+  st.f0 = st.sigma0 > 0 ? st.u0.dot(Q * st.v0) : 0.0;
+  const Problem::Optimum optimum = problem.optimum(k);
+  st.loss = problem.loss(W0);
+  st.optimal_loss = optimum.loss;
+  st.excess_loss = problem.excess_loss(W0, optimum);
+  st.distance_to_target = (Q - Wt).norm();
+  const double E0 = std::max(st.excess_loss, 0.0);
+  const double sigma0 = st.sigma0, f0 = st.f0;
+
+  h.rank_one_theory = h.whitened && h.width_one && h.balanced && N >= 2 && sigma0 > 0 && h.distinct_top;
+
+  // --- c_i (spec §5)
+  Prediction& p = a.prediction;
+  p.c_zero_tolerance = kCZeroRtol * (d0 + dN);
+  if (h.rank_one_theory) {
+    p.c = problem.u().leftCols(r).transpose() * st.u0 + problem.v().leftCols(r).transpose() * st.v0;
+    p.margin = std::abs(p.c(0));
+  }
+
+  // --- conditions (spec §5, strongest first)
+  Conditions& cond = a.conditions;
+  {
+    Condition& c = cond.deficiency_margin;
+    const double smin = singular_value(s, m);
+    c.applies = h.whitened && all_wide;
+    c.margin = smin - st.distance_to_target;
+    c.holds = c.applies && c.margin > 0;
+    c.statement = "‖W(0) − Z‖_F = " + num(st.distance_to_target) + " ≤ s_min(Z) − c with s_min = s_" +
+                  std::to_string(m) + " = " + num(smin) + ": c = " + num(c.margin);
+    c.result = kDeficiency;
+  }
+  const int kr = std::min(k, r);
+  const double sublevel_threshold = r == 0 ? 0.0
+                                           : 0.5 * (singular_value(s, kr) * singular_value(s, kr) -
+                                                    singular_value(s, kr + 1) * singular_value(s, kr + 1));
+  {
+    Condition& c = cond.sublevel;
+    c.applies = r >= 1;
+    c.margin = sublevel_threshold - st.excess_loss;
+    c.holds = c.applies && c.margin > 0;
+    c.statement =
+        "L(0) − L* = " + num(st.excess_loss) + " < ½(s_" + std::to_string(kr) + "² − s_" + std::to_string(kr + 1) +
+        "²) = " + num(sublevel_threshold) +
+        (k == 1 ? (h.whitened ? " (⟺ ‖Z − W(0)‖_F² < ‖Z‖_F² − s_2²)" : " (⟺ ‖Q − W(0)Σ^{1/2}‖_F² < ‖Q‖_F² − s_2²)")
+                : "");
+    c.result = kSublevel;
+  }
+  {
+    Condition& c = cond.alignment;
+    c.applies = h.rank_one_theory;
+    c.margin = f0 - s2;
+    c.holds = c.applies && c.margin > 0;
+    c.statement = "f0 = u0ᵀ Z v0 = " + num(f0) + " > s_2 = " + num(s2);
+    c.result = kAlignment;
+  }
+  {
+    Condition& c = cond.stable_set;
+    c.applies = h.rank_one_theory;
+    c.margin = p.margin.value_or(0.0);
+    c.holds = c.applies && c.margin > p.c_zero_tolerance;
+    c.statement = "|c_1| = |u_1ᵀu0 + v_1ᵀv0| = " + num(c.margin) + " > " + num(p.c_zero_tolerance);
+    c.result = kStableSet;
+  }
+
+  // --- predicted limit
+  auto rank_one = [&](int i) -> Eigen::MatrixXd {  // s_i u_i v_iᵀ (whitened: only used by the rank-one theory)
+    return s(i - 1) * problem.u().col(i - 1) * problem.v().col(i - 1).transpose();
+  };
+  const Eigen::MatrixXd zero = Eigen::MatrixXd::Zero(dN, d0);
+  if (r == 0) {
+    p.limit = Limit::global_min;
+    p.limit_matrix = zero;
+    p.result = kZeroTarget;
+    p.reason = "the target Q is zero, so every critical point is a global minimizer";
+    a.status = AnalysisStatus::exact_theory;
+  } else if (N == 1) {
+    p.limit = Limit::global_min;
+    p.limit_matrix = optimum.w;
+    p.result = kConvex;
+    p.reason = "depth 1: gradient flow on a strictly convex quadratic converges to W* = Q Σ^{-1/2}";
+    a.status = AnalysisStatus::exact_theory;
+  } else if (theta0.isZero(0.0)) {
+    p.limit = Limit::origin;
+    p.limit_matrix = zero;
+    p.result = kZeroStart;
+    p.reason = "every layer is zero: a critical point (strict for N = 2, non-strict for N ≥ 3)";
+    a.status = AnalysisStatus::exact_theory;
+  } else if (h.rank_one_theory) {
+    a.status = AnalysisStatus::exact_theory;
+    p.result = kStableSet;
+    const double tol = p.c_zero_tolerance;
+    if (std::abs(p.c(0)) > tol) {
+      p.limit = Limit::global_min;
+      p.limit_matrix = rank_one(1);
+      p.reason = "c_1 = " + num(p.c(0)) + " ≠ 0: the start lies in the stable set of the global minimizer s_1 u_1 v_1ᵀ";
+    } else if (!h.distinct_all) {
+      p.limit = Limit::unknown;
+      p.reason = "c_1 = 0 and Z has repeated singular values: §5 names saddle limits only for distinct s_i";
+      a.status = AnalysisStatus::no_prediction;
+    } else {
+      int first = 0;
+      for (int i = 1; i <= r && first == 0; ++i) {
+        if (std::abs(p.c(i - 1)) > tol) first = i;
+      }
+      if (first > 0) {
+        p.limit = Limit::saddle;
+        p.saddle_index = first;
+        p.limit_matrix = rank_one(first);
+        p.reason = (first == 2 ? std::string("c_1 = 0") : "c_1 = … = c_" + std::to_string(first - 1) + " = 0") +
+                   " (|c_i| ≤ " + num(tol) + "), c_" + std::to_string(first) + " = " + num(p.c(first - 1)) +
+                   " ≠ 0: W → s_" + std::to_string(first) + " u_" + std::to_string(first) + " v_" +
+                   std::to_string(first) + "ᵀ, a strict saddle";
+      } else {
+        p.limit = Limit::origin;
+        p.limit_matrix = zero;
+        // With all c_i = 0, x(τ) = Σ α_i e^{−s_i τ} u_i + (I − UUᵀ) u0: f → 0 when a component outside the range
+        // of Z is present, otherwise f → −s_j for the last mode j present.
+        const Eigen::MatrixXd U = problem.u().leftCols(r);
+        const Eigen::VectorXd alpha = U.transpose() * st.u0;
+        const double outside = (st.u0 - U * alpha).norm();
+        double f_inf = 0;
+        if (!(outside > tol)) {
+          for (int i = r; i >= 1; --i) {
+            if (std::abs(alpha(i - 1)) > tol) {
+              f_inf = -s(i - 1);
+              break;
+            }
+          }
+        }
+        p.f_infinity = f_inf;
+        p.reason = "all c_i = 0 (|c_i| ≤ " + num(tol) + "): W → 0, with f → " + num(f_inf);
+      }
+    }
+  } else if (cond.sublevel.holds) {
+    p.limit = Limit::global_min;
+    p.limit_matrix = optimum.w;
+    p.result = kSublevel;
+    p.reason = "L(0) − L* = " + num(st.excess_loss) + " is below every non-optimal critical value (L* + " +
+               num(sublevel_threshold) + "), the loss decreases and GF converges to a critical point (Bah et al. 2019)";
+    a.status = AnalysisStatus::sufficient_condition;
+  } else {
+    p.limit = Limit::unknown;
+    p.reason = "the exact theory does not apply and the sublevel condition fails (L(0) − L* = " + num(st.excess_loss) +
+               " ≥ " + num(sublevel_threshold) + ")";
+    a.status = AnalysisStatus::no_prediction;
+  }
+
+  // --- bounds
+  Bounds& b = a.bounds;
+  b.eps = options.eps;
+  auto t_eps_for = [&](double rate) { return E0 <= options.eps ? 0.0 : std::log(E0 / options.eps) / rate; };
+  if (h.rank_one_theory && f0 > s2) {
+    const double kappa = 2.0 * (f0 - s2) / s1 * std::pow(std::min(sigma0, f0), 2.0 - 2.0 / N);
+    b.kappa = kappa;
+    b.rates.push_back({"kappa", kappa, t_eps_for(kappa), kKappa});
+  }
+  if (cond.deficiency_margin.holds && h.balanced) {
+    const double rate = 2.0 * std::pow(cond.deficiency_margin.margin, 2.0 * (N - 1) / N);
+    b.rates.push_back({"deficiency_margin", rate, t_eps_for(rate), kDeficiencyRate});
+  }
+  for (const RateBound& rb : b.rates) b.t_eps_bound = std::min(b.t_eps_bound.value_or(kInf), rb.t_eps_bound);
+  if (p.limit == Limit::global_min && h.rank_one_theory) {
+    // Late-time expansion of the §4 solution: with a_i = (α_i + β_i)/2 = c_i/2 and b_i = (α_i − β_i)/2, the
+    // direction x(τ) = Σ (a_i e^{s_i τ} + b_i e^{−s_i τ}) u_i + (I − UUᵀ)u0 approaches u_1 with relative errors
+    // e^{−(s_1 − s_i)τ} (a_i ≠ 0), e^{−s_1 τ} (outside part) and e^{−(s_1 + s_i)τ} (b_i ≠ 0), i ≥ 2; the excess is
+    // quadratic in them. The magnitude relaxes by the linearisation of dσ/dt = N σ^{2−2/N}(f − σ) at σ = s_1.
+    const double to_t = std::pow(s1, 1.0 - 2.0 / N);  // dτ/dt at the limit
+    const double tol = p.c_zero_tolerance;
+    const Eigen::MatrixXd U = problem.u().leftCols(r), V = problem.v().leftCols(r);
+    const Eigen::VectorXd alpha = U.transpose() * st.u0, beta = V.transpose() * st.v0;
+    const double outside = (st.u0 - U * alpha).norm() + (st.v0 - V * beta).norm();
+    auto add = [&](std::string name, double rate) { b.mode_rates.push_back({std::move(name), rate}); };
+    for (int i = 2; i <= r; ++i) {
+      if (std::abs(alpha(i - 1) + beta(i - 1)) > tol)
+        add("alignment, mode " + std::to_string(i), 2.0 * (s1 - s(i - 1)) * to_t);
+    }
+    if (outside > tol) add("alignment, outside the range of Z", 2.0 * s1 * to_t);
+    for (int i = 2; i <= r; ++i) {
+      if (std::abs(alpha(i - 1) - beta(i - 1)) > tol)
+        add("decaying part, mode " + std::to_string(i), 2.0 * (s1 + s(i - 1)) * to_t);
+    }
+    add("magnitude σ", 2.0 * N * std::pow(s1, 2.0 - 2.0 / N));
+    std::sort(b.mode_rates.begin(), b.mode_rates.end(),
+              [](const Bounds::ModeRate& x, const Bounds::ModeRate& y) { return x.rate < y.rate; });
+    b.asymptotic_rate = b.mode_rates.front().rate;
+    b.asymptotic_mode = b.mode_rates.front().mode;
+    b.asymptotic_result = kAsymptotic;
+  } else if (N == 1 && h.whitened && r >= 1) {
+    b.asymptotic_rate = 2.0;
+    b.asymptotic_mode = "W − Z";
+    b.mode_rates.push_back({"W − Z", 2.0});
+    b.asymptotic_result = kAsymptoticConvex;
+  }
+  if (h.rank_one_theory && f0 > 0 && sigma0 < 0.5 * f0) {
+    EscapeBound e;
+    e.sigma_target = 0.5 * f0;
+    e.lower = magnitude_travel_time(N, s1, sigma0, e.sigma_target);
+    e.upper = magnitude_travel_time(N, f0, sigma0, e.sigma_target);
+    e.result = kEscape;
+    b.escape = e;
+  }
+  if (p.limit == Limit::global_min && h.rank_one_theory && s2 > 0 && *p.margin < kNearBoundary) {
+    b.lingering_estimate = std::log(1.0 / *p.margin) / ((s1 - s2) * std::pow(s2, 1.0 - 2.0 / N));
+  }
+  if (h.rank_one_theory && (p.limit == Limit::saddle || p.limit == Limit::origin)) {
+    // Round-off seeds the unstable directions at ~ε per entry; the integrator's truncation error does not (its
+    // stages stay in the invariant set), which measured escape times confirm (spec §5 heuristic, c_1 = 0 starts).
+    const double delta = kEps * (d0 + dN);
+    const double log_inv = std::log(1.0 / delta);
+    double t = kInf;
+    if (p.limit == Limit::saddle) {
+      const double sk = s(p.saddle_index - 1);
+      t = log_inv / ((s1 - sk) * std::pow(sk, 1.0 - 2.0 / N));
+    } else {
+      // Intrinsic time needed, then physical time from the collapse law of σ (spec §6).
+      const double f_inf = p.f_infinity.value_or(0.0);
+      const double tau = log_inv / (s1 - f_inf);
+      if (N == 2) {
+        t = tau;
+      } else if (f_inf < 0) {
+        const double rate = (N - 2) * std::abs(f_inf);
+        t = std::expm1(rate * tau) / (rate * std::pow(sigma0, 1.0 - 2.0 / N));
+      } else {
+        const double a0 = std::pow(sigma0, -(2.0 - 2.0 / N));
+        const double q = N / (2.0 * (N - 1));
+        t = (std::pow(N * tau + std::pow(a0, q), 1.0 / q) - a0) / (2.0 * (N - 1));
+      }
+    }
+    if (std::isfinite(t)) b.roundoff_escape_estimate = t;
+  }
+
+  GdBounds& g = b.gd;
+  g.result = kArora;
+  if (r >= 1) g.local_stability_lr = 2.0 / (N * std::pow(s1, 2.0 - 2.0 / N));
+  const double c = cond.deficiency_margin.margin;
+  const double normQ = Q.norm();
+  if (!h.whitened) g.failed.push_back("data not whitened (X Xᵀ ≠ I)");
+  if (!all_wide) g.failed.push_back("a width d_j is below min(d_0, d_N) = " + std::to_string(m));
+  if (!(c > 0)) {
+    g.failed.push_back("no deficiency margin: c = s_min − ‖W(0) − Z‖_F = " + num(c) + " ≤ 0");
+  } else {
+    g.delta_max = c * c / (256.0 * N * N * N * std::pow(normQ, 2.0 * (N - 1) / N));
+    g.lr_max = std::pow(c, (4.0 * N - 2) / N) / (6144.0 * N * N * N * std::pow(normQ, (6.0 * N - 4) / N));
+    if (h.imbalance > *g.delta_max) {
+      g.failed.push_back("imbalance " + num(h.imbalance) + " > δ_max = " + num(*g.delta_max));
+    }
+    if (options.lr > *g.lr_max) g.failed.push_back("lr = " + num(options.lr) + " > lr_max = " + num(*g.lr_max));
+  }
+  g.applies = g.failed.empty();
+  if (g.applies) {
+    g.iterations_bound =
+        E0 <= options.eps ? 0.0 : std::log(E0 / options.eps) / (options.lr * std::pow(c, 2.0 * (N - 1) / N));
+  }
+  if (b.asymptotic_rate && g.local_stability_lr) {
+    const double h_min = 0.5 * *b.asymptotic_rate;
+    const double h_max = 2.0 / *g.local_stability_lr;
+    const double q = std::max(std::abs(1.0 - options.lr * h_min), std::abs(1.0 - options.lr * h_max));
+    if (q > 0 && q < 1) g.asymptotic_rate = -2.0 * std::log(q) / options.lr;
+  }
+
+  // --- what does not apply, what still does
+  auto& na = a.not_applicable;
+  if (N >= 2) {
+    if (!h.whitened)
+      na.push_back("§4–§6 (exact solution, stable sets, rates) assume whitened data, X Xᵀ = I; here X Xᵀ ≠ I");
+    if (!h.width_one) {
+      na.push_back("§3–§6 need a layer of width one; the narrowest layer has width " + std::to_string(k) +
+                   ", so W can have rank up to " + std::to_string(k));
+    }
+    if (!h.balanced) {
+      na.push_back("§4–§6 need a balanced start: max_j ‖D_j‖_F = " + num(h.imbalance) + " > tolerance " +
+                   num(h.imbalance_tolerance));
+    }
+    if (sigma0 == 0) na.push_back("§4–§6 need W(0) ≠ 0 (the polar form W = σ u vᵀ with σ > 0)");
+    if (r >= 1 && !h.distinct_top) {
+      na.push_back("§5 needs s_1 > s_2: s_1 − s_2 = " + num(s1 - s2) + " (the global minimizer is not unique)");
+    }
+    if (h.rank_one_theory && !(f0 > s2)) {
+      na.push_back("§6 non-local rate κ needs f0 > s_2: f0 = " + num(f0) + ", s_2 = " + num(s2));
+    }
+  }
+  if (options.method == Method::gd) {
+    na.push_back("§4–§6 are gradient-flow results: gradient descent with lr = " + num(options.lr) +
+                 " follows them only up to O(lr)");
+    if (!g.applies) {
+      std::string list;
+      for (const auto& f : g.failed) list += (list.empty() ? "" : "; ") + f;
+      na.push_back("Arora et al. 2018a Theorem 1 (GD): " + list);
+    }
+    if (g.local_stability_lr && options.lr >= *g.local_stability_lr) {
+      na.push_back("lr = " + num(options.lr) + " ≥ 2/(N s_1^{2−2/N}) = " + num(*g.local_stability_lr) +
+                   ": GD cannot settle at a balanced global minimizer [checked]");
+    }
+  }
+  auto& sa = a.still_applies;
+  sa.push_back(
+      "Bah et al. 2019 [published]: X Xᵀ has full rank, so gradient flow from any start stays bounded and "
+      "converges to a critical point");
+  sa.push_back("critical points [proved]: every critical point has W Σ^{1/2} = Σ_{i∈S} s_i u_i v_iᵀ with |S| ≤ k = " +
+               std::to_string(k) + " (from W_{N:2}ᵀ∇L_1 = 0 and ∇L_1 W_{N−1:1}ᵀ = 0)");
+  sa.push_back("Eckart–Young–Mirsky [proved]: the optimum over rank ≤ " + std::to_string(k) + " is [Q]_" +
+               std::to_string(k) + " Σ^{-1/2}, L* = " + num(optimum.loss) +
+               (singular_value(s, kr) > singular_value(s, kr + 1) + kDistinctRtol * s1 || kr == r ? ", unique"
+                                                                                                  : ", not unique"));
+  sa.push_back("loss sublevel set [proved]: " + cond.sublevel.statement + (cond.sublevel.holds ? " holds" : " fails") +
+               (cond.sublevel.holds ? ", so gradient flow reaches W*" : ""));
+  if (N == 2 && h.whitened) {
+    sa.push_back("Bah et al. 2019 [published]: for N = 2 almost every start reaches a global minimizer");
+  }
+
+  // --- summary line
+  std::ostringstream msg;
+  msg << "predicted limit " << to_string(p.limit);
+  if (p.limit == Limit::saddle)
+    msg << " s_" << p.saddle_index << " u_" << p.saddle_index << " v_" << p.saddle_index << "ᵀ";
+  msg << ": " << p.reason;
+  if (!p.result.name.empty()) msg << " (" << p.result.name << " [" << to_string(p.result.tag) << "])";
+  if (b.t_eps_bound) msg << "; excess loss ≤ eps " << num(options.eps) << " by t ≤ " << num(*b.t_eps_bound);
+  if (b.kappa) msg << " (κ = " << num(*b.kappa) << ")";
+  if (b.asymptotic_rate) msg << "; late-time rate " << num(*b.asymptotic_rate);
+  a.message = msg.str();
+  return a;
+}
+
+nlohmann::json to_json(const Analysis& a) {
+  using nlohmann::json;
+  const Hypotheses& h = a.hypotheses;
+  json j;
+  j["status"] = to_string(a.status);
+  j["message"] = a.message;
+  j["method"] = to_string(a.method);
+  j["hypotheses"] = {{"whitened", h.whitened},
+                     {"depth", h.depth},
+                     {"widths", h.widths},
+                     {"min_width", h.min_width},
+                     {"width_one", h.width_one},
+                     {"imbalance", h.imbalance},
+                     {"imbalance_tolerance", h.imbalance_tolerance},
+                     {"balanced", h.balanced},
+                     {"singular_values", vector_json(h.singular_values)},
+                     {"spectral_gap", h.spectral_gap},
+                     {"distinct_top", h.distinct_top},
+                     {"distinct_all", h.distinct_all},
+                     {"rank_one_theory", h.rank_one_theory}};
+  const Start& st = a.start;
+  j["start"] = {{"sigma0", st.sigma0},
+                {"u0", vector_json(st.u0)},
+                {"v0", vector_json(st.v0)},
+                {"f0", st.f0},
+                {"loss", st.loss},
+                {"optimal_loss", st.optimal_loss},
+                {"excess_loss", st.excess_loss},
+                {"distance_to_target", st.distance_to_target}};
+  const Prediction& p = a.prediction;
+  j["prediction"] = {{"limit", to_string(p.limit)},
+                     {"saddle_index", p.limit == Limit::saddle ? json(p.saddle_index) : json(nullptr)},
+                     {"limit_norm", p.limit_matrix.size() ? json(p.limit_matrix.norm()) : json(nullptr)},
+                     {"c", p.c.size() ? vector_json(p.c) : json(nullptr)},
+                     {"c_zero_tolerance", p.c_zero_tolerance},
+                     {"margin", optional_json(p.margin)},
+                     {"f_infinity", optional_json(p.f_infinity)},
+                     {"result", citation_json(p.result)},
+                     {"reason", p.reason}};
+  auto condition = [](const Condition& c) {
+    return json{{"applies", c.applies},
+                {"holds", c.holds},
+                {"margin", number_or_null(c.margin)},
+                {"statement", c.statement},
+                {"result", citation_json(c.result)}};
+  };
+  j["conditions"] = {{"deficiency_margin", condition(a.conditions.deficiency_margin)},
+                     {"sublevel", condition(a.conditions.sublevel)},
+                     {"alignment", condition(a.conditions.alignment)},
+                     {"stable_set", condition(a.conditions.stable_set)}};
+  const Bounds& b = a.bounds;
+  json rates = json::array();
+  for (const RateBound& rb : b.rates) {
+    rates.push_back({{"name", rb.name},
+                     {"rate", rb.rate},
+                     {"t_eps_bound", number_or_null(rb.t_eps_bound)},
+                     {"result", citation_json(rb.result)}});
+  }
+  json mode_rates = json::array();
+  for (const Bounds::ModeRate& m : b.mode_rates) mode_rates.push_back({{"mode", m.mode}, {"rate", m.rate}});
+  json escape = nullptr;
+  if (b.escape) {
+    escape = {{"sigma_target", b.escape->sigma_target},
+              {"lower", number_or_null(b.escape->lower)},
+              {"upper", number_or_null(b.escape->upper)},
+              {"result", citation_json(b.escape->result)}};
+  }
+  const GdBounds& g = b.gd;
+  j["bounds"] = {
+      {"eps", b.eps},
+      {"rates", rates},
+      {"kappa", optional_json(b.kappa)},
+      {"t_eps_bound", optional_json(b.t_eps_bound)},
+      {"asymptotic_rate", optional_json(b.asymptotic_rate)},
+      {"asymptotic_result", citation_json(b.asymptotic_result)},
+      {"asymptotic_mode", b.asymptotic_mode.empty() ? json(nullptr) : json(b.asymptotic_mode)},
+      {"mode_rates", mode_rates},
+      {"escape_time", escape},
+      {"lingering_estimate", optional_json(b.lingering_estimate)},
+      {"lingering_result", b.lingering_estimate ? citation_json(kLinger) : json(nullptr)},
+      {"roundoff_escape_estimate", optional_json(b.roundoff_escape_estimate)},
+      {"roundoff_result", b.roundoff_escape_estimate ? citation_json(kRoundoff) : json(nullptr)},
+      {"gd",
+       {{"applies", g.applies},
+        {"failed", g.failed},
+        {"delta_max", optional_json(g.delta_max)},
+        {"lr_max", optional_json(g.lr_max)},
+        {"iterations_bound", optional_json(g.iterations_bound)},
+        {"local_stability_lr", optional_json(g.local_stability_lr)},
+        {"asymptotic_rate", optional_json(g.asymptotic_rate)},
+        {"result", citation_json(g.result)},
+        {"local_stability_result",
+         citation_json({"top Hessian eigenvalue N s_1^{2−2/N} at a balanced minimizer (spec §3)", Tag::checked})},
+        {"asymptotic_result", g.asymptotic_rate ? citation_json(kGdRate) : json(nullptr)}}}};
+  j["not_applicable"] = a.not_applicable;
+  j["still_applies"] = a.still_applies;
+  return j;
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// observe
+
+bool ObserveOptions::is_valid(std::string* why) const {
+  auto bad = [&](const std::string& msg) {
+    if (why) *why = msg;
+    return false;
+  };
+  if (samples_uniform < 0 || samples_log < 0 || samples_window < 0) return bad("observe: sample counts must be ≥ 0");
+  if (!(t_min > 0) || !std::isfinite(t_min)) return bad("observe.t_min: must be finite and > 0");
+  if (!(limit_rtol > 0 && limit_rtol < 0.5)) return bad("observe.limit_rtol: must lie in (0, 0.5)");
+  if (!(fit_lo > 0 && fit_lo < fit_hi && fit_hi < 1)) return bad("observe: need 0 < fit_lo < fit_hi < 1");
+  if (fit_min_points < 3) return bad("observe.fit_min_points: must be ≥ 3");
+  if (!(bound_rtol > 0) || !std::isfinite(bound_rtol)) return bad("observe.bound_rtol: must be finite and > 0");
+  if (!(rate_rtol > 0) || !std::isfinite(rate_rtol)) return bad("observe.rate_rtol: must be finite and > 0");
+  return true;
+}
+
+namespace {
+
+struct Point {
+  double t;
+  double excess;
+};
+
+// Relative error of an excess loss e caused by an error δW in W: ≈ 2‖δW‖/‖E‖ with ‖E‖ ≈ √(2e).
+struct NoiseModel {
+  double dw = 0;  // assumed global error in W̃
+  double relative(double e) const { return e > 0 ? 2.0 * dw / std::sqrt(2.0 * e) : kInf; }
+  // The excess below which the relative error exceeds `rel`.
+  double floor(double rel) const { return 0.5 * std::pow(2.0 * dw / rel, 2); }
+};
+
+struct LogFit {
+  bool valid = false;
+  double slope = 0;
+  double rms_residual = 0;
+};
+
+// Least-squares line through (t, ln excess) over [first, last).
+template <class It>
+LogFit fit_log_excess(It first, It last) {
+  LogFit fit;
+  const double n = static_cast<double>(last - first);
+  if (n < 2) return fit;
+  double mt = 0, my = 0;
+  for (It it = first; it != last; ++it) {
+    mt += it->t;
+    my += std::log(it->excess);
+  }
+  mt /= n;
+  my /= n;
+  double stt = 0, sty = 0;
+  for (It it = first; it != last; ++it) {
+    stt += (it->t - mt) * (it->t - mt);
+    sty += (it->t - mt) * (std::log(it->excess) - my);
+  }
+  if (!(stt > 0)) return fit;
+  fit.slope = sty / stt;
+  double ss = 0;
+  for (It it = first; it != last; ++it) {
+    const double res = std::log(it->excess) - my - fit.slope * (it->t - mt);
+    ss += res * res;
+  }
+  fit.rms_residual = std::sqrt(ss / n);
+  fit.valid = true;
+  return fit;
+}
+
+Comparison comparison(std::string quantity, std::string relation) {
+  Comparison c;
+  c.quantity = std::move(quantity);
+  c.relation = std::move(relation);
+  return c;
+}
+
+void add_uniform(std::vector<double>& times, double a, double b, int count) {
+  if (!(b > a) || count <= 0) return;
+  for (int i = 0; i <= count; ++i) times.push_back(a + (b - a) * i / count);
+}
+
+}  // namespace
+
+Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta0,
+                    const SolverOptions& options, const Analysis& analysis, const ObserveOptions& oo,
+                    const ProgressSink& progress) {
+  std::string why;
+  if (!options.is_valid(&why)) throw InputError(why);
+  if (!oo.is_valid(&why)) throw InputError(why);
+  check_arguments(problem, shape, theta0);
+  if (analysis.hypotheses.widths != shape.widths())
+    throw InputError("observe: the analysis is for another network shape");
+
+  Observation ob;
+  const bool gf = options.method != Method::gd;  // gf and its reduced forms (end_to_end, rank1)
+  const int k = shape.min_width();
+  const int r = problem.target_rank();
+  const Eigen::VectorXd s = problem.s().head(r);
+  const Eigen::MatrixXd& Q = problem.q();
+  const double E0 = analysis.start.excess_loss;
+  const double e_ref = std::min(E0, 0.5 * Q.squaredNorm());
+  const NoiseModel noise{kGlobalErrorFactor * (gf ? std::max(options.rtol, kEps) : kEps) * (1.0 + Q.norm())};
+  // Excess losses resolved to 1e-4 relative or better: the fit window ends above this.
+  const double fit_floor = noise.floor(1e-4);
+  const double fit_hi = oo.fit_hi * e_ref;
+  const double fit_lo = std::max(oo.fit_lo * e_ref, fit_floor);
+
+  // Pass 1: where does the run end, and when does it enter the fit window?
+  std::vector<Point> curve;
+  ProgressSink collect = [&](const Progress& pr) {
+    curve.push_back({pr.t, pr.excess_loss});
+    if (progress) progress(pr);
+  };
+  Eigen::VectorXd theta = theta0;
+  const Summary first = train(problem, shape, theta, options, {}, {}, collect);
+  const double t_end = first.t_final;
+  std::optional<double> t_window;  // the last pass-1 point above the fit window: the window starts after it
+  for (size_t i = 0; i < curve.size(); ++i) {
+    if (curve[i].excess <= fit_hi) {
+      t_window = i > 0 ? curve[i - 1].t : 0.0;
+      break;
+    }
+  }
+
+  // Pass 2: the same trajectory, recorded where the comparisons need it.
+  RecordOptions record;
+  record.times = sample_times(t_end, oo.samples_uniform, oo.samples_log, std::min(oo.t_min, 0.1 * t_end));
+  if (t_window) add_uniform(record.times, *t_window, t_end, oo.samples_window);
+  if (analysis.bounds.escape && gf) {
+    add_uniform(record.times, 0.5 * analysis.bounds.escape->lower, std::min(1.5 * analysis.bounds.escape->upper, t_end),
+                oo.samples_window);
+  }
+  std::sort(record.times.begin(), record.times.end());
+  record.times.erase(std::unique(record.times.begin(), record.times.end()), record.times.end());
+  while (!record.times.empty() && record.times.back() > t_end) record.times.pop_back();
+  record.modes = std::min({8, k, problem.input_dim(), problem.output_dim()});
+  curve.clear();
+  theta = theta0;
+  ob.summary = train(
+      problem, shape, theta, options, record, [&](const Sample& x) { ob.samples.push_back(x); }, collect);
+  ob.theta = theta;
+  const Summary& sm = ob.summary;
+
+  // --- the limit reached: nearest critical point C_S
+  const Eigen::MatrixXd W = shape.end_to_end(theta);
+  const Eigen::MatrixXd Wt = problem.whitened() ? W : Eigen::MatrixXd(W * problem.sigma_sqrt());
+  Eigen::MatrixXd C = Eigen::MatrixXd::Zero(Wt.rows(), Wt.cols());
+  for (int i = 1; i <= r; ++i) {
+    const Eigen::MatrixXd mode = s(i - 1) * problem.u().col(i - 1) * problem.v().col(i - 1).transpose();
+    const double along = problem.u().col(i - 1).dot(Wt * problem.v().col(i - 1));
+    ob.distances.push_back((Wt - mode).norm());
+    if (along > 0.5 * s(i - 1)) {
+      ob.modes.push_back(i);
+      C += mode;
+    }
+  }
+  ob.distance = (Wt - C).norm();
+  ob.distance_origin = Wt.norm();
+  ob.distance_tolerance = oo.limit_rtol * (r > 0 ? s(r - 1) : 1.0);
+  if (ob.distance <= ob.distance_tolerance) {
+    if (ob.modes.empty()) {
+      ob.limit = Limit::origin;
+    } else if (ob.modes == limit_modes(Limit::global_min, 0, k, r)) {
+      ob.limit = Limit::global_min;
+    } else {
+      ob.limit = Limit::saddle;
+      if (ob.modes.size() == 1) ob.saddle_index = ob.modes.front();
+    }
+  }
+
+  // --- all (t, excess) points of pass 2, in time order
+  std::vector<Point> points;
+  for (const Sample& x : ob.samples) points.push_back({x.t, x.excess_loss});
+  points.insert(points.end(), curve.begin(), curve.end());
+  std::stable_sort(points.begin(), points.end(), [](const Point& x, const Point& y) { return x.t < y.t; });
+
+  // --- late-time rate: least squares slope of ln(excess) over the last stretch inside the window
+  double rate_first_half = 0, rate_second_half = 0;
+  {
+    long end = static_cast<long>(points.size()) - 1;
+    while (end >= 0 && points[static_cast<size_t>(end)].excess < fit_lo) --end;
+    long begin = end;
+    while (begin >= 0 && points[static_cast<size_t>(begin)].excess >= fit_lo &&
+           points[static_cast<size_t>(begin)].excess <= fit_hi) {
+      --begin;
+    }
+    ++begin;
+    const long n = end - begin + 1;
+    if (end >= 0 && n >= oo.fit_min_points) {
+      const auto first_point = points.begin() + begin;
+      const LogFit all = fit_log_excess(first_point, first_point + n);
+      if (all.valid) {
+        ob.rate = -all.slope;
+        ob.rate_points = static_cast<int>(n);
+        ob.rate_t_begin = first_point->t;
+        ob.rate_t_end = (first_point + n - 1)->t;
+        ob.rate_rms_residual = all.rms_residual;
+        rate_first_half = -fit_log_excess(first_point, first_point + n / 2).slope;
+        rate_second_half = -fit_log_excess(first_point + n / 2, first_point + n).slope;
+      }
+    }
+  }
+
+  // --- escape bracket from the recorded top singular value
+  const Bounds& b = analysis.bounds;
+  if (b.escape && !ob.samples.empty() && ob.samples.front().singular_values.size() > 0) {
+    for (size_t i = 0; i < ob.samples.size(); ++i) {
+      if (ob.samples[i].singular_values(0) >= b.escape->sigma_target) {
+        ob.escape_by = ob.samples[i].t;
+        ob.escape_after = i > 0 ? ob.samples[i - 1].t : 0.0;
+        break;
+      }
+    }
+  }
+  if (!gf && sm.t_eps) ob.iterations = std::lround(*sm.t_eps / options.lr);
+
+  // --- comparisons
+  auto flag = [&](Comparison& c, const std::string& text) {
+    c.contradiction = true;
+    ob.contradictions.push_back(text);
+  };
+  if (gf) {
+    for (const RateBound& rb : b.rates) {
+      Comparison c = comparison("t_eps (" + rb.name + ")", "<=");
+      c.predicted = rb.t_eps_bound;
+      c.result = rb.result;
+      // Slack: relative, plus the time the noise in the excess at eps is worth at this rate.
+      const double slack = oo.bound_rtol * rb.t_eps_bound + std::min(noise.relative(options.eps), 1.0) / rb.rate;
+      if (sm.t_eps) {
+        c.observed = *sm.t_eps;
+        if (rb.t_eps_bound > 0) c.ratio = *sm.t_eps / rb.t_eps_bound;
+        if (*sm.t_eps > rb.t_eps_bound + slack) {
+          flag(c, "t_eps = " + num(*sm.t_eps) + " exceeds the " + rb.name + " bound " + num(rb.t_eps_bound) +
+                      " (ratio " + num(*c.ratio) + ") — " + rb.result.name + " [" + to_string(rb.result.tag) + "]");
+        }
+      } else if (sm.t_final > rb.t_eps_bound + slack && sm.status != Status::diverged) {
+        flag(c, "excess loss " + num(sm.excess_loss) + " still above eps " + num(options.eps) +
+                    " at t = " + num(sm.t_final) + " > the " + rb.name + " bound t_eps ≤ " + num(rb.t_eps_bound) +
+                    " — " + rb.result.name + " [" + to_string(rb.result.tag) + "]");
+      } else {
+        c.note = "eps not reached within the horizon t = " + num(sm.t_final) + "; the bound is not tested";
+      }
+      ob.comparisons.push_back(c);
+
+      // The whole envelope L(t) − L* ≤ (L(0) − L*) e^{−rate t}, at every recorded point.
+      if (E0 > 0) {
+        Comparison env = comparison("envelope (" + rb.name + ")", "<=");
+        env.predicted = 0.0;
+        env.result = rb.result;
+        double worst = -kInf, worst_t = 0;
+        bool violated = false;
+        for (const Point& pt : points) {
+          if (!(pt.excess > 0)) continue;
+          const double v = std::log(pt.excess / E0) + rb.rate * pt.t;
+          const double allowed = oo.bound_rtol * (1.0 + rb.rate * pt.t) + noise.relative(pt.excess);
+          if (v > worst) {
+            worst = v;
+            worst_t = pt.t;
+          }
+          violated = violated || v > allowed;
+        }
+        env.observed = worst;
+        env.note =
+            "max over recorded t of ln((L(t) − L*)/(L(0) − L*)) + " + rb.name + " rate · t, at t = " + num(worst_t);
+        if (violated) {
+          flag(env, "excess loss rises above the envelope e^{−" + num(rb.rate) + " t} of the " + rb.name +
+                        " bound: max of ln ratio + rate·t = " + num(worst) + " at t = " + num(worst_t));
+        }
+        ob.comparisons.push_back(env);
+      }
+    }
+  }
+  const std::optional<double> rate_pred = gf ? b.asymptotic_rate : b.gd.asymptotic_rate;
+  if (rate_pred) {
+    Comparison c = comparison("late_time_rate", "==");
+    c.predicted = *rate_pred;
+    c.result = gf ? b.asymptotic_result : kGdRate;
+    if (ob.rate) {
+      c.observed = *ob.rate;
+      c.ratio = *ob.rate / *rate_pred;
+      // The asymptotic rate is a limit: before it is reached, faster excited modes (Bounds::mode_rates) can
+      // dominate the window — for a small aligned start the magnitude mode does over every excess loss double
+      // precision resolves. A contradiction needs a settled exponential (both halves of the window agree) that
+      // matches none of them.
+      const double drift = std::abs(rate_first_half - rate_second_half) / std::abs(*ob.rate);
+      std::optional<std::string> faster_mode;
+      for (const Bounds::ModeRate& m : b.mode_rates) {
+        // GD: the same mode seen through one step, (1 − lr h)² per iteration with h = rate/2.
+        const double q = std::abs(1.0 - options.lr * 0.5 * m.rate);
+        const double rate = gf ? m.rate : (q > 0 && q < 1 ? -2.0 * std::log(q) / options.lr : 0.0);
+        if (rate > *rate_pred * (1.0 + oo.rate_rtol) && std::abs(*ob.rate / rate - 1.0) <= oo.rate_rtol) {
+          faster_mode = m.mode;
+        }
+      }
+      if (ob.limit != Limit::global_min) {
+        c.note = "the run did not end at the global minimizer; the fit is not asymptotic";
+      } else if (std::abs(*c.ratio - 1.0) <= oo.rate_rtol) {
+        c.note = "fit of " + std::to_string(ob.rate_points) + " points, t in [" + num(ob.rate_t_begin) + ", " +
+                 num(ob.rate_t_end) + "]";
+      } else if (drift > 0.25 * oo.rate_rtol) {
+        c.note = "not yet asymptotic: the local rate drifts from " + num(rate_first_half) + " to " +
+                 num(rate_second_half) + " across the window (lower eps to see the limit)";
+      } else if (faster_mode) {
+        c.note = "not yet asymptotic: the window is dominated by the faster mode '" + *faster_mode +
+                 "' (the slowest one is too weak to show above eps)";
+      } else if (!gf) {
+        // GD moves the imbalance by η² terms (spec §2) and so ends at an unbalanced minimizer whose Hessian differs
+        // from the balanced one by O(lr): measured deviations grow linearly with lr (3% at lr = 0.1 on s = 3, 2, 1).
+        const double moved = ob.samples.empty() ? 0.0 : ob.samples.back().imbalance_drift;
+        c.note = "GD ends at a minimizer whose imbalance moved by " + num(moved) +
+                 "; the balanced linearisation predicts its rate only to O(lr) — not a contradiction";
+      } else {
+        flag(c, "late-time rate " + num(*ob.rate) + " (fit of " + std::to_string(ob.rate_points) + " points, t in [" +
+                    num(ob.rate_t_begin) + ", " + num(ob.rate_t_end) + "]) differs from the predicted " +
+                    num(*rate_pred) + " by more than " + num(oo.rate_rtol) + " relative — " + c.result.name + " [" +
+                    to_string(c.result.tag) + "]");
+      }
+    } else {
+      c.note = "too few recorded points with excess loss in [" + num(fit_lo) + ", " + num(fit_hi) + "] to fit a rate";
+    }
+    ob.comparisons.push_back(c);
+  }
+  if (b.escape && gf) {
+    Comparison c = comparison("escape_time", "in");
+    c.predicted_lower = b.escape->lower;
+    c.predicted = b.escape->upper;
+    c.result = b.escape->result;
+    if (ob.escape_by) {
+      c.observed = *ob.escape_by;
+      c.ratio = *ob.escape_by / b.escape->upper;
+      c.note = "σ crossed " + num(b.escape->sigma_target) + " in (" + num(*ob.escape_after) + ", " +
+               num(*ob.escape_by) + "]";
+      if (*ob.escape_by < b.escape->lower * (1.0 - oo.bound_rtol) ||
+          *ob.escape_after > b.escape->upper * (1.0 + oo.bound_rtol)) {
+        flag(c, "σ reached " + num(b.escape->sigma_target) + " in (" + num(*ob.escape_after) + ", " +
+                    num(*ob.escape_by) + "], outside the escape bracket [" + num(b.escape->lower) + ", " +
+                    num(b.escape->upper) + "] — " + c.result.name + " [" + to_string(c.result.tag) + "]");
+      }
+    } else if (sm.t_final > b.escape->upper * (1.0 + oo.bound_rtol)) {
+      flag(c, "σ never reached " + num(b.escape->sigma_target) + " by t = " + num(sm.t_final) +
+                  " although the escape bracket ends at " + num(b.escape->upper));
+    } else {
+      c.note = "horizon ends before σ reached " + num(b.escape->sigma_target);
+    }
+    ob.comparisons.push_back(c);
+  }
+  if (!gf && b.gd.iterations_bound) {
+    Comparison c = comparison("iterations", "<=");
+    c.predicted = *b.gd.iterations_bound;
+    c.result = b.gd.result;
+    const double allowed = std::ceil(*b.gd.iterations_bound * (1.0 + oo.bound_rtol));
+    if (ob.iterations) {
+      c.observed = static_cast<double>(*ob.iterations);
+      if (*b.gd.iterations_bound > 0) c.ratio = *c.observed / *b.gd.iterations_bound;
+      if (*c.observed > allowed) {
+        flag(c, "GD needed " + std::to_string(*ob.iterations) + " iterations, more than the bound " +
+                    num(*b.gd.iterations_bound) + " — " + c.result.name + " [" + to_string(c.result.tag) + "]");
+      }
+    } else if (sm.status == Status::diverged) {
+      flag(c, "GD diverged although every hypothesis of " + c.result.name + " holds: " + sm.message);
+    } else if (static_cast<double>(sm.stats.steps) > allowed) {
+      flag(c, "excess loss still above eps after " + std::to_string(sm.stats.steps) + " iterations > bound " +
+                  num(*b.gd.iterations_bound));
+    } else {
+      c.note = "eps not reached within the iteration budget; the bound is not tested";
+    }
+    ob.comparisons.push_back(c);
+  }
+
+  // --- the limit
+  const Prediction& p = analysis.prediction;
+  const std::string seen = std::string(to_string(ob.limit)) +
+                           (ob.limit == Limit::saddle && ob.saddle_index ? " " + std::to_string(ob.saddle_index) : "");
+  const std::string expected =
+      std::string(to_string(p.limit)) + (p.limit == Limit::saddle ? " " + std::to_string(p.saddle_index) : "");
+  if (sm.status == Status::diverged) {
+    ob.notes.push_back("the run diverged (" + sm.message + "); no limit to compare" +
+                       (b.gd.local_stability_lr && !gf && options.lr >= *b.gd.local_stability_lr
+                            ? ": lr = " + num(options.lr) + " ≥ the local step limit " + num(*b.gd.local_stability_lr)
+                            : std::string()));
+  } else if (p.limit == Limit::unknown) {
+    ob.notes.push_back("no prediction of the limit to compare with (observed " + seen + ")");
+  } else if (ob.limit == Limit::unknown) {
+    ob.notes.push_back("the final state is not within " + num(ob.distance_tolerance) +
+                       " of any critical point (nearest: distance " + num(ob.distance) + ") at t = " + num(sm.t_final) +
+                       "; predicted " + expected + " — the horizon may be too short");
+  } else {
+    const std::vector<int> predicted_modes = limit_modes(p.limit, p.saddle_index, k, r);
+    if (ob.modes != predicted_modes) {
+      const double seen_value = critical_excess(s, k, ob.modes);
+      const double expected_value = critical_excess(s, k, predicted_modes);
+      const std::string what = "predicted " + expected + " (" + p.result.name + " [" + to_string(p.result.tag) +
+                               "]) but the final state is at " + seen + " (distance " + num(ob.distance) +
+                               ") at t = " + num(sm.t_final);
+      if (!gf && !b.gd.applies) {
+        ob.notes.push_back(what + "; the prediction is for gradient flow, not gradient descent");
+      } else if (seen_value > expected_value) {
+        // Stuck higher than predicted: a contradiction once the run is at a critical point or past a rigorous
+        // bound; before that the horizon may be too short (a start near the boundary lingers at the saddle).
+        const bool past_bound = b.t_eps_bound && sm.t_final > *b.t_eps_bound * (1.0 + oo.bound_rtol);
+        if (sm.status == Status::stalled || past_bound) {
+          ob.contradictions.push_back("limit: " + what);
+        } else {
+          ob.notes.push_back(
+              what + "; not yet a contradiction: the run has not stalled there" +
+              (b.lingering_estimate ? " (heuristic lingering time " + num(*b.lingering_estimate) + ")" : ""));
+        }
+      } else {
+        // Lower than predicted: round-off can leave a measure-zero limit set; the heuristic says when.
+        if (b.roundoff_escape_estimate && sm.t_final >= 0.25 * *b.roundoff_escape_estimate) {
+          ob.notes.push_back(what + "; round-off escape from an unstable set is expected after ~" +
+                             num(*b.roundoff_escape_estimate) + " [heuristic]");
+        } else {
+          ob.contradictions.push_back("limit: " + what);
+        }
+      }
+    }
+  }
+
+  std::ostringstream msg;
+  msg << "observed " << seen;
+  if (ob.limit != Limit::unknown)
+    msg << " (distance " << num(ob.distance) << " ≤ " << num(ob.distance_tolerance) << ")";
+  msg << " at t = " << num(sm.t_final) << " [" << to_string(sm.status) << "]; " << ob.comparisons.size()
+      << " comparisons, " << ob.contradictions.size() << " contradiction" << (ob.contradictions.size() == 1 ? "" : "s");
+  ob.message = msg.str();
+  return ob;
+}
+
+nlohmann::json to_json(const Observation& ob) {
+  using nlohmann::json;
+  const Summary& sm = ob.summary;
+  json j;
+  j["message"] = ob.message;
+  j["status"] = to_string(sm.status);
+  j["solver_message"] = sm.message;
+  j["t_final"] = sm.t_final;
+  j["t_eps"] = optional_json(sm.t_eps);
+  j["initial_excess_loss"] = number_or_null(sm.initial_excess_loss);
+  j["excess_loss"] = number_or_null(sm.excess_loss);
+  j["steps"] = sm.stats.steps;
+  j["iterations"] = optional_json(ob.iterations);
+  j["limit"] = to_string(ob.limit);
+  j["saddle_index"] = ob.limit == Limit::saddle && ob.saddle_index ? json(ob.saddle_index) : json(nullptr);
+  j["modes"] = ob.modes;
+  j["distance"] = ob.distance;
+  j["distance_tolerance"] = ob.distance_tolerance;
+  j["distances"] = {{"origin", ob.distance_origin}, {"modes", ob.distances}};
+  j["late_time_rate"] = ob.rate ? json{{"value", *ob.rate},
+                                       {"points", ob.rate_points},
+                                       {"t_begin", ob.rate_t_begin},
+                                       {"t_end", ob.rate_t_end},
+                                       {"rms_residual", ob.rate_rms_residual}}
+                                : json(nullptr);
+  j["escape_time"] = ob.escape_by ? json{{"after", *ob.escape_after}, {"by", *ob.escape_by}} : json(nullptr);
+  json comparisons = json::array();
+  for (const Comparison& c : ob.comparisons) {
+    comparisons.push_back({{"quantity", c.quantity},
+                           {"relation", c.relation},
+                           {"predicted", optional_json(c.predicted)},
+                           {"predicted_lower", optional_json(c.predicted_lower)},
+                           {"observed", optional_json(c.observed)},
+                           {"ratio", optional_json(c.ratio)},
+                           {"contradiction", c.contradiction},
+                           {"note", c.note},
+                           {"result", citation_json(c.result)}});
+  }
+  j["comparisons"] = comparisons;
+  j["contradictions"] = ob.contradictions;
+  j["notes"] = ob.notes;
+  return j;
+}
+
+}  // namespace linflow

@@ -1,0 +1,381 @@
+// Sweeps: grid and random expansion, derived seeds, output identical for any thread count, crash-safe resume, and
+// bad sweep files.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "linflow/error.hpp"
+#include "linflow/sweep.hpp"
+
+namespace linflow {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Every output of this executable lives under one temporary directory, removed when the tests end.
+fs::path scratch() { return fs::temp_directory_path() / ("linflow_test_sweep_" + std::to_string(::getpid())); }
+
+class RemoveScratch : public ::testing::Environment {
+ public:
+  void TearDown() override { fs::remove_all(scratch()); }
+};
+[[maybe_unused]] ::testing::Environment* const remove_scratch = ::testing::AddGlobalTestEnvironment(new RemoveScratch);
+
+const char* kBase = R"(
+[base.problem]
+singular_values = [2.0, 1.0]
+seed = 3
+[base.network]
+widths = [3, 2, 1, 2]
+[base.init]
+kind = "balanced_rank1"
+sigma0 = 0.1
+seed = 4
+[base.solver]
+eps = 1e-8
+t_max = 100.0
+lr = 0.05
+)";
+
+SweepConfig sweep_of(const std::string& text) { return parse_sweep(text + kBase, ".", "test sweep"); }
+
+// 3 starts × 2 methods × 2 seeds = 12 small runs, GF and GD.
+SweepConfig small_sweep() {
+  return sweep_of(R"(
+[sweep]
+seeds = 2
+[[axis]]
+key = "init.sigma0"
+from = 1e-1
+to = 1e-3
+count = 3
+log = true
+[[axis]]
+key = "solver.method"
+values = ["gf", "gd"]
+)");
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = scratch() / name;
+  fs::remove_all(dir);
+  return dir;
+}
+
+std::string read(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+SweepSummary run(const SweepConfig& sweep, const fs::path& dir, int threads, bool resume = false,
+                 const SweepProgressSink& progress = {}) {
+  SweepOptions options;
+  options.out_dir = dir.string();
+  options.threads = threads;
+  options.resume = resume;
+  return run_sweep(sweep, options, progress);
+}
+
+TEST(SweepGrid, EnumeratesAxesLikeNestedLoopsWithRepeatsFastest) {
+  const SweepConfig sweep = small_sweep();
+  ASSERT_EQ(point_count(sweep), 6);
+  ASSERT_EQ(run_count(sweep), 12);
+  // Run k = (point, repeat): point = (sigma0 index, method index), the last axis fastest.
+  const std::vector<double> sigma{1e-1, 1e-2, 1e-3};
+  const std::vector<std::string> method{"gf", "gd"};
+  for (long k = 0; k < 12; ++k) {
+    const auto params = run_parameters(sweep, k);
+    const long point = k / 2;
+    // Log spacing: endpoints exactly, the midpoint exp(mean of logs) to a few ulps.
+    EXPECT_NEAR(params["init.sigma0"].get<double>(), sigma[static_cast<size_t>(point / 2)],
+                4 * std::numeric_limits<double>::epsilon() * sigma[static_cast<size_t>(point / 2)]);
+    EXPECT_EQ(params["solver.method"], method[static_cast<size_t>(point % 2)]);
+  }
+  EXPECT_EQ(run_parameters(sweep, 0)["init.sigma0"].get<double>(), 1e-1);
+  EXPECT_EQ(run_parameters(sweep, 11)["init.sigma0"].get<double>(), 1e-3);
+  EXPECT_EQ(run_configuration(sweep, 3).solver.method, Method::gd);
+  EXPECT_THROW(run_parameters(sweep, 12), InputError);
+}
+
+TEST(SweepGrid, LinearIntegerRangeRoundsToIntegers) {
+  const SweepConfig sweep = sweep_of(R"(
+[sweep]
+[[axis]]
+key = "solver.steps"
+from = 10
+to = 20
+count = 4
+integer = true
+)");
+  std::vector<long> steps;
+  for (long k = 0; k < run_count(sweep); ++k) steps.push_back(run_parameters(sweep, k)["solver.steps"].get<long>());
+  EXPECT_EQ(steps, (std::vector<long>{10, 13, 17, 20}));  // 10 + 10·i/3 rounded
+}
+
+TEST(SweepGrid, NoAxesIsOneRunOfTheBase) {
+  const SweepConfig sweep = sweep_of("[sweep]\n");
+  EXPECT_EQ(run_count(sweep), 1);
+  EXPECT_TRUE(run_parameters(sweep, 0).empty());  // seeds = 1: the base seeds, nothing derived
+  EXPECT_EQ(run_configuration(sweep, 0).init.seed, 4u);
+}
+
+TEST(SweepSeeds, RepeatsShareSeedsAcrossPointsAndDependOnBaseAndRepeatOnly) {
+  const SweepConfig sweep = small_sweep();
+  for (long k = 0; k < run_count(sweep); ++k) {
+    const auto params = run_parameters(sweep, k);
+    const auto repeat = static_cast<unsigned long long>(k % 2);
+    EXPECT_EQ(params["init.seed"].get<unsigned long long>(), derive_seed(4, repeat));
+    EXPECT_EQ(params["problem.seed"].get<unsigned long long>(), derive_seed(3, repeat));
+  }
+  EXPECT_NE(derive_seed(4, 0), derive_seed(4, 1));
+}
+
+TEST(SweepSeeds, PerRunSeedsDependOnBaseAndRunIndex) {
+  const SweepConfig sweep = sweep_of(R"(
+[sweep]
+seed_per = "run"
+[[axis]]
+key = "init.sigma0"
+values = [0.1, 0.2, 0.3]
+)");
+  std::set<unsigned long long> seen;
+  for (long k = 0; k < 3; ++k) {
+    const auto seed = run_parameters(sweep, k)["init.seed"].get<unsigned long long>();
+    EXPECT_EQ(seed, derive_seed(4, static_cast<unsigned long long>(k)));
+    seen.insert(seed);
+  }
+  EXPECT_EQ(seen.size(), 3u);
+}
+
+TEST(SweepSeeds, AnAxisOnASeedIsNeverReplaced) {
+  const SweepConfig sweep = sweep_of(R"(
+[sweep]
+seeds = 3
+[[axis]]
+key = "init.seed"
+values = [7, 8]
+)");
+  for (long k = 0; k < run_count(sweep); ++k) {
+    EXPECT_EQ(run_parameters(sweep, k)["init.seed"].get<int>(), 7 + k / 3);
+  }
+}
+
+TEST(SweepSeeds, DerivedSeedsFitInA63BitTomlInteger) {
+  for (unsigned long long k = 0; k < 1000; ++k) EXPECT_LT(derive_seed(~0ULL, k), 1ULL << 63);
+}
+
+TEST(SweepSamples, DrawWithinRangesLogUniformlyAndReproducibly) {
+  const std::string text = R"(
+[sweep]
+samples = 200
+seed = 9
+[[axis]]
+key = "init.sigma0"
+from = 1e-4
+to = 1e-1
+log = true
+[[axis]]
+key = "solver.method"
+values = ["gf", "gd"]
+)";
+  const SweepConfig sweep = sweep_of(text);
+  ASSERT_EQ(run_count(sweep), 200);
+  long below_geometric_mean = 0, gd = 0;
+  for (long k = 0; k < 200; ++k) {
+    const auto params = run_parameters(sweep, k);
+    const double s = params["init.sigma0"].get<double>();
+    EXPECT_GE(s, 1e-4);
+    EXPECT_LE(s, 1e-1);
+    below_geometric_mean += s < std::sqrt(1e-4 * 1e-1);
+    gd += params["solver.method"] == "gd";
+    EXPECT_EQ(params, run_parameters(sweep, k));
+  }
+  // Log-uniform: half the draws below the geometric mean; a fair choice between two values. With 200 draws a
+  // binomial count stays within 4 standard deviations (√200/2 ≈ 7) of 100.
+  EXPECT_NEAR(below_geometric_mean, 100, 4 * 7.1);
+  EXPECT_NEAR(gd, 100, 4 * 7.1);
+  std::string other = text;
+  other.replace(other.find("seed = 9"), 8, "seed = 10");
+  EXPECT_NE(run_parameters(sweep_of(other), 0), run_parameters(sweep, 0));
+}
+
+TEST(SweepRun, OutputIsBitwiseIdenticalForOneAndTwoThreads) {
+  const SweepConfig sweep = small_sweep();
+  const fs::path one = fresh_dir("one"), two = fresh_dir("two");
+  const SweepSummary a = run(sweep, one, 1);
+  const SweepSummary b = run(sweep, two, 2);
+  EXPECT_EQ(a.status, SweepStatus::complete) << a.message;
+  EXPECT_EQ(a.executed, 12);
+  EXPECT_EQ(b.threads, 2);
+  const std::string runs = read(one / "runs.jsonl");
+  EXPECT_EQ(runs, read(two / "runs.jsonl"));
+  EXPECT_EQ(read(one / "sweep.json"), read(two / "sweep.json"));
+  const auto lines = lines_of(runs);
+  ASSERT_EQ(lines.size(), 12u);
+  for (size_t k = 0; k < lines.size(); ++k) {
+    const auto j = nlohmann::json::parse(lines[k]);
+    EXPECT_EQ(j["run"], k);
+    EXPECT_FALSE(j["stats"].contains("wall_seconds"));
+    EXPECT_EQ(j["params"], nlohmann::json(run_parameters(sweep, static_cast<long>(k))));
+    EXPECT_EQ(lines[k], run_line(sweep, static_cast<long>(k)));  // a line is a pure function of (sweep, k)
+  }
+}
+
+TEST(SweepRun, ResumeAfterAKillMidLineRunsOnlyTheMissingRunsAndMatchesAnUninterruptedSweep) {
+  const SweepConfig sweep = small_sweep();
+  const fs::path whole = fresh_dir("whole"), killed = fresh_dir("killed");
+  run(sweep, whole, 1);
+  const auto lines = lines_of(read(whole / "runs.jsonl"));
+  // What a kill leaves: runs finished out of order, then half a line.
+  run(sweep, killed, 1);
+  write(killed / "runs.jsonl", lines[7] + "\n" + lines[2] + "\n" + lines[9] + "\n" + lines[4].substr(0, 40));
+  long last_done = 0, resumed = 0;
+  const SweepSummary s = run(sweep, killed, 2, /*resume=*/true, [&](const SweepProgress& p) {
+    last_done = p.done;
+    resumed = p.resumed;
+  });
+  EXPECT_EQ(s.resumed, 3);
+  EXPECT_EQ(s.executed, 9);
+  EXPECT_EQ(resumed, 3);
+  EXPECT_EQ(last_done, 12);
+  EXPECT_EQ(read(killed / "runs.jsonl"), read(whole / "runs.jsonl"));
+  // Resuming a complete sweep runs nothing and leaves the file as it is.
+  const SweepSummary again = run(sweep, killed, 1, /*resume=*/true);
+  EXPECT_EQ(again.executed, 0);
+  EXPECT_EQ(read(killed / "runs.jsonl"), read(whole / "runs.jsonl"));
+}
+
+TEST(SweepRun, RefusesToOverwriteARunsFileWithoutResume) {
+  const SweepConfig sweep = sweep_of("[sweep]\n");
+  const fs::path dir = fresh_dir("overwrite");
+  run(sweep, dir, 1);
+  EXPECT_THROW(run(sweep, dir, 1), InputError);
+}
+
+TEST(SweepRun, RefusesToResumeADifferentSweep) {
+  const fs::path dir = fresh_dir("different");
+  run(sweep_of("[sweep]\n"), dir, 1);
+  EXPECT_THROW(run(small_sweep(), dir, 1, /*resume=*/true), InputError);
+}
+
+TEST(SweepRun, AnInvalidCombinationBecomesAnErrorLineAndTheSweepGoesOn) {
+  // Fixed target dimensions and a widths axis: the second network does not fit the target. Only building the
+  // problem can tell, so the run reports it instead of the up-front check.
+  const SweepConfig sweep = parse_sweep(R"(
+[sweep]
+[[axis]]
+key = "network.widths"
+values = [[3, 1, 2], [4, 1, 2]]
+[base.problem]
+dims = [3, 2]
+singular_values = [2.0, 1.0]
+)",
+                                        ".", "test sweep");
+  const fs::path dir = fresh_dir("errors");
+  const SweepSummary s = run(sweep, dir, 1);
+  EXPECT_EQ(s.status, SweepStatus::run_errors);
+  EXPECT_EQ(s.errors, 1);
+  const auto runs = read_runs((dir / "runs.jsonl").string());
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_NE(runs[0]["status"], "error");
+  EXPECT_EQ(runs[1]["status"], "error");
+  EXPECT_NE(runs[1]["message"].get<std::string>().find("d_0 = 4"), std::string::npos) << runs[1]["message"];
+}
+
+TEST(SweepRun, ReadRunsIgnoresAPartialLastLine) {
+  const fs::path dir = fresh_dir("partial");
+  fs::create_directories(dir);
+  write(dir / "runs.jsonl", "{\"run\":0}\n{\"run\":1}\n{\"ru");
+  EXPECT_EQ(read_runs((dir / "runs.jsonl").string()).size(), 2u);
+  write(dir / "runs.jsonl", "{\"run\":0}\nnot json\n");
+  EXPECT_THROW(read_runs((dir / "runs.jsonl").string()), InputError);
+}
+
+struct BadSweep {
+  const char* name;
+  std::string text;
+  const char* message;  // a part of the InputError's message
+};
+
+class SweepConfigErrors : public ::testing::TestWithParam<BadSweep> {};
+
+TEST_P(SweepConfigErrors, AreInputErrorsNamingTheProblem) {
+  const BadSweep& c = GetParam();
+  try {
+    parse_sweep(c.text, ".", "bad.toml");
+    FAIL() << "no InputError for " << c.name;
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("bad.toml", 0), 0u) << e.what();
+  }
+}
+
+const std::string kAxis = "[[axis]]\nkey = \"init.sigma0\"\n";
+
+INSTANTIATE_TEST_SUITE_P(
+    Sweep, SweepConfigErrors,
+    ::testing::Values(
+        BadSweep{"syntax", "[sweep\n", "bad.toml:1"},
+        BadSweep{"no base", "[sweep]\nseeds = 2\n", "no base configuration"},
+        BadSweep{"two bases", std::string("[sweep]\nbase = \"x.toml\"\n") + kBase, "not both"},
+        BadSweep{"missing base file", "[sweep]\nbase = \"absent.toml\"\n", "absent.toml: cannot open"},
+        BadSweep{"unknown section", std::string("[sweeps]\n") + kBase, "unknown key sweeps"},
+        BadSweep{"unknown sweep key", std::string("[sweep]\nseed_count = 2\n") + kBase, "unknown key sweep.seed_count"},
+        BadSweep{"zero seeds", std::string("[sweep]\nseeds = 0\n") + kBase, "sweep.seeds"},
+        BadSweep{"bad seed_per", std::string("[sweep]\nseed_per = \"point\"\n") + kBase, "seed_per"},
+        BadSweep{"axis not a table array", std::string("axis = 3\n") + kBase, "[[axis]]"},
+        BadSweep{"axis without key", std::string("[[axis]]\nvalues = [1]\n") + kBase, "key: required"},
+        BadSweep{"axis key without section", std::string("[[axis]]\nkey = \"sigma0\"\nvalues = [1.0]\n") + kBase,
+                 "section.key"},
+        BadSweep{"unknown run key", std::string("[[axis]]\nkey = \"init.sigma\"\nvalues = [1.0]\n") + kBase,
+                 "did you mean 'sigma0'"},
+        BadSweep{"invalid value", kAxis + "values = [0.1, -1.0]\n" + kBase, "init.sigma0 = -1.0"},
+        BadSweep{"wrong type", kAxis + "values = [\"big\"]\n" + kBase, "init.sigma0"},
+        BadSweep{"empty values", kAxis + "values = []\n" + kBase, "non-empty"},
+        BadSweep{"values and range", kAxis + "values = [1.0]\nfrom = 1.0\n" + kBase, "not both"},
+        BadSweep{"range without count", kAxis + "from = 1.0\nto = 2.0\n" + kBase, "count: required"},
+        BadSweep{"zero count", kAxis + "from = 1.0\nto = 2.0\ncount = 0\n" + kBase, "count: must be ≥ 1"},
+        BadSweep{"log of zero", kAxis + "from = 0.0\nto = 1.0\ncount = 3\nlog = true\n" + kBase, "from > 0"},
+        BadSweep{"unknown axis key", kAxis + "values = [1.0]\nstep = 2\n" + kBase, "unknown key axis 1: step"},
+        BadSweep{"duplicate axis", kAxis + "values = [1.0]\n" + kAxis + "values = [2.0]\n" + kBase, "appears twice"},
+        BadSweep{"inline table value", kAxis + "values = [{a = 1}]\n" + kBase, "values must be"}),
+    [](const ::testing::TestParamInfo<BadSweep>& info) {
+      std::string name = info.param.name;
+      for (char& ch : name) {
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      }
+      return name;
+    });
+
+TEST(SweepOptions, RejectMissingOutputAndBadThreadCounts) {
+  SweepOptions o;
+  std::string why;
+  EXPECT_FALSE(o.is_valid(&why));
+  o.out_dir = "x";
+  EXPECT_TRUE(o.is_valid(&why));
+  o.threads = -1;
+  EXPECT_FALSE(o.is_valid(&why));
+  EXPECT_NE(why.find("threads"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace linflow
