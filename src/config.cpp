@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 #include <utility>
 
+#include "detail/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/io.hpp"
 
@@ -193,14 +194,7 @@ void apply_override(toml::table& root, const std::string& assignment) {
 
 RunConfig parse_config(const std::string& toml_text, const std::string& base_dir,
                        const std::vector<std::string>& overrides, const std::string& origin) {
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, origin);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream os;
-    os << origin << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
-    throw InputError(os.str());
-  }
+  toml::table root = detail::parse_toml(toml_text, origin);
   for (const auto& o : overrides) apply_override(root, o);
   const Reader r(root, origin, fs::absolute(base_dir.empty() ? fs::path(".") : fs::path(base_dir)));
   r.check_keys();
@@ -268,11 +262,7 @@ RunConfig parse_config(const std::string& toml_text, const std::string& base_dir
 }
 
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open config file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_config(ss.str(), fs::path(path).parent_path().string(), overrides, path);
+  return parse_config(detail::read_text(path, "config file"), fs::path(path).parent_path().string(), overrides, path);
 }
 
 nlohmann::json to_json(const RunConfig& c) {

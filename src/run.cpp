@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "detail/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/io.hpp"
 
@@ -12,29 +13,6 @@ namespace linflow {
 namespace {
 
 namespace fs = std::filesystem;
-
-void ensure_writable_dir(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir)) throw InputError(dir.string() + ": cannot create output directory");
-  const fs::path probe = dir / ".linflow-write-test";
-  {
-    std::ofstream out(probe);
-    if (!out) throw InputError(dir.string() + ": output directory is not writable");
-  }
-  fs::remove(probe, ec);
-}
-
-// Writes `text` to `path` atomically (temporary file, then rename), so a reader never sees half a file.
-void write_file_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) throw InputError(path.string() + ": write failed");
-  }
-  fs::rename(tmp, path);
-}
 
 nlohmann::json number_or_null(double v) {
   if (!std::isfinite(v)) return nullptr;
@@ -72,7 +50,7 @@ nlohmann::json to_json(const Summary& s) {
 
 RunResult run_config(const RunConfig& config, const std::string& out_dir, const ProgressSink& progress) {
   const fs::path dir(out_dir);
-  if (!out_dir.empty()) ensure_writable_dir(dir);
+  if (!out_dir.empty()) detail::ensure_writable_dir(dir);
   const Problem problem = make_problem(config);
   const Shape shape(config.widths);
   RunResult result;
@@ -118,7 +96,7 @@ RunResult run_config(const RunConfig& config, const std::string& out_dir, const 
         write_npy((wdir / ("W" + std::to_string(l) + ".npy")).string(), shape.layer(result.theta, l));
       }
     }
-    write_file_atomically(dir / "summary.json", j.dump(2) + "\n");
+    detail::write_file_atomically(dir / "summary.json", j.dump(2) + "\n");
   }
   return result;
 }

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "detail/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/run.hpp"
 
@@ -45,14 +46,6 @@ class UnitStream {
  private:
   std::uint64_t state_;
 };
-
-std::string read_text(const fs::path& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path.string() + ": cannot open " + what);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // ---- parsing ---------------------------------------------------------------------------------------------------
 
@@ -270,14 +263,7 @@ bool SweepConfig::is_valid(std::string* why) const {
 
 SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_dir, const std::string& origin) {
   const SweepReader r(origin);
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, origin);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream os;
-    os << origin << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
-    throw InputError(os.str());
-  }
+  const toml::table root = detail::parse_toml(toml_text, origin);
   r.only_keys(root, "", {"sweep", "axis", "base", "experiment"});
   const fs::path dir = fs::absolute(base_dir.empty() ? fs::path(".") : fs::path(base_dir));
 
@@ -314,7 +300,7 @@ SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_di
   if (base_path) {
     const fs::path p = (dir / *base_path).lexically_normal();
     try {
-      s.base_toml = read_text(p, "base configuration");
+      s.base_toml = detail::read_text(p, "base configuration");
     } catch (const InputError& e) {
       r.fail(std::string("sweep.base: ") + e.what());
     }
@@ -380,7 +366,7 @@ SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_di
 }
 
 SweepConfig load_sweep(const std::string& path) {
-  return parse_sweep(read_text(path, "sweep file"), fs::path(path).parent_path().string(), path);
+  return parse_sweep(detail::read_text(path, "sweep file"), fs::path(path).parent_path().string(), path);
 }
 
 void validate_sweep(const SweepConfig& sweep) {

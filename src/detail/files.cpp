@@ -1,0 +1,77 @@
+#include "detail/files.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "linflow/error.hpp"
+
+namespace linflow::detail {
+
+namespace fs = std::filesystem;
+
+std::string read_text(const fs::path& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path.string() + ": cannot open " + what);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void ensure_writable_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) throw InputError(dir.string() + ": cannot create output directory");
+  const fs::path probe = dir / ".linflow-write-test";
+  {
+    std::ofstream out(probe);
+    if (!out) throw InputError(dir.string() + ": output directory is not writable");
+  }
+  fs::remove(probe, ec);
+}
+
+void write_all(int fd, const std::string& text, const fs::path& path) {
+  const char* p = text.data();
+  size_t left = text.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw InputError(path.string() + ": write failed: " + std::strerror(errno));
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+void write_file_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw InputError(tmp.string() + ": cannot write: " + std::strerror(errno));
+  try {
+    write_all(fd, text, tmp);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  // fsync before rename: after a power cut the name points at either the old or the complete new content.
+  const bool synced = ::fsync(fd) == 0;
+  if (::close(fd) != 0 || !synced) throw InputError(tmp.string() + ": write failed: " + std::strerror(errno));
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw InputError(path.string() + ": cannot replace: " + ec.message());
+}
+
+toml::table parse_toml(const std::string& text, const std::string& origin) {
+  try {
+    return toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << origin << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
+    throw InputError(os.str());
+  }
+}
+
+}  // namespace linflow::detail

@@ -1,0 +1,22 @@
+#pragma once
+// File helpers shared by the run and sweep outputs (private).
+#include <filesystem>
+#include <string>
+#include <toml++/toml.h>
+
+namespace linflow::detail {
+
+/// The whole file as a string; InputError "PATH: cannot open WHAT" when it cannot be read.
+std::string read_text(const std::filesystem::path& path, const std::string& what);
+/// Creates `dir` if needed and checks that a file can be written in it (InputError otherwise), so that no work is
+/// lost to an unwritable output directory discovered at the end.
+void ensure_writable_dir(const std::filesystem::path& dir);
+/// Writes all of `text` to the open descriptor `fd` (retrying on EINTR); InputError naming `path` on failure.
+void write_all(int fd, const std::string& text, const std::filesystem::path& path);
+/// Replaces `path` by `text` atomically: a temporary file, fsync, rename. After a crash or power cut the name
+/// points at either the old or the complete new content.
+void write_file_atomically(const std::filesystem::path& path, const std::string& text);
+/// Parses TOML text; a syntax error becomes InputError "ORIGIN:LINE:COLUMN: description".
+toml::table parse_toml(const std::string& text, const std::string& origin);
+
+}  // namespace linflow::detail
