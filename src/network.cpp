@@ -61,7 +61,7 @@ double Shape::max_imbalance(const Eigen::Ref<const Eigen::VectorXd>& theta) cons
   return m;
 }
 
-Objective::Objective(const Problem& problem, const Shape& shape) : problem_(problem), shape_(shape) {
+void check_compatible(const Problem& problem, const Shape& shape) {
   if (problem.input_dim() != shape.width(0) || problem.output_dim() != shape.width(shape.depth())) {
     std::ostringstream os;
     os << "network.widths: d_0 = " << shape.width(0) << " and d_N = " << shape.width(shape.depth())
@@ -69,6 +69,10 @@ Objective::Objective(const Problem& problem, const Shape& shape) : problem_(prob
        << problem.output_dim();
     throw InputError(os.str());
   }
+}
+
+Objective::Objective(const Problem& problem, const Shape& shape) : problem_(problem), shape_(shape) {
+  check_compatible(problem, shape);
   const int N = shape.depth();
   const int d0 = shape.width(0);
   for (int j = 1; j <= N; ++j) {

@@ -60,13 +60,7 @@ nlohmann::json citation_json(const Citation& c) {
 }
 
 void check_arguments(const Problem& problem, const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta0) {
-  if (problem.input_dim() != shape.width(0) || problem.output_dim() != shape.width(shape.depth())) {
-    std::ostringstream os;
-    os << "network.widths: d_0 = " << shape.width(0) << " and d_N = " << shape.width(shape.depth())
-       << " must match the problem's input and output dimensions " << problem.input_dim() << " and "
-       << problem.output_dim();
-    throw InputError(os.str());
-  }
+  check_compatible(problem, shape);
   if (theta0.size() != shape.size())
     throw InputError("initial parameter vector has the wrong size for the network shape");
   if (!theta0.allFinite()) throw InputError("initial parameters contain NaN or Inf");

@@ -43,6 +43,9 @@ class Shape {
   std::vector<Eigen::Index> offsets_;
 };
 
+/// Throws InputError unless d_0 and d_N of `shape` are the problem's input and output dimensions.
+void check_compatible(const Problem& problem, const Shape& shape);
+
 /// Loss and gradient of L(W_1..W_N) = L_1(W_N ⋯ W_1) for one problem and shape, with its own workspace.
 /// Not thread-safe: use one Objective per thread. Keeps references to `problem` and `shape`, which must outlive it.
 class Objective {
