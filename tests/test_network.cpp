@@ -14,6 +14,10 @@ struct Case {
   std::vector<int> widths;
   bool whitened;
 };
+void PrintTo(const Case& c, std::ostream* os) {
+  for (int w : c.widths) *os << w << ' ';
+  *os << (c.whitened ? "whitened" : "data");
+}
 
 class GradientTest : public ::testing::TestWithParam<Case> {};
 

@@ -315,6 +315,8 @@ struct BadSweep {
   std::string text;
   const char* message;  // a part of the InputError's message
 };
+// Keeps CTest's test names short (otherwise GoogleTest appends the parameter's bytes).
+void PrintTo(const BadSweep& c, std::ostream* os) { *os << c.name; }
 
 class SweepConfigErrors : public ::testing::TestWithParam<BadSweep> {};
 

@@ -341,6 +341,7 @@ struct LimitCase {
   int depth;
   const char* name;
 };
+void PrintTo(const LimitCase& c, std::ostream* os) { *os << c.name << ", N = " << c.depth; }
 
 class LimitClassification : public ::testing::TestWithParam<LimitCase> {};
 
@@ -474,6 +475,9 @@ struct ScalarCase {
   double sigma0;
   double angle;  // between W(0) and zᵀ
 };
+void PrintTo(const ScalarCase& c, std::ostream* os) {
+  *os << "N = " << c.depth << ", sigma0 = " << c.sigma0 << ", angle = " << c.angle;
+}
 
 class ScalarOutput : public ::testing::TestWithParam<ScalarCase> {};
 
@@ -637,6 +641,10 @@ struct SublevelCase {
   double scale;  // W(0) ≈ scale · W* before the perturbation
   double delta;  // Frobenius norm of the random perturbation of each layer
 };
+void PrintTo(const SublevelCase& c, std::ostream* os) {
+  for (int w : c.widths) *os << w << ' ';
+  *os << (c.whitened ? "whitened" : "data") << ", scale " << c.scale << ", delta " << c.delta;
+}
 
 class SublevelCondition : public ::testing::TestWithParam<SublevelCase> {};
 
