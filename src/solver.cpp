@@ -118,6 +118,16 @@ Summary run_gf(const Problem& problem, const Shape& shape, Eigen::VectorXd& thet
       progress);
 }
 
+// Samples of a reduced flow: it carries no layers, and the network it stands for is balanced (no drift).
+template <class F>
+auto reduced_sampler(const F& flow, const Problem& problem, const detail::Monitor& monitor, const SampleSink& sink) {
+  return [&flow, &problem, &monitor, &sink](const detail::State& state, double t) {
+    if (!sink) return;
+    const Eigen::MatrixXd W = flow.end_to_end(state);
+    sink(monitor.sample_end_to_end(W, t, problem.loss(W), flow.grad_norm(state, state), 0.0));
+  };
+}
+
 // The hypothesis shared by the reduced flows: a balanced start (spec §2).
 void require_balanced(const Shape& shape, const Eigen::VectorXd& theta, const SolverOptions& o) {
   double scale = 0;
@@ -138,19 +148,11 @@ Summary run_end_to_end(const Problem& problem, const Shape& shape, Eigen::Vector
   const Eigen::MatrixXd W0 = shape.end_to_end(theta);
   Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(W0.data(), W0.size());
   detail::EndToEndFlow flow(problem, shape.depth(), shape.min_width(), optimum);
-  Summary s = integrate(
-      flow, x, o, record,
-      [&](const detail::State& state, double t) {
-        if (sink) {
-          const Eigen::MatrixXd W = flow.truncated(state);
-          sink(monitor.sample_end_to_end(W, t, problem.loss(W), flow.grad_norm(state, state), 0.0));
-        }
-      },
-      progress);
+  Summary s = integrate(flow, x, o, record, reduced_sampler(flow, problem, monitor, sink), progress);
   // Rebuild layers as a balanced factorization of the final W (fixed seed: hidden bases are not tracked).
   InitOptions rebuild;
   rebuild.kind = InitKind::balanced;
-  rebuild.end_to_end = flow.truncated(x);
+  rebuild.end_to_end = flow.end_to_end(x);
   rebuild.seed = 0;
   theta = initialize(shape, rebuild);
   return s;
@@ -204,15 +206,7 @@ Summary run_rank1(const Problem& problem, const Shape& shape, Eigen::VectorXd& t
   const BalancedRank1 start(problem, shape, theta, o);
   detail::Rank1Flow flow(problem, shape.depth(), optimum);
   Eigen::VectorXd x = detail::Rank1Flow::pack(start.sigma0, start.u0, start.v0);
-  Summary s = integrate(
-      flow, x, o, record,
-      [&](const detail::State& state, double t) {
-        if (sink) {
-          const Eigen::MatrixXd W = flow.matrix(state);
-          sink(monitor.sample_end_to_end(W, t, problem.loss(W), flow.grad_norm(state, state), 0.0));
-        }
-      },
-      progress);
+  Summary s = integrate(flow, x, o, record, reduced_sampler(flow, problem, monitor, sink), progress);
   const int dy = problem.output_dim(), dx = problem.input_dim();
   start.rebuild(shape, std::exp(x(0)), x.segment(1, dy), x.segment(1 + dy, dx), theta);
   return s;

@@ -34,6 +34,16 @@ Eigen::VectorXd balanced_start(const Shape& shape, const Eigen::MatrixXd& A, uns
   return initialize(shape, init);
 }
 
+// W(0) = σ0 u_1 v_1ᵀ, balanced: the start of the Saxe closed form (excess = ½(s − σ)² on a rank-one target).
+Eigen::VectorXd aligned_start(const Problem& problem, const Shape& shape, double sigma0) {
+  InitOptions init;
+  init.kind = InitKind::balanced_rank1;
+  init.sigma0 = sigma0;
+  init.u0 = problem.u().col(0);
+  init.v0 = problem.v().col(0);
+  return initialize(shape, init);
+}
+
 // P2: D_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ is conserved by GF for every start; the spec's tolerance is 1e-9 relative
 // to ‖D(0)‖ + ‖W‖².
 TEST(GradientFlow, ConservesImbalanceOnUnbalancedStarts) {
@@ -205,12 +215,7 @@ TEST(GradientFlow, LocatesExcessLossCrossingToIntegratorAccuracy) {
   const double s = 2.0, sigma0 = 0.01, eps = 1e-8;
   const Problem problem = test::synthetic(3, 3, {s}, 41);
   const Shape shape({3, 1, 3});
-  InitOptions init;
-  init.kind = InitKind::balanced_rank1;
-  init.sigma0 = sigma0;
-  init.u0 = problem.u().col(0);
-  init.v0 = problem.v().col(0);
-  Eigen::VectorXd theta = initialize(shape, init);
+  Eigen::VectorXd theta = aligned_start(problem, shape, sigma0);
   SolverOptions o = tight(100.0);
   o.eps = eps;
   o.stop_at_eps = true;
@@ -233,12 +238,7 @@ TEST(ReducedFlows, ExactMethodLocatesTheCrossingOfTheClosedForm) {
   const double s = 2.0, sigma0 = 0.01, eps = 1e-8;
   const Problem problem = test::synthetic(3, 3, {s}, 41);
   const Shape shape({3, 1, 3});
-  InitOptions init;
-  init.kind = InitKind::balanced_rank1;
-  init.sigma0 = sigma0;
-  init.u0 = problem.u().col(0);
-  init.v0 = problem.v().col(0);
-  Eigen::VectorXd theta = initialize(shape, init);
+  Eigen::VectorXd theta = aligned_start(problem, shape, sigma0);
   SolverOptions o;
   o.method = Method::exact;
   o.t_max = 100.0;

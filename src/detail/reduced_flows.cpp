@@ -71,7 +71,7 @@ void EndToEndFlow::operator()(const Eigen::VectorXd& x, Eigen::VectorXd& dxdt, d
   ++evals_;
 }
 
-Eigen::MatrixXd EndToEndFlow::truncated(const Eigen::VectorXd& x) const {
+Eigen::MatrixXd EndToEndFlow::end_to_end(const Eigen::VectorXd& x) const {
   const auto W = matrix(x);
   if (max_rank_ >= std::min(W.rows(), W.cols())) return W;
   Eigen::BDCSVD<Eigen::MatrixXd> svd(W, Eigen::ComputeThinU | Eigen::ComputeThinV);
@@ -79,10 +79,10 @@ Eigen::MatrixXd EndToEndFlow::truncated(const Eigen::VectorXd& x) const {
          svd.matrixV().leftCols(max_rank_).transpose();
 }
 
-double EndToEndFlow::excess(const Eigen::VectorXd& x) const { return problem_.excess_loss(truncated(x), optimum_); }
+double EndToEndFlow::excess(const Eigen::VectorXd& x) const { return problem_.excess_loss(end_to_end(x), optimum_); }
 
 double EndToEndFlow::grad_norm(const Eigen::VectorXd& x, const Eigen::VectorXd& /*dxdt*/) const {
-  const Eigen::MatrixXd W = truncated(x);
+  const Eigen::MatrixXd W = end_to_end(x);
   Eigen::MatrixXd G(problem_.output_dim(), problem_.input_dim()), V(G.rows(), G.cols());
   problem_.end_to_end_gradient(W, G);
   return std::sqrt(std::max(0.0, balanced_velocity(W, G, depth_, max_rank_, V)));
@@ -99,7 +99,7 @@ Eigen::VectorXd Rank1Flow::pack(double sigma, const Eigen::VectorXd& u, const Ei
   return x;
 }
 
-Eigen::MatrixXd Rank1Flow::matrix(const Eigen::VectorXd& x) const {
+Eigen::MatrixXd Rank1Flow::end_to_end(const Eigen::VectorXd& x) const {
   const int dy = problem_.output_dim(), dx = problem_.input_dim();
   return std::exp(x(0)) * x.segment(1, dy) * x.segment(1 + dy, dx).transpose();
 }

@@ -45,10 +45,10 @@ class EndToEndFlow {
   Eigen::Map<const Eigen::MatrixXd> matrix(const Eigen::VectorXd& x) const {
     return {x.data(), problem_.output_dim(), problem_.input_dim()};
   }
-  /// [W]_k, k = max_rank: W has rank ≤ k by construction, and the excess loss is first-order sensitive to
+  /// The reported end-to-end matrix [W]_k, k = max_rank: W has rank ≤ k by construction, and the excess loss is first-order sensitive to
   /// integration round-off outside the rank-k manifold (through ⟨Q − [Q]_k, E⟩), so every reported quantity
   /// uses the truncation.
-  Eigen::MatrixXd truncated(const Eigen::VectorXd& x) const;
+  Eigen::MatrixXd end_to_end(const Eigen::VectorXd& x) const;
 
  private:
   const Problem& problem_;
@@ -66,9 +66,10 @@ class Rank1Flow {
   Rank1Flow(const Problem& problem, int depth, const Problem::Optimum& optimum);
   /// State layout: [ln σ, u (d_y), v (d_x)].
   static Eigen::VectorXd pack(double sigma, const Eigen::VectorXd& u, const Eigen::VectorXd& v);
-  Eigen::MatrixXd matrix(const Eigen::VectorXd& x) const;
+  /// W = σ u vᵀ of a state.
+  Eigen::MatrixXd end_to_end(const Eigen::VectorXd& x) const;
   void operator()(const Eigen::VectorXd& x, Eigen::VectorXd& dxdt, double t);
-  double excess(const Eigen::VectorXd& x) const { return problem_.excess_loss(matrix(x), optimum_); }
+  double excess(const Eigen::VectorXd& x) const { return problem_.excess_loss(end_to_end(x), optimum_); }
   double excess_fsal() const { return last_excess_; }
   double grad_norm(const Eigen::VectorXd& x, const Eigen::VectorXd& dxdt) const;
   long evals() const { return evals_; }
