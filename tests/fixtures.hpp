@@ -8,6 +8,7 @@
 #include "linflow/init.hpp"
 #include "linflow/network.hpp"
 #include "linflow/problem.hpp"
+#include "linflow/solver.hpp"
 
 namespace linflow::test {
 
@@ -40,6 +41,19 @@ inline Problem synthetic(int dx, int dy, std::vector<double> s, unsigned long lo
 inline Problem random_data(int dx, int dy, int m, unsigned long long seed) {
   std::mt19937_64 rng(seed);
   return Problem::from_data(gaussian(dx, m, rng), gaussian(dy, m, rng));
+}
+
+/// Tight gradient-flow settings for oracle comparisons: local error control at 1e-13 keeps the global error of
+/// short, well-conditioned runs below about 1e-10, two orders under the spec's tolerances. Runs to t_max.
+inline SolverOptions tight_flow(double t_max) {
+  SolverOptions o;
+  o.rtol = 1e-13;
+  o.atol = 1e-15;
+  o.t_max = t_max;
+  o.eps = 1e-300;
+  o.stop_at_eps = false;
+  o.grad_tol = 0;
+  return o;
 }
 
 }  // namespace linflow::test

@@ -58,12 +58,7 @@ TEST(GradientDescent, TracksGradientFlowWithFirstOrderError) {
   init.seed = 4;
   const Eigen::VectorXd theta0 = initialize(shape, init);
   const double T = 2.0;
-  SolverOptions flow;
-  flow.rtol = 1e-13;
-  flow.atol = 1e-15;
-  flow.t_max = T;
-  flow.eps = 1e-300;
-  flow.stop_at_eps = false;
+  const SolverOptions flow = test::tight_flow(T);
   Eigen::VectorXd reference = theta0;
   train(problem, shape, reference, flow);
   std::vector<double> errors;

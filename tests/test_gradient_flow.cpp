@@ -13,19 +13,6 @@
 namespace linflow {
 namespace {
 
-// Tight integrator settings for oracle comparisons: local error control at 1e-13 keeps the global error of these
-// short, well-conditioned runs below about 1e-10, two orders under the spec's tolerances.
-SolverOptions tight(double t_max) {
-  SolverOptions o;
-  o.rtol = 1e-13;
-  o.atol = 1e-15;
-  o.t_max = t_max;
-  o.eps = 1e-300;
-  o.stop_at_eps = false;
-  o.grad_tol = 0;
-  return o;
-}
-
 Eigen::VectorXd balanced_start(const Shape& shape, const Eigen::MatrixXd& A, unsigned long long seed) {
   InitOptions init;
   init.kind = InitKind::balanced;
@@ -56,7 +43,7 @@ TEST(GradientFlow, ConservesImbalanceOnUnbalancedStarts) {
     double worst = 0;
     RecordOptions record;
     record.times = sample_times(20.0, 20, 0, 1.0);
-    const Summary s = train(problem, shape, theta, tight(20.0), record,
+    const Summary s = train(problem, shape, theta, test::tight_flow(20.0), record,
                             [&](const Sample& x) { worst = std::max(worst, x.imbalance_drift); });
     EXPECT_EQ(s.status, Status::t_max);
     EXPECT_LE(worst / scale, 1e-9) << "depth " << shape.depth();
@@ -109,7 +96,7 @@ TEST(GradientFlow, DecoupledModesMatchSaxeClosedFormForDepthTwo) {
   const Eigen::MatrixXd A = problem.u().leftCols(3) * sigma0.asDiagonal() * problem.v().leftCols(3).transpose();
   Eigen::VectorXd theta = balanced_start(shape, A, 1);
   const double T = 2.5;
-  train(problem, shape, theta, tight(T));
+  train(problem, shape, theta, test::tight_flow(T));
   const Eigen::MatrixXd W = shape.end_to_end(theta);
   Eigen::MatrixXd expected = Eigen::MatrixXd::Zero(4, 5);
   for (int a = 0; a < 3; ++a) {
@@ -130,7 +117,7 @@ TEST(GradientFlow, DecoupledModesObeyScalarFlowForDeeperNetworks) {
     const Eigen::MatrixXd A = problem.u().leftCols(2) * sigma0.asDiagonal() * problem.v().leftCols(2).transpose();
     Eigen::VectorXd theta = balanced_start(shape, A, 2);
     const double T = 0.5;
-    train(problem, shape, theta, tight(T));
+    train(problem, shape, theta, test::tight_flow(T));
     const Eigen::MatrixXd W = shape.end_to_end(theta);
     for (int a = 0; a < 2; ++a) {
       const double s = problem.s()(a);
@@ -180,7 +167,7 @@ TEST(GradientFlow, DepthTwoMatchesRiccatiClosedForm) {
   const Eigen::MatrixXd K = E * integral.asDiagonal() * E.transpose();
   const Eigen::MatrixXd inner = Eigen::MatrixXd::Identity(width, width) + Q0.transpose() * K * Q0;
   const Eigen::MatrixXd P = eTH * Q0 * inner.inverse() * Q0.transpose() * eTH;
-  train(problem, shape, theta, tight(T));
+  train(problem, shape, theta, test::tight_flow(T));
   EXPECT_LE((shape.end_to_end(theta) - P.topRightCorner(dy, dx)).norm(), 1e-9 * (1 + P.norm()));
 }
 
@@ -202,7 +189,7 @@ TEST(GradientFlow, DepthTwoScalarUnbalancedMatchesClosedForm) {
   };
   for (double T : {0.3, 1.0, 2.5}) {
     Eigen::VectorXd th = theta;
-    train(problem, shape, th, tight(T));
+    train(problem, shape, th, test::tight_flow(T));
     const double sigma = th(0) * th(1);
     EXPECT_NEAR(t_of(sigma) - t_of(sigma0), T, 1e-9 * (1 + T)) << "T = " << T;
     EXPECT_NEAR(th(1) * th(1) - th(0) * th(0), lambda, 1e-12);
@@ -216,7 +203,7 @@ TEST(GradientFlow, LocatesExcessLossCrossingToIntegratorAccuracy) {
   const Problem problem = test::synthetic(3, 3, {s}, 41);
   const Shape shape({3, 1, 3});
   Eigen::VectorXd theta = aligned_start(problem, shape, sigma0);
-  SolverOptions o = tight(100.0);
+  SolverOptions o = test::tight_flow(100.0);
   o.eps = eps;
   o.stop_at_eps = true;
   const Summary summary = train(problem, shape, theta, o);
@@ -312,10 +299,10 @@ TEST(ReducedFlows, EndToEndRank1AndExactAgreeWithLayerwiseFlow) {
     const Eigen::VectorXd theta0 = initialize(shape, init);
     const double T = 4.0;
     Eigen::VectorXd reference = theta0;
-    train(problem, shape, reference, tight(T));
+    train(problem, shape, reference, test::tight_flow(T));
     const Eigen::MatrixXd W = shape.end_to_end(reference);
     for (Method m : {Method::end_to_end, Method::rank1, Method::exact}) {
-      SolverOptions o = tight(T);
+      SolverOptions o = test::tight_flow(T);
       o.method = m;
       Eigen::VectorXd theta = theta0;
       const Summary s = train(problem, shape, theta, o);
@@ -325,7 +312,7 @@ TEST(ReducedFlows, EndToEndRank1AndExactAgreeWithLayerwiseFlow) {
     }
     // rank1 and exact rebuild the layers exactly (hidden directions do not move).
     for (Method m : {Method::rank1, Method::exact}) {
-      SolverOptions o = tight(T);
+      SolverOptions o = test::tight_flow(T);
       o.method = m;
       Eigen::VectorXd theta = theta0;
       train(problem, shape, theta, o);
