@@ -1,44 +1,82 @@
 #include "linflow/exact.hpp"
 
 #include <algorithm>
-#include <boost/math/quadrature/gauss_kronrod.hpp>
 #include <boost/math/tools/roots.hpp>
 #include <cmath>
 #include <limits>
 #include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "linflow/error.hpp"
 
 namespace linflow {
 namespace {
 
-using Rule = boost::math::quadrature::gauss_kronrod<double, 31>;
-// Every integrand varies by at most e^{panel_log_range()} and is analytic on its panel, so one 31-point rule
-// usually meets the tolerance; the depth only bounds the cost of a pathological call.
-constexpr int kMaxDepth = 12;
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// A panel whose series have not converged is halved; this many halvings (a width 1e-12 of the first) means the
+// integrands are not smooth at all, which cannot happen for finite inputs.
+constexpr int kMaxHalvings = 40;
 
-// ∫_a^b f by the Gauss–Kronrod (15, 31) pair of Boost.Math with bisection until |K − G| ≤ tolerance × |integral|.
-// The bisection is ours because Boost 1.74's own recursion compares the error estimate of the rule on [−1, 1]
-// with a tolerance scaled to the subinterval, so on short intervals it demands far below ε and always recurses
-// to its maximum depth. Each call here maps its interval onto [−1, 1] itself, where that estimate is exact.
-template <class F>
-double integrate_on(const F& f, double a, double b, double abs_tol, int depth) {
-  const double mid = 0.5 * (a + b), half = 0.5 * (b - a);
-  double error = 0;
-  const double k = Rule::integrate([&](double x) { return half * f(mid + half * x); }, -1.0, 1.0, 0, 0.0, &error);
-  const double tol = abs_tol > 0 ? abs_tol : ExactRank1Flow::quadrature_tolerance() * std::abs(k);
-  if (error <= tol || depth == 0 || !std::isfinite(k)) return k;
-  return integrate_on(f, a, mid, 0.5 * tol, depth - 1) + integrate_on(f, mid, b, 0.5 * tol, depth - 1);
-}
+// Chebyshev interpolation on [−1, 1] at the n points of the first kind x_k = cos(π (k + ½) / n): the
+// coefficients of p(x) = Σ_j a_j T_j(x) through samples f_k are a_j = (2/n) Σ_k f_k cos(π j (k + ½) / n), a_0 halved.
+struct Chebyshev {
+  int n;
+  Eigen::ArrayXd nodes;
+  Eigen::MatrixXd transform;  // (2/n) cos(π j (k + ½) / n), first row halved
+  Eigen::MatrixXd at_nodes;   // T_j(x_k) = cos(π j (k + ½) / n) for j ≤ n: a series of degree ≤ n at the nodes
 
-// ∫_0^b f.
-template <class F>
-double integrate(const F& f, double b) {
-  return b > 0 ? integrate_on(f, 0.0, b, 0.0, kMaxDepth) : 0.0;
-}
+  explicit Chebyshev(int points) : n(points), nodes(points), transform(points, points), at_nodes(points, points + 1) {
+    for (int k = 0; k < n; ++k) nodes(k) = std::cos(M_PI * (k + 0.5) / n);
+    for (int j = 0; j <= n; ++j) {
+      for (int k = 0; k < n; ++k) {
+        const double c = std::cos(M_PI * j * (k + 0.5) / n);
+        if (j < n) transform(j, k) = (j == 0 ? 1.0 : 2.0) / n * c;
+        at_nodes(k, j) = c;
+      }
+    }
+  }
+
+  static const Chebyshev& instance() {
+    static const Chebyshev c(ExactRank1Flow::chebyshev_points());
+    return c;
+  }
+
+  Eigen::ArrayXd coefficients(const Eigen::ArrayXd& samples) const { return transform * samples.matrix(); }
+
+  // Converged: the last two coefficients are below the tolerance relative to the largest sample.
+  static bool converged(const Eigen::ArrayXd& a, const Eigen::ArrayXd& samples) {
+    const Eigen::Index n = a.size();
+    const double tail = std::abs(a(n - 1)) + std::abs(a(n - 2));
+    return std::isfinite(tail) && tail <= ExactRank1Flow::series_tolerance() * samples.abs().maxCoeff();
+  }
+
+  // The coefficients of F(x) = half_width ∫_{−1}^x p, one degree higher: ∫T_0 = T_1, ∫T_1 = T_2/4,
+  // ∫T_j = T_{j+1}/(2(j+1)) − T_{j−1}/(2(j−1)), and the constant term makes F(−1) = 0.
+  static Eigen::ArrayXd integral(const Eigen::ArrayXd& a, double half_width) {
+    const Eigen::Index n = a.size();
+    auto at = [&](Eigen::Index j) { return j < n ? a(j) : 0.0; };
+    Eigen::ArrayXd c = Eigen::ArrayXd::Zero(n + 1);
+    c(1) = at(0) - 0.5 * at(2);
+    for (Eigen::Index k = 2; k <= n; ++k) c(k) = (at(k - 1) - at(k + 1)) / (2.0 * static_cast<double>(k));
+    double at_minus_one = 0;
+    for (Eigen::Index k = 1; k <= n; ++k) at_minus_one += (k % 2 == 0 ? 1.0 : -1.0) * c(k);
+    c(0) = -at_minus_one;
+    return half_width * c;
+  }
+
+  // Σ_j a_j T_j(x) by Clenshaw's recurrence.
+  static double evaluate(const Eigen::ArrayXd& a, double x) {
+    double b1 = 0, b2 = 0;
+    for (Eigen::Index j = a.size() - 1; j >= 1; --j) {
+      const double b0 = 2 * x * b1 - b2 + a(j);
+      b2 = b1;
+      b1 = b0;
+    }
+    return x * b1 - b2 + a(0);
+  }
+};
 
 // ln Σ_j exp(c_j + r_j δ); the terms are all ≥ 0, so nothing cancels.
 double log_sum_exp(const Eigen::ArrayXd& c, const Eigen::ArrayXd& r, double delta) {
@@ -113,81 +151,153 @@ ExactRank1Flow::ExactRank1Flow(const Problem& problem, int depth, double sigma0,
   rate_.head(r) = 2.0 * s_.array();
   rate_.segment(r, r) = -2.0 * s_.array();
   rate_(2 * r) = 0.0;
+
+  // ρ² as a sum over distinct rates: modes with equal singular values (the zero ones above all) share a rate, and
+  // zero coefficients drop out, so the exponentials per evaluation of ρ number at most 2 × (distinct s_i) + 1.
+  std::vector<std::pair<double, double>> terms;  // (rate, ln coefficient)
+  for (Eigen::Index j = 0; j < log_coef_.size(); ++j) {
+    if (std::isfinite(log_coef_(j))) terms.emplace_back(rate_(j), log_coef_(j));
+  }
+  std::sort(terms.begin(), terms.end());
+  std::vector<std::pair<double, double>> merged;
+  for (const auto& [rate, log_c] : terms) {
+    if (!merged.empty() && merged.back().first == rate) {
+      double& m = merged.back().second;
+      m = std::max(m, log_c) + std::log1p(std::exp(-std::abs(m - log_c)));
+    } else {
+      merged.emplace_back(rate, log_c);
+    }
+  }
+  rho_rate_.resize(static_cast<Eigen::Index>(merged.size()));
+  rho_log_coef_.resize(rho_rate_.size());
+  for (size_t j = 0; j < merged.size(); ++j) {
+    rho_rate_(static_cast<Eigen::Index>(j)) = merged[j].first;
+    rho_log_coef_(static_cast<Eigen::Index>(j)) = merged[j].second;
+  }
+  // Pair the rates r ≥ 0 with −r (exactly: they are ±2 s_i).
+  for (Eigen::Index j = 0; j < rho_rate_.size(); ++j) {
+    const double r = std::abs(rho_rate_(j));
+    auto it = std::find_if(rate_pairs_.begin(), rate_pairs_.end(), [&](const RatePair& q) { return q.rate == r; });
+    if (it == rate_pairs_.end()) it = rate_pairs_.insert(rate_pairs_.end(), RatePair{r, -1, -1});
+    (rho_rate_(j) >= 0 ? it->plus : it->minus) = static_cast<int>(j);
+  }
 }
 
-ExactRank1Flow::Panel ExactRank1Flow::make_panel(const Knot& start) const {
+ExactRank1Flow::Panel ExactRank1Flow::make_panel(const Knot& start, double width_hint) const {
   const double N = depth_;
   Panel p;
   p.start = start;
+  p.log_terms = rho_log_coef_ + rho_rate_ * start.tau;
+  const double top = p.log_terms.maxCoeff();
+  p.log_terms -= top;
+  p.log_rho2 = log_sum_exp(p.log_terms, rho_rate_, 0.0);
   // |d ln ρ^N/dτ| = N|f| ≤ N s_1 and |d ln σ/dτ| = N|f − σ| ≤ N (s_1 + max(σ, s_1)) on the panel, because σ decreases
   // wherever it exceeds s_1 ≥ f (spec §2: dσ/dτ = N σ (f − σ)).
   const double sigma = std::exp(start.log_sigma);
   const double rate_bound = N * (s1_ + std::max(sigma, s1_));
-  p.width = rate_bound > 0 ? panel_log_range() / rate_bound : panel_log_range();
-  p.log_terms = log_coef_ + rate_ * start.tau;
-  const double top = p.log_terms.maxCoeff();
-  p.log_terms -= top;
-  p.log_rho2 = log_sum_exp(p.log_terms, rate_, 0.0);
-  p.g_max = std::max(0.0, delta_g(p, p.width));
-  p.kappa = std::exp(std::log(N) + start.log_sigma + p.g_max);
-
-  const double log_growth = std::log1p(p.kappa * inner_integral(p, p.width));
-  p.end.tau = start.tau + p.width;
-  p.end.log_sigma = start.log_sigma + delta_g(p, p.width) - log_growth;
-  p.end.t = time_in(p, p.width);
+  const double cap = rate_bound > 0 ? panel_log_range() / rate_bound : panel_log_range();
+  // Start from the width the previous panel ended with: a panel accepted at its first width proposes twice it to
+  // its successor, one that had to be halved proposes its own (a step-size control for the series' convergence).
+  double width = width_hint > 0 ? std::min(width_hint, cap) : cap;
+  int halving = 0;
+  for (; !fill_panel(p, width); ++halving) {
+    if (halving == kMaxHalvings) {
+      std::ostringstream os;
+      os << "exact flow: the Chebyshev series do not converge at tau = " << start.tau << " (sigma = " << sigma << ")";
+      throw InputError(os.str());
+    }
+    width *= 0.5;
+  }
+  p.next_width = halving == 0 ? 2 * width : width;
   return p;
+}
+
+bool ExactRank1Flow::fill_panel(Panel& p, double width) const {
+  const Chebyshev& cheb = Chebyshev::instance();
+  const double half = 0.5 * width;
+  p.width = width;
+  // Δg at the nodes. On a panel |r_j δ| ≤ 2 s_1 width ≤ panel_log_range() / N, so ρ² relative to its largest term
+  // at the start, Σ_j C_j e^{r_j δ} with C_j = e^{log_terms_j} ≤ 1, neither overflows nor underflows, and the
+  // terms of rates ±r share one exponential: e^{−r δ} = 1 / e^{r δ}.
+  const Eigen::ArrayXd delta = half * (1 + cheb.nodes);
+  const Eigen::ArrayXd coef = p.log_terms.exp();
+  Eigen::ArrayXd rho2 = Eigen::ArrayXd::Zero(cheb.n);
+  for (const RatePair& pair : rate_pairs_) {
+    if (pair.rate == 0) {
+      rho2 += coef(pair.plus);
+      continue;
+    }
+    const Eigen::ArrayXd grow = (pair.rate * delta).exp();
+    if (pair.plus >= 0) rho2 += coef(pair.plus) * grow;
+    if (pair.minus >= 0) rho2 += coef(pair.minus) / grow;
+  }
+  const Eigen::ArrayXd dg = 0.5 * depth_ * (rho2.log() - p.log_rho2);
+  Eigen::ArrayXd samples(cheb.n);
+  const double dg_end = delta_g(p, width);
+  p.g_max = std::max(0.0, dg_end);
+  samples = (dg - p.g_max).exp();
+  const Eigen::ArrayXd e = cheb.coefficients(samples);
+  if (!Chebyshev::converged(e, samples)) return false;
+  p.j_series = Chebyshev::integral(e, half);
+  p.kappa = std::exp(std::log(static_cast<double>(depth_)) + p.start.log_sigma + p.g_max);
+  if (depth_ > 2) {
+    const double power = 2.0 / depth_ - 1.0;
+    const Eigen::ArrayXd j_at_nodes = (cheb.at_nodes * p.j_series.matrix()).array();
+    samples = (power * (dg - (p.kappa * j_at_nodes).log1p())).exp();
+    p.h_series = cheb.coefficients(samples);
+    if (!Chebyshev::converged(p.h_series, samples)) return false;
+    p.k_series = Chebyshev::integral(p.h_series, half);
+  }
+  p.end.tau = p.start.tau + width;
+  p.end.log_sigma = p.start.log_sigma + dg_end - std::log1p(p.kappa * Chebyshev::evaluate(p.j_series, 1.0));
+  p.end.t = time_in(p, width);
+  return true;
 }
 
 void ExactRank1Flow::advance(Panel& panel, long& count) const {
   if (++count > max_panels() || std::isnan(panel.end.t) || !std::isfinite(panel.end.tau)) {
     std::ostringstream os;
-    os << "exact flow: requested time beyond the reach of the trajectory (t = " << panel.end.t << " at tau = "
-       << panel.end.tau << " after " << count - 1 << " panels)";
+    os << "exact flow: requested time beyond the reach of the trajectory (t = " << panel.end.t
+       << " at tau = " << panel.end.tau << " after " << count - 1 << " panels)";
     throw InputError(os.str());
   }
-  panel = make_panel(panel.end);
+  panel = make_panel(panel.end, panel.next_width);
 }
 
 double ExactRank1Flow::delta_g(const Panel& p, double delta) const {
-  return 0.5 * depth_ * (log_sum_exp(p.log_terms, rate_, delta) - p.log_rho2);
-}
-
-double ExactRank1Flow::inner_integral(const Panel& p, double delta) const {
-  return integrate([&](double x) { return std::exp(delta_g(p, x) - p.g_max); }, delta);
+  return 0.5 * depth_ * (log_sum_exp(p.log_terms, rho_rate_, delta) - p.log_rho2);
 }
 
 double ExactRank1Flow::log_sigma_in(const Panel& p, double delta) const {
   // σ = ρ^N / D (spec §4) relative to the panel start: ln σ − ln σ_start = Δg − ln(D/D_start).
-  return p.start.log_sigma + delta_g(p, delta) - std::log1p(p.kappa * inner_integral(p, delta));
+  const double x = std::clamp(2 * delta / p.width - 1, -1.0, 1.0);
+  return p.start.log_sigma + delta_g(p, delta) - std::log1p(p.kappa * Chebyshev::evaluate(p.j_series, x));
 }
 
 double ExactRank1Flow::time_in(const Panel& p, double delta) const {
   if (depth_ == 2) return p.start.tau + delta;  // σ^{2/N−1} = 1: t = τ exactly
-  const double power = 2.0 / depth_ - 1.0;
-  const double k = integrate(
-      [&](double x) { return std::exp(power * (log_sigma_in(p, x) - p.start.log_sigma)); }, delta);
-  return p.start.t + std::exp(power * p.start.log_sigma) * k;
+  const double x = std::clamp(2 * delta / p.width - 1, -1.0, 1.0);
+  return p.start.t + std::exp((2.0 / depth_ - 1.0) * p.start.log_sigma) * Chebyshev::evaluate(p.k_series, x);
 }
 
 double ExactRank1Flow::delta_of_time(const Panel& p, double t) const {
   if (t <= p.start.t) return 0.0;
   if (t >= p.end.t) return p.width;
   if (depth_ == 2) return std::clamp(t - p.start.tau, 0.0, p.width);
-  const double power = 2.0 / depth_ - 1.0;
+  const double scale = std::exp((2.0 / depth_ - 1.0) * p.start.log_sigma);
   auto residual = [&](double delta) {
-    const double dt = std::exp(power * log_sigma_in(p, delta));  // dt/dτ = σ^{2/N−1}
-    return std::make_pair(time_in(p, delta) - t, dt);
+    const double x = std::clamp(2 * delta / p.width - 1, -1.0, 1.0);
+    return std::make_pair(p.start.t + scale * Chebyshev::evaluate(p.k_series, x) - t,
+                          scale * Chebyshev::evaluate(p.h_series, x));  // dt/dτ = σ^{2/N−1}
   };
   const double guess = p.width * (t - p.start.t) / (p.end.t - p.start.t);
-  // 45 bits: the residual itself is only accurate to about quadrature_tolerance(), so asking for more would only
-  // make the iteration bisect on rounding noise.
   std::uintmax_t iterations = 100;
-  return boost::math::tools::newton_raphson_iterate(residual, guess, 0.0, p.width, 45, iterations);
+  return boost::math::tools::newton_raphson_iterate(residual, guess, 0.0, p.width, 50, iterations);
 }
 
 Rank1Point ExactRank1Flow::point(double t, double tau, double log_sigma) const {
   // Directions x/ρ and y/ρ with every coefficient scaled by 1/ρ before it is formed: each is at most 1 in size.
-  const double log_rho = 0.5 * log_sum_exp(log_coef_, rate_, tau);
+  const double log_rho = 0.5 * log_sum_exp(rho_log_coef_, rho_rate_, tau);
   const Eigen::Index r = s_.size();
   Eigen::VectorXd p(r), q(r);
   for (Eigen::Index i = 0; i < r; ++i) {
@@ -217,17 +327,12 @@ std::vector<Rank1Point> ExactRank1Flow::trajectory(const std::vector<double>& ti
   }
   std::vector<Rank1Point> out;
   out.reserve(times.size());
-  Panel panel = make_panel(Knot{0.0, std::log(sigma0_), 0.0});
-  long count = 1;
-  for (const double t : times) {
-    while (panel.end.t < t) advance(panel, count);
-    const double delta = delta_of_time(panel, t);
-    out.push_back(point(t, panel.start.tau + delta, log_sigma_in(panel, delta)));
-  }
+  Walker walker(*this);
+  for (const double t : times) out.push_back(walker.at(t));
   return out;
 }
 
-Rank1Point ExactRank1Flow::at(double t) const { return trajectory({t}).front(); }
+Rank1Point ExactRank1Flow::at(double t) const { return Walker(*this).at(t); }
 
 Eigen::MatrixXd ExactRank1Flow::end_to_end(double t) const { return at(t).end_to_end(); }
 
@@ -235,7 +340,7 @@ double ExactRank1Flow::tau_of_time(double t) const { return at(t).tau; }
 
 Rank1Point ExactRank1Flow::at_tau(double tau) const {
   require_time(tau, "tau");
-  Panel panel = make_panel(Knot{0.0, std::log(sigma0_), 0.0});
+  Panel panel = make_panel(Knot{0.0, std::log(sigma0_), 0.0}, 0.0);
   long count = 1;
   while (panel.end.tau < tau) advance(panel, count);
   const double delta = std::clamp(tau - panel.start.tau, 0.0, panel.width);
@@ -243,5 +348,22 @@ Rank1Point ExactRank1Flow::at_tau(double tau) const {
 }
 
 double ExactRank1Flow::time_of_tau(double tau) const { return at_tau(tau).t; }
+
+ExactRank1Flow::Walker::Walker(const ExactRank1Flow& flow)
+    : flow_(&flow), panel_(flow.make_panel(Knot{0.0, std::log(flow.sigma0_), 0.0}, 0.0)) {}
+
+Rank1Point ExactRank1Flow::Walker::at(double t) {
+  require_time(t, "t");
+  if (t < panel_.start.t) {
+    std::ostringstream os;
+    os << "exact flow: a walker cannot go back in time (t = " << t << " < " << panel_.start.t << ")";
+    throw InputError(os.str());
+  }
+  while (panel_.end.t < t) advance();
+  const double delta = flow_->delta_of_time(panel_, t);
+  return flow_->point(t, panel_.start.tau + delta, flow_->log_sigma_in(panel_, delta));
+}
+
+void ExactRank1Flow::Walker::advance() { flow_->advance(panel_, count_); }
 
 }  // namespace linflow

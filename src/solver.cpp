@@ -219,61 +219,40 @@ Summary run_exact(const Problem& problem, const Shape& shape, Eigen::VectorXd& t
   const int N = shape.depth();
   const ExactRank1Flow flow(problem, N, start.sigma0, start.u0, start.v0);
   auto excess = [&](const Rank1Point& p) { return problem.excess_loss(p.end_to_end(), optimum); };
-  // Checkpoints: the recording times and t_max. The excess loss is non-increasing along GF, so its first crossing
-  // below eps lies in the first checkpoint interval that ends at or below eps; bisection on the closed form
-  // locates it to rounding.
-  std::vector<double> checkpoints;
-  for (double t : record.times) {
-    if (t <= o.t_max) checkpoints.push_back(t);
-  }
-  if (checkpoints.empty() || checkpoints.back() < o.t_max) checkpoints.push_back(o.t_max);
-  const std::vector<Rank1Point> points = flow.trajectory(checkpoints);
+  // One walk along the panels. The excess loss is non-increasing along GF, so its first crossing below eps lies in
+  // the first panel that ends at or below eps; bisection inside that panel (each probe a few series evaluations)
+  // locates it to rounding. Recording times are sampled as the walk passes them.
+  ExactRank1Flow::Walker walker(flow);
   Summary s;
   s.status = Status::t_max;
-  double t_prev = 0;
-  size_t stop = points.size() - 1;
-  for (size_t i = 0; i < points.size(); ++i) {
-    if (excess(points[i]) <= o.eps) {
-      double lo = t_prev, hi = points[i].t;
-      if (i == 0 || hi == 0) lo = hi;
-      // Each evaluation walks the closed form's panels from τ = 0, so refine on a grid of 32 (one walk per round)
-      // rather than bisect (one walk per halving): 11 rounds shrink the bracket by 2^55.
-      constexpr int kGrid = 32;
-      for (int round = 0; round < 11 && hi - lo > 4 * std::numeric_limits<double>::epsilon() * std::max(1.0, hi); ++round) {
-        std::vector<double> grid(kGrid - 1);
-        for (int g = 1; g < kGrid; ++g) grid[static_cast<size_t>(g - 1)] = lo + (hi - lo) * g / kGrid;
-        const std::vector<Rank1Point> probe = flow.trajectory(grid);
-        double new_lo = lo, new_hi = hi;
-        for (const Rank1Point& p : probe) {
-          if (excess(p) <= o.eps) {
-            new_hi = p.t;
-            break;
-          }
-          new_lo = p.t;
-        }
-        lo = new_lo;
-        hi = new_hi;
+  if (excess(walker.at(0.0)) <= o.eps) s.t_eps = 0.0;
+  auto t_end = [&] { return s.t_eps && o.stop_at_eps ? *s.t_eps : o.t_max; };
+  auto next_time = record.times.begin();
+  for (;;) {
+    const double lo = walker.start_time(), hi = std::min(walker.end_time(), o.t_max);
+    if (!s.t_eps && excess(walker.at(hi)) <= o.eps) {
+      double a = lo, b = hi;
+      while (b - a > 4 * std::numeric_limits<double>::epsilon() * std::max(1.0, b)) {
+        const double mid = 0.5 * (a + b);
+        if (mid <= a || mid >= b) break;
+        (excess(walker.at(mid)) <= o.eps ? b : a) = mid;
       }
-      s.t_eps = hi;
-      stop = i;
-      break;
+      s.t_eps = b;
     }
-    t_prev = points[i].t;
-  }
-  const bool stop_early = s.t_eps && o.stop_at_eps;
-  const double t_end = stop_early ? *s.t_eps : o.t_max;
-  for (size_t i = 0; i < points.size(); ++i) {
-    if (points[i].t > t_end || (stop_early && i > stop)) break;
-    const bool is_recording_time = std::binary_search(record.times.begin(), record.times.end(), points[i].t);
-    if (sink && is_recording_time) {
-      const Eigen::MatrixXd W = points[i].end_to_end();
-      const double grad = detail::rank1_grad_norm(problem, N, points[i].sigma, points[i].u, points[i].v);
-      sink(monitor.sample_end_to_end(W, points[i].t, problem.loss(W), grad, 0.0));
+    const double until = std::min(hi, t_end());
+    for (; next_time != record.times.end() && *next_time <= until; ++next_time) {
+      if (!sink) continue;
+      const Rank1Point p = walker.at(*next_time);
+      const Eigen::MatrixXd W = p.end_to_end();
+      const double grad = detail::rank1_grad_norm(problem, N, p.sigma, p.u, p.v);
+      sink(monitor.sample_end_to_end(W, p.t, problem.loss(W), grad, 0.0));
     }
-    s.stats.steps = static_cast<long>(i + 1);
+    if (hi >= t_end()) break;
+    walker.advance();
   }
-  const Rank1Point last = flow.at(t_end);
-  s.t_final = t_end;
+  s.stats.steps = walker.panels();
+  const Rank1Point last = walker.at(t_end());
+  s.t_final = t_end();
   if (s.t_eps && (o.stop_at_eps || excess(last) <= o.eps)) s.status = Status::converged;
   start.rebuild(shape, last.sigma, last.u, last.v, theta);
   return s;

@@ -21,24 +21,29 @@
 //
 // Numerics. Everything is carried in logarithms: ln ρ, ln ∫_0^τ ρ^N and ln σ, so σ0 from 1e-8 to 1e3, starts on
 // the non-generic sets of spec §5 (c_1 = 0, the anti-aligned scalar start whose ρ decays like e^{−s_1 τ}) and τ
-// far beyond e^{s_1 τ} = DBL_MAX neither overflow nor lose relative precision. No small coefficient is set to zero: a start
-// that is on a non-generic set only up to rounding (c_1 ~ 1e-16) is treated as the perturbed start it is, and
-// escapes once e^{(s_1 − s_2) τ} ~ 1e16, as the true flow from it would. The τ axis is cut into panels over
-// which neither ρ^N nor σ^{2/N−1} changes by more than a factor e^{8}; on each panel both integrals (the second
-// nested: its integrand holds the first) are computed with Boost.Math's Gauss–Kronrod (15, 31) rule, bisected until
-// |K − G| ≤ `quadrature_tolerance()` × |integral|, the inner one factored by the panel's largest ρ^N. t(τ) is
-// inverted panel by panel with Boost.Math's bracketed Newton iteration, using dt/dτ = σ^{2/N−1}. (Boost's own
-// adaptive Gauss–Kronrod recursion is not used: in Boost 1.74 it compares an error estimate on [−1, 1] with a
-// tolerance scaled to the subinterval, and so never stops early on short intervals.) The panels are a deterministic
-// function of the start, so every method gives the same answer for the same τ.
+// far beyond e^{s_1 τ} = DBL_MAX neither overflow nor lose relative precision. No small coefficient is set to zero:
+// a start that is on a non-generic set only up to rounding (c_1 ~ 1e-16) is treated as the perturbed start it is,
+// and escapes once e^{(s_1 − s_2) τ} ~ 1e16, as the true flow from it would.
+//
+// The τ axis is cut into panels over which neither ρ^N nor σ^{2/N−1} changes by more than a factor
+// e^{panel_log_range()}. On a panel both integrands are analytic and of bounded variation, so each is represented
+// by its Chebyshev interpolant at `chebyshev_points()` nodes (Trefethen, Approximation Theory and Approximation
+// Practice, ch. 3 and 19): the coefficients come from one cosine transform of the samples, the indefinite integral
+// is the term-wise integrated series, and the panel is halved until the last coefficients of both series are below
+// `series_tolerance()` of their size (geometric decay: the truncation error is of that order). The nested integral
+// of spec §4 thus costs 2 × chebyshev_points() evaluations of ρ per panel instead of a quadrature inside a
+// quadrature, and any later query inside a panel (σ at τ, t(τ), its inverse by Newton's method with dt/dτ =
+// σ^{2/N−1}) costs a few series evaluations. The panels are a deterministic function of the start, so every query
+// gives the same answer for the same τ.
 //
 // Accuracy, as tested (tests/test_exact.cpp): the closed forms of spec §4, §6 and §7 are reproduced to about 1e-13
-// relative, the escape time of spec §6 to 2e-15 relative, and the layer-wise gradient flow at rtol 1e-12 agrees to
+// relative, the escape time of spec §6 to 1e-13 relative, and the layer-wise gradient flow at rtol 1e-12 agrees to
 // ‖ΔW‖_F ≤ 3e-12, its own error. Rounding grows like ε s_1 τ: 2e-13 at s_1 τ = 800.
 //
-// Cost: proportional to the number of panels up to the requested time, about N (s_1 + max(σ0, s_1)) τ(t) / 8,
-// each some 30 (N = 2) or 1000 (N ≥ 3, nested quadrature) evaluations of ρ, O(rank Z) exponentials each. `at`
-// starts from τ = 0 on every call; give `trajectory` all times at once to walk the panels once.
+// Cost: proportional to the number of panels up to the requested time, about N (s_1 + max(σ0, s_1)) τ(t) / 8, each
+// 2 × 32 evaluations of ρ (O(rank Z) exponentials) and two 32-point cosine transforms: microseconds per panel,
+// independent of the widths. A `Walker` keeps the current panel, so queries at non-decreasing times walk the panels
+// once; `at`, `at_tau` start from τ = 0 on every call.
 #include <Eigen/Dense>
 #include <vector>
 
@@ -48,9 +53,9 @@ namespace linflow {
 
 /// One state of the exact rank-one trajectory: W(t) = sigma u vᵀ.
 struct Rank1Point {
-  double t = 0;      ///< physical time
-  double tau = 0;    ///< intrinsic time τ(t)
-  double sigma = 0;  ///< σ = ‖W‖ (the one nonzero singular value); may underflow to 0 on a collapsing run
+  double t = 0;          ///< physical time
+  double tau = 0;        ///< intrinsic time τ(t)
+  double sigma = 0;      ///< σ = ‖W‖ (the one nonzero singular value); may underflow to 0 on a collapsing run
   double log_sigma = 0;  ///< ln σ, exact where σ underflows
   Eigen::VectorXd u;     ///< unit left direction, R^{d_y}
   Eigen::VectorXd v;     ///< unit right direction, R^{d_x}
@@ -92,12 +97,16 @@ class ExactRank1Flow {
   /// c_i = u_iᵀ u0 + v_iᵀ v0 for the thin singular pairs of Z (spec §5): which critical point the flow reaches.
   Eigen::VectorXd c() const { return 2.0 * a_; }
 
-  /// Relative tolerance of every Gauss–Kronrod quadrature.
-  static double quadrature_tolerance() { return 1e-13; }
+  /// Number of Chebyshev nodes per panel (degree + 1 of each series).
+  static int chebyshev_points() { return 24; }
+  /// A panel is accepted when the last two Chebyshev coefficients of each integrand are ≤ this times the largest.
+  static double series_tolerance() { return 1e-14; }
   /// Largest factor by which ρ^N or σ^{2/N−1} may change over one panel is e^{panel_log_range()}.
   static double panel_log_range() { return 8.0; }
   /// Panel budget of one call (seconds of work); beyond it the requested time counts as unreachable.
   static long max_panels() { return 1'000'000; }
+
+  class Walker;
 
  private:
   // A point of the panel grid with the cumulative quantities there: ln σ(τ) and t(τ).
@@ -105,8 +114,10 @@ class ExactRank1Flow {
     double tau = 0, log_sigma = 0, t = 0;
   };
   // Panel [start.tau, start.tau + width]. Inside it every quantity is written relative to its start, as a
-  // function of δ = τ − start.tau, so that the rounding of the integrands does not grow with τ:
+  // function of δ = τ − start.tau ∈ [0, width] (x = 2δ/width − 1 ∈ [−1, 1] for the series), so that the rounding
+  // of the integrands does not grow with τ:
   //   Δg(δ) = N ln(ρ(τ)/ρ(start)),  J(δ) = ∫_0^δ e^{Δg − g_max},  D(τ)/D(start) = 1 + κ J(δ),
+  //   K(δ) = ∫_0^δ (σ(τ)/σ(start))^{2/N−1},  t(τ) = start.t + σ(start)^{2/N−1} K(δ),
   // with D = 1/σ0 + N ∫_0^τ ρ^N the denominator of σ = ρ^N / D (spec §4).
   struct Panel {
     Knot start, end;
@@ -115,12 +126,16 @@ class ExactRank1Flow {
     double log_rho2 = 0;       // log-sum-exp of log_terms
     double g_max = 0;          // max of Δg on the panel, which sits at an end because ln ρ is convex (f ↑)
     double kappa = 0;          // N σ(start) e^{g_max}
+    Eigen::ArrayXd j_series;   // Chebyshev coefficients of J (in x)
+    Eigen::ArrayXd k_series;   // of K (N ≥ 3)
+    Eigen::ArrayXd h_series;   // of dK/dδ = (σ/σ(start))^{2/N−1} (N ≥ 3)
+    double next_width = 0;     // the width the next panel tries first
   };
 
-  Panel make_panel(const Knot& start) const;
+  Panel make_panel(const Knot& start, double width_hint) const;  // width_hint 0: the largest allowed
+  bool fill_panel(Panel& p, double width) const;  // false when the series have not converged at this width
   void advance(Panel& panel, long& count) const;  // the next panel; throws when the budget is spent
   double delta_g(const Panel& p, double delta) const;
-  double inner_integral(const Panel& p, double delta) const;  // J(δ)
   double log_sigma_in(const Panel& p, double delta) const;
   double time_in(const Panel& p, double delta) const;
   double delta_of_time(const Panel& p, double t) const;
@@ -134,7 +149,38 @@ class ExactRank1Flow {
   // ρ²(τ) = Σ_j exp(log_coef_j + rate_j τ): a_i² e^{2 s_i τ}, then b_i² e^{−2 s_i τ}, then ½(‖u_perp‖² + ‖v_perp‖²);
   // a zero coefficient has log −∞.
   Eigen::ArrayXd log_coef_, rate_;
+  // The same sum with equal rates merged and zero terms dropped: what every evaluation of ρ uses.
+  Eigen::ArrayXd rho_log_coef_, rho_rate_;
+  // The indices in rho_rate_ of each rate r ≥ 0 and of −r (−1 when absent; r = 0 has only `plus`).
+  struct RatePair {
+    double rate;
+    int plus, minus;
+  };
+  std::vector<RatePair> rate_pairs_;
   double s1_ = 0;
+};
+
+/// A forward walk along an exact trajectory. It keeps the panel it is on, so a query at a time inside that panel
+/// costs a few Chebyshev-series evaluations and queries at non-decreasing times cost one walk in total — what a
+/// search for the first time a condition holds needs (the solver's t_eps). Not thread-safe; `flow` must outlive it.
+class ExactRank1Flow::Walker {
+ public:
+  explicit Walker(const ExactRank1Flow& flow);
+  /// The state at physical time t ≥ start_time(); advances panel by panel until t is inside the current one.
+  /// Throws InputError as `ExactRank1Flow::at` does.
+  Rank1Point at(double t);
+  /// The time span [start_time(), end_time()] of the current panel.
+  double start_time() const { return panel_.start.t; }
+  double end_time() const { return panel_.end.t; }
+  /// Moves to the next panel.
+  void advance();
+  /// Panels built so far.
+  long panels() const { return count_; }
+
+ private:
+  const ExactRank1Flow* flow_;
+  Panel panel_;
+  long count_ = 1;
 };
 
 }  // namespace linflow

@@ -4,8 +4,9 @@
 //   GF: dθ/dt = −∇L(θ), integrated by the Dormand–Prince 5(4) pair of Boost.Odeint with step-size control and
 //       its 4th-order dense output; excess-loss crossings (t_eps) are located on the dense output by bisection.
 //   GD: θ ← θ − η ∇L(θ); iteration k sits at time t = k η so that GD and GF runs share a time axis.
-//   exact: the closed form of spec §4 evaluated at the recording times; t_eps by bisection on it (the excess loss
-//       is monotone along GF); rtol/atol/max_steps do not apply.
+//   exact: the closed form of spec §4 (exact.hpp) walked panel by panel to the recording times; t_eps by bisection
+//       inside the first panel that ends below eps (the excess loss is monotone along GF); `steps` counts panels;
+//       rtol/atol/max_steps do not apply.
 //   end_to_end, rank1: reduced gradient flows of balanced networks (same integrator), see `Method`. A start that
 //       does not meet a method's hypotheses is refused with InputError saying which hypothesis fails and by how
 //       much. Their final weights are rebuilt from the reduced state: rank1 exactly (the hidden directions of a
@@ -91,7 +92,7 @@ struct RecordOptions {
 };
 
 struct Stats {
-  long steps = 0;           ///< accepted steps (GF) or iterations (GD)
+  long steps = 0;           ///< accepted steps (GF), iterations (GD) or panels (exact)
   long rejected_steps = 0;  ///< GF steps rejected by the error control
   long rhs_evals = 0;       ///< gradient evaluations
   double wall_seconds = 0;
