@@ -30,6 +30,14 @@ std::string trajectory_header(int modes) {
   return h;
 }
 
+void write_trajectory_row(std::ostream& csv, const Sample& s) {
+  csv << s.t << ',' << s.loss << ',' << s.excess_loss << ',' << s.dist_to_opt << ',' << s.grad_norm << ','
+      << s.imbalance_drift;
+  for (Eigen::Index i = 0; i < s.singular_values.size(); ++i) csv << ',' << s.singular_values(i);
+  for (Eigen::Index i = 0; i < s.alignments.size(); ++i) csv << ',' << s.alignments(i);
+  csv << '\n';
+}
+
 nlohmann::json to_json(const Summary& s) {
   nlohmann::json j;
   j["status"] = to_string(s.status);
@@ -46,6 +54,28 @@ nlohmann::json to_json(const Summary& s) {
                 {"rhs_evals", s.stats.rhs_evals},
                 {"wall_seconds", s.stats.wall_seconds}};
   return j;
+}
+
+nlohmann::json summary_json(const RunConfig& config, const Problem& problem, const Shape& shape,
+                            const Summary& summary) {
+  nlohmann::json j = to_json(summary);
+  j["optimal_loss"] = problem.optimum(shape.min_width()).loss;
+  j["version"] = version();
+  j["config"] = to_json(config);
+  return j;
+}
+
+void write_run_outputs(const std::string& out_dir, const RunConfig& config, const Shape& shape,
+                       const nlohmann::json& summary, const Eigen::VectorXd& theta) {
+  const fs::path dir(out_dir);
+  if (config.output.save_weights) {
+    const fs::path wdir = dir / "weights";
+    fs::create_directories(wdir);
+    for (int l = 1; l <= shape.depth(); ++l) {
+      write_npy((wdir / ("W" + std::to_string(l) + ".npy")).string(), shape.layer(theta, l));
+    }
+  }
+  detail::write_file_atomically(dir / "summary.json", summary.dump(2) + "\n");
 }
 
 RunResult run_config(const RunConfig& config, const std::string& out_dir, const ProgressSink& progress) {
@@ -69,34 +99,16 @@ RunResult run_config(const RunConfig& config, const std::string& out_dir, const 
   }
   SampleSink sink;
   if (write_csv) {
-    sink = [&csv](const Sample& s) {
-      csv << s.t << ',' << s.loss << ',' << s.excess_loss << ',' << s.dist_to_opt << ',' << s.grad_norm << ','
-          << s.imbalance_drift;
-      for (Eigen::Index i = 0; i < s.singular_values.size(); ++i) csv << ',' << s.singular_values(i);
-      for (Eigen::Index i = 0; i < s.alignments.size(); ++i) csv << ',' << s.alignments(i);
-      csv << '\n';
-    };
+    sink = [&csv](const Sample& s) { write_trajectory_row(csv, s); };
   }
   result.summary = train(problem, shape, result.theta, config.solver, record, sink, progress);
-
-  nlohmann::json j = to_json(result.summary);
-  j["optimal_loss"] = problem.optimum(shape.min_width()).loss;
-  j["version"] = version();
-  j["config"] = to_json(config);
-  result.json = j;
+  result.json = summary_json(config, problem, shape, result.summary);
   if (!out_dir.empty()) {
     if (write_csv) {
       csv.close();
       if (!csv) throw InputError((dir / "trajectory.csv").string() + ": write failed");
     }
-    if (config.output.save_weights) {
-      const fs::path wdir = dir / "weights";
-      fs::create_directories(wdir);
-      for (int l = 1; l <= shape.depth(); ++l) {
-        write_npy((wdir / ("W" + std::to_string(l) + ".npy")).string(), shape.layer(result.theta, l));
-      }
-    }
-    detail::write_file_atomically(dir / "summary.json", j.dump(2) + "\n");
+    write_run_outputs(out_dir, config, shape, result.json, result.theta);
   }
   return result;
 }

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/common.hpp"
+#include "detail/files.hpp"
 #include "linflow/config.hpp"
 #include "linflow/error.hpp"
 #include "linflow/init.hpp"
@@ -35,28 +36,12 @@ void row(std::ostringstream& os, const std::string& label, const std::string& te
   os << buf << text << '\n';
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) throw InputError(path.string() + ": write failed");
-  }
-  fs::rename(tmp, path);
-}
-
 void write_trajectory(const fs::path& path, const std::vector<Sample>& samples) {
   std::ofstream csv(path, std::ios::trunc);
   if (!csv) throw InputError(path.string() + ": cannot write");
   const int modes = samples.empty() ? 0 : static_cast<int>(samples.front().singular_values.size());
   csv << trajectory_header(modes) << '\n' << std::setprecision(17);
-  for (const Sample& s : samples) {
-    csv << s.t << ',' << s.loss << ',' << s.excess_loss << ',' << s.dist_to_opt << ',' << s.grad_norm << ','
-        << s.imbalance_drift;
-    for (Eigen::Index i = 0; i < s.singular_values.size(); ++i) csv << ',' << s.singular_values(i);
-    for (Eigen::Index i = 0; i < s.alignments.size(); ++i) csv << ',' << s.alignments(i);
-    csv << '\n';
-  }
+  for (const Sample& s : samples) write_trajectory_row(csv, s);
   if (!csv) throw InputError(path.string() + ": write failed");
 }
 
@@ -206,10 +191,12 @@ int run_analyze(const AnalyzeOptions& opt) {
     progress.finish();
     j["observed"] = to_json(*observation);
     if (config.output.trajectory) write_trajectory(dir / "trajectory.csv", observation->samples);
+    write_run_outputs(opt.out, config, shape, summary_json(config, problem, shape, observation->summary),
+                      observation->theta);
   }
   j["version"] = version();
   j["config"] = to_json(config);
-  write_text(dir / "analysis.json", j.dump(2) + "\n");
+  detail::write_file_atomically(dir / "analysis.json", j.dump(2) + "\n");
 
   const bool contradicted = observation && !observation->contradictions.empty();
   if (!opt.quiet) {
