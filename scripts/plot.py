@@ -8,6 +8,13 @@
     sweep_FIELD_vs_AXIS.{png,svg}  a summary field of every run against one axis, one line per setting of the
                                    other axes (FIELD: --field, default t_eps; dotted names reach into stats, as in
                                    stats.rhs_evals; AXIS: --x, default the first numeric range axis)
+  experiment directory with an experiment.json of these experiments (instead of the sweep figure, unless --field
+  or --x asks for it):
+    stable_set_map     the slice coloured by the limit GF reached, with the boundary c_1 = 0 and the sufficient
+                       conditions of spec §5 (deficiency-margin ball, sublevel set, alignment) as contours
+    rate_vs_depth      late-time rate against depth N (spec §6 line, observed points) and t_eps against its κ bound
+    bound_vs_observed  observed t_eps against the §6 κ bound, log-log, with the line y = x
+    beyond_one_neuron  fraction of runs at the global optimum against init.scale, one line per depth, 95 % Wilson bars
 
 Usage: plot.py DIR [--field NAME] [--x KEY]. Exit code 2 on bad input, with one line on stderr.
 Needs matplotlib (Debian: python3-matplotlib); draws with the Agg backend, so no display is needed.
@@ -227,6 +234,183 @@ def plot_sweep(sweep_dir, out_dir, field, x_key):
     return save(fig, out_dir, name)
 
 
+# ---- figures of the built-in experiments (experiment.json, written by `linflow experiment`) ----------------------
+
+LIMIT_STYLE = {  # observed limit -> (colour, legend text)
+    "global_min": ("#2c7fb8", "global min s_1 u_1 v_1ᵀ"),
+    "saddle 2": ("#fdae61", "saddle s_2 u_2 v_2ᵀ"),
+    "saddle 3": ("#d7191c", "saddle s_3 u_3 v_3ᵀ"),
+    "origin": ("black", "origin W = 0"),
+    "unknown": ("#bbbbbb", "no critical point reached"),
+}
+
+
+def plot_stable_set_map(exp, out_dir):
+    import matplotlib.tri as mtri
+    pts = exp["points"]
+    a = [p["a"] for p in pts]
+    b = [p["b"] for p in pts]
+    fig, ax = plt.subplots(figsize=(12, 7))
+    limits = sorted({p["observed"] for p in pts}, key=lambda l: list(LIMIT_STYLE).index(l) if l in LIMIT_STYLE else 99)
+    for limit in limits:
+        colour, text = LIMIT_STYLE.get(limit, ("#984ea3", limit))
+        sel = [p for p in pts if p["observed"] == limit]
+        ax.scatter([p["a"] for p in sel], [p["b"] for p in sel], s=34 if limit == "global_min" else 60, marker="s",
+                   color=colour, label=f"GF reached {text} ({len(sel)})", zorder=2)
+    wrong = [p for p in pts if not p["match"]]
+    if wrong:
+        ax.scatter([p["a"] for p in wrong], [p["b"] for p in wrong], s=90, marker="x", color="red", zorder=4,
+                   label=f"observed ≠ predicted ({len(wrong)})")
+    tri = mtri.Triangulation(a, b)
+    handles = []
+    from matplotlib.lines import Line2D
+
+    def contour(values, colour, style, text):
+        vals = [v if v is not None else float("nan") for v in values]
+        finite = [v for v in vals if v == v]
+        if finite and min(finite) < 0 < max(finite):
+            ax.tricontour(tri, vals, levels=[0.0], colors=[colour], linestyles=[style], linewidths=2, zorder=3)
+            handles.append(Line2D([], [], color=colour, linestyle=style, linewidth=2, label=text))
+        else:
+            inside = finite and min(finite) > 0
+            handles.append(Line2D([], [], color=colour, linestyle=style, linewidth=2,
+                                  label=text + (": the whole slice" if inside else ": empty on this slice")))
+
+    contour([p["c1"] for p in pts], "red", "-", "c_1 = 0: boundary of the stable set (spec §5)")
+    contour([p["margins"]["alignment"] for p in pts], "green", "--", "alignment f0 = s_2 (spec §5 cond. 3)")
+    contour([p["margins"]["sublevel"] for p in pts], "purple", "-.",
+            "sublevel set L(0) − L* < ½(s_1² − s_2²) (spec §5 cond. 2)")
+    contour([p["margins"]["deficiency_margin"] for p in pts], "saddlebrown", ":",
+            "deficiency-margin ball (Arora et al. 2018a; spec §5 cond. 1)")
+    ax.set_xlabel(exp.get("axes", {}).get("a", "a [degrees]"))
+    ax.set_ylabel(exp.get("axes", {}).get("b", "b [degrees]"))
+    ax.set_xticks(range(0, 181, 30))
+    ax.set_yticks(range(0, 361, 30))
+    frac = exp.get("fractions", {})
+    ax.set_title("Limit of gradient flow over the slice W(0) = σ0 u0 v0ᵀ\n"
+                 f"stable set {100 * frac.get('stable_set', 0):.3g}% · alignment {100 * frac.get('alignment', 0):.3g}% · "
+                 f"sublevel {100 * frac.get('sublevel', 0):.3g}% · deficiency ball "
+                 f"{100 * frac.get('deficiency_margin', 0):.3g}% of the slice", fontsize=10)
+    first = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="observed limit")
+    ax.add_artist(first)
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=8, title="theory (contours)")
+    return save(fig, out_dir, "stable_set_map")
+
+
+def plot_rate_vs_depth(exp, out_dir):
+    runs = exp["runs"]
+    s1, s2 = exp["s1"], exp["s2"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    ax = axes[0]
+    depths = sorted({r["depth"] for r in runs})
+    fine = [depths[0] + i * (depths[-1] - depths[0]) / 200 for i in range(201)]
+    ax.plot(fine, [2 * (s1 - s2) * s1 ** (1 - 2 / n) for n in fine], color="0.3",
+            label="2(s_1 − s_2) s_1^{1−2/N} (spec §6, asymptotic rate)")
+    sigmas = sorted({r["sigma0"] for r in runs})
+    for i, sg in enumerate(sigmas):
+        sel = [r for r in runs if r["sigma0"] == sg and r["observed_rate"] is not None]
+        offset = 0.06 * (i - (len(sigmas) - 1) / 2)
+        ax.plot([r["depth"] + offset for r in sel], [r["observed_rate"] for r in sel], "o", color=f"C{i}",
+                label=f"observed, σ0 = {sg:g}")
+    ax.set_xlabel("depth N  [layers]")
+    ax.set_ylabel("late-time rate −d ln(L − L*)/dt  [1/time]")
+    ax.set_title(f"late-time rate: max relative deviation {exp.get('max_relative_deviation', float('nan')):.2g}",
+                 fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    for i, sg in enumerate(sigmas):
+        sel = [r for r in runs if r["sigma0"] == sg and r["t_eps"] is not None]
+        ax.plot([r["depth"] for r in sel], [r["t_eps"] for r in sel], "o-", color=f"C{i}",
+                label=f"observed t_eps, σ0 = {sg:g}")
+        bnd = [r for r in sel if r["t_eps_bound"] is not None]
+        ax.plot([r["depth"] for r in bnd], [r["t_eps_bound"] for r in bnd], "v:", color=f"C{i}",
+                label=f"κ bound (spec §6), σ0 = {sg:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("depth N  [layers]")
+    ax.set_ylabel("time to excess loss eps  [time t]")
+    ax.set_title("t_eps and its non-local κ bound ln((L(0) − L*)/eps)/κ", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return save(fig, out_dir, "rate_vs_depth")
+
+
+def plot_bound_vs_observed(exp, out_dir):
+    runs = [r for r in exp["runs"] if r["applies"] and r["t_eps"] is not None]
+    if not runs:
+        raise InputError("bound-vs-observed: no run with f0 > s_2 reached eps; nothing to plot")
+    fig, ax = plt.subplots(figsize=(7, 6))
+    depths = sorted({r["depth"] for r in runs})
+    for i, n in enumerate(depths):
+        sel = [r for r in runs if r["depth"] == n]
+        ax.scatter([r["t_eps_bound"] for r in sel], [r["t_eps"] for r in sel], s=18, color=f"C{i}", label=f"N = {n}")
+    bad = [r for r in runs if r["violated"]]
+    if bad:
+        ax.scatter([r["t_eps_bound"] for r in bad], [r["t_eps"] for r in bad], s=80, marker="x", color="red",
+                   label=f"bound violated ({len(bad)})")
+    lo = min(min(r["t_eps"] for r in runs), min(r["t_eps_bound"] for r in runs))
+    hi = max(max(r["t_eps"] for r in runs), max(r["t_eps_bound"] for r in runs))
+    ax.plot([lo, hi], [lo, hi], color="black", label="y = x: t_eps = ln((L(0) − L*)/eps)/κ (spec §6)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("κ bound on t_eps (spec §6, [proved])  [time t]")
+    ax.set_ylabel("observed t_eps  [time t]")
+    ratio = exp.get("ratio", {})
+    ax.set_title(f"{len(runs)} random starts with f0 > s_2: observed/bound min {ratio.get('min', float('nan')):.3g}, "
+                 f"median {ratio.get('median', float('nan')):.3g}, max {ratio.get('max', float('nan')):.3g}",
+                 fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return save(fig, out_dir, "bound_vs_observed")
+
+
+def plot_beyond_one_neuron(exp, out_dir):
+    groups = exp["groups"]
+    kinds = sorted({g["kind"] for g in groups})
+    fig, axes = plt.subplots(1, len(kinds), figsize=(6 * len(kinds), 4.6), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        depths = sorted({g["depth"] for g in groups if g["kind"] == kind})
+        for i, n in enumerate(depths):
+            sel = sorted((g for g in groups if g["kind"] == kind and g["depth"] == n), key=lambda g: g["scale"])
+            xs = [g["scale"] * (1 + 0.04 * (i - (len(depths) - 1) / 2)) for g in sel]
+            ys = [g["fraction"] for g in sel]
+            lo = [max(0.0, g["fraction"] - g["wilson_95"][0]) for g in sel]  # ≥ 0 despite round-off at 0 and 1
+            hi = [max(0.0, g["wilson_95"][1] - g["fraction"]) for g in sel]
+            ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", capsize=3, color=f"C{i}",
+                        label=f"N = {n}, widths {sel[0]['widths']}")
+        ax.set_xscale("log")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("init.scale  [" + ("‖W(0)‖_F" if kind == "balanced" else "entry standard deviation") + "]")
+        ax.set_ylabel("fraction of runs at the global optimum")
+        ax.set_title(f"{kind} starts", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    lo, hi = exp.get("wilson_95", [float("nan")] * 2)
+    fig.suptitle(f"No width-one layer (open problem; Bah et al. 2019 guarantee only some rank): GF reached the global "
+                 f"optimum in {exp.get('global_min')}/{exp.get('runs')} runs, 95% Wilson [{lo:.3g}, {hi:.3g}]; "
+                 "bars: 95% Wilson intervals per point", fontsize=10)
+    return save(fig, out_dir, "beyond_one_neuron")
+
+
+EXPERIMENT_FIGURES = {
+    "stable-set-map": plot_stable_set_map,
+    "rate-vs-depth": plot_rate_vs_depth,
+    "bound-vs-observed": plot_bound_vs_observed,
+    "beyond-one-neuron": plot_beyond_one_neuron,
+}
+
+
+def plot_experiment(sweep_dir, out_dir):
+    """The experiment's own figure when experiment.json names one of EXPERIMENT_FIGURES, else None."""
+    path = os.path.join(sweep_dir, "experiment.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        exp = json.load(f)
+    figure = EXPERIMENT_FIGURES.get(exp.get("experiment"))
+    return figure(exp, out_dir) if figure else None
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dir", help="output directory of linflow train, demo, sweep or experiment")
@@ -237,7 +421,9 @@ def main(argv):
     try:
         if os.path.isfile(os.path.join(args.dir, "runs.jsonl")) and os.path.isfile(
                 os.path.join(args.dir, "sweep.json")):
-            paths = plot_sweep(args.dir, out_dir, args.field, args.x_key)
+            paths = None if args.field or args.x_key else plot_experiment(args.dir, out_dir)
+            if paths is None:
+                paths = plot_sweep(args.dir, out_dir, args.field, args.x_key)
         elif os.path.isfile(os.path.join(args.dir, "trajectory.csv")) and os.path.isfile(
                 os.path.join(args.dir, "summary.json")):
             paths = plot_run(args.dir, out_dir)

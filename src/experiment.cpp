@@ -1,6 +1,7 @@
 #include "linflow/experiment.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "experiments/analyses.hpp"
@@ -22,6 +23,14 @@ constexpr Entry kExperiments[] = {
      detail::analyze_escape_time},
     {"gd-step-size", "GD converges below 2/(N s_1^{2-2/N}) and not above it (spec §3), N = 2..4",
      detail::analyze_gd_step_size},
+    {"stable-set-map", "GF limit over a 2-D slice of balanced rank-one starts vs spec §5 (c_1 != 0 => global min)",
+     detail::analyze_stable_set_map},
+    {"rate-vs-depth", "GF late-time rate and t_eps vs spec §6 (rate 2(s_1-s_2)s_1^{1-2/N}, kappa bound), N = 2..8",
+     detail::analyze_rate_vs_depth},
+    {"bound-vs-observed", "GF t_eps vs the spec §6 kappa bound over random balanced rank-one starts with f0 > s_2",
+     detail::analyze_bound_vs_observed},
+    {"beyond-one-neuron", "open problem: how often GF reaches the global optimum with no width-one layer (Monte Carlo)",
+     detail::analyze_beyond_one_neuron},
 };
 
 }  // namespace
@@ -67,6 +76,52 @@ std::string format_number(double v, int digits) {
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%.*g", digits, v);
   return buffer;
+}
+
+namespace {
+const nlohmann::json& member(const nlohmann::json& run, const char* key, const std::string& experiment) {
+  if (!run.contains(key) || !run[key].is_object()) {
+    const std::string status = run.value("status", "unknown");
+    throw InputError(experiment + " run " + std::to_string(run.at("run").get<long>()) + ": no \"" + key +
+                     "\" in its line (status " + status +
+                     (status == "error" ? ": " + run.value("message", "") : "; the sweep needs analyze = true") + ")");
+  }
+  return run[key];
+}
+}  // namespace
+
+const nlohmann::json& run_analysis(const nlohmann::json& run, const std::string& experiment) {
+  return member(run, "analysis", experiment);
+}
+
+const nlohmann::json& run_observation(const nlohmann::json& run, const std::string& experiment) {
+  return member(run, "observed", experiment);
+}
+
+std::string limit_name(const nlohmann::json& holder) {
+  const std::string limit = holder.value("limit", "unknown");
+  if (limit == "saddle" && holder.contains("saddle_index") && holder["saddle_index"].is_number_integer()) {
+    return "saddle " + std::to_string(holder["saddle_index"].get<int>());
+  }
+  return limit;
+}
+
+double number_or_nan(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
+}
+
+nlohmann::ordered_json json_number(double v) {
+  return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json();
+}
+
+std::pair<double, double> wilson_interval(long successes, long trials, double z) {
+  if (trials <= 0) return {0.0, 1.0};
+  const double n = static_cast<double>(trials);
+  const double p = static_cast<double>(successes) / n;
+  const double z2 = z * z;
+  const double center = (p + z2 / (2 * n)) / (1 + z2 / n);
+  const double half = z / (1 + z2 / n) * std::sqrt(p * (1 - p) / n + z2 / (4 * n * n));
+  return {std::max(0.0, center - half), std::min(1.0, center + half)};
 }
 
 }  // namespace detail

@@ -15,6 +15,7 @@
 #include "detail/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/run.hpp"
+#include "linflow/theory.hpp"
 
 namespace linflow {
 namespace {
@@ -203,6 +204,15 @@ std::vector<std::string> overrides_of(const ordered_json& params) {
   return out;
 }
 
+// The observation options of `linflow analyze --simulate` (src/cli/analyze.cpp): recorded times from [output].
+ObserveOptions observe_options(const OutputOptions& output) {
+  ObserveOptions oo;
+  oo.samples_log = output.samples_log;
+  oo.samples_uniform = std::max(output.samples_uniform, oo.samples_uniform);
+  oo.t_min = output.t_min;
+  return oo;
+}
+
 std::string describe_params(const ordered_json& params) {
   std::string s;
   for (const auto& [key, value] : params.items()) s += (s.empty() ? "" : ", ") + key + " = " + value.dump();
@@ -272,7 +282,7 @@ SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_di
   const toml::node* sweep_node = root.get("sweep");
   if (sweep_node && !sweep_node->is_table()) r.fail("'sweep' must be a table [sweep]");
   const toml::table& t = sweep_node ? *sweep_node->as_table() : empty;
-  r.only_keys(t, "sweep.", {"base", "seeds", "seed_per", "samples", "seed"});
+  r.only_keys(t, "sweep.", {"base", "seeds", "seed_per", "samples", "seed", "analyze"});
   if (const auto v = r.integer(t, "seeds", "sweep.")) {
     if (*v < 1 || *v > 1'000'000) r.fail("sweep.seeds: must be in 1..1000000");
     s.seeds = static_cast<int>(*v);
@@ -285,6 +295,7 @@ SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_di
     if (*v < 0) r.fail("sweep.seed: must be ≥ 0");
     s.seed = static_cast<unsigned long long>(*v);
   }
+  s.analyze = r.boolean(t, "analyze", "sweep.").value_or(false);
   if (const auto v = r.string(t, "seed_per", "sweep.")) {
     try {
       s.seed_per = seed_per_from_string(*v);
@@ -411,12 +422,32 @@ std::string run_line(const SweepConfig& sweep, long k) {
   const ordered_json params = run_parameters(sweep, k);
   line["params"] = params;
   try {
-    const RunResult result = run_config(parse_base(sweep, overrides_of(params)), "");
-    for (const auto& [key, value] : result.json.items()) {
+    const RunConfig config = parse_base(sweep, overrides_of(params));
+    json summary;
+    json analysis, observed;
+    if (sweep.analyze) {
+      const Problem problem = make_problem(config);
+      const Shape shape(config.widths);
+      const Eigen::VectorXd theta0 = initialize(shape, config.init);
+      const Analysis a = analyze(problem, shape, theta0, config.solver);
+      const Observation ob = observe(problem, shape, theta0, config.solver, a, observe_options(config.output));
+      // observe's simulation is the run: train() of `config` follows the same steps (recording never changes
+      // them), so these are the fields a plain run would write.
+      summary = summary_json(config, problem, shape, ob.summary);
+      analysis = to_json(a);
+      observed = to_json(ob);
+    } else {
+      summary = run_config(config, "").json;
+    }
+    for (const auto& [key, value] : summary.items()) {
       if (key == "config" || key == "version") continue;
       ordered_json v = value;
       if (key == "stats") v.erase("wall_seconds");  // the one field that differs between identical runs
       line[key] = std::move(v);
+    }
+    if (sweep.analyze) {
+      line["analysis"] = std::move(analysis);
+      line["observed"] = std::move(observed);
     }
   } catch (const InputError& e) {
     line["status"] = "error";
@@ -455,6 +486,7 @@ ordered_json to_json(const SweepConfig& sweep) {
   j["runs"] = run_count(sweep);
   j["seed_per"] = to_string(sweep.seed_per);
   j["seed"] = sweep.seed;
+  j["analyze"] = sweep.analyze;
   j["derived_seeds"] = derived;
   j["axes"] = axes;
   if (!sweep.description.empty()) j["description"] = sweep.description;

@@ -240,6 +240,49 @@ TEST(SweepRun, OutputIsBitwiseIdenticalForOneAndTwoThreads) {
   }
 }
 
+// sweep.analyze: each line gains the analysis and the observation of `linflow analyze --simulate`, while the summary
+// fields — taken from observe's own simulation, no separate train() — equal those of the plain sweep.
+TEST(SweepAnalyze, AddsAnalysisAndObservationAndKeepsTheSummaryOfAPlainRun) {
+  const SweepConfig plain = small_sweep();
+  SweepConfig analyzed = plain;
+  analyzed.analyze = true;
+  const fs::path one = fresh_dir("analyze_one"), two = fresh_dir("analyze_two");
+  const SweepSummary a = run(analyzed, one, 1);
+  const SweepSummary b = run(analyzed, two, 2);
+  EXPECT_EQ(a.status, SweepStatus::complete) << a.message;
+  EXPECT_EQ(b.status, SweepStatus::complete) << b.message;
+  const std::string runs = read(one / "runs.jsonl");
+  EXPECT_EQ(runs, read(two / "runs.jsonl"));  // bitwise identical for 1 and 2 threads
+  EXPECT_TRUE(nlohmann::json::parse(read(one / "sweep.json"))["analyze"].get<bool>());
+  const auto lines = lines_of(runs);
+  ASSERT_EQ(lines.size(), 12u);
+  for (size_t k = 0; k < lines.size(); ++k) {
+    const auto j = nlohmann::json::parse(lines[k]);
+    auto reference = nlohmann::json::parse(run_line(plain, static_cast<long>(k)));
+    for (const auto& [key, value] : reference.items()) EXPECT_EQ(j[key], value) << "run " << k << " field " << key;
+    ASSERT_TRUE(j.contains("analysis")) << lines[k];
+    ASSERT_TRUE(j.contains("observed")) << lines[k];
+    // The base is a balanced rank-one start with a one-neuron layer: the exact theory applies and predicts the
+    // global minimizer, which the observation (from the same trajectory) confirms.
+    EXPECT_EQ(j["analysis"]["status"], "exact_theory");
+    EXPECT_EQ(j["analysis"]["prediction"]["limit"], "global_min");
+    EXPECT_EQ(j["observed"]["t_eps"], j["t_eps"]);
+    if (j["status"] == "converged") EXPECT_EQ(j["observed"]["limit"], "global_min") << lines[k];
+    EXPECT_TRUE(j["observed"]["contradictions"].empty()) << lines[k];
+  }
+}
+
+TEST(SweepAnalyze, IsReadFromTheSweepFileAndOffByDefault) {
+  EXPECT_FALSE(small_sweep().analyze);
+  EXPECT_TRUE(sweep_of("[sweep]\nanalyze = true\n").analyze);
+  try {
+    sweep_of("[sweep]\nanalyze = \"yes\"\n");
+    FAIL() << "a string for sweep.analyze was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("sweep.analyze: expected true or false"), std::string::npos) << e.what();
+  }
+}
+
 TEST(SweepRun, ResumeAfterAKillMidLineRunsOnlyTheMissingRunsAndMatchesAnUninterruptedSweep) {
   const SweepConfig sweep = small_sweep();
   const fs::path whole = fresh_dir("whole"), killed = fresh_dir("killed");

@@ -11,6 +11,7 @@
 //   seed_per = "repeat"    # "repeat" (default) or "run": what the derived seeds follow (see below)
 //   samples = 0            # 0 (default): cross the axes as a grid; M > 0: M random points instead
 //   seed = 0               # seed of the random points (default 0); ≥ 0
+//   analyze = false        # true: every run does what `linflow analyze --simulate` does (below)
 //
 //   [[axis]]               # one table per varied key, in the order that sets the run numbering
 //   key = "network.widths" # any "section.key" of the run configuration
@@ -47,6 +48,14 @@
 //                the sweep and k: stats.wall_seconds is dropped (compare stats.rhs_evals and stats.steps for cost).
 //                A run whose combination of parameters is rejected as input gets "status": "error" and the
 //                message; the sweep goes on.
+//                With analyze = true the run is `analyze` followed by `observe` (theory.hpp) instead of `train`,
+//                with the observation options `linflow analyze --simulate` derives from [output]: the summary
+//                fields are those of the observation's simulation (the same trajectory `train` follows, so the
+//                same values; the solver runs in observe's two passes only, never a third time), and the line
+//                gains "analysis" (analysis.json's members: status, message, method, hypotheses, start,
+//                prediction with c_i, conditions with margins, bounds with κ and the t_eps bound, not_applicable,
+//                still_applies) and "observed" (analysis.json's "observed": the limit reached, the late-time rate,
+//                t_eps, and every prediction beside its observation, contradictions listed).
 //
 // Crash safety. Each line is appended with one write() as its run finishes, so killing a sweep loses only the runs
 // in flight. `resume` re-reads runs.jsonl (truncating a partially written last line), checks that sweep.json
@@ -93,6 +102,9 @@ struct SweepConfig {
   long samples = 0;             ///< 0: grid; > 0: that many random points
   unsigned long long seed = 0;  ///< seed of the random points
   std::string description;      ///< from [experiment], informational
+  /// sweep.analyze: run `analyze` + `observe` (theory.hpp) instead of `train` and add their JSON to each line.
+  /// Costs about twice a plain run (observe's two passes over the same trajectory). Default false.
+  bool analyze = false;
 
   /// Checks the fields above (not the keys and values against the run configuration: `validate_sweep` does).
   bool is_valid(std::string* why) const;
