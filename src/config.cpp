@@ -23,7 +23,7 @@ const std::map<std::string, std::vector<std::string>>& schema() {
       {"network", {"widths"}},
       {"init", {"kind", "seed", "scale", "rank", "end_to_end", "sigma0", "u0", "v0", "delta", "dir"}},
       {"solver",
-       {"method", "rtol", "atol", "dt0", "lr", "steps", "t_max", "eps", "stop_at_eps", "max_steps", "grad_tol",
+       {"method", "rtol", "atol", "dt0", "integrator", "dt", "lr", "steps", "t_max", "eps", "stop_at_eps", "max_steps", "grad_tol",
         "divergence_factor", "balance_tol"}},
       {"output", {"samples_log", "samples_uniform", "t_min", "modes", "save_weights", "trajectory"}},
   };
@@ -237,6 +237,10 @@ RunConfig parse_config(const std::string& toml_text, const std::string& base_dir
   r.get("solver", "rtol", c.solver.rtol);
   r.get("solver", "atol", c.solver.atol);
   r.get("solver", "dt0", c.solver.dt0);
+  std::string integrator;
+  r.get("solver", "integrator", integrator);
+  if (!integrator.empty()) c.solver.integrator = integrator_from_string(integrator);
+  r.get("solver", "dt", c.solver.dt);
   r.get("solver", "lr", c.solver.lr);
   r.get("solver", "steps", c.solver.steps);
   r.get("solver", "t_max", c.solver.t_max);
@@ -288,6 +292,8 @@ nlohmann::json to_json(const RunConfig& c) {
                  {"rtol", s.rtol},
                  {"atol", s.atol},
                  {"dt0", s.dt0},
+                 {"integrator", to_string(s.integrator)},
+                 {"dt", s.dt},
                  {"lr", s.lr},
                  {"steps", s.steps},
                  {"t_max", s.t_max},

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "detail/monitor.hpp"
+#include "detail/gauss_legendre.hpp"
 #include "detail/ode_driver.hpp"
 #include "detail/reduced_flows.hpp"
 #include "linflow/error.hpp"
@@ -83,6 +84,7 @@ detail::DriverOptions driver_options(const SolverOptions& o, const RecordOptions
   d.max_steps = o.max_steps;
   d.grad_tol = o.grad_tol;
   d.times = &record.times;
+  d.dt = o.dt;
   return d;
 }
 
@@ -90,10 +92,13 @@ detail::DriverOptions driver_options(const SolverOptions& o, const RecordOptions
 template <class F, class OnSample>
 Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const RecordOptions& record,
                   OnSample&& on_sample, const ProgressSink& progress) {
-  const auto r = detail::integrate_dopri5(flow, x, driver_options(o, record), on_sample,
-                                          [&](double t, double excess, long steps) {
-                                            if (progress) progress(Progress{t, o.t_max, excess, steps});
-                                          });
+  auto on_progress = [&](double t, double excess, long steps) {
+    if (progress) progress(Progress{t, o.t_max, excess, steps});
+  };
+  const detail::DriverOptions d = driver_options(o, record);
+  const auto r = o.integrator == Integrator::gauss_legendre
+                     ? detail::integrate_gauss_legendre(flow, x, d, on_sample, on_progress)
+                     : detail::integrate_dopri5(flow, x, d, on_sample, on_progress);
   Summary s;
   s.status = r.status;
   s.t_final = r.t;
@@ -325,6 +330,17 @@ const char* to_string(Method method) {
   return "?";
 }
 
+const char* to_string(Integrator integrator) {
+  return integrator == Integrator::gauss_legendre ? "gauss_legendre" : "dopri5";
+}
+
+Integrator integrator_from_string(const std::string& name) {
+  for (auto i : {Integrator::dopri5, Integrator::gauss_legendre}) {
+    if (name == to_string(i)) return i;
+  }
+  throw InputError("solver.integrator: unknown integrator '" + name + "' (expected dopri5 or gauss_legendre)");
+}
+
 Method method_from_string(const std::string& name) {
   for (auto m : {Method::gf, Method::gd, Method::end_to_end, Method::rank1, Method::exact}) {
     if (name == to_string(m)) return m;
@@ -352,6 +368,7 @@ bool SolverOptions::is_valid(std::string* why) const {
   if (!positive(rtol)) return bad("solver.rtol: must be finite and > 0, got " + fmt(rtol));
   if (!positive(atol)) return bad("solver.atol: must be finite and > 0, got " + fmt(atol));
   if (!(dt0 >= 0) || !std::isfinite(dt0)) return bad("solver.dt0: must be finite and ≥ 0, got " + fmt(dt0));
+  if (!positive(dt)) return bad("solver.dt: must be finite and > 0, got " + fmt(dt));
   if (!positive(lr)) return bad("solver.lr: must be finite and > 0, got " + fmt(lr));
   if (steps < 0) return bad("solver.steps: must be ≥ 0, got " + std::to_string(steps));
   if (!positive(t_max)) return bad("solver.t_max: must be finite and > 0, got " + fmt(t_max));

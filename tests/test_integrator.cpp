@@ -1,11 +1,13 @@
-// The Dormand–Prince 5(4) integrator linflow drives (Boost.Odeint): its convergence order, its embedded error
-// estimate, and the adaptive driver's global error against the requested tolerance, on the gradient flow of a
-// depth-2 network whose solution is known in closed form (Saxe et al. 2014, spec §7).
+// The integrators linflow drives, on the gradient flow of a depth-2 network whose solution is known in closed form
+// (Saxe et al. 2014, spec §7): Dormand–Prince 5(4) (Boost.Odeint) — convergence order, embedded error estimate,
+// adaptive global error against the tolerance — and Gauss–Legendre collocation — order 6, dense output, t_eps, and
+// conservation of the imbalance where the adaptive pair drifts.
 #include <gtest/gtest.h>
 
 #include <boost/numeric/odeint.hpp>
 #include <boost/numeric/odeint/external/eigen/eigen.hpp>
 #include <cmath>
+#include <cstdio>
 
 #include "fixtures.hpp"
 #include "linflow/solver.hpp"
@@ -104,6 +106,91 @@ TEST(Integrator, AdaptiveGlobalErrorFollowsTolerance) {
     EXPECT_LT(error, previous) << "tol " << tol;
     previous = error;
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Gauss–Legendre collocation (solver.integrator = "gauss_legendre").
+
+SolverOptions gauss_legendre(double dt, double t_max) {
+  SolverOptions o = test::tight_flow(t_max);
+  o.integrator = Integrator::gauss_legendre;
+  o.dt = dt;
+  return o;
+}
+
+TEST(GaussLegendre, ConvergesWithOrderSix) {
+  SaxeProblem p;
+  const double T = 2.0;
+  std::vector<double> errors;
+  for (int n : {8, 16, 32}) {
+    Eigen::VectorXd theta = p.at(0);
+    const Summary s = train(p.problem, p.shape, theta, gauss_legendre(T / n, T));
+    ASSERT_EQ(s.status, Status::t_max) << s.message;
+    errors.push_back((theta - p.at(T)).norm());
+  }
+  for (size_t i = 1; i < errors.size(); ++i) {
+    EXPECT_NEAR(std::log2(errors[i - 1] / errors[i]), 6.0, 0.3) << "errors " << errors[i - 1] << " → " << errors[i];
+  }
+}
+
+TEST(GaussLegendre, DenseOutputAndTepsMatchTheClosedForm) {
+  // Stage order 3: the collocation polynomial between steps is accurate to O(h^4); the crossing is located on it.
+  SaxeProblem p;
+  SolverOptions o = gauss_legendre(0.01, 3.0);
+  o.eps = 1e-3;
+  o.stop_at_eps = true;
+  RecordOptions record;
+  record.times = {0.0, 0.123, 0.5555, 1.0};
+  std::vector<Sample> samples;
+  Eigen::VectorXd theta = p.at(0);
+  const Summary s = train(p.problem, p.shape, theta, o, record, [&](const Sample& x) { samples.push_back(x); });
+  ASSERT_EQ(s.status, Status::converged) << s.message;
+  // Aligned: excess = ½(s − σ)², so t_eps solves σ(t) = s − √(2 eps) in closed form.
+  const double sigma1 = p.s - std::sqrt(2 * o.eps);
+  const double t_eps = std::log((sigma1 * (p.s / p.sigma0 - 1)) / (p.s - sigma1)) / (2 * p.s);
+  EXPECT_NEAR(*s.t_eps, t_eps, 1e-9);
+  ASSERT_GE(samples.size(), 4u);
+  for (const Sample& x : samples) {
+    if (x.t > *s.t_eps) continue;
+    const Eigen::VectorXd exact = p.at(x.t);
+    const double sigma = exact.head(3).squaredNorm();
+    EXPECT_NEAR(x.excess_loss, 0.5 * (p.s - sigma) * (p.s - sigma), 1e-9) << "t = " << x.t;
+  }
+}
+
+TEST(GaussLegendre, ConservesTheImbalanceToRoundOffWhereDormandPrinceDrifts) {
+  // An unbalanced Gaussian start on depth 3: D_j(t) = D_j(0) for all t (spec §2, a quadratic invariant), which
+  // Gauss–Legendre conserves exactly up to round-off and the adaptive pair only up to its local errors.
+  const Problem problem = test::synthetic(4, 3, {2.0, 1.0, 0.5}, 11);
+  const Shape shape({4, 3, 3, 3});
+  std::mt19937_64 rng(5);
+  const Eigen::VectorXd theta0 = test::random_theta(shape, rng, 0.5);
+  RecordOptions record;
+  record.times = {200.0};
+  auto drift = [&](const SolverOptions& o) {
+    Eigen::VectorXd theta = theta0;
+    double d = -1;
+    const Summary s = train(problem, shape, theta, o, record, [&](const Sample& x) { d = x.imbalance_drift; });
+    EXPECT_TRUE(s.status == Status::t_max || s.status == Status::converged) << s.message;
+    return d;
+  };
+  SolverOptions dopri = test::tight_flow(200.0);
+  dopri.rtol = 1e-8;
+  dopri.atol = 1e-10;
+  const double gl = drift(gauss_legendre(0.05, 200.0));
+  const double dp = drift(dopri);
+  const double scale = shape.max_imbalance(theta0) + 1;
+  EXPECT_LE(gl, 200 * test::kEps * scale) << "Gauss–Legendre drift " << gl;
+  std::printf("imbalance drift at t = 200: Gauss–Legendre %.3g, Dormand–Prince (rtol 1e-8) %.3g\n", gl, dp);
+  EXPECT_GT(dp, 10 * gl) << "Dormand–Prince at rtol 1e-8 drift " << dp << " vs Gauss–Legendre " << gl;
+}
+
+TEST(GaussLegendre, TooLargeAStepIsReportedNotHidden) {
+  SaxeProblem p;
+  Eigen::VectorXd theta = p.at(0);
+  const Summary s = train(p.problem, p.shape, theta, gauss_legendre(5.0, 20.0));
+  EXPECT_EQ(s.status, Status::diverged);
+  EXPECT_NE(s.message.find("reduce solver.dt"), std::string::npos) << s.message;
 }
 
 }  // namespace

@@ -33,6 +33,14 @@ enum class Method {
 const char* to_string(Method method);
 Method method_from_string(const std::string& name);  ///< throws InputError naming the valid methods
 
+/// The integrator of the ODE methods (gf, end_to_end, rank1).
+enum class Integrator {
+  dopri5,          ///< adaptive Dormand–Prince 5(4) (Boost.Odeint), rtol/atol
+  gauss_legendre,  ///< 3-stage Gauss–Legendre collocation, order 6, fixed step `dt`: conserves the imbalances
+};
+const char* to_string(Integrator integrator);
+Integrator integrator_from_string(const std::string& name);  ///< throws InputError naming the valid ones
+
 enum class Status {
   converged,  ///< the excess loss reached `eps`
   t_max,      ///< the horizon t_max was reached first
@@ -50,6 +58,11 @@ struct SolverOptions {
   double atol = 1e-13;
   /// GF: initial step (0 = 1e-3 / (1 + ‖∇L(θ0)‖)). Adaptive afterwards.
   double dt0 = 0.0;
+  /// GF, end_to_end, rank1: the integrator. gauss_legendre conserves every imbalance D_j to round-off however long
+  /// the run (a quadratic invariant), at a fixed step `dt` that must keep h ‖∂f/∂θ‖ < 1.
+  Integrator integrator = Integrator::dopri5;
+  /// gauss_legendre: the fixed step, > 0.
+  double dt = 0.01;
   /// GD: step size η > 0.
   double lr = 1e-2;
   /// GD: iteration budget (0 = as many as t_max / lr).

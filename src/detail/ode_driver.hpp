@@ -44,6 +44,7 @@ struct DriverOptions {
   long max_steps = 1'000'000;
   double grad_tol = 0;
   const std::vector<double>* times = nullptr;  ///< increasing sample times
+  double dt = 0.01;                            ///< fixed step of integrate_gauss_legendre
 };
 
 struct DriverResult {
@@ -56,6 +57,61 @@ struct DriverResult {
   long rejected = 0;
   std::string reason;  ///< set for diverged
 };
+
+/// The state at t = 0 (vector field dxdt): excess, gradient norm, the samples at t = 0, and an immediate stop at
+/// eps (when stopping there) or on non-finite values. Returns true when the run is over before its first step.
+template <Flow F, class OnSample>
+bool begin(F& flow, const State& x, const State& dxdt, const DriverOptions& o, DriverResult& r,
+           const std::vector<double>& times, size_t& next_sample, OnSample&& on_sample) {
+  r.excess = flow.excess(x);
+  r.grad_norm = flow.grad_norm(x, dxdt);
+  while (next_sample < times.size() && times[next_sample] <= 0.0) on_sample(x, times[next_sample++]);
+  if (r.excess <= o.eps) {
+    r.t_eps = 0.0;
+    if (o.stop_at_eps) {
+      r.status = Status::converged;
+      return true;
+    }
+  }
+  if (!x.allFinite() || !dxdt.allFinite()) {
+    r.status = Status::diverged;
+    r.reason = "non-finite state or gradient at t = 0";
+    return true;
+  }
+  return false;
+}
+
+/// The part of an accepted step [t_old, t] (excess e_new at its end state x_new) that does not depend on the
+/// integrator: the first crossing of the excess loss below eps inside it, located by bisection on the step's dense
+/// output `dense(ts, out)` (the excess is monotone along GF, so the bracket with e(t_old) > eps ≥ e(t) holds a single
+/// crossing), and the samples up to the crossing (when stopping there) or t. Returns the crossing, if any.
+template <Flow F, class Dense, class OnSample>
+std::optional<double> finish_step(F& flow, const DriverOptions& o, DriverResult& r, double t_old, double t,
+                                  double e_new, const State& x_new, Dense&& dense, State& scratch,
+                                  const std::vector<double>& times, size_t& next_sample, OnSample&& on_sample) {
+  std::optional<double> crossing;
+  if (!r.t_eps && e_new <= o.eps) {
+    double lo = t_old, hi = t;
+    for (int it = 0; it < 200 && hi - lo > 4 * std::numeric_limits<double>::epsilon() * std::max(1.0, hi); ++it) {
+      const double mid = 0.5 * (lo + hi);
+      dense(mid, scratch);
+      (flow.excess(scratch) <= o.eps ? hi : lo) = mid;
+    }
+    crossing = hi;
+    r.t_eps = hi;
+  }
+  const double t_stop = (crossing && o.stop_at_eps) ? *crossing : t;
+  while (next_sample < times.size() && times[next_sample] <= t_stop) {
+    const double ts = times[next_sample++];
+    if (ts == t) {
+      on_sample(x_new, ts);
+    } else {
+      dense(ts, scratch);
+      on_sample(scratch, ts);
+    }
+  }
+  return crossing;
+}
 
 /// Integrates x from t = 0. Calls on_sample(x, t) at each requested time reached, on_progress(t, excess, steps)
 /// after each accepted step. On return x is the final state (x(t_eps) when stopping at eps).
@@ -78,21 +134,7 @@ DriverResult integrate_dopri5(F& flow, State& x, const DriverOptions& o, OnSampl
   State dxdt(x.size()), x_new(x.size()), dxdt_new(x.size()), x_mid(x.size());
   system(x, dxdt, 0.0);
   double t = 0.0;
-  r.excess = flow.excess(x);
-  r.grad_norm = flow.grad_norm(x, dxdt);
-  while (next_sample < times.size() && times[next_sample] <= 0.0) on_sample(x, times[next_sample++]);
-  if (r.excess <= o.eps) {
-    r.t_eps = 0.0;
-    if (o.stop_at_eps) {
-      r.status = Status::converged;
-      return r;
-    }
-  }
-  if (!x.allFinite() || !dxdt.allFinite()) {
-    r.status = Status::diverged;
-    r.reason = "non-finite state or gradient at t = 0";
-    return r;
-  }
+  if (begin(flow, x, dxdt, o, r, times, next_sample, on_sample)) return r;
   double dt = o.dt0 > 0 ? o.dt0 : 1e-3 / (1.0 + dxdt.norm());
   while (true) {
     if (t >= o.t_max) {
@@ -130,29 +172,8 @@ DriverResult integrate_dopri5(F& flow, State& x, const DriverOptions& o, OnSampl
     auto dense = [&](double ts, State& out) {
       stepper.stepper().calc_state(ts, out, x, dxdt, t_old, x_new, dxdt_new, t);
     };
-    // First crossing of the excess loss below eps inside this step: bisection on the dense output. The excess
-    // is monotone along GF, so the bracket [t_old, t] with e(t_old) > eps ≥ e(t) holds a single crossing.
-    std::optional<double> crossing;
-    if (!r.t_eps && e_new <= o.eps) {
-      double lo = t_old, hi = t;
-      for (int it = 0; it < 200 && hi - lo > 4 * std::numeric_limits<double>::epsilon() * std::max(1.0, hi); ++it) {
-        const double mid = 0.5 * (lo + hi);
-        dense(mid, x_mid);
-        (flow.excess(x_mid) <= o.eps ? hi : lo) = mid;
-      }
-      crossing = hi;
-      r.t_eps = hi;
-    }
-    const double t_stop = (crossing && o.stop_at_eps) ? *crossing : t;
-    while (next_sample < times.size() && times[next_sample] <= t_stop) {
-      const double ts = times[next_sample++];
-      if (ts == t) {
-        on_sample(x_new, ts);
-      } else {
-        dense(ts, x_mid);
-        on_sample(x_mid, ts);
-      }
-    }
+    const std::optional<double> crossing =
+        finish_step(flow, o, r, t_old, t, e_new, x_new, dense, x_mid, times, next_sample, on_sample);
     if (crossing && o.stop_at_eps) {
       dense(*crossing, x);
       system(x, dxdt, *crossing);
