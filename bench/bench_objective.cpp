@@ -4,12 +4,18 @@
 // N − 1 for the prefixes W_{j:1}, N − 1 for the suffixes W_{N:j+1}ᵀ ∇L_1, N − 1 for the gradients of layers 2..N.
 // BM_BareProducts times exactly those products into preallocated storage; the ratio of the two is the overhead
 // of everything else (the loss, ∇L_1, the bookkeeping). Target (core issue): ≤ 1.3 for d ≥ 64.
+// BM_Gemm is the machine's product rate with the same library and threads (one d × d product), the hardware limit
+// the evaluation is measured against (performance issue: ≥ 70 % for large d).
+// BM_GfRun integrates gradient flow (default tolerances) for a fixed simulated time from the same kind of start at
+// every size, so that its cost per unit simulated time shows how the whole engine scales in d and N.
 #include <benchmark/benchmark.h>
 
 #include <random>
 
+#include "linflow/init.hpp"
 #include "linflow/network.hpp"
 #include "linflow/problem.hpp"
+#include "linflow/solver.hpp"
 
 namespace {
 
@@ -68,6 +74,46 @@ void BM_BareProducts(benchmark::State& state) {
   state.counters["flops"] = benchmark::Counter(2.0 * (3 * N - 3) * d * double(d) * d, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void BM_Gemm(benchmark::State& state) {
+  const int d = static_cast<int>(state.range(0));
+  std::mt19937_64 rng(1);
+  const Eigen::MatrixXd A = gaussian(d, d, rng), B = gaussian(d, d, rng);
+  Eigen::MatrixXd C(d, d);
+  for (auto _ : state) {
+    C.noalias() = A * B;
+    benchmark::DoNotOptimize(C.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["flops"] = benchmark::Counter(2.0 * d * double(d) * d, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Widths d everywhere, depth N, target with singular values 2, 1.5, 1 (the dynamics hardly depend on d), balanced
+// start with ‖W(0)‖_F = 0.5, T = 0.5 (the fast phase).
+void BM_GfRun(benchmark::State& state) {
+  const int d = static_cast<int>(state.range(0));
+  const int N = static_cast<int>(state.range(1));
+  std::mt19937_64 rng(3);
+  const linflow::Problem problem = linflow::Problem::synthetic(d, d, {2.0, 1.5, 1.0}, rng);
+  const linflow::Shape shape(widths(d, N));
+  linflow::InitOptions init;
+  init.kind = linflow::InitKind::balanced;
+  init.scale = 0.5;
+  const Eigen::VectorXd theta0 = linflow::initialize(shape, init);
+  linflow::SolverOptions o;
+  o.t_max = 0.5;
+  o.stop_at_eps = false;
+  o.grad_tol = 0;
+  long evals = 0;
+  for (auto _ : state) {
+    Eigen::VectorXd theta = theta0;
+    const linflow::Summary s = linflow::train(problem, shape, theta, o);
+    evals = s.stats.rhs_evals;
+    benchmark::DoNotOptimize(s.loss);
+  }
+  state.counters["evals"] = static_cast<double>(evals);
+  state.counters["T"] = o.t_max;
+}
+
 void sizes(benchmark::internal::Benchmark* b) {
   for (int d : {8, 64, 256}) {
     for (int N : {3, 5, 8}) b->Args({d, N});
@@ -78,3 +124,8 @@ void sizes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_Objective)->Apply(sizes);
 BENCHMARK(BM_BareProducts)->Apply(sizes);
+BENCHMARK(BM_Gemm)->Arg(8)->Arg(64)->Arg(256)->Arg(512);
+BENCHMARK(BM_GfRun)
+    ->ArgsProduct({{8, 16, 32, 64, 128, 256, 512}, {4}})
+    ->ArgsProduct({{64}, {2, 3, 6, 8, 12, 16}})
+    ->Unit(benchmark::kMillisecond);

@@ -1,5 +1,6 @@
 // linflow command-line tool: a thin client of the library. Each subcommand lives in its own file.
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 
@@ -12,7 +13,16 @@
 #include "linflow/error.hpp"
 #include "linflow/run.hpp"
 
+#ifdef LINFLOW_OPENBLAS
+extern "C" void openblas_set_num_threads(int threads);
+#endif
+
 int main(int argc, char** argv) {
+#ifdef LINFLOW_OPENBLAS
+  // One core per run: sweeps spread runs over the cores (threads, MPI ranks), and a BLAS that also spawned threads
+  // would oversubscribe them. OPENBLAS_NUM_THREADS, when set, is the user's choice and is left alone.
+  if (std::getenv("OPENBLAS_NUM_THREADS") == nullptr) openblas_set_num_threads(1);
+#endif
   CLI::App app{"linflow: training dynamics of deep linear networks (exact gradient flow, gradient descent, theory)"};
   app.set_version_flag("--version", std::string("linflow ") + linflow::version());
   app.require_subcommand(1);
