@@ -26,10 +26,13 @@ test: build
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (what CI runs after `make test`).
 asan:
-	@$(MAKE) --no-print-directory test BUILD=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_FLAGS="-DLINFLOW_SANITIZE=ON -DLINFLOW_BUILD_BENCHMARKS=OFF"
+	@$(MAKE) --no-print-directory test BUILD=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_FLAGS="-DLINFLOW_SANITIZE=ON -DLINFLOW_BUILD_BENCHMARKS=OFF -DLINFLOW_BLAS=OFF"
 
+# Benchmarks: Google Benchmark tables, then the peer benchmark (scipy, PyTorch; bench/run_peers), whose extra
+# packages (SciPy, PyTorch, OpenBLAS) scripts/setup_bench.sh installs. LINFLOW_PEERS=0 skips the peers.
 bench: build
-	bench/run
+	@scripts/setup_bench.sh
+	bench/run $(BUILD)
 
 clean:
 	rm -rf build build-asan build.configure.log build-asan.configure.log

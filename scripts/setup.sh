@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages linflow needs to build, test, benchmark and plot.
+# Installs the Debian packages linflow needs to build, test, benchmark and plot, plus any packages named as
+# arguments (scripts/setup_bench.sh adds the peer benchmark's).
 # Idempotent: does nothing when everything is present. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 packages=(
@@ -8,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin libopenblas-dev
   python3 python3-numpy python3-matplotlib
+  "$@"
 )
 missing=()
 for p in "${packages[@]}"; do
