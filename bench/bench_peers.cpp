@@ -81,10 +81,12 @@ std::vector<Spec> all_specs() {
     int d, N;
     double T_balanced, T_gaussian, T_w1;
   };
-  for (const Size& z : {Size{"small", 8, 3, 10, 10, 10}, Size{"medium", 64, 4, 8, 20, 8}, Size{"large", 256, 6, 1, 1, 1}}) {
+  for (const Size& z :
+       {Size{"small", 8, 3, 10, 10, 10}, Size{"medium", 64, 4, 8, 20, 8}, Size{"large", 256, 6, 1, 1, 1}}) {
     for (bool w1 : {false, true}) {
       for (InitKind k : {InitKind::balanced, InitKind::gaussian}) {
-        specs.push_back(Spec{z.name, z.d, z.N, w1, k, w1 ? z.T_w1 : (k == InitKind::balanced ? z.T_balanced : z.T_gaussian)});
+        specs.push_back(
+            Spec{z.name, z.d, z.N, w1, k, w1 ? z.T_w1 : (k == InitKind::balanced ? z.T_balanced : z.T_gaussian)});
       }
     }
   }
@@ -132,9 +134,10 @@ double cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-linflow::SolverOptions gf_options(double T, double rtol) {
+linflow::SolverOptions gf_options(double T, double rtol, linflow::Integrator integrator = linflow::Integrator::dopri5) {
   linflow::SolverOptions o;
   o.method = linflow::Method::gf;
+  o.integrator = integrator;
   o.t_max = T;
   o.rtol = rtol;
   o.atol = rtol;
@@ -188,7 +191,8 @@ std::vector<std::string> split(const std::string& s) {
 }
 
 int usage() {
-  std::cerr << "usage: bench_peers DIR [--reps R] [--rtols a,b,...] [--ref-rtol r] [--problems name,...] [--budget S] [--list]\n";
+  std::cerr << "usage: bench_peers DIR [--reps R] [--rtols a,b,...] [--ref-rtol r] [--problems name,...] [--budget S] "
+               "[--list]\n";
   return 2;
 }
 
@@ -285,49 +289,59 @@ int main(int argc, char** argv) {
     }
 
     json points = json::array();
-    double last_wall = 0, last_rtol = 0;
-    for (double rtol : rtols) {
-      const linflow::SolverOptions o = gf_options(spec.T, rtol);
-      // Dormand–Prince 5(4): steps ∝ rtol^(−1/5); skip a tolerance whose repetitions would exceed the budget.
-      if (last_wall > 0) {
-        const double predicted = last_wall * std::pow(last_rtol / rtol, 0.2);
-        if (predicted * reps > budget) {
-          points.push_back(json{{"rtol", rtol}, {"skipped", true}, {"predicted_wall", predicted}});
-          std::cerr << "  rtol " << rtol << ": skipped (predicted " << predicted << " s per run)\n";
-          continue;
+    // Both adaptive integrators of linflow: Dormand–Prince 5(4) (steps ∝ rtol^(−1/5)) and Fehlberg 7(8) (∝
+    // rtol^(−1/8)).
+    for (const auto integrator : {linflow::Integrator::dopri5, linflow::Integrator::rk78}) {
+      const double order = integrator == linflow::Integrator::rk78 ? 8.0 : 5.0;
+      double last_wall = 0, last_rtol = 0;
+      for (double rtol : rtols) {
+        const linflow::SolverOptions o = gf_options(spec.T, rtol, integrator);
+        // Skip a tolerance whose repetitions would exceed the budget.
+        if (last_wall > 0) {
+          const double predicted = last_wall * std::pow(last_rtol / rtol, 1.0 / order);
+          if (predicted * reps > budget) {
+            points.push_back(json{{"rtol", rtol},
+                                  {"integrator", linflow::to_string(integrator)},
+                                  {"skipped", true},
+                                  {"predicted_wall", predicted}});
+            std::cerr << "  " << linflow::to_string(integrator) << " rtol " << rtol << ": skipped (predicted "
+                      << predicted << " s per run)\n";
+            continue;
+          }
         }
+        Timed first = run_once(problem, shape, theta0, o);  // warm-up (untimed) unless it is long
+        std::vector<double> walls, cpus;
+        if (first.wall >= 1.0) {
+          walls.push_back(first.wall);
+          cpus.push_back(first.cpu);
+        }
+        while (static_cast<int>(walls.size()) < reps) {
+          const Timed r = run_once(problem, shape, theta0, o);
+          walls.push_back(r.wall);
+          cpus.push_back(r.cpu);
+        }
+        const Eigen::MatrixXd W = shape.end_to_end(first.theta);
+        last_wall = median(walls);
+        last_rtol = rtol;
+        json pt = {{"rtol", rtol},
+                   {"integrator", linflow::to_string(integrator)},
+                   {"skipped", false},
+                   {"atol", rtol},
+                   {"status", linflow::to_string(first.summary.status)},
+                   {"steps", first.summary.stats.steps},
+                   {"rejected", first.summary.stats.rejected_steps},
+                   {"rhs_evals", first.summary.stats.rhs_evals},
+                   {"wall", median(walls)},
+                   {"cpu", median(cpus)},
+                   {"walls", walls},
+                   {"reps", walls.size()},
+                   {"warmup", first.wall < 1.0},
+                   {"err_W", (W - W_ref).norm() / W_ref.norm()},
+                   {"err_theta", (first.theta - ref.theta).norm() / ref.theta.norm()}};
+        std::cerr << "  " << linflow::to_string(integrator) << " rtol " << rtol << ": " << pt["wall"].get<double>()
+                  << " s, err_W " << pt["err_W"].get<double>() << "\n";
+        points.push_back(pt);
       }
-      Timed first = run_once(problem, shape, theta0, o);  // warm-up (untimed) unless it is long
-      std::vector<double> walls, cpus;
-      if (first.wall >= 1.0) {
-        walls.push_back(first.wall);
-        cpus.push_back(first.cpu);
-      }
-      while (static_cast<int>(walls.size()) < reps) {
-        const Timed r = run_once(problem, shape, theta0, o);
-        walls.push_back(r.wall);
-        cpus.push_back(r.cpu);
-      }
-      const Eigen::MatrixXd W = shape.end_to_end(first.theta);
-      last_wall = median(walls);
-      last_rtol = rtol;
-      json pt = {{"rtol", rtol},
-                 {"skipped", false},
-                 {"atol", rtol},
-                 {"status", linflow::to_string(first.summary.status)},
-                 {"steps", first.summary.stats.steps},
-                 {"rejected", first.summary.stats.rejected_steps},
-                 {"rhs_evals", first.summary.stats.rhs_evals},
-                 {"wall", median(walls)},
-                 {"cpu", median(cpus)},
-                 {"walls", walls},
-                 {"reps", walls.size()},
-                 {"warmup", first.wall < 1.0},
-                 {"err_W", (W - W_ref).norm() / W_ref.norm()},
-                 {"err_theta", (first.theta - ref.theta).norm() / ref.theta.norm()}};
-      std::cerr << "  rtol " << rtol << ": " << pt["wall"].get<double>() << " s, err_W "
-                << pt["err_W"].get<double>() << "\n";
-      points.push_back(pt);
     }
     p["points"] = points;
     results.push_back(p);
@@ -335,7 +349,8 @@ int main(int argc, char** argv) {
   std::ofstream f(out / (list ? "problems.json" : "linflow.json"));
   f << json{{"eigen", std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
                           std::to_string(EIGEN_MINOR_VERSION)},
-            {"boost", std::to_string(BOOST_VERSION / 100000) + "." + std::to_string(BOOST_VERSION / 100 % 1000) + "." + std::to_string(BOOST_VERSION % 100)},
+            {"boost", std::to_string(BOOST_VERSION / 100000) + "." + std::to_string(BOOST_VERSION / 100 % 1000) + "." +
+                          std::to_string(BOOST_VERSION % 100)},
             {"problems", results}}
            .dump(2)
     << "\n";

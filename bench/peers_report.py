@@ -28,6 +28,8 @@ import sys
 METHODS = ["linflow gf", "scipy DOP853", "scipy RK45", "torch GD"]
 STYLE = {
     "linflow gf": dict(color="#d62728", marker="o", lw=2.0),
+    "linflow gf (dopri5)": dict(color="#d62728", marker="o", lw=2.0),
+    "linflow gf (rk78)": dict(color="#ff7f0e", marker="D", lw=2.0),
     "scipy DOP853": dict(color="#1f77b4", marker="s", lw=1.3),
     "scipy RK45": dict(color="#2ca02c", marker="^", lw=1.3),
     "torch GD": dict(color="#9467bd", marker="v", lw=1.3),
@@ -239,10 +241,10 @@ def main():
     for p in problems:
         for q in p["points"]:
             if q.get("skipped"):
-                add(f"| {p['name']} | linflow gf | {q['rtol']:.0e} | skipped | predicted {fmt_t(q['predicted_wall'])} "
+                add(f"| {p['name']} | linflow gf ({q.get('integrator', 'dopri5')}) | {q['rtol']:.0e} | skipped | predicted {fmt_t(q['predicted_wall'])} "
                     f"per run | | | | | |")
                 continue
-            add(f"| {p['name']} | linflow gf | {q['rtol']:.0e} | {q['reps']} | {fmt_t(q['wall'])} | {q['rhs_evals']} | "
+            add(f"| {p['name']} | linflow gf ({q.get('integrator', 'dopri5')}) | {q['rtol']:.0e} | {q['reps']} | {fmt_t(q['wall'])} | {q['rhs_evals']} | "
                 f"{q['err_W']:.2e} | {q['err_theta']:.2e} | | |")
         for name, meth, q, match, note in [d for d in detail if d[0] == p["name"]]:
             if q["skipped"]:
@@ -288,7 +290,9 @@ def plot(problems, pp, folder):
             if p is None:
                 ax.set_visible(False)
                 continue
-            series = {"linflow gf": [(q[ERR], q["wall"]) for q in p["points"] if not q.get("skipped")]}
+            series = {f"linflow gf ({integ})": [(q[ERR], q["wall"]) for q in p["points"]
+                                                if not q.get("skipped") and q.get("integrator", "dopri5") == integ]
+                      for integ in ("dopri5", "rk78")}
             for meth in METHODS[1:]:
                 series[meth] = [(q[ERR], q["wall"]) for q in pp[name]["points"]
                                 if q["method"] == meth and not q["skipped"] and q.get(ERR) is not None

@@ -96,9 +96,12 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
     if (progress) progress(Progress{t, o.t_max, excess, steps});
   };
   const detail::DriverOptions d = driver_options(o, record);
-  const auto r = o.integrator == Integrator::gauss_legendre
-                     ? detail::integrate_gauss_legendre(flow, x, d, on_sample, on_progress)
-                     : detail::integrate_dopri5(flow, x, d, on_sample, on_progress);
+  detail::DriverResult r;
+  switch (o.integrator) {
+    case Integrator::dopri5: r = detail::integrate_dopri5(flow, x, d, on_sample, on_progress); break;
+    case Integrator::rk78: r = detail::integrate_rk78(flow, x, d, on_sample, on_progress); break;
+    case Integrator::gauss_legendre: r = detail::integrate_gauss_legendre(flow, x, d, on_sample, on_progress); break;
+  }
   Summary s;
   s.status = r.status;
   s.t_final = r.t;
@@ -331,14 +334,19 @@ const char* to_string(Method method) {
 }
 
 const char* to_string(Integrator integrator) {
-  return integrator == Integrator::gauss_legendre ? "gauss_legendre" : "dopri5";
+  switch (integrator) {
+    case Integrator::dopri5: return "dopri5";
+    case Integrator::rk78: return "rk78";
+    case Integrator::gauss_legendre: return "gauss_legendre";
+  }
+  return "?";
 }
 
 Integrator integrator_from_string(const std::string& name) {
-  for (auto i : {Integrator::dopri5, Integrator::gauss_legendre}) {
+  for (auto i : {Integrator::dopri5, Integrator::rk78, Integrator::gauss_legendre}) {
     if (name == to_string(i)) return i;
   }
-  throw InputError("solver.integrator: unknown integrator '" + name + "' (expected dopri5 or gauss_legendre)");
+  throw InputError("solver.integrator: unknown integrator '" + name + "' (expected dopri5, rk78 or gauss_legendre)");
 }
 
 Method method_from_string(const std::string& name) {

@@ -109,6 +109,60 @@ TEST(Integrator, AdaptiveGlobalErrorFollowsTolerance) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Runge–Kutta–Fehlberg 7(8) (solver.integrator = "rk78").
+
+TEST(Fehlberg78, GlobalErrorFollowsToleranceWithFewerEvaluationsThanDormandPrince) {
+  SaxeProblem p;
+  const double T = 3.0;
+  double previous = 1;
+  for (double tol : {1e-6, 1e-8, 1e-10, 1e-12}) {
+    SolverOptions o = test::tight_flow(T);
+    o.rtol = o.atol = tol;
+    o.integrator = Integrator::rk78;
+    Eigen::VectorXd theta = p.at(0);
+    const Summary s = train(p.problem, p.shape, theta, o);
+    ASSERT_EQ(s.status, Status::t_max) << s.message;
+    const double error = (theta - p.at(T)).norm();
+    EXPECT_LE(error, 1e3 * tol) << "tol " << tol;
+    EXPECT_LT(error, previous) << "tol " << tol;
+    previous = error;
+    if (tol == 1e-12) {  // the reason to have it: an order-8 pair needs fewer evaluations at tight tolerances
+      o.integrator = Integrator::dopri5;
+      theta = p.at(0);
+      const Summary d = train(p.problem, p.shape, theta, o);
+      EXPECT_LT(s.stats.rhs_evals, d.stats.rhs_evals) << "rk78 " << s.stats.rhs_evals << ", dopri5 " << d.stats.rhs_evals;
+    }
+  }
+}
+
+TEST(Fehlberg78, SamplesAndTepsMatchTheClosedForm) {
+  SaxeProblem p;
+  SolverOptions o = test::tight_flow(3.0);
+  o.rtol = o.atol = 1e-12;
+  o.integrator = Integrator::rk78;
+  o.eps = 1e-3;
+  o.stop_at_eps = true;
+  RecordOptions record;
+  record.times = {0.0, 0.123, 0.5555, 1.0};
+  std::vector<Sample> samples;
+  Eigen::VectorXd theta = p.at(0);
+  const Summary s = train(p.problem, p.shape, theta, o, record, [&](const Sample& x) { samples.push_back(x); });
+  ASSERT_EQ(s.status, Status::converged) << s.message;
+  const double sigma1 = p.s - std::sqrt(2 * o.eps);
+  const double t_eps = std::log((sigma1 * (p.s / p.sigma0 - 1)) / (p.s - sigma1)) / (2 * p.s);
+  EXPECT_NEAR(*s.t_eps, t_eps, 1e-10);
+  EXPECT_NEAR((theta - p.at(*s.t_eps)).norm(), 0.0, 1e-9);
+  size_t checked = 0;
+  for (const Sample& x : samples) {
+    if (x.t > *s.t_eps) continue;
+    const double sigma = p.at(x.t).head(3).squaredNorm();
+    EXPECT_NEAR(x.excess_loss, 0.5 * (p.s - sigma) * (p.s - sigma), 1e-10) << "t = " << x.t;
+    ++checked;
+  }
+  EXPECT_GE(checked, 3u);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Gauss–Legendre collocation (solver.integrator = "gauss_legendre").
 
 SolverOptions gauss_legendre(double dt, double t_max) {

@@ -35,7 +35,8 @@ Method method_from_string(const std::string& name);  ///< throws InputError nami
 
 /// The integrator of the ODE methods (gf, end_to_end, rank1).
 enum class Integrator {
-  dopri5,          ///< adaptive Dormand–Prince 5(4) (Boost.Odeint), rtol/atol
+  dopri5,          ///< adaptive Dormand–Prince 5(4) (Boost.Odeint), rtol/atol, dense output
+  rk78,            ///< adaptive Runge–Kutta–Fehlberg 7(8) (Boost.Odeint), rtol/atol: fewer steps at tight tolerances
   gauss_legendre,  ///< 3-stage Gauss–Legendre collocation, order 6, fixed step `dt`: conserves the imbalances
 };
 const char* to_string(Integrator integrator);
@@ -58,7 +59,8 @@ struct SolverOptions {
   double atol = 1e-13;
   /// GF: initial step (0 = 1e-3 / (1 + ‖∇L(θ0)‖)). Adaptive afterwards.
   double dt0 = 0.0;
-  /// GF, end_to_end, rank1: the integrator. gauss_legendre conserves every imbalance D_j to round-off however long
+  /// GF, end_to_end, rank1: the integrator. rk78 needs fewer evaluations than dopri5 below rtol ≈ 1e-8
+  /// (docs/performance.md); gauss_legendre conserves every imbalance D_j to round-off however long
   /// the run (a quadratic invariant), at a fixed step `dt` that must keep h ‖∂f/∂θ‖ < 1.
   Integrator integrator = Integrator::dopri5;
   /// gauss_legendre: the fixed step, > 0.
