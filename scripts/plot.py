@@ -2,7 +2,9 @@
 """Figures of a linflow output directory, as PNG and SVG in DIR/figures/ (their paths are printed, one a line).
 
   train / demo directory (summary.json + trajectory.csv):
-    loss.{png,svg}      excess loss L - L* against t, log scale (linear and logarithmic time), eps and t_eps marked
+    loss.{png,svg}      excess loss L - L* against t, log scale (linear and logarithmic time), eps and t_eps marked;
+                        with analysis.json in DIR (demo, analyze --simulate) also the spec §6 κ bound
+                        (L(0) - L*) e^{-κt} and the late-time rate
     spectrum.{png,svg}  singular values of W and alignments u_i^T W v_i against t, target singular values dashed
   sweep / experiment directory (sweep.json + runs.jsonl):
     sweep_FIELD_vs_AXIS.{png,svg}  a summary field of every run against one axis, one line per setting of the
@@ -86,6 +88,13 @@ def plot_run(run_dir, out_dir):
     t = cols["t"]
     excess = cols["excess_loss"]
     positive = [(ti, e) for ti, e in zip(t, excess) if e > 0]
+    # The theory's bounds, when the run directory has them (linflow demo, linflow analyze --simulate).
+    analysis = None
+    if os.path.exists(os.path.join(run_dir, "analysis.json")):
+        with open(os.path.join(run_dir, "analysis.json")) as f:
+            analysis = json.load(f)
+    bounds = (analysis or {}).get("bounds", {})
+    e0 = (analysis or {}).get("start", {}).get("excess_loss")
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, log_time in zip(axes, (False, True)):
         pts = [(ti, e) for ti, e in positive if ti > 0] if log_time else positive
@@ -95,6 +104,19 @@ def plot_run(run_dir, out_dir):
             ax.set_xscale("log")
         if eps:
             ax.axhline(eps, color="0.4", linestyle=":", label=f"eps = {eps:.3g}")
+        kappa = bounds.get("kappa")
+        if kappa and e0 and positive:
+            # Spec §6 [proved]: L(t) − L* ≤ (L(0) − L*) e^{−κ t} while f0 > s_2.
+            tb = [ti for ti, _ in pts]
+            ax.plot(tb, [e0 * math.exp(-kappa * ti) for ti in tb], color="C2", linestyle="--",
+                    label=f"bound (L(0)−L*) e^(−κt), κ = {kappa:.3g} (spec §6)")
+        rate = bounds.get("asymptotic_rate")
+        if rate and len(pts) > 2 and not log_time:
+            # The late-time rate (spec §6) as a slope, anchored at the last recorded point.
+            t1, e1 = pts[-1]
+            tl = [ti for ti, _ in pts if ti >= 0.5 * t1]
+            ax.plot(tl, [e1 * math.exp(-rate * (ti - t1)) for ti in tl], color="C1", linestyle="-.",
+                    label=f"late-time rate {rate:.3g} (spec §6)")
         if t_eps is not None and (t_eps > 0 or not log_time):
             ax.axvline(t_eps, color="C3", linestyle="--", label=f"t_eps = {t_eps:.4g}")
         ax.set_xlabel(TIME_LABEL + (" (log scale)" if log_time else ""))

@@ -1,10 +1,14 @@
 #include "cli/demo.hpp"
 
+#include <filesystem>
 #include <iostream>
 
 #include "cli/common.hpp"
+#include "detail/files.hpp"
 #include "linflow/config.hpp"
+#include "linflow/init.hpp"
 #include "linflow/run.hpp"
+#include "linflow/theory.hpp"
 
 namespace linflow::cli {
 
@@ -56,7 +60,14 @@ int run_demo(const DemoOptions& opt) {
   ProgressPrinter progress("demo");
   const RunResult result = run_config(config, opt.out, progress.sink());
   progress.finish();
-  std::cout << describe_run(result) << "output:       " << opt.out << " (summary.json, trajectory.csv, weights/)\n";
+  // The theory's predictions for the same start (no second simulation), so that `linflow plot` draws the bounds
+  // beside the run.
+  const Problem problem = make_problem(config);
+  const Shape shape(config.widths);
+  const Analysis analysis = analyze(problem, shape, initialize(shape, config.init), config.solver);
+  detail::write_file_atomically(std::filesystem::path(opt.out) / "analysis.json", to_json(analysis).dump(2) + "\n");
+  std::cout << describe_run(result) << "output:       " << opt.out
+            << " (summary.json, trajectory.csv, weights/, analysis.json)\n";
   return 0;
 }
 
