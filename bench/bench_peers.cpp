@@ -1,10 +1,12 @@
 // linflow's side of the peer benchmark (bench/peers.py, bench/run_peers): the gradient flow dθ/dt = −∇L(θ),
-// L = ½‖Z − W_N ⋯ W_1‖_F², integrated by linflow's `gf` method (Boost.Odeint Dormand–Prince 5(4), error control
-// with rtol = atol) to a fixed horizon T at a range of tolerances, timed in-process.
+// L = ½‖Z − W_N ⋯ W_1‖_F², integrated by linflow's `gf` method (each of its adaptive integrators — dopri5, rk78,
+// dop853 — with rtol = atol; the reference is dopri5) to a fixed horizon T at a range of tolerances, timed
+// in-process.
 //
-//   bench_peers DIR [--reps R] [--rtols a,b,...] [--ref-rtol r] [--problems name,...] [--budget S] [--list]
+//   bench_peers DIR [--reps R] [--rtols a,b,...] [--ref-rtol r] [--problems name,...] [--budget S]
+//               [--integrators a,b,...] [--list]
 //
-// --budget S skips a tolerance whose R runs are predicted (from the previous tolerance, steps ∝ rtol^(−1/5)) to
+// --budget S skips a tolerance whose R runs are predicted (from the previous tolerance, steps ∝ rtol^(−1/order)) to
 // take longer than S seconds; --list writes DIR/problems.json with each problem's convergence time instead.
 //
 // For every problem it writes DIR/<problem>/: problem.json (widths, T, seeds, target spectrum), Z.npy (the
@@ -192,7 +194,7 @@ std::vector<std::string> split(const std::string& s) {
 
 int usage() {
   std::cerr << "usage: bench_peers DIR [--reps R] [--rtols a,b,...] [--ref-rtol r] [--problems name,...] [--budget S] "
-               "[--list]\n";
+               "[--integrators a,b,...] [--list]\n";
   return 2;
 }
 
@@ -203,6 +205,8 @@ int main(int argc, char** argv) {
   const fs::path out = argv[1];
   int reps = 5;
   double ref_rtol = 1e-13;
+  std::vector<linflow::Integrator> integrators{linflow::Integrator::dopri5, linflow::Integrator::rk78,
+                                               linflow::Integrator::dop853};
   std::vector<double> rtols{1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12};
   std::vector<std::string> only;
   bool list = false;
@@ -215,6 +219,9 @@ int main(int argc, char** argv) {
     } else if (a == "--rtols" && has_value) {
       rtols.clear();
       for (const std::string& r : split(argv[++i])) rtols.push_back(std::stod(r));
+    } else if (a == "--integrators" && has_value) {
+      integrators.clear();
+      for (const std::string& name : split(argv[++i])) integrators.push_back(linflow::integrator_from_string(name));
     } else if (a == "--ref-rtol" && has_value) {
       ref_rtol = std::stod(argv[++i]);
     } else if (a == "--problems" && has_value) {
@@ -289,10 +296,10 @@ int main(int argc, char** argv) {
     }
 
     json points = json::array();
-    // Both adaptive integrators of linflow: Dormand–Prince 5(4) (steps ∝ rtol^(−1/5)) and Fehlberg 7(8) (∝
-    // rtol^(−1/8)).
-    for (const auto integrator : {linflow::Integrator::dopri5, linflow::Integrator::rk78}) {
-      const double order = integrator == linflow::Integrator::rk78 ? 8.0 : 5.0;
+    // linflow's adaptive integrators: Dormand–Prince 5(4) (steps ∝ rtol^(−1/5)), Fehlberg 7(8) and DOP853
+    // (∝ rtol^(−1/8)).
+    for (const auto integrator : integrators) {
+      const double order = integrator == linflow::Integrator::dopri5 ? 5.0 : 8.0;
       double last_wall = 0, last_rtol = 0;
       for (double rtol : rtols) {
         const linflow::SolverOptions o = gf_options(spec.T, rtol, integrator);

@@ -30,6 +30,7 @@ STYLE = {
     "linflow gf": dict(color="#d62728", marker="o", lw=2.0),
     "linflow gf (dopri5)": dict(color="#d62728", marker="o", lw=2.0),
     "linflow gf (rk78)": dict(color="#ff7f0e", marker="D", lw=2.0),
+    "linflow gf (dop853)": dict(color="#8c564b", marker="P", lw=2.0),
     "scipy DOP853": dict(color="#1f77b4", marker="s", lw=1.3),
     "scipy RK45": dict(color="#2ca02c", marker="^", lw=1.3),
     "torch GD": dict(color="#9467bd", marker="v", lw=1.3),
@@ -292,7 +293,7 @@ def plot(problems, pp, folder):
                 continue
             series = {f"linflow gf ({integ})": [(q[ERR], q["wall"]) for q in p["points"]
                                                 if not q.get("skipped") and q.get("integrator", "dopri5") == integ]
-                      for integ in ("dopri5", "rk78")}
+                      for integ in ("dopri5", "rk78", "dop853")}
             for meth in METHODS[1:]:
                 series[meth] = [(q[ERR], q["wall"]) for q in pp[name]["points"]
                                 if q["method"] == meth and not q["skipped"] and q.get(ERR) is not None

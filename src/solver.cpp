@@ -100,6 +100,7 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
   switch (o.integrator) {
     case Integrator::dopri5: r = detail::integrate_dopri5(flow, x, d, on_sample, on_progress); break;
     case Integrator::rk78: r = detail::integrate_rk78(flow, x, d, on_sample, on_progress); break;
+    case Integrator::dop853: r = detail::integrate_dop853(flow, x, d, on_sample, on_progress); break;
     case Integrator::gauss_legendre: r = detail::integrate_gauss_legendre(flow, x, d, on_sample, on_progress); break;
   }
   Summary s;
@@ -337,16 +338,17 @@ const char* to_string(Integrator integrator) {
   switch (integrator) {
     case Integrator::dopri5: return "dopri5";
     case Integrator::rk78: return "rk78";
+    case Integrator::dop853: return "dop853";
     case Integrator::gauss_legendre: return "gauss_legendre";
   }
   return "?";
 }
 
 Integrator integrator_from_string(const std::string& name) {
-  for (auto i : {Integrator::dopri5, Integrator::rk78, Integrator::gauss_legendre}) {
+  for (auto i : {Integrator::dopri5, Integrator::rk78, Integrator::dop853, Integrator::gauss_legendre}) {
     if (name == to_string(i)) return i;
   }
-  throw InputError("solver.integrator: unknown integrator '" + name + "' (expected dopri5, rk78 or gauss_legendre)");
+  throw InputError("solver.integrator: unknown integrator '" + name + "' (expected dopri5, rk78, dop853 or gauss_legendre)");
 }
 
 Method method_from_string(const std::string& name) {

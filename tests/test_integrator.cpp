@@ -16,7 +16,8 @@ namespace linflow {
 namespace {
 
 namespace odeint = boost::numeric::odeint;
-using Stepper = odeint::runge_kutta_dopri5<Eigen::VectorXd, double, Eigen::VectorXd, double, odeint::vector_space_algebra>;
+using Stepper =
+    odeint::runge_kutta_dopri5<Eigen::VectorXd, double, Eigen::VectorXd, double, odeint::vector_space_algebra>;
 
 // Aligned balanced rank-one start on a 3×3 target: W(t) = σ(t) u_1 v_1ᵀ with σ(t) = s e^{2st}/(e^{2st} − 1 + s/σ0),
 // and the layers are W_1 = √σ v_1ᵀ, W_2 = √σ u_1.
@@ -109,16 +110,18 @@ TEST(Integrator, AdaptiveGlobalErrorFollowsTolerance) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Runge–Kutta–Fehlberg 7(8) (solver.integrator = "rk78").
+// The high-order pairs (solver.integrator = "rk78", "dop853"): global error against the tolerance, fewer evaluations
+// than Dormand–Prince 5(4) at tight tolerances, samples landed on and t_eps against the closed form.
+class HighOrder : public ::testing::TestWithParam<Integrator> {};
 
-TEST(Fehlberg78, GlobalErrorFollowsToleranceWithFewerEvaluationsThanDormandPrince) {
+TEST_P(HighOrder, GlobalErrorFollowsToleranceWithFewerEvaluationsThanDormandPrince) {
   SaxeProblem p;
   const double T = 3.0;
   double previous = 1;
   for (double tol : {1e-6, 1e-8, 1e-10, 1e-12}) {
     SolverOptions o = test::tight_flow(T);
     o.rtol = o.atol = tol;
-    o.integrator = Integrator::rk78;
+    o.integrator = GetParam();
     Eigen::VectorXd theta = p.at(0);
     const Summary s = train(p.problem, p.shape, theta, o);
     ASSERT_EQ(s.status, Status::t_max) << s.message;
@@ -126,20 +129,20 @@ TEST(Fehlberg78, GlobalErrorFollowsToleranceWithFewerEvaluationsThanDormandPrinc
     EXPECT_LE(error, 1e3 * tol) << "tol " << tol;
     EXPECT_LT(error, previous) << "tol " << tol;
     previous = error;
-    if (tol == 1e-12) {  // the reason to have it: an order-8 pair needs fewer evaluations at tight tolerances
+    if (tol == 1e-12) {  // the reason to have them: an order-8 pair needs fewer evaluations at tight tolerances
       o.integrator = Integrator::dopri5;
       theta = p.at(0);
       const Summary d = train(p.problem, p.shape, theta, o);
-      EXPECT_LT(s.stats.rhs_evals, d.stats.rhs_evals) << "rk78 " << s.stats.rhs_evals << ", dopri5 " << d.stats.rhs_evals;
+      EXPECT_LT(s.stats.rhs_evals, d.stats.rhs_evals) << s.stats.rhs_evals << " vs dopri5 " << d.stats.rhs_evals;
     }
   }
 }
 
-TEST(Fehlberg78, SamplesAndTepsMatchTheClosedForm) {
+TEST_P(HighOrder, SamplesAndTepsMatchTheClosedForm) {
   SaxeProblem p;
   SolverOptions o = test::tight_flow(3.0);
   o.rtol = o.atol = 1e-12;
-  o.integrator = Integrator::rk78;
+  o.integrator = GetParam();
   o.eps = 1e-3;
   o.stop_at_eps = true;
   RecordOptions record;
@@ -161,6 +164,9 @@ TEST(Fehlberg78, SamplesAndTepsMatchTheClosedForm) {
   }
   EXPECT_GE(checked, 3u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Pairs, HighOrder, ::testing::Values(Integrator::rk78, Integrator::dop853),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Gauss–Legendre collocation (solver.integrator = "gauss_legendre").

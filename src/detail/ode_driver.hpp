@@ -6,6 +6,7 @@
 // written here is what no library offers for this problem: recording at requested times from the dense output,
 // locating the first crossing of the excess loss below eps on the dense output, and the statuses.
 #include <Eigen/Dense>
+#include <array>
 #include <boost/numeric/odeint.hpp>
 #include <boost/numeric/odeint/external/eigen/eigen.hpp>
 #include <cmath>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "detail/dop853_tableau.hpp"
 #include "linflow/solver.hpp"
 
 namespace linflow::detail {
@@ -201,21 +203,17 @@ DriverResult integrate_dopri5(F& flow, State& x, const DriverOptions& o, OnSampl
 
 namespace linflow::detail {
 
-/// Same contract as integrate_dopri5, with Boost.Odeint's Runge–Kutta–Fehlberg 7(8) pair under the same error
-/// control: 13 evaluations a step but far fewer steps at tight tolerances (an order-8 method, like the DOP853 of
-/// scipy). It has no dense output, so steps are shortened to land exactly on the recording times, and the first
-/// crossing of eps is located by bisection with fresh single steps from the start of the step that crossed (about
-/// 50 steps, once per run).
-template <Flow F, class OnSample, class OnProgress>
-DriverResult integrate_rk78(F& flow, State& x, const DriverOptions& o, OnSample&& on_sample,
-                            OnProgress&& on_progress) {
-  namespace odeint = boost::numeric::odeint;
-  using Stepper = odeint::runge_kutta_fehlberg78<State, double, State, double, odeint::vector_space_algebra>;
-  using Checker = odeint::default_error_checker<double, odeint::vector_space_algebra, odeint::default_operations>;
-  using Controlled = odeint::controlled_runge_kutta<Stepper, Checker>;
-  Controlled stepper(Checker(o.atol, o.rtol, 1.0, 0.0));
+/// The driver of the integrators without dense output (rk78, dop853): steps are shortened to land exactly on the
+/// recording times, and the first crossing of eps is located by bisection with fresh single steps from the start of
+/// the step that crossed (about 50 steps, once per run). `Stepper` provides
+///   bool try_step(system, x, t, x_new, h)   one controlled step of size h from (t, x); on success true, x_new set
+///                                           and h the proposed next step; on failure false and h reduced;
+///   void do_step(system, x, t, out, h)      one uncontrolled step (for the bisection), leaving try_step's state;
+///   long rejected()                         steps rejected so far.
+template <Flow F, class Stepper, class OnSample, class OnProgress>
+DriverResult integrate_landing(F& flow, State& x, const DriverOptions& o, Stepper& stepper, OnSample&& on_sample,
+                               OnProgress&& on_progress) {
   auto system = [&flow](const State& s, State& ds, double t) { flow(s, ds, t); };
-
   DriverResult r;
   const std::vector<double> no_times;
   const std::vector<double>& times = o.times ? *o.times : no_times;
@@ -238,8 +236,7 @@ DriverResult integrate_rk78(F& flow, State& x, const DriverOptions& o, OnSample&
     const bool landing = dt >= target - t;
     double h = landing ? target - t : dt;
     const double t_old = t;
-    if (stepper.try_step(system, x, t, x_new, h) == odeint::fail) {
-      ++r.rejected;
+    if (!stepper.try_step(system, x, t, x_new, h)) {
       dt = h;
       if (!(dt > 1e-15 * std::max(1.0, std::abs(t)))) {
         r.status = Status::diverged;
@@ -257,7 +254,7 @@ DriverResult integrate_rk78(F& flow, State& x, const DriverOptions& o, OnSample&
       break;
     }
     const double e_new = flow.excess(x_new);
-    auto single_step = [&](double ts, State& out) { stepper.stepper().do_step(system, x, t_old, out, ts - t_old); };
+    auto single_step = [&](double ts, State& out) { stepper.do_step(system, x, t_old, out, ts - t_old); };
     const std::optional<double> crossing =
         finish_step(flow, o, r, t_old, t, e_new, x_new, single_step, x_mid, times, next_sample, on_sample);
     if (crossing && o.stop_at_eps) {
@@ -287,8 +284,123 @@ DriverResult integrate_rk78(F& flow, State& x, const DriverOptions& o, OnSample&
     system(x, dxdt, t);
     r.grad_norm = flow.grad_norm(x, dxdt);
   }
+  r.rejected = stepper.rejected();
   r.t = t;
   return r;
+}
+
+/// Boost.Odeint's Runge–Kutta–Fehlberg 7(8) pair under the error control of integrate_dopri5 (max norm of
+/// err_i / (atol + rtol |x_i|)): 13 evaluations a step but far fewer steps at tight tolerances.
+class Fehlberg78Stepper {
+ public:
+  Fehlberg78Stepper(double rtol, double atol) : controlled_(Checker(atol, rtol, 1.0, 0.0)) {}
+  template <class System>
+  bool try_step(System& system, const State& x, double& t, State& x_new, double& h) {
+    if (controlled_.try_step(system, x, t, x_new, h) == boost::numeric::odeint::success) return true;
+    ++rejected_;
+    return false;
+  }
+  template <class System>
+  void do_step(System& system, const State& x, double t, State& out, double h) {
+    controlled_.stepper().do_step(system, x, t, out, h);
+  }
+  long rejected() const { return rejected_; }
+
+ private:
+  using Stepper = boost::numeric::odeint::runge_kutta_fehlberg78<State, double, State, double,
+                                                                 boost::numeric::odeint::vector_space_algebra>;
+  using Checker = boost::numeric::odeint::default_error_checker<double, boost::numeric::odeint::vector_space_algebra,
+                                                                boost::numeric::odeint::default_operations>;
+  boost::numeric::odeint::controlled_runge_kutta<Stepper, Checker> controlled_;
+  long rejected_ = 0;
+};
+
+/// Hairer's DOP853: the Dormand–Prince 8(5,3) pair with its error estimate (the 5th-order estimate damped by the
+/// 3rd-order one) and step-size control, as Hairer's code and SciPy's `solve_ivp(method="DOP853")` do them — RMS
+/// norm of err_i / (atol + rtol max(|x_i|, |x_new,i|)), exponent −1/8, safety 0.9, factors in [0.2, 10]. 12
+/// evaluations a step, the last one reused as the first of the next (FSAL).
+class Dop853Stepper {
+ public:
+  Dop853Stepper(double rtol, double atol, Eigen::Index n) : rtol_(rtol), atol_(atol), y_(n), err5_(n), err3_(n) {
+    for (auto& k : k_) k.resize(n);
+  }
+  template <class System>
+  bool try_step(System& system, const State& x, double& t, State& x_new, double& h) {
+    if (!fsal_) {
+      system(x, k_[0], t);
+      fsal_ = true;
+    }
+    stages(system, x, t, h, x_new);
+    system(x_new, k_[dop853::kStages], t + h);
+    err5_.setZero();
+    err3_.setZero();
+    for (int i = 0; i <= dop853::kStages; ++i) {
+      if (dop853::E5[i] != 0) err5_ += dop853::E5[i] * k_[i];
+      if (dop853::E3[i] != 0) err3_ += dop853::E3[i] * k_[i];
+    }
+    const auto scale = (atol_ + rtol_ * x.array().abs().max(x_new.array().abs())).eval();
+    const double e5 = (err5_.array() / scale).matrix().squaredNorm();
+    const double e3 = (err3_.array() / scale).matrix().squaredNorm();
+    const double norm =
+        e5 == 0 && e3 == 0 ? 0.0 : std::abs(h) * e5 / std::sqrt((e5 + 0.01 * e3) * static_cast<double>(x.size()));
+    if (norm < 1) {
+      double factor = norm == 0 ? 10.0 : std::min(10.0, 0.9 * std::pow(norm, -1.0 / 8));
+      if (rejected_in_a_row_) factor = std::min(1.0, factor);
+      rejected_in_a_row_ = false;
+      t += h;
+      h *= factor;
+      k_[0].swap(k_[dop853::kStages]);  // FSAL: f(x_new) starts the next step
+      return true;
+    }
+    ++rejected_;
+    rejected_in_a_row_ = true;
+    h *= std::max(0.2, 0.9 * std::pow(norm, -1.0 / 8));
+    return false;
+  }
+  template <class System>
+  void do_step(System& system, const State& x, double t, State& out, double h) {
+    std::array<State, dop853::kStages + 1> saved = k_;  // keep try_step's FSAL stage
+    system(x, k_[0], t);
+    stages(system, x, t, h, out);
+    k_ = std::move(saved);
+  }
+  long rejected() const { return rejected_; }
+
+ private:
+  // Stages 2..12 from k_[0] = f(x), and the 8th-order solution.
+  template <class System>
+  void stages(System& system, const State& x, double t, double h, State& x_new) {
+    for (int s = 1; s < dop853::kStages; ++s) {
+      y_ = x;
+      for (int j = 0; j < s; ++j) {
+        if (dop853::A[s][j] != 0) y_ += (h * dop853::A[s][j]) * k_[j];
+      }
+      system(y_, k_[s], t + dop853::C[s] * h);
+    }
+    x_new = x;
+    for (int j = 0; j < dop853::kStages; ++j) {
+      if (dop853::B[j] != 0) x_new += (h * dop853::B[j]) * k_[j];
+    }
+  }
+
+  double rtol_, atol_;
+  std::array<State, dop853::kStages + 1> k_;
+  State y_, err5_, err3_;
+  bool fsal_ = false, rejected_in_a_row_ = false;
+  long rejected_ = 0;
+};
+
+template <Flow F, class OnSample, class OnProgress>
+DriverResult integrate_rk78(F& flow, State& x, const DriverOptions& o, OnSample&& on_sample, OnProgress&& on_progress) {
+  Fehlberg78Stepper stepper(o.rtol, o.atol);
+  return integrate_landing(flow, x, o, stepper, on_sample, on_progress);
+}
+
+template <Flow F, class OnSample, class OnProgress>
+DriverResult integrate_dop853(F& flow, State& x, const DriverOptions& o, OnSample&& on_sample,
+                              OnProgress&& on_progress) {
+  Dop853Stepper stepper(o.rtol, o.atol, x.size());
+  return integrate_landing(flow, x, o, stepper, on_sample, on_progress);
 }
 
 }  // namespace linflow::detail
