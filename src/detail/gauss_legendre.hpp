@@ -63,14 +63,7 @@ DriverResult integrate_gauss_legendre(F& flow, State& x, const DriverOptions& o,
   if (begin(flow, x, dxdt, o, r, times, next_sample, on_sample)) return r;
   for (auto& k : K) k = dxdt;
   while (true) {
-    if (t >= o.t_max) {
-      r.status = r.t_eps && r.excess <= o.eps ? Status::converged : Status::t_max;
-      break;
-    }
-    if (r.steps >= o.max_steps) {
-      r.status = Status::max_steps;
-      break;
-    }
+    if (out_of_budget(r, t, o)) break;
     const bool last = o.dt >= o.t_max - t;
     const double h = last ? o.t_max - t : o.dt;
     // Stage equations K_i = f(x + h Σ_j a_ij K_j) by fixed-point iteration, to round-off: stop when the increment
@@ -102,11 +95,7 @@ DriverResult integrate_gauss_legendre(F& flow, State& x, const DriverOptions& o,
     const double t_old = t;
     t = last ? o.t_max : t_old + h;
     ++r.steps;
-    if (!x_new.allFinite()) {
-      r.status = Status::diverged;
-      r.reason = "non-finite state at t = " + std::to_string(t);
-      break;
-    }
+    if (non_finite(r, x_new, t)) break;
     const double e_new = flow.excess(x_new);
     auto dense = [&](double ts, State& out) {
       const double theta = (ts - t_old) / h;
@@ -115,12 +104,7 @@ DriverResult integrate_gauss_legendre(F& flow, State& x, const DriverOptions& o,
     const std::optional<double> crossing =
         finish_step(flow, o, r, t_old, t, e_new, x_new, dense, x_mid, times, next_sample, on_sample);
     if (crossing && o.stop_at_eps) {
-      dense(*crossing, x);
-      flow(x, dxdt, *crossing);
-      r.excess = flow.excess(x);
-      r.grad_norm = flow.grad_norm(x, dxdt);
-      t = *crossing;
-      r.status = Status::converged;
+      stop_at_crossing(flow, flow, *crossing, dense, x, dxdt, x_mid, t, r);
       break;
     }
     // The next step's guess: the collocation polynomial's derivative extrapolated to the new stage times.

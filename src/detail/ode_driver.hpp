@@ -115,6 +115,49 @@ std::optional<double> finish_step(F& flow, const DriverOptions& o, DriverResult&
   return crossing;
 }
 
+/// Whether the run is over before its next step: at t_max (converged or t_max) or with the step budget spent.
+inline bool out_of_budget(DriverResult& r, double t, const DriverOptions& o) {
+  if (t >= o.t_max) {
+    r.status = r.t_eps && r.excess <= o.eps ? Status::converged : Status::t_max;
+    return true;
+  }
+  if (r.steps >= o.max_steps) {
+    r.status = Status::max_steps;
+    return true;
+  }
+  return false;
+}
+
+/// After a rejected step that proposes dt: true (status diverged) when dt has underflowed.
+inline bool step_underflow(DriverResult& r, double dt, double t) {
+  if (dt > 1e-15 * std::max(1.0, std::abs(t))) return false;
+  r.status = Status::diverged;
+  r.reason = "step size underflow at t = " + std::to_string(t);
+  return true;
+}
+
+/// After an accepted step to t: true (status diverged) when its state is not finite.
+inline bool non_finite(DriverResult& r, const State& x_new, double t) {
+  if (x_new.allFinite()) return false;
+  r.status = Status::diverged;
+  r.reason = "non-finite state at t = " + std::to_string(t);
+  return true;
+}
+
+/// Ends the run at the crossing t_c of eps: x from the step's dense output there (through `scratch`, since `dense`
+/// reads the step's start x), its vector field, excess and gradient norm; status converged.
+template <Flow F, class System, class Dense>
+void stop_at_crossing(F& flow, System& system, double t_c, Dense& dense, State& x, State& dxdt, State& scratch,
+                      double& t, DriverResult& r) {
+  dense(t_c, scratch);
+  x.swap(scratch);
+  system(x, dxdt, t_c);
+  r.excess = flow.excess(x);
+  r.grad_norm = flow.grad_norm(x, dxdt);
+  t = t_c;
+  r.status = Status::converged;
+}
+
 /// Integrates x from t = 0. Calls on_sample(x, t) at each requested time reached, on_progress(t, excess, steps)
 /// after each accepted step. On return x is the final state (x(t_eps) when stopping at eps).
 template <Flow F, class OnSample, class OnProgress>
@@ -139,14 +182,7 @@ DriverResult integrate_dopri5(F& flow, State& x, const DriverOptions& o, OnSampl
   if (begin(flow, x, dxdt, o, r, times, next_sample, on_sample)) return r;
   double dt = o.dt0 > 0 ? o.dt0 : 1e-3 / (1.0 + dxdt.norm());
   while (true) {
-    if (t >= o.t_max) {
-      r.status = r.t_eps && r.excess <= o.eps ? Status::converged : Status::t_max;
-      break;
-    }
-    if (r.steps >= o.max_steps) {
-      r.status = Status::max_steps;
-      break;
-    }
+    if (out_of_budget(r, t, o)) break;
     const double remaining = o.t_max - t;
     const bool last = dt >= remaining;
     double h = last ? remaining : dt;
@@ -155,21 +191,13 @@ DriverResult integrate_dopri5(F& flow, State& x, const DriverOptions& o, OnSampl
     if (res == odeint::fail) {
       ++r.rejected;
       dt = h;
-      if (!(dt > 1e-15 * std::max(1.0, std::abs(t)))) {
-        r.status = Status::diverged;
-        r.reason = "step size underflow at t = " + std::to_string(t);
-        break;
-      }
+      if (step_underflow(r, dt, t)) break;
       continue;
     }
     if (last) t = o.t_max;  // land exactly on the horizon despite rounding in t_old + h
     dt = last ? std::max(dt, h) : h;
     ++r.steps;
-    if (!x_new.allFinite() || !dxdt_new.allFinite()) {
-      r.status = Status::diverged;
-      r.reason = "non-finite state at t = " + std::to_string(t);
-      break;
-    }
+    if (non_finite(r, x_new, t) || non_finite(r, dxdt_new, t)) break;
     const double e_new = flow.excess_fsal();
     auto dense = [&](double ts, State& out) {
       stepper.stepper().calc_state(ts, out, x, dxdt, t_old, x_new, dxdt_new, t);
@@ -177,12 +205,7 @@ DriverResult integrate_dopri5(F& flow, State& x, const DriverOptions& o, OnSampl
     const std::optional<double> crossing =
         finish_step(flow, o, r, t_old, t, e_new, x_new, dense, x_mid, times, next_sample, on_sample);
     if (crossing && o.stop_at_eps) {
-      dense(*crossing, x);
-      system(x, dxdt, *crossing);
-      r.excess = flow.excess(x);
-      r.grad_norm = flow.grad_norm(x, dxdt);
-      t = *crossing;
-      r.status = Status::converged;
+      stop_at_crossing(flow, system, *crossing, dense, x, dxdt, x_mid, t, r);
       break;
     }
     x.swap(x_new);
@@ -245,47 +268,26 @@ DriverResult integrate_landing(F& flow, State& x, const DriverOptions& o, Steppe
   if (begin(flow, x, dxdt, o, r, times, next_sample, on_sample)) return r;
   double dt = o.dt0 > 0 ? o.dt0 : initial_step(system, x, dxdt, o, 8, x_mid);
   while (true) {
-    if (t >= o.t_max) {
-      r.status = r.t_eps && r.excess <= o.eps ? Status::converged : Status::t_max;
-      break;
-    }
-    if (r.steps >= o.max_steps) {
-      r.status = Status::max_steps;
-      break;
-    }
+    if (out_of_budget(r, t, o)) break;
     const double target = next_sample < times.size() ? std::min(times[next_sample], o.t_max) : o.t_max;
     const bool landing = dt >= target - t;
     double h = landing ? target - t : dt;
     const double t_old = t;
     if (!stepper.try_step(system, x, t, x_new, h)) {
       dt = h;
-      if (!(dt > 1e-15 * std::max(1.0, std::abs(t)))) {
-        r.status = Status::diverged;
-        r.reason = "step size underflow at t = " + std::to_string(t);
-        break;
-      }
+      if (step_underflow(r, dt, t)) break;
       continue;
     }
     if (landing) t = target;  // exactly, despite rounding in t_old + h
     dt = landing ? std::max(dt, h) : h;
     ++r.steps;
-    if (!x_new.allFinite()) {
-      r.status = Status::diverged;
-      r.reason = "non-finite state at t = " + std::to_string(t);
-      break;
-    }
+    if (non_finite(r, x_new, t)) break;
     const double e_new = flow.excess(x_new);
     auto single_step = [&](double ts, State& out) { stepper.do_step(system, x, t_old, out, ts - t_old); };
     const std::optional<double> crossing =
         finish_step(flow, o, r, t_old, t, e_new, x_new, single_step, x_mid, times, next_sample, on_sample);
     if (crossing && o.stop_at_eps) {
-      single_step(*crossing, x_mid);
-      x.swap(x_mid);
-      system(x, dxdt, *crossing);
-      r.excess = flow.excess(x);
-      r.grad_norm = flow.grad_norm(x, dxdt);
-      t = *crossing;
-      r.status = Status::converged;
+      stop_at_crossing(flow, system, *crossing, single_step, x, dxdt, x_mid, t, r);
       break;
     }
     x.swap(x_new);
