@@ -98,6 +98,20 @@ const nlohmann::json& run_observation(const nlohmann::json& run, const std::stri
   return member(run, "observed", experiment);
 }
 
+ExactTheoryRun exact_theory_run(const SweepConfig& sweep, const nlohmann::json& run, const char* experiment) {
+  const long k = run.at("run").get<long>();
+  const std::string at = std::string(experiment) + " run " + std::to_string(k) + ": ";
+  RunConfig config = run_configuration(sweep, k);
+  if (config.solver.method != Method::gf) throw InputError(at + "needs solver.method = \"gf\"");
+  const nlohmann::json& analysis = run_analysis(run, experiment);
+  const nlohmann::json& observed = run_observation(run, experiment);
+  if (analysis.value("status", "") != "exact_theory") {
+    throw InputError(at + "spec §6 does not apply (analysis status " + analysis.value("status", "?") +
+                     "): the experiment needs balanced rank-one starts with a one-neuron layer on a whitened target");
+  }
+  return {std::move(config), analysis, observed, at};
+}
+
 std::string limit_name(const nlohmann::json& holder) {
   const std::string limit = holder.value("limit", "unknown");
   if (limit == "saddle" && holder.contains("saddle_index") && holder["saddle_index"].is_number_integer()) {

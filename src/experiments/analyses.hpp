@@ -25,6 +25,16 @@ std::string format_number(double v, int digits = 3);
 /// run's parameters were rejected).
 const nlohmann::json& run_analysis(const nlohmann::json& run, const std::string& experiment);
 const nlohmann::json& run_observation(const nlohmann::json& run, const std::string& experiment);
+/// A GF run to which the exact theory of spec §4–§6 applies, as the §6 experiments need it: its configuration,
+/// "analysis" and "observed" members, and the "NAME run K: " prefix of its error messages. Throws InputError when
+/// the run is not GF or the analysis says the exact theory does not apply.
+struct ExactTheoryRun {
+  RunConfig config;
+  const nlohmann::json& analysis;
+  const nlohmann::json& observed;
+  std::string at;
+};
+ExactTheoryRun exact_theory_run(const SweepConfig& sweep, const nlohmann::json& run, const char* experiment);
 /// A limit as one word and its saddle index, from a "prediction" or "observed" JSON object: "global_min",
 /// "saddle 2", "origin", "unknown".
 std::string limit_name(const nlohmann::json& limit_holder);

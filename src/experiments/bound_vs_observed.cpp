@@ -33,15 +33,10 @@ ExperimentReport analyze_bound_vs_observed(const SweepConfig& sweep, const std::
   for (const auto& run : runs) {
     Row r;
     r.run = run.at("run").get<long>();
-    const std::string at = std::string(kName) + " run " + std::to_string(r.run) + ": ";
-    const RunConfig c = run_configuration(sweep, r.run);
-    if (c.solver.method != Method::gf) throw InputError(at + "needs solver.method = \"gf\"");
-    const nlohmann::json& analysis = run_analysis(run, kName);
-    const nlohmann::json& observed = run_observation(run, kName);
-    if (analysis.value("status", "") != "exact_theory") {
-      throw InputError(at + "spec §6 does not apply (analysis status " + analysis.value("status", "?") +
-                       "): the experiment needs balanced rank-one starts with a one-neuron layer on a whitened target");
-    }
+    const ExactTheoryRun e = exact_theory_run(sweep, run, kName);
+    const RunConfig& c = e.config;
+    const nlohmann::json& analysis = e.analysis;
+    const nlohmann::json& observed = e.observed;
     const auto& s = analysis.at("hypotheses").at("singular_values");
     r.depth = static_cast<int>(c.widths.size()) - 1;
     r.sigma0 = c.init.sigma0;  // as configured (the analysis recovers it from W(0) up to round-off)

@@ -47,15 +47,11 @@ ExperimentReport analyze_rate_vs_depth(const SweepConfig& sweep, const std::vect
   for (const auto& run : runs) {
     Row r;
     r.run = run.at("run").get<long>();
-    const std::string at = std::string(kName) + " run " + std::to_string(r.run) + ": ";
-    const RunConfig c = run_configuration(sweep, r.run);
-    if (c.solver.method != Method::gf) throw InputError(at + "needs solver.method = \"gf\"");
-    const nlohmann::json& analysis = run_analysis(run, kName);
-    const nlohmann::json& observed = run_observation(run, kName);
-    if (analysis.value("status", "") != "exact_theory") {
-      throw InputError(at + "spec §6 does not apply (analysis status " + analysis.value("status", "?") +
-                       "): the experiment needs balanced rank-one starts with a one-neuron layer on a whitened target");
-    }
+    const ExactTheoryRun e = exact_theory_run(sweep, run, kName);
+    const RunConfig& c = e.config;
+    const nlohmann::json& analysis = e.analysis;
+    const nlohmann::json& observed = e.observed;
+    const std::string& at = e.at;
     const auto& s = analysis.at("hypotheses").at("singular_values");
     if (s.size() < 2) throw InputError(at + "needs a target of rank ≥ 2 (s_2 > 0)");
     s1 = s[0].get<double>();
