@@ -32,6 +32,11 @@ struct SaxeProblem {
     theta << std::sqrt(sigma) * problem.v().col(0), std::sqrt(sigma) * problem.u().col(0);
     return theta;
   }
+  // Aligned, the excess loss is ½(s − σ)², so it reaches eps when σ(t) = s − √(2 eps): t from the formula above.
+  double t_eps(double eps) const {
+    const double sigma1 = s - std::sqrt(2 * eps);
+    return std::log((sigma1 * (s / sigma0 - 1)) / (s - sigma1)) / (2 * s);
+  }
 };
 
 // The gradient-flow vector field dθ/dt = −∇L(θ) as an odeint system.
@@ -151,8 +156,7 @@ TEST_P(HighOrder, SamplesAndTepsMatchTheClosedForm) {
   Eigen::VectorXd theta = p.at(0);
   const Summary s = train(p.problem, p.shape, theta, o, record, [&](const Sample& x) { samples.push_back(x); });
   ASSERT_EQ(s.status, Status::converged) << s.message;
-  const double sigma1 = p.s - std::sqrt(2 * o.eps);
-  const double t_eps = std::log((sigma1 * (p.s / p.sigma0 - 1)) / (p.s - sigma1)) / (2 * p.s);
+  const double t_eps = p.t_eps(o.eps);
   EXPECT_NEAR(*s.t_eps, t_eps, 1e-10);
   EXPECT_NEAR((theta - p.at(*s.t_eps)).norm(), 0.0, 1e-9);
   size_t checked = 0;
@@ -205,9 +209,7 @@ TEST(GaussLegendre, DenseOutputAndTepsMatchTheClosedForm) {
   Eigen::VectorXd theta = p.at(0);
   const Summary s = train(p.problem, p.shape, theta, o, record, [&](const Sample& x) { samples.push_back(x); });
   ASSERT_EQ(s.status, Status::converged) << s.message;
-  // Aligned: excess = ½(s − σ)², so t_eps solves σ(t) = s − √(2 eps) in closed form.
-  const double sigma1 = p.s - std::sqrt(2 * o.eps);
-  const double t_eps = std::log((sigma1 * (p.s / p.sigma0 - 1)) / (p.s - sigma1)) / (2 * p.s);
+  const double t_eps = p.t_eps(o.eps);
   EXPECT_NEAR(*s.t_eps, t_eps, 1e-9);
   ASSERT_GE(samples.size(), 4u);
   for (const Sample& x : samples) {
