@@ -1,8 +1,9 @@
 // Loss + all layer gradients (Objective::evaluate) against the bare matrix products it needs.
 //
 // For N layers of width d (d_0 = … = d_N = d), one evaluation needs 3N − 3 products of d × d matrices:
-// N − 1 for the prefixes W_{j:1}, N − 1 for the suffixes W_{N:j+1}ᵀ ∇L_1, N − 1 for the gradients of layers 2..N.
-// BM_BareProducts times exactly those products into preallocated storage; the ratio of the two is the overhead
+// N − 1 for the prefixes W_{j:1}, N − 1 for the transposed suffixes T_j = ∇L_1ᵀ W_N ⋯ W_{j+1}, N − 1 for the
+// (transposed) gradients W_{j−1:1} T_j of layers 2..N. BM_BareProducts times exactly those products, in the same
+// storage orders, into preallocated storage; the ratio of the two is the overhead
 // of everything else (the loss, ∇L_1, the bookkeeping). Target (core issue): ≤ 1.3 for d ≥ 64.
 // BM_Gemm is the machine's product rate with the same library and threads (one d × d product), the hardware limit
 // the evaluation is measured against (performance issue: ≥ 70 % for large d).
@@ -51,24 +52,24 @@ void BM_BareProducts(benchmark::State& state) {
   const int d = static_cast<int>(state.range(0));
   const int N = static_cast<int>(state.range(1));
   std::mt19937_64 rng(1);
-  std::vector<Eigen::MatrixXd> W, P(static_cast<size_t>(N)), S(static_cast<size_t>(N)), G(static_cast<size_t>(N));
+  std::vector<Eigen::MatrixXd> W, P(static_cast<size_t>(N)), T(static_cast<size_t>(N)), G(static_cast<size_t>(N));
   for (int j = 0; j < N; ++j) {
     W.push_back(gaussian(d, d, rng));
     P[static_cast<size_t>(j)].resize(d, d);
-    S[static_cast<size_t>(j)].resize(d, d);
+    T[static_cast<size_t>(j)].resize(d, d);
     G[static_cast<size_t>(j)].resize(d, d);
   }
   const Eigen::MatrixXd g = gaussian(d, d, rng);
   for (auto _ : state) {
     P[0] = W[0];
     for (int j = 1; j < N; ++j) P[static_cast<size_t>(j)].noalias() = W[static_cast<size_t>(j)] * P[static_cast<size_t>(j - 1)];
-    const Eigen::MatrixXd* s = &g;
+    const Eigen::MatrixXd* t = &g;
     for (int j = N - 1; j >= 1; --j) {
-      G[static_cast<size_t>(j)].noalias() = *s * P[static_cast<size_t>(j - 1)].transpose();
-      S[static_cast<size_t>(j - 1)].noalias() = W[static_cast<size_t>(j)].transpose() * *s;
-      s = &S[static_cast<size_t>(j - 1)];
+      G[static_cast<size_t>(j)].transpose().noalias() = P[static_cast<size_t>(j - 1)] * *t;
+      T[static_cast<size_t>(j - 1)].noalias() = *t * W[static_cast<size_t>(j)];
+      t = &T[static_cast<size_t>(j - 1)];
     }
-    benchmark::DoNotOptimize(S[0].data());
+    benchmark::DoNotOptimize(T[0].data());
     benchmark::ClobberMemory();
   }
   state.counters["flops"] = benchmark::Counter(2.0 * (3 * N - 3) * d * double(d) * d, benchmark::Counter::kIsIterationInvariantRate);

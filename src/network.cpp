@@ -77,7 +77,7 @@ Objective::Objective(const Problem& problem, const Shape& shape) : problem_(prob
   const int d0 = shape.width(0);
   for (int j = 1; j <= N; ++j) {
     prefix_.emplace_back(shape.width(j), d0);
-    suffix_.emplace_back(shape.width(j), d0);
+    suffix_t_.emplace_back(d0, shape.width(j));
   }
   g_.resize(shape.width(N), d0);
   if (!problem.whitened()) scratch_.resize(shape.width(N), d0);
@@ -99,23 +99,52 @@ double Objective::loss(const Eigen::Ref<const Eigen::VectorXd>& theta) {
 }
 
 double Objective::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> grad) {
+  return evaluate_signed(theta, grad, 1.0);
+}
+
+double Objective::velocity(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> v) {
+  return evaluate_signed(theta, v, -1.0);
+}
+
+// The backward sweep runs on the transposed suffixes T_j = (W_{N:j+1}ᵀ G)ᵀ = Gᵀ W_N ⋯ W_{j+1} (d_0 × d_j),
+// G = sign · ∇L_1(W): T_{j−1} = T_j W_j, and (∇_{W_j} L)ᵀ = W_{j−1:1} T_j. Below layer N every product is then of
+// the A·B kind; Aᵀ·B (the natural W_jᵀ S_j) costs OpenBLAS up to 2× more for d ≤ 64 (no small-matrix kernel,
+// extra packing). Layer N starts from G: transposed explicitly when it is small (Eigen's transposing copy is
+// cheap there and saves one Aᵀ·B), used as Aᵀ in one product otherwise (the copy would cost more than it saves).
+double Objective::evaluate_signed(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
+                                  double sign) {
+  constexpr Eigen::Index kTransposeLimit = 24 * 24;
   const double value = loss(theta);
   const int N = shape_.depth();
   problem_.end_to_end_gradient(prefix_.back(), g_);
-  // Backward sweep: S_N = G, S_{j−1} = W_jᵀ S_j, ∇_{W_j} L = S_j W_{j−1:1}ᵀ (and ∇_{W_1} L = S_1).
-  const Eigen::MatrixXd* S = &g_;
-  for (int j = N; j >= 2; --j) {
-    const auto Wj = shape_.layer(theta, j);
-    shape_.mutable_layer(grad, j).noalias() = *S * prefix_[static_cast<size_t>(j - 2)].transpose();
-    if (j == 2) {
-      shape_.mutable_layer(grad, 1).noalias() = Wj.transpose() * *S;
-    } else {
-      Eigen::MatrixXd& next = suffix_[static_cast<size_t>(j - 2)];
-      next.noalias() = Wj.transpose() * *S;
-      S = &next;
-    }
+  if (N == 1) {
+    shape_.mutable_layer(out, 1) = sign * g_;
+    return value;
   }
-  if (N == 1) shape_.mutable_layer(grad, 1) = g_;
+  // T_{j−1} = product; T_1 is (∇_{W_1} L)ᵀ itself.
+  auto set_next = [&](int j, const auto& product) {
+    if (j == 2) {
+      shape_.mutable_layer(out, 1).transpose().noalias() = product;
+    } else {
+      suffix_t_[static_cast<size_t>(j - 2)].noalias() = product;
+    }
+  };
+  const auto WN = shape_.layer(theta, N);
+  const Eigen::MatrixXd& below = prefix_[static_cast<size_t>(N - 2)];
+  if (g_.size() <= kTransposeLimit) {
+    Eigen::MatrixXd& TN = suffix_t_.back();
+    TN = sign * g_.transpose();
+    shape_.mutable_layer(out, N).transpose().noalias() = below * TN;
+    set_next(N, TN * WN);
+  } else {
+    shape_.mutable_layer(out, N).transpose().noalias() = (sign * below) * g_.transpose();
+    set_next(N, (sign * g_).transpose() * WN);
+  }
+  for (int j = N - 1; j >= 2; --j) {
+    const Eigen::MatrixXd& Tj = suffix_t_[static_cast<size_t>(j - 1)];
+    shape_.mutable_layer(out, j).transpose().noalias() = prefix_[static_cast<size_t>(j - 2)] * Tj;
+    set_next(j, Tj * shape_.layer(theta, j));
+  }
   return value;
 }
 

@@ -113,8 +113,9 @@ double Problem::loss(const Eigen::Ref<const Eigen::MatrixXd>& W) const {
 }
 
 double Problem::excess_loss(const Eigen::Ref<const Eigen::MatrixXd>& W, const Optimum& opt) const {
-  const Eigen::MatrixXd E = whitened_ ? Eigen::MatrixXd(W - opt.qk) : Eigen::MatrixXd(W * sigma_sqrt_ - opt.qk);
-  return 0.5 * E.squaredNorm() - (opt.tail.array() * E.array()).sum();
+  if (whitened_) return excess_from_residual(W - opt.qk, opt);
+  const Eigen::MatrixXd WS = W * sigma_sqrt_;
+  return excess_from_residual(WS - opt.qk, opt);
 }
 
 void Problem::end_to_end_gradient(const Eigen::Ref<const Eigen::MatrixXd>& W, Eigen::Ref<Eigen::MatrixXd> G) const {

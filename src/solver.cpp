@@ -22,15 +22,14 @@ class LayerwiseFlow {
  public:
   LayerwiseFlow(Objective& objective, const Problem::Optimum& optimum) : obj_(objective), opt_(optimum) {}
   void operator()(const detail::State& x, detail::State& dxdt, double /*t*/) {
-    obj_.evaluate(x, dxdt);
-    dxdt = -dxdt;
+    obj_.velocity(x, dxdt);
     ++evals_;
   }
   double excess(const detail::State& x) {
     obj_.loss(x);
     return excess_fsal();
   }
-  double excess_fsal() const { return obj_.problem().excess_loss(obj_.end_to_end(), opt_); }
+  double excess_fsal() const { return obj_.excess_loss(opt_); }
   static double grad_norm(const detail::State& /*x*/, const detail::State& dxdt) { return dxdt.norm(); }
   long evals() const { return evals_; }
 

@@ -4,10 +4,11 @@
 // All weights live in one contiguous parameter vector θ (layer 1 first, each layer column-major), so any ODE
 // engine or optimizer can drive them; `Shape::layer` gives zero-copy per-layer views.
 //
-// `Objective` evaluates the loss and all N layer gradients from prefix products W_{j:1} and suffix products
-// W_{N:j+1}ᵀ ∇L_1: 3N − 2 matrix products per evaluation, no recomputation, and no heap allocation per call for
-// small layers (the workspace is allocated once; Eigen may still allocate GEMM packing buffers above its stack
-// limit of 128 KiB, i.e. for layers of a few hundred units, where that cost is negligible).
+// `Objective` evaluates the loss and all N layer gradients from prefix products W_{j:1} and (transposed) suffix
+// products W_{N:j+1}ᵀ ∇L_1: 3N − 3 matrix products per evaluation, no recomputation, and no heap allocation per
+// call (the workspace is allocated once; tests/test_allocation.cpp; Eigen may still allocate GEMM packing buffers
+// above its stack limit of 128 KiB when it multiplies without a BLAS, i.e. for layers of a few hundred units,
+// where that cost is negligible).
 #include <Eigen/Dense>
 #include <vector>
 
@@ -54,26 +55,34 @@ class Objective {
 
   /// Returns L(θ) and writes ∇L(θ) into `grad` (size shape.size()).
   double evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> grad);
+  /// Returns L(θ) and writes the gradient-flow velocity −∇L(θ) into `v`, at the cost of `evaluate` (the sign is
+  /// folded into ∇L_1, no extra pass).
+  double velocity(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> v);
   /// L(θ) only (N − 1 products plus the loss).
   double loss(const Eigen::Ref<const Eigen::VectorXd>& theta);
 
   /// After `evaluate` or `loss`: the end-to-end matrix W_{N:1} of the last θ.
   const Eigen::MatrixXd& end_to_end() const { return prefix_.back(); }
-  /// After `evaluate`: ∇L_1(W) of the last θ.
-  const Eigen::MatrixXd& end_to_end_gradient() const { return g_; }
+
+  /// After `evaluate`, `velocity` or `loss`: L − L* of the last θ (Problem::excess_loss), from the products already
+  /// formed, without allocating.
+  double excess_loss(const Problem::Optimum& opt) const {
+    return Problem::excess_from_residual(problem_.whitened() ? prefix_.back() - opt.qk : scratch_ - opt.qk, opt);
+  }
 
   const Problem& problem() const { return problem_; }
   const Shape& shape() const { return shape_; }
 
  private:
   void forward(const Eigen::Ref<const Eigen::VectorXd>& theta);
+  double evaluate_signed(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out, double sign);
 
   const Problem& problem_;
   const Shape& shape_;
-  std::vector<Eigen::MatrixXd> prefix_;  // prefix_[j] = W_{j+1:1}, j = 0..N−1
-  std::vector<Eigen::MatrixXd> suffix_;  // suffix_[j] = W_{N:j+2}ᵀ ∇L_1, j = 0..N−1 (d_{j+1} × d_0)
-  Eigen::MatrixXd g_;                    // ∇L_1(W)
-  Eigen::MatrixXd scratch_;              // W Σ^{1/2} for the non-whitened loss
+  std::vector<Eigen::MatrixXd> prefix_;    // prefix_[j] = W_{j+1:1}, j = 0..N−1
+  std::vector<Eigen::MatrixXd> suffix_t_;  // suffix_t_[j] = ±(W_{N:j+2}ᵀ ∇L_1)ᵀ, j = 0..N−1 (d_0 × d_{j+1})
+  Eigen::MatrixXd g_;                      // ∇L_1(W)
+  Eigen::MatrixXd scratch_;                // W Σ^{1/2} for the non-whitened loss
 };
 
 }  // namespace linflow

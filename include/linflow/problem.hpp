@@ -58,6 +58,11 @@ class Problem {
   /// L_1(W) − L* without cancellation between large numbers: with E = W Σ^{1/2} − [Q]_k and T = Q − [Q]_k,
   /// L − L* = ½‖E‖_F² − ⟨T, E⟩ (both terms vanish at the optimum).
   double excess_loss(const Eigen::Ref<const Eigen::MatrixXd>& W, const Optimum& opt) const;
+  /// The same, ½‖E‖_F² − ⟨T, E⟩, from E = W Σ^{1/2} − [Q]_k given as any Eigen expression (nothing allocated).
+  template <class Derived>
+  static double excess_from_residual(const Eigen::MatrixBase<Derived>& E, const Optimum& opt) {
+    return 0.5 * E.squaredNorm() - (opt.tail.array() * E.array()).sum();
+  }
   /// ∇L_1(W) = W Σ − B, written into G (must be d_y × d_x).
   void end_to_end_gradient(const Eigen::Ref<const Eigen::MatrixXd>& W, Eigen::Ref<Eigen::MatrixXd> G) const;
 
