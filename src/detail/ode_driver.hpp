@@ -158,6 +158,30 @@ void stop_at_crossing(F& flow, System& system, double t_c, Dense& dense, State& 
   r.status = Status::converged;
 }
 
+/// Boost.Odeint's default error test with a_x = 1, a_dxdt = 0 — the classical mixed norm
+/// max_i |err_i| / (atol + rtol |x_i|), the same operations in the same order — without the vector temporaries that
+/// odeint's vector_space_algebra makes for Eigen vectors (four heap allocations a step; tests/test_allocation.cpp).
+class MaxNormErrorChecker {
+ public:
+  using value_type = double;
+  using algebra_type = boost::numeric::odeint::vector_space_algebra;
+  using operations_type = boost::numeric::odeint::default_operations;
+  MaxNormErrorChecker(double atol, double rtol) : atol_(atol), rtol_(rtol) {}
+  template <class Deriv, class Time>
+  double error(algebra_type& /*algebra*/, const State& x_old, const Deriv& /*dxdt_old*/, State& x_err,
+               Time /*dt*/) const {
+    return (x_err.array().abs() / (atol_ + rtol_ * x_old.array().abs())).maxCoeff();
+  }
+  template <class Deriv, class Time>
+  double error(const State& x_old, const Deriv& dxdt_old, State& x_err, Time dt) const {
+    algebra_type algebra;
+    return error(algebra, x_old, dxdt_old, x_err, dt);
+  }
+
+ private:
+  double atol_, rtol_;
+};
+
 /// Integrates x from t = 0. Calls on_sample(x, t) at each requested time reached, on_progress(t, excess, steps)
 /// after each accepted step. On return x is the final state (x(t_eps) when stopping at eps).
 template <Flow F, class OnSample, class OnProgress>
@@ -165,10 +189,8 @@ DriverResult integrate_dopri5(F& flow, State& x, const DriverOptions& o, OnSampl
                               OnProgress&& on_progress) {
   namespace odeint = boost::numeric::odeint;
   using Stepper = odeint::runge_kutta_dopri5<State, double, State, double, odeint::vector_space_algebra>;
-  using Checker = odeint::default_error_checker<double, odeint::vector_space_algebra, odeint::default_operations>;
-  using Controlled = odeint::controlled_runge_kutta<Stepper, Checker>;
-  // a_x = 1, a_dxdt = 0: the classical mixed error norm max_i |err_i| / (atol + rtol |x_i|).
-  Controlled stepper(Checker(o.atol, o.rtol, 1.0, 0.0));
+  using Controlled = odeint::controlled_runge_kutta<Stepper, MaxNormErrorChecker>;
+  Controlled stepper(MaxNormErrorChecker(o.atol, o.rtol));
   auto system = [&flow](const State& s, State& ds, double t) { flow(s, ds, t); };
 
   DriverResult r;
@@ -180,7 +202,7 @@ DriverResult integrate_dopri5(F& flow, State& x, const DriverOptions& o, OnSampl
   system(x, dxdt, 0.0);
   double t = 0.0;
   if (begin(flow, x, dxdt, o, r, times, next_sample, on_sample)) return r;
-  double dt = o.dt0 > 0 ? o.dt0 : 1e-3 / (1.0 + dxdt.norm());
+  double dt = o.dt0 > 0 ? o.dt0 : initial_step(system, x, dxdt, o, 5, x_mid);
   while (true) {
     if (out_of_budget(r, t, o)) break;
     const double remaining = o.t_max - t;
@@ -226,10 +248,11 @@ DriverResult integrate_dopri5(F& flow, State& x, const DriverOptions& o, OnSampl
 
 namespace linflow::detail {
 
-/// The first step of an integrator of order `order` by Hairer's estimate (Hairer, Nørsett & Wanner, Solving ODEs I,
-/// §II.4, as in Hairer's codes and SciPy's `select_initial_step`): h such that an Euler step changes x by about 1 %
-/// in the error norm, refined by the change of f over it; one extra evaluation. Without it a high-order pair spends
-/// its first steps (12–13 evaluations each) growing a tiny guess.
+/// The first step of an integrator of order `order` (the order of the solution it propagates) by Hairer's estimate
+/// (Hairer, Nørsett & Wanner, Solving ODEs I, §II.4: HINIT in DOPRI5 and DOP853, SciPy's `select_initial_step`):
+/// h such that an Euler step changes x by about 1 % in the error norm, refined by the change of f over it,
+/// h1 = (0.01 / max(d1, d2))^(1/order); one extra evaluation. Without it a pair spends its first steps (6–13
+/// evaluations each) growing a tiny guess.
 template <class System>
 double initial_step(System& system, const State& x, const State& f0, const DriverOptions& o, int order,
                     State& scratch) {
@@ -243,8 +266,17 @@ double initial_step(System& system, const State& x, const State& f0, const Drive
   system(scratch, f1, h0);
   const double d2 = std::sqrt(((f1 - f0).array() / scale).square().sum() / n) / h0;
   const double h1 = std::max(d1, d2) <= 1e-15 ? std::max(1e-6, 1e-3 * h0)
-                                               : std::pow(0.01 / std::max(d1, d2), 1.0 / (order + 1));
+                                               : std::pow(0.01 / std::max(d1, d2), 1.0 / order);
   return std::min({100 * h0, h1, o.t_max});
+}
+
+template <class Stepper>
+constexpr bool stepper_is_fsal() {
+  if constexpr (requires { Stepper::kFsal; }) {
+    return Stepper::kFsal;
+  } else {
+    return false;
+  }
 }
 
 /// The driver of the integrators without dense output (rk78, dop853): steps are shortened to land exactly on the
@@ -266,7 +298,7 @@ DriverResult integrate_landing(F& flow, State& x, const DriverOptions& o, Steppe
   system(x, dxdt, 0.0);
   double t = 0.0;
   if (begin(flow, x, dxdt, o, r, times, next_sample, on_sample)) return r;
-  double dt = o.dt0 > 0 ? o.dt0 : initial_step(system, x, dxdt, o, 8, x_mid);
+  double dt = o.dt0 > 0 ? o.dt0 : initial_step(system, x, dxdt, o, Stepper::kOrder, x_mid);
   while (true) {
     if (out_of_budget(r, t, o)) break;
     const double target = next_sample < times.size() ? std::min(times[next_sample], o.t_max) : o.t_max;
@@ -282,7 +314,7 @@ DriverResult integrate_landing(F& flow, State& x, const DriverOptions& o, Steppe
     dt = landing ? std::max(dt, h) : h;
     ++r.steps;
     if (non_finite(r, x_new, t)) break;
-    const double e_new = flow.excess(x_new);
+    const double e_new = stepper_is_fsal<Stepper>() ? flow.excess_fsal() : flow.excess(x_new);
     auto single_step = [&](double ts, State& out) { stepper.do_step(system, x, t_old, out, ts - t_old); };
     const std::optional<double> crossing =
         finish_step(flow, o, r, t_old, t, e_new, x_new, single_step, x_mid, times, next_sample, on_sample);
@@ -316,7 +348,8 @@ DriverResult integrate_landing(F& flow, State& x, const DriverOptions& o, Steppe
 /// err_i / (atol + rtol |x_i|)): 13 evaluations a step but far fewer steps at tight tolerances.
 class Fehlberg78Stepper {
  public:
-  Fehlberg78Stepper(double rtol, double atol) : controlled_(Checker(atol, rtol, 1.0, 0.0)) {}
+  static constexpr int kOrder = 8;  // Boost propagates the 8th-order solution (stepper order 8, error order 7)
+  Fehlberg78Stepper(double rtol, double atol) : controlled_(MaxNormErrorChecker(atol, rtol)) {}
   template <class System>
   bool try_step(System& system, const State& x, double& t, State& x_new, double& h) {
     if (controlled_.try_step(system, x, t, x_new, h) == boost::numeric::odeint::success) return true;
@@ -332,19 +365,49 @@ class Fehlberg78Stepper {
  private:
   using Stepper = boost::numeric::odeint::runge_kutta_fehlberg78<State, double, State, double,
                                                                  boost::numeric::odeint::vector_space_algebra>;
-  using Checker = boost::numeric::odeint::default_error_checker<double, boost::numeric::odeint::vector_space_algebra,
-                                                                boost::numeric::odeint::default_operations>;
-  boost::numeric::odeint::controlled_runge_kutta<Stepper, Checker> controlled_;
+  boost::numeric::odeint::controlled_runge_kutta<Stepper, MaxNormErrorChecker> controlled_;
   long rejected_ = 0;
 };
+
+/// out = base + Σ_{j<m} c_j k_j (base may be null: then 0), in one pass over the vectors: fixed blocks of 16 stay in
+/// registers, so each term is read once instead of a read-modify-write of `out` per term — the stage sums of an
+/// explicit Runge–Kutta pair, which at small sizes cost as much as the products. `out` must not alias the inputs.
+inline void combine(State& out, const State* base, const double* c, const State* k, int m) {
+  constexpr Eigen::Index kBlock = 16;
+  using Block = Eigen::Matrix<double, kBlock, 1>;
+  std::array<int, 16> terms{};
+  int count = 0;
+  for (int j = 0; j < m; ++j) {
+    if (c[j] != 0) terms[static_cast<size_t>(count++)] = j;
+  }
+  const Eigen::Index n = out.size();
+  Eigen::Index i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    Block acc = base ? Block(base->segment<kBlock>(i)) : Block::Zero();
+    for (int t = 0; t < count; ++t) acc += c[terms[t]] * k[terms[t]].segment<kBlock>(i);
+    out.segment<kBlock>(i) = acc;
+  }
+  if (i == n) return;
+  auto tail = out.segment(i, n - i);
+  if (base) {
+    tail = base->segment(i, n - i);
+  } else {
+    tail.setZero();
+  }
+  for (int t = 0; t < count; ++t) tail += c[terms[t]] * k[terms[t]].segment(i, n - i);
+}
 
 /// Hairer's DOP853: the Dormand–Prince 8(5,3) pair with its error estimate (the 5th-order estimate damped by the
 /// 3rd-order one) and step-size control, as Hairer's code and SciPy's `solve_ivp(method="DOP853")` do them — RMS
 /// norm of err_i / (atol + rtol max(|x_i|, |x_new,i|)), exponent −1/8, safety 0.9, factors in [0.2, 10]. 12
-/// evaluations a step, the last one reused as the first of the next (FSAL).
+/// evaluations a step, the last one reused as the first of the next (FSAL): after an accepted step the flow's last
+/// evaluation is at x_new, so the driver reads the excess loss from it (`kFsal`).
 class Dop853Stepper {
  public:
-  Dop853Stepper(double rtol, double atol, Eigen::Index n) : rtol_(rtol), atol_(atol), y_(n), err5_(n), err3_(n) {
+  static constexpr bool kFsal = true;
+  static constexpr int kOrder = 8;
+  Dop853Stepper(double rtol, double atol, Eigen::Index n)
+      : rtol_(rtol), atol_(atol), y_(n), err5_(n), err3_(n), scale_(n) {
     for (auto& k : k_) k.resize(n);
   }
   template <class System>
@@ -355,15 +418,12 @@ class Dop853Stepper {
     }
     stages(system, x, t, h, x_new);
     system(x_new, k_[dop853::kStages], t + h);
-    err5_.setZero();
-    err3_.setZero();
-    for (int i = 0; i <= dop853::kStages; ++i) {
-      if (dop853::E5[i] != 0) err5_ += dop853::E5[i] * k_[i];
-      if (dop853::E3[i] != 0) err3_ += dop853::E3[i] * k_[i];
-    }
-    const auto scale = (atol_ + rtol_ * x.array().abs().max(x_new.array().abs())).eval();
-    const double e5 = (err5_.array() / scale).matrix().squaredNorm();
-    const double e3 = (err3_.array() / scale).matrix().squaredNorm();
+    constexpr int kTerms = dop853::kStages + 1;
+    combine(err5_, nullptr, dop853::E5.data(), k_.data(), kTerms);
+    combine(err3_, nullptr, dop853::E3.data(), k_.data(), kTerms);
+    scale_ = atol_ + rtol_ * x.array().abs().max(x_new.array().abs());
+    const double e5 = (err5_.array() / scale_.array()).matrix().squaredNorm();
+    const double e3 = (err3_.array() / scale_.array()).matrix().squaredNorm();
     const double norm =
         e5 == 0 && e3 == 0 ? 0.0 : std::abs(h) * e5 / std::sqrt((e5 + 0.01 * e3) * static_cast<double>(x.size()));
     if (norm < 1) {
@@ -393,22 +453,19 @@ class Dop853Stepper {
   // Stages 2..12 from k_[0] = f(x), and the 8th-order solution.
   template <class System>
   void stages(System& system, const State& x, double t, double h, State& x_new) {
+    std::array<double, dop853::kStages> c{};
     for (int s = 1; s < dop853::kStages; ++s) {
-      y_ = x;
-      for (int j = 0; j < s; ++j) {
-        if (dop853::A[s][j] != 0) y_ += (h * dop853::A[s][j]) * k_[j];
-      }
+      for (int j = 0; j < s; ++j) c[static_cast<size_t>(j)] = h * dop853::A[s][j];
+      combine(y_, &x, c.data(), k_.data(), s);
       system(y_, k_[s], t + dop853::C[s] * h);
     }
-    x_new = x;
-    for (int j = 0; j < dop853::kStages; ++j) {
-      if (dop853::B[j] != 0) x_new += (h * dop853::B[j]) * k_[j];
-    }
+    for (int j = 0; j < dop853::kStages; ++j) c[static_cast<size_t>(j)] = h * dop853::B[j];
+    combine(x_new, &x, c.data(), k_.data(), dop853::kStages);
   }
 
   double rtol_, atol_;
   std::array<State, dop853::kStages + 1> k_;
-  State y_, err5_, err3_;
+  State y_, err5_, err3_, scale_;
   bool fsal_ = false, rejected_in_a_row_ = false;
   long rejected_ = 0;
 };
