@@ -45,7 +45,9 @@ TEST(GradientFlow, ConservesImbalanceOnUnbalancedStarts) {
     record.times = sample_times(20.0, 20, 0, 1.0);
     const Summary s = train(problem, shape, theta, test::tight_flow(20.0), record,
                             [&](const Sample& x) { worst = std::max(worst, x.imbalance_drift); });
-    EXPECT_EQ(s.status, Status::t_max);
+    // The whole horizon is run (stop_at_eps is off). Not the status: at t = 20 the depth-3 width-one run has
+    // converged and its excess loss L − L* is rounding noise of either sign, so t_max vs converged is a coin flip.
+    EXPECT_EQ(s.t_final, 20.0) << "depth " << shape.depth();
     EXPECT_LE(worst / scale, 1e-9) << "depth " << shape.depth();
     EXPECT_LT(s.excess_loss, s.initial_excess_loss);
   }
