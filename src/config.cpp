@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 #include <utility>
 
+#include "detail/config_table.hpp"
 #include "detail/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/io.hpp"
@@ -194,7 +195,11 @@ void apply_override(toml::table& root, const std::string& assignment) {
 
 RunConfig parse_config(const std::string& toml_text, const std::string& base_dir,
                        const std::vector<std::string>& overrides, const std::string& origin) {
-  toml::table root = detail::parse_toml(toml_text, origin);
+  return detail::parse_config_table(detail::parse_toml(toml_text, origin), base_dir, overrides, origin);
+}
+
+RunConfig detail::parse_config_table(toml::table root, const std::string& base_dir,
+                                     const std::vector<std::string>& overrides, const std::string& origin) {
   for (const auto& o : overrides) apply_override(root, o);
   const Reader r(root, origin, fs::absolute(base_dir.empty() ? fs::path(".") : fs::path(base_dir)));
   r.check_keys();
