@@ -134,13 +134,27 @@ ExactRank1Flow::ExactRank1Flow(const Problem& problem, int depth, double sigma0,
   s1_ = s_.size() > 0 ? s_(0) : 0.0;
   const Eigen::VectorXd alpha = u_basis_.transpose() * u;
   const Eigen::VectorXd beta = v_basis_.transpose() * v;
-  // A square basis spans everything: the complement is exactly empty, not a rounding residue. This keeps exact
-  // starts exact, e.g. the anti-aligned scalar start whose ρ must decay like e^{−s_1 τ} forever.
-  const bool u_spans = u_basis_.cols() == u_basis_.rows(), v_spans = v_basis_.cols() == v_basis_.rows();
-  u_perp_ = u_spans ? Eigen::VectorXd::Zero(u.size()) : Eigen::VectorXd(u - u_basis_ * alpha);
-  v_perp_ = v_spans ? Eigen::VectorXd::Zero(v.size()) : Eigen::VectorXd(v - v_basis_ * beta);
+  // The parts of the start outside the target's singular vectors, and the cancellations α_i ± β_i, are exactly
+  // zero when they are at rounding level: a square basis spans everything, and e.g. the anti-aligned start
+  // (α = −β) leaves a_1 ≈ 1e-17 or exactly 0 depending on whether the build contracts to FMA. A rounding residue
+  // is not a direction to escape along (e^{2 s τ} would bring it to O(1) by τ ≈ 5): exact starts stay exact, e.g.
+  // the anti-aligned scalar start whose ρ must decay like e^{−s_1 τ} forever.
+  constexpr double kRounding = 8 * std::numeric_limits<double>::epsilon();
+  auto residue = [&](const Eigen::VectorXd& w, const Eigen::MatrixXd& basis, const Eigen::VectorXd& coef) {
+    if (basis.cols() == basis.rows()) return Eigen::VectorXd::Zero(w.size()).eval();
+    Eigen::VectorXd perp = w - basis * coef;
+    if (perp.norm() <= kRounding) perp.setZero();  // w is a unit vector
+    return perp;
+  };
+  u_perp_ = residue(u, u_basis_, alpha);
+  v_perp_ = residue(v, v_basis_, beta);
   a_ = 0.5 * (alpha + beta);
   b_ = 0.5 * (alpha - beta);
+  for (Eigen::Index i = 0; i < a_.size(); ++i) {
+    const double scale = std::abs(alpha(i)) + std::abs(beta(i));
+    if (std::abs(a_(i)) <= kRounding * scale) a_(i) = 0.0;
+    if (std::abs(b_(i)) <= kRounding * scale) b_(i) = 0.0;
+  }
 
   const Eigen::Index r = s_.size();
   log_coef_.resize(2 * r + 1);
