@@ -2,9 +2,9 @@
 //
 // For N layers of width d (d_0 = … = d_N = d), one evaluation needs 3N − 3 products of d × d matrices:
 // N − 1 for the prefixes W_{j:1}, N − 1 for the transposed suffixes T_j = ∇L_1ᵀ W_N ⋯ W_{j+1}, N − 1 for the
-// (transposed) gradients W_{j−1:1} T_j of layers 2..N. BM_BareProducts times exactly those products, in the same
-// storage orders, into preallocated storage; the ratio of the two is the overhead
-// of everything else (the loss, ∇L_1, the bookkeeping). Target (core issue): ≤ 1.3 for d ≥ 64.
+// gradients T_jᵀ W_{j−1:1}ᵀ of layers 2..N. BM_BareProducts times exactly those products, in the same storage
+// orders and through the same routine (src/detail/gemm.hpp), into preallocated storage; the ratio of the two is
+// the overhead of everything else (the loss, ∇L_1, the bookkeeping). Target (core issue): ≤ 1.3 for d ≥ 64.
 // BM_Gemm is the machine's product rate with the same library and threads (one d × d product), the hardware limit
 // the evaluation is measured against (performance issue: ≥ 70 % for large d).
 // BM_GfRun integrates gradient flow (default tolerances) for a fixed simulated time from the same kind of start at
@@ -13,6 +13,7 @@
 
 #include <random>
 
+#include "detail/gemm.hpp"
 #include "linflow/init.hpp"
 #include "linflow/network.hpp"
 #include "linflow/problem.hpp"
@@ -61,12 +62,16 @@ void BM_BareProducts(benchmark::State& state) {
   }
   const Eigen::MatrixXd g = gaussian(d, d, rng);
   for (auto _ : state) {
+    using linflow::detail::gemm;
+    using linflow::detail::Op;
     P[0] = W[0];
-    for (int j = 1; j < N; ++j) P[static_cast<size_t>(j)].noalias() = W[static_cast<size_t>(j)] * P[static_cast<size_t>(j - 1)];
+    for (int j = 1; j < N; ++j) {
+      gemm(P[static_cast<size_t>(j)], Op::none, W[static_cast<size_t>(j)], Op::none, P[static_cast<size_t>(j - 1)]);
+    }
     const Eigen::MatrixXd* t = &g;
     for (int j = N - 1; j >= 1; --j) {
-      G[static_cast<size_t>(j)].transpose().noalias() = P[static_cast<size_t>(j - 1)] * *t;
-      T[static_cast<size_t>(j - 1)].noalias() = *t * W[static_cast<size_t>(j)];
+      gemm(G[static_cast<size_t>(j)], Op::transpose, *t, Op::transpose, P[static_cast<size_t>(j - 1)]);
+      gemm(T[static_cast<size_t>(j - 1)], Op::none, *t, Op::none, W[static_cast<size_t>(j)]);
       t = &T[static_cast<size_t>(j - 1)];
     }
     benchmark::DoNotOptimize(T[0].data());

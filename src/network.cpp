@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <sstream>
 
+#include "detail/gemm.hpp"
 #include "linflow/error.hpp"
 
 namespace linflow {
+
+using detail::Op;
 
 Shape::Shape(std::vector<int> widths) : widths_(std::move(widths)) {
   if (widths_.size() < 2) throw InputError("network.widths: need at least two widths [d_0, …, d_N] (depth N ≥ 1)");
@@ -86,7 +89,8 @@ Objective::Objective(const Problem& problem, const Shape& shape) : problem_(prob
 void Objective::forward(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   prefix_[0] = shape_.layer(theta, 1);
   for (int j = 2; j <= shape_.depth(); ++j) {
-    prefix_[static_cast<size_t>(j - 1)].noalias() = shape_.layer(theta, j) * prefix_[static_cast<size_t>(j - 2)];
+    detail::gemm(prefix_[static_cast<size_t>(j - 1)], Op::none, shape_.layer(theta, j), Op::none,
+                 prefix_[static_cast<size_t>(j - 2)]);
   }
 }
 
@@ -94,7 +98,7 @@ double Objective::loss(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   forward(theta);
   const Eigen::MatrixXd& W = prefix_.back();
   if (problem_.whitened()) return 0.5 * (problem_.q() - W).squaredNorm();
-  scratch_.noalias() = W * problem_.sigma_sqrt();
+  detail::gemm(scratch_, Op::none, W, Op::none, problem_.sigma_sqrt());
   return 0.5 * (problem_.q() - scratch_).squaredNorm() + problem_.data_constant();
 }
 
@@ -107,9 +111,9 @@ double Objective::velocity(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen
 }
 
 // The backward sweep runs on the transposed suffixes T_j = (W_{N:j+1}ᵀ G)ᵀ = Gᵀ W_N ⋯ W_{j+1} (d_0 × d_j),
-// G = sign · ∇L_1(W): T_{j−1} = T_j W_j, and (∇_{W_j} L)ᵀ = W_{j−1:1} T_j. Below layer N every product is then of
-// the A·B kind; Aᵀ·B (the natural W_jᵀ S_j) costs OpenBLAS up to 2× more for d ≤ 64 (no small-matrix kernel,
-// extra packing). Layer N starts from G: transposed explicitly when it is small (Eigen's transposing copy is
+// G = sign · ∇L_1(W): T_{j−1} = T_j W_j and ∇_{W_j} L = T_jᵀ W_{j−1:1}ᵀ. Below layer N no product is of the
+// Aᵀ·B kind (the natural W_jᵀ S_j), which OpenBLAS 0.3.21 runs up to 2× slower than the others for d ≤ 64 (no
+// small-matrix kernel, extra packing). Layer N starts from G: transposed explicitly when it is small (the copy is
 // cheap there and saves one Aᵀ·B), used as Aᵀ in one product otherwise (the copy would cost more than it saves).
 double Objective::evaluate_signed(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
                                   double sign) {
@@ -121,30 +125,25 @@ double Objective::evaluate_signed(const Eigen::Ref<const Eigen::VectorXd>& theta
     shape_.mutable_layer(out, 1) = sign * g_;
     return value;
   }
-  // T_{j−1} = product; T_1 is (∇_{W_1} L)ᵀ itself.
-  auto set_next = [&](int j, const auto& product) {
+  // Layer j from M, where T_j = α op(M): its gradient α op(M)ᵀ W_{j−1:1}ᵀ, then T_{j−1} = α op(M) W_j — or, for
+  // j = 2, ∇_{W_1} L = α W_2ᵀ op(M)ᵀ.
+  auto sweep = [&](int j, const Eigen::MatrixXd& M, Op op, double alpha) {
+    const auto Wj = shape_.layer(theta, j);
+    detail::gemm(shape_.mutable_layer(out, j), detail::flip(op), M, Op::transpose,
+                 prefix_[static_cast<size_t>(j - 2)], alpha);
     if (j == 2) {
-      shape_.mutable_layer(out, 1).transpose().noalias() = product;
+      detail::gemm(shape_.mutable_layer(out, 1), Op::transpose, Wj, detail::flip(op), M, alpha);
     } else {
-      suffix_t_[static_cast<size_t>(j - 2)].noalias() = product;
+      detail::gemm(suffix_t_[static_cast<size_t>(j - 2)], op, M, Op::none, Wj, alpha);
     }
   };
-  const auto WN = shape_.layer(theta, N);
-  const Eigen::MatrixXd& below = prefix_[static_cast<size_t>(N - 2)];
   if (g_.size() <= kTransposeLimit) {
-    Eigen::MatrixXd& TN = suffix_t_.back();
-    TN = sign * g_.transpose();
-    shape_.mutable_layer(out, N).transpose().noalias() = below * TN;
-    set_next(N, TN * WN);
+    suffix_t_.back() = sign * g_.transpose();
+    sweep(N, suffix_t_.back(), Op::none, 1.0);
   } else {
-    shape_.mutable_layer(out, N).transpose().noalias() = (sign * below) * g_.transpose();
-    set_next(N, (sign * g_).transpose() * WN);
+    sweep(N, g_, Op::transpose, sign);
   }
-  for (int j = N - 1; j >= 2; --j) {
-    const Eigen::MatrixXd& Tj = suffix_t_[static_cast<size_t>(j - 1)];
-    shape_.mutable_layer(out, j).transpose().noalias() = prefix_[static_cast<size_t>(j - 2)] * Tj;
-    set_next(j, Tj * shape_.layer(theta, j));
-  }
+  for (int j = N - 1; j >= 2; --j) sweep(j, suffix_t_[static_cast<size_t>(j - 1)], Op::none, 1.0);
   return value;
 }
 
