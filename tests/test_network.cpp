@@ -51,7 +51,11 @@ INSTANTIATE_TEST_SUITE_P(
     DepthsAndWidths, GradientTest,
     ::testing::Values(Case{{3, 2}, true}, Case{{4, 3, 5}, true}, Case{{5, 1, 4}, true}, Case{{3, 4, 2, 5, 3}, true},
                       Case{{2, 3, 1, 3, 2, 4, 3}, true}, Case{{4, 3, 5}, false}, Case{{3, 1, 2, 4}, false},
-                      Case{{6, 2, 6, 3, 2, 2, 5, 4, 3}, false}));
+                      Case{{6, 2, 6, 3, 2, 2, 5, 4, 3}, false},
+                      // Products large enough to go to BLAS (m + n + k ≥ 20, src/detail/gemm.hpp), and ∇L_1 larger
+                      // than 24 × 24, which layer N uses as Aᵀ instead of transposing it (Objective::evaluate).
+                      Case{{20, 24, 22}, false}, Case{{30, 12, 1, 26}, true}, Case{{25, 16, 16, 28}, true},
+                      Case{{27, 9, 30}, false}));
 
 // ∇_{W_j} L = W_{N:j+1}ᵀ ∇L_1(W) W_{j−1:1}ᵀ (spec §1), built here the slow way from explicit products.
 TEST(Objective, GradientEqualsChainRuleFormula) {
