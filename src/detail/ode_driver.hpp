@@ -369,17 +369,13 @@ class Fehlberg78Stepper {
   long rejected_ = 0;
 };
 
-/// out = base + Σ_{j<m} c_j k_j (base may be null: then 0), in one pass over the vectors: fixed blocks of 16 stay in
-/// registers, so each term is read once instead of a read-modify-write of `out` per term — the stage sums of an
-/// explicit Runge–Kutta pair, which at small sizes cost as much as the products. `out` must not alias the inputs.
-inline void combine(State& out, const State* base, const double* c, const State* k, int m) {
+/// out = base + Σ_t c[terms[t]] k[terms[t]] over the `count` listed terms, base null meaning 0, in one pass: fixed
+/// blocks of 16 stay in registers, so each term is read once instead of a read-modify-write of `out` per term.
+/// Eigen's vectors, for the instruction set the build targets.
+inline void combine_portable(State& out, const State* base, const double* c, const State* k, const int* terms,
+                             int count) {
   constexpr Eigen::Index kBlock = 16;
   using Block = Eigen::Matrix<double, kBlock, 1>;
-  std::array<int, 16> terms{};
-  int count = 0;
-  for (int j = 0; j < m; ++j) {
-    if (c[j] != 0) terms[static_cast<size_t>(count++)] = j;
-  }
   const Eigen::Index n = out.size();
   Eigen::Index i = 0;
   for (; i + kBlock <= n; i += kBlock) {
@@ -395,6 +391,66 @@ inline void combine(State& out, const State* base, const double* c, const State*
     tail.setZero();
   }
   for (int t = 0; t < count; ++t) tail += c[terms[t]] * k[terms[t]].segment(i, n - i);
+}
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__AVX2__)
+#define LINFLOW_COMBINE_AVX2 1
+/// The same with 4-wide vectors and fused multiply-adds, compiled for AVX2 + FMA while the rest of the build targets
+/// baseline x86-64, and chosen at run time where the CPU has them: the stage sums are a fifth of a small DOP853 run
+/// (192 parameters), and this halves them. Rounding differs from combine_portable by the FMAs only.
+__attribute__((target("avx2,fma"))) inline void combine_avx2(State& out, const State* base, const double* c,
+                                                            const State* k, const int* terms, int count) {
+  typedef double v4d __attribute__((vector_size(32), aligned(8), may_alias));  // unaligned, may alias double
+  const Eigen::Index n = out.size();
+  double* o = out.data();
+  const double* b = base ? base->data() : nullptr;
+  Eigen::Index i = 0;
+  for (; i + 16 <= n; i += 16) {
+    v4d a0{}, a1{}, a2{}, a3{};
+    if (b) {
+      a0 = *reinterpret_cast<const v4d*>(b + i);
+      a1 = *reinterpret_cast<const v4d*>(b + i + 4);
+      a2 = *reinterpret_cast<const v4d*>(b + i + 8);
+      a3 = *reinterpret_cast<const v4d*>(b + i + 12);
+    }
+    for (int t = 0; t < count; ++t) {
+      const double ct = c[terms[t]];
+      const double* kt = k[terms[t]].data() + i;
+      a0 += ct * *reinterpret_cast<const v4d*>(kt);
+      a1 += ct * *reinterpret_cast<const v4d*>(kt + 4);
+      a2 += ct * *reinterpret_cast<const v4d*>(kt + 8);
+      a3 += ct * *reinterpret_cast<const v4d*>(kt + 12);
+    }
+    *reinterpret_cast<v4d*>(o + i) = a0;
+    *reinterpret_cast<v4d*>(o + i + 4) = a1;
+    *reinterpret_cast<v4d*>(o + i + 8) = a2;
+    *reinterpret_cast<v4d*>(o + i + 12) = a3;
+  }
+  for (; i < n; ++i) {
+    double a = b ? b[i] : 0.0;
+    for (int t = 0; t < count; ++t) a += c[terms[t]] * k[terms[t]].data()[i];
+    o[i] = a;
+  }
+}
+#endif
+
+/// out = base + Σ_{j<m} c_j k_j (base may be null: then 0), skipping zero coefficients, in one pass over the vectors
+/// — the stage sums of an explicit Runge–Kutta pair, which at small sizes cost as much as the products. `out` must
+/// not alias the inputs.
+inline void combine(State& out, const State* base, const double* c, const State* k, int m) {
+  std::array<int, 16> terms{};
+  int count = 0;
+  for (int j = 0; j < m; ++j) {
+    if (c[j] != 0) terms[static_cast<size_t>(count++)] = j;
+  }
+#ifdef LINFLOW_COMBINE_AVX2
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (avx2) {
+    combine_avx2(out, base, c, k, terms.data(), count);
+    return;
+  }
+#endif
+  combine_portable(out, base, c, k, terms.data(), count);
 }
 
 /// Hairer's DOP853: the Dormand–Prince 8(5,3) pair with its error estimate (the 5th-order estimate damped by the
