@@ -265,8 +265,8 @@ double initial_step(System& system, const State& x, const State& f0, const Drive
   State f1(x.size());
   system(scratch, f1, h0);
   const double d2 = std::sqrt(((f1 - f0).array() / scale).square().sum() / n) / h0;
-  const double h1 = std::max(d1, d2) <= 1e-15 ? std::max(1e-6, 1e-3 * h0)
-                                               : std::pow(0.01 / std::max(d1, d2), 1.0 / order);
+  const double h1 =
+      std::max(d1, d2) <= 1e-15 ? std::max(1e-6, 1e-3 * h0) : std::pow(0.01 / std::max(d1, d2), 1.0 / order);
   return std::min({100 * h0, h1, o.t_max});
 }
 
@@ -399,7 +399,7 @@ inline void combine_portable(State& out, const State* base, const double* c, con
 /// baseline x86-64, and chosen at run time where the CPU has them: the stage sums are a fifth of a small DOP853 run
 /// (192 parameters), and this halves them. Rounding differs from combine_portable by the FMAs only.
 __attribute__((target("avx2,fma"))) inline void combine_avx2(State& out, const State* base, const double* c,
-                                                            const State* k, const int* terms, int count) {
+                                                             const State* k, const int* terms, int count) {
   typedef double v4d __attribute__((vector_size(32), aligned(8), may_alias));  // unaligned, may alias double
   const Eigen::Index n = out.size();
   double* o = out.data();
