@@ -129,8 +129,8 @@ double Objective::evaluate_signed(const Eigen::Ref<const Eigen::VectorXd>& theta
   // j = 2, ∇_{W_1} L = α W_2ᵀ op(M)ᵀ.
   auto sweep = [&](int j, const Eigen::MatrixXd& M, Op op, double alpha) {
     const auto Wj = shape_.layer(theta, j);
-    detail::gemm(shape_.mutable_layer(out, j), detail::flip(op), M, Op::transpose,
-                 prefix_[static_cast<size_t>(j - 2)], alpha);
+    detail::gemm(shape_.mutable_layer(out, j), detail::flip(op), M, Op::transpose, prefix_[static_cast<size_t>(j - 2)],
+                 alpha);
     if (j == 2) {
       detail::gemm(shape_.mutable_layer(out, 1), Op::transpose, Wj, detail::flip(op), M, alpha);
     } else {

@@ -4,9 +4,9 @@
 // conservation of the imbalance where the adaptive pair drifts.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/numeric/odeint.hpp>
 #include <boost/numeric/odeint/external/eigen/eigen.hpp>
-#include <array>
 #include <cmath>
 #include <cstdio>
 

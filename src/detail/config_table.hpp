@@ -1,8 +1,8 @@
 #pragma once
 // parse_config from a TOML table parsed already (private): a sweep parses its base configuration once per thread
 // and copies the table for each run instead of parsing the text again.
-#include <string>
 #include <toml++/toml.h>
+#include <string>
 #include <vector>
 
 #include "linflow/config.hpp"
