@@ -158,6 +158,28 @@ void stop_at_crossing(F& flow, System& system, double t_c, Dense& dense, State& 
   r.status = Status::converged;
 }
 
+/// The first step of an integrator of order `order` (the order of the solution it propagates) by Hairer's estimate
+/// (Hairer, Nørsett & Wanner, Solving ODEs I, §II.4: HINIT in DOPRI5 and DOP853, SciPy's `select_initial_step`):
+/// h such that an Euler step changes x by about 1 % in the error norm, refined by the change of f over it,
+/// h1 = (0.01 / max(d1, d2))^(1/order); one extra evaluation. Without it a pair spends its first steps (6–13
+/// evaluations each) growing a tiny guess.
+template <class System>
+double initial_step(System& system, const State& x, const State& f0, const DriverOptions& o, int order,
+                    State& scratch) {
+  const auto scale = (o.atol + o.rtol * x.array().abs()).eval();
+  const double n = static_cast<double>(x.size());
+  const double d0 = std::sqrt((x.array() / scale).square().sum() / n);
+  const double d1 = std::sqrt((f0.array() / scale).square().sum() / n);
+  const double h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : 0.01 * d0 / d1;
+  scratch = x + h0 * f0;
+  State f1(x.size());
+  system(scratch, f1, h0);
+  const double d2 = std::sqrt(((f1 - f0).array() / scale).square().sum() / n) / h0;
+  const double h1 =
+      std::max(d1, d2) <= 1e-15 ? std::max(1e-6, 1e-3 * h0) : std::pow(0.01 / std::max(d1, d2), 1.0 / order);
+  return std::min({100 * h0, h1, o.t_max});
+}
+
 /// Boost.Odeint's default error test with a_x = 1, a_dxdt = 0 — the classical mixed norm
 /// max_i |err_i| / (atol + rtol |x_i|), the same operations in the same order — without the vector temporaries that
 /// odeint's vector_space_algebra makes for Eigen vectors (four heap allocations a step; tests/test_allocation.cpp).
@@ -247,28 +269,6 @@ DriverResult integrate_dopri5(F& flow, State& x, const DriverOptions& o, OnSampl
 }  // namespace linflow::detail
 
 namespace linflow::detail {
-
-/// The first step of an integrator of order `order` (the order of the solution it propagates) by Hairer's estimate
-/// (Hairer, Nørsett & Wanner, Solving ODEs I, §II.4: HINIT in DOPRI5 and DOP853, SciPy's `select_initial_step`):
-/// h such that an Euler step changes x by about 1 % in the error norm, refined by the change of f over it,
-/// h1 = (0.01 / max(d1, d2))^(1/order); one extra evaluation. Without it a pair spends its first steps (6–13
-/// evaluations each) growing a tiny guess.
-template <class System>
-double initial_step(System& system, const State& x, const State& f0, const DriverOptions& o, int order,
-                    State& scratch) {
-  const auto scale = (o.atol + o.rtol * x.array().abs()).eval();
-  const double n = static_cast<double>(x.size());
-  const double d0 = std::sqrt((x.array() / scale).square().sum() / n);
-  const double d1 = std::sqrt((f0.array() / scale).square().sum() / n);
-  const double h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : 0.01 * d0 / d1;
-  scratch = x + h0 * f0;
-  State f1(x.size());
-  system(scratch, f1, h0);
-  const double d2 = std::sqrt(((f1 - f0).array() / scale).square().sum() / n) / h0;
-  const double h1 =
-      std::max(d1, d2) <= 1e-15 ? std::max(1e-6, 1e-3 * h0) : std::pow(0.01 / std::max(d1, d2), 1.0 / order);
-  return std::min({100 * h0, h1, o.t_max});
-}
 
 template <class Stepper>
 constexpr bool stepper_is_fsal() {
