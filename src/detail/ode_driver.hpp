@@ -396,8 +396,9 @@ inline void combine_portable(State& out, const State* base, const double* c, con
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__AVX2__)
 #define LINFLOW_COMBINE_AVX2 1
 /// The same with 4-wide vectors and fused multiply-adds, compiled for AVX2 + FMA while the rest of the build targets
-/// baseline x86-64, and chosen at run time where the CPU has them: the stage sums are a fifth of a small DOP853 run
-/// (192 parameters), and this halves them. Rounding differs from combine_portable by the FMAs only.
+/// baseline x86-64, and chosen at run time where the CPU has them: the stage sums are about a fifth of a small
+/// DOP853 run (192 parameters), and this makes such runs 1.04–1.12× faster (docs/performance.md). Rounding differs
+/// from combine_portable by the FMAs only.
 __attribute__((target("avx2,fma"))) inline void combine_avx2(State& out, const State* base, const double* c,
                                                              const State* k, const int* terms, int count) {
   typedef double v4d __attribute__((vector_size(32), aligned(8), may_alias));  // unaligned, may alias double
