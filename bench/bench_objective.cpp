@@ -1,9 +1,9 @@
 // Loss + all layer gradients (Objective::evaluate) against the bare matrix products it needs.
 //
 // For N layers of width d (d_0 = … = d_N = d), one evaluation needs 3N − 3 products of d × d matrices:
-// N − 1 for the prefixes W_{j:1}, N − 1 for the transposed suffixes T_j = ∇L_1ᵀ W_N ⋯ W_{j+1}, N − 1 for the
-// gradients T_jᵀ W_{j−1:1}ᵀ of layers 2..N. BM_BareProducts times exactly those products, in the same storage
-// orders and through the same routine (src/detail/gemm.hpp), into preallocated storage; the ratio of the two is
+// N − 1 for the prefixes W_{j:1}, N − 2 for the transposed suffixes T_j = ∇L_1ᵀ W_N ⋯ W_{j+1}, N for the
+// gradients. BM_BareProducts times exactly those products, in the same storage orders and through the same planned
+// products (src/detail/gemm.hpp), into preallocated storage; the ratio of the two is
 // the overhead of everything else (the loss, ∇L_1, the bookkeeping). Target (core issue): ≤ 1.3 for d ≥ 64.
 // BM_Gemm is the machine's product rate with the same library, call and threads (one d × d product), the hardware limit
 // the evaluation is measured against (performance issue: ≥ 70 % for large d).
@@ -50,6 +50,8 @@ void BM_Objective(benchmark::State& state) {
 }
 
 void BM_BareProducts(benchmark::State& state) {
+  using linflow::detail::Op;
+  using linflow::detail::Product;
   const int d = static_cast<int>(state.range(0));
   const int N = static_cast<int>(state.range(1));
   std::mt19937_64 rng(1);
@@ -61,20 +63,21 @@ void BM_BareProducts(benchmark::State& state) {
     G[static_cast<size_t>(j)].resize(d, d);
   }
   const Eigen::MatrixXd g = gaussian(d, d, rng);
+  // The plans of Objective::evaluate (src/network.cpp): layer N from ∇L_1 as Aᵀ, the layers below from T_j.
+  Product forward(d, d, d, Op::none, Op::none), top_gradient(d, d, d, Op::none, Op::transpose),
+      top_suffix(d, d, d, Op::transpose, Op::none), gradient(d, d, d, Op::transpose, Op::transpose),
+      suffix(d, d, d, Op::none, Op::none);
   for (auto _ : state) {
-    using linflow::detail::gemm;
-    using linflow::detail::Op;
     P[0] = W[0];
-    for (int j = 1; j < N; ++j) {
-      gemm(P[static_cast<size_t>(j)], Op::none, W[static_cast<size_t>(j)], Op::none, P[static_cast<size_t>(j - 1)]);
+    for (int j = 1; j < N; ++j) forward(P[static_cast<size_t>(j)], W[static_cast<size_t>(j)], P[static_cast<size_t>(j - 1)]);
+    top_gradient(G[static_cast<size_t>(N - 1)], g, P[static_cast<size_t>(N - 2)]);
+    top_suffix(T[static_cast<size_t>(N - 2)], g, W[static_cast<size_t>(N - 1)]);
+    for (int j = N - 2; j >= 1; --j) {
+      gradient(G[static_cast<size_t>(j)], T[static_cast<size_t>(j)], P[static_cast<size_t>(j - 1)]);
+      suffix(T[static_cast<size_t>(j - 1)], T[static_cast<size_t>(j)], W[static_cast<size_t>(j)]);
     }
-    const Eigen::MatrixXd* t = &g;
-    for (int j = N - 1; j >= 1; --j) {
-      gemm(G[static_cast<size_t>(j)], Op::transpose, *t, Op::transpose, P[static_cast<size_t>(j - 1)]);
-      gemm(T[static_cast<size_t>(j - 1)], Op::none, *t, Op::none, W[static_cast<size_t>(j)]);
-      t = &T[static_cast<size_t>(j - 1)];
-    }
-    benchmark::DoNotOptimize(T[0].data());
+    gradient(G[0], W[1], T[0]);
+    benchmark::DoNotOptimize(G[0].data());
     benchmark::ClobberMemory();
   }
   state.counters["flops"] = benchmark::Counter(2.0 * (3 * N - 3) * d * double(d) * d, benchmark::Counter::kIsIterationInvariantRate);
@@ -85,11 +88,31 @@ void BM_Gemm(benchmark::State& state) {
   std::mt19937_64 rng(1);
   const Eigen::MatrixXd A = gaussian(d, d, rng), B = gaussian(d, d, rng);
   Eigen::MatrixXd C(d, d);
+  linflow::detail::Product product(d, d, d, linflow::detail::Op::none, linflow::detail::Op::none);  // as evaluate's
   for (auto _ : state) {
-    linflow::detail::gemm(C, linflow::detail::Op::none, A, linflow::detail::Op::none, B);  // as the evaluation does
+    product(C, A, B);
     benchmark::DoNotOptimize(C.data());
     benchmark::ClobberMemory();
   }
+  state.counters["flops"] = benchmark::Counter(2.0 * d * double(d) * d, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// One d × d product op(A) op(B) (ops: 0 = A·B, 1 = A·Bᵀ, 2 = Aᵀ·B, 3 = Aᵀ·Bᵀ) by its planned route (jit = 1) and
+// by the route planned without libxsmm (jit = 0): the measurements behind the limits in src/detail/gemm.hpp.
+void BM_Product(benchmark::State& state) {
+  using linflow::detail::Op;
+  const int d = static_cast<int>(state.range(0));
+  const Op op_a = state.range(1) >= 2 ? Op::transpose : Op::none, op_b = state.range(1) % 2 ? Op::transpose : Op::none;
+  std::mt19937_64 rng(1);
+  const Eigen::MatrixXd A = gaussian(d, d, rng), B = gaussian(d, d, rng);
+  Eigen::MatrixXd C(d, d);
+  linflow::detail::Product product(d, d, d, op_a, op_b, state.range(2) != 0);
+  for (auto _ : state) {
+    product(C, A, B);
+    benchmark::DoNotOptimize(C.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["route"] = static_cast<double>(product.route());
   state.counters["flops"] = benchmark::Counter(2.0 * d * double(d) * d, benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -124,6 +147,7 @@ void sizes(benchmark::internal::Benchmark* b) {
   for (int d : {8, 64, 256}) {
     for (int N : {3, 5, 8}) b->Args({d, N});
   }
+  for (int d : {16, 32, 128}) b->Args({d, 3});  // between: where the product routes change (src/detail/gemm.hpp)
 }
 
 }  // namespace
@@ -131,6 +155,7 @@ void sizes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Objective)->Apply(sizes);
 BENCHMARK(BM_BareProducts)->Apply(sizes);
 BENCHMARK(BM_Gemm)->Arg(8)->Arg(64)->Arg(256)->Arg(512);
+BENCHMARK(BM_Product)->ArgsProduct({{8, 16, 32, 64, 128, 256}, {0, 1, 2, 3}, {0, 1}});
 BENCHMARK(BM_GfRun)
     ->ArgsProduct({{8, 16, 32, 64, 128, 256, 512}, {4}})
     ->ArgsProduct({{64}, {2, 3, 6, 8, 12, 16}})

@@ -11,6 +11,8 @@ packages=(
   python3 python3-numpy python3-matplotlib
   "$@"
 )
+# libxsmm (small-matrix kernels generated at run time) is packaged for amd64 only; elsewhere the build goes without.
+if [ "$(dpkg --print-architecture)" = amd64 ]; then packages+=(libxsmm-dev); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -74,23 +74,42 @@ void check_compatible(const Problem& problem, const Shape& shape) {
   }
 }
 
+// The backward sweep runs on the transposed suffixes T_j = (W_{N:j+1}ᵀ G)ᵀ = Gᵀ W_N ⋯ W_{j+1} (d_0 × d_j),
+// G = sign · ∇L_1(W): T_{j−1} = T_j W_j and ∇_{W_j} L = T_jᵀ W_{j−1:1}ᵀ. Below layer N no product is of the
+// Aᵀ·B kind (the natural W_jᵀ S_j), which OpenBLAS 0.3.21 runs up to 2× slower than the others for d ≤ 64 and
+// libxsmm does not generate (src/detail/gemm.hpp). Layer N starts from G itself: ∇_{W_N} L = G W_{N−1:1}ᵀ and
+// T_{N−1} = Gᵀ W_N, the one Aᵀ·B product, which its plan forms from a transposed copy of G where that is faster.
 Objective::Objective(const Problem& problem, const Shape& shape) : problem_(problem), shape_(shape) {
   check_compatible(problem, shape);
   const int N = shape.depth();
-  const int d0 = shape.width(0);
-  for (int j = 1; j <= N; ++j) {
-    prefix_.emplace_back(shape.width(j), d0);
-    suffix_t_.emplace_back(d0, shape.width(j));
+  const Eigen::Index d0 = shape.width(0), dN = shape.width(N);
+  for (int j = 1; j <= N; ++j) prefix_.emplace_back(shape.width(j), d0);
+  for (int j = 2; j < N; ++j) suffix_t_.emplace_back(d0, shape.width(j));
+  g_.resize(dN, d0);
+  if (!problem.whitened()) {
+    scratch_.resize(dN, d0);
+    whiten_.emplace_back(dN, d0, d0, Op::none, Op::none);
   }
-  g_.resize(shape.width(N), d0);
-  if (!problem.whitened()) scratch_.resize(shape.width(N), d0);
+  for (int j = 2; j <= N; ++j) forward_.emplace_back(shape.width(j), d0, shape.width(j - 1), Op::none, Op::none);
+  // With T_j = op(M) (M = G, op = ᵀ for j = N; M = T_j below): ∇_{W_j} L = op(M)ᵀ W_{j−1:1}ᵀ for j ≥ 2,
+  // ∇_{W_1} L = W_2ᵀ op(M)ᵀ with the M of j = 2, and T_{j−1} = op(M) W_j for j ≥ 3.
+  const auto m_op = [N](int j) { return j == N ? Op::transpose : Op::none; };
+  const auto flip = [](Op op) { return op == Op::none ? Op::transpose : Op::none; };
+  if (N >= 2) gradient_.emplace_back(shape.width(1), d0, shape.width(2), Op::transpose, flip(m_op(2)));
+  for (int j = 2; j <= N; ++j) {
+    gradient_.emplace_back(shape.width(j), shape.width(j - 1), d0, flip(m_op(j)), Op::transpose);
+  }
+  for (int j = 3; j <= N; ++j) suffix_.emplace_back(d0, shape.width(j - 1), shape.width(j), m_op(j), Op::none);
 }
+
+Objective::Objective(Objective&&) noexcept = default;
+Objective::~Objective() = default;
 
 void Objective::forward(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   prefix_[0] = shape_.layer(theta, 1);
   for (int j = 2; j <= shape_.depth(); ++j) {
-    detail::gemm(prefix_[static_cast<size_t>(j - 1)], Op::none, shape_.layer(theta, j), Op::none,
-                 prefix_[static_cast<size_t>(j - 2)]);
+    forward_[static_cast<size_t>(j - 2)](prefix_[static_cast<size_t>(j - 1)], shape_.layer(theta, j),
+                                         prefix_[static_cast<size_t>(j - 2)]);
   }
 }
 
@@ -98,7 +117,7 @@ double Objective::loss(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   forward(theta);
   const Eigen::MatrixXd& W = prefix_.back();
   if (problem_.whitened()) return 0.5 * (problem_.q() - W).squaredNorm();
-  detail::gemm(scratch_, Op::none, W, Op::none, problem_.sigma_sqrt());
+  whiten_.front()(scratch_, W, problem_.sigma_sqrt());
   return 0.5 * (problem_.q() - scratch_).squaredNorm() + problem_.data_constant();
 }
 
@@ -110,40 +129,28 @@ double Objective::velocity(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen
   return evaluate_signed(theta, v, -1.0);
 }
 
-// The backward sweep runs on the transposed suffixes T_j = (W_{N:j+1}ᵀ G)ᵀ = Gᵀ W_N ⋯ W_{j+1} (d_0 × d_j),
-// G = sign · ∇L_1(W): T_{j−1} = T_j W_j and ∇_{W_j} L = T_jᵀ W_{j−1:1}ᵀ. Below layer N no product is of the
-// Aᵀ·B kind (the natural W_jᵀ S_j), which OpenBLAS 0.3.21 runs up to 2× slower than the others for d ≤ 64 (no
-// small-matrix kernel, extra packing). Layer N starts from G: transposed explicitly when it is small (the copy is
-// cheap there and saves one Aᵀ·B), used as Aᵀ in one product otherwise (the copy would cost more than it saves).
 double Objective::evaluate_signed(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
                                   double sign) {
-  constexpr Eigen::Index kTransposeLimit = 24 * 24;
   const double value = loss(theta);
   const int N = shape_.depth();
-  problem_.end_to_end_gradient(prefix_.back(), g_);
+  problem_.end_to_end_gradient(prefix_.back(), g_, sign);
   if (N == 1) {
-    shape_.mutable_layer(out, 1) = sign * g_;
+    shape_.mutable_layer(out, 1) = g_;
     return value;
   }
-  // Layer j from M, where T_j = α op(M): its gradient α op(M)ᵀ W_{j−1:1}ᵀ, then T_{j−1} = α op(M) W_j — or, for
-  // j = 2, ∇_{W_1} L = α W_2ᵀ op(M)ᵀ.
-  auto sweep = [&](int j, const Eigen::MatrixXd& M, Op op, double alpha) {
+  // Layer j from M, with T_j = op(M) (M = G, op = ᵀ for layer N; M = T_j below).
+  const Eigen::MatrixXd* M = &g_;
+  for (int j = N; j >= 2; --j) {
     const auto Wj = shape_.layer(theta, j);
-    detail::gemm(shape_.mutable_layer(out, j), detail::flip(op), M, Op::transpose, prefix_[static_cast<size_t>(j - 2)],
-                 alpha);
+    const auto J = static_cast<size_t>(j);
+    gradient_[J - 1](shape_.mutable_layer(out, j), *M, prefix_[J - 2]);
     if (j == 2) {
-      detail::gemm(shape_.mutable_layer(out, 1), Op::transpose, Wj, detail::flip(op), M, alpha);
+      gradient_[0](shape_.mutable_layer(out, 1), Wj, *M);
     } else {
-      detail::gemm(suffix_t_[static_cast<size_t>(j - 2)], op, M, Op::none, Wj, alpha);
+      suffix_[J - 3](suffix_t_[J - 3], *M, Wj);
+      M = &suffix_t_[J - 3];
     }
-  };
-  if (g_.size() <= kTransposeLimit) {
-    suffix_t_.back() = sign * g_.transpose();
-    sweep(N, suffix_t_.back(), Op::none, 1.0);
-  } else {
-    sweep(N, g_, Op::transpose, sign);
   }
-  for (int j = N - 1; j >= 2; --j) sweep(j, suffix_t_[static_cast<size_t>(j - 1)], Op::none, 1.0);
   return value;
 }
 

@@ -118,12 +118,13 @@ double Problem::excess_loss(const Eigen::Ref<const Eigen::MatrixXd>& W, const Op
   return excess_from_residual(WS - opt.qk, opt);
 }
 
-void Problem::end_to_end_gradient(const Eigen::Ref<const Eigen::MatrixXd>& W, Eigen::Ref<Eigen::MatrixXd> G) const {
+void Problem::end_to_end_gradient(const Eigen::Ref<const Eigen::MatrixXd>& W, Eigen::Ref<Eigen::MatrixXd> G,
+                                  double scale) const {
   if (whitened_) {
-    G = W - cross_;
+    G = scale * (W - cross_);
   } else {
-    G.noalias() = W * sigma_;
-    G -= cross_;
+    G.noalias() = scale * W * sigma_;
+    G -= scale * cross_;
   }
 }
 

@@ -16,6 +16,10 @@
 
 namespace linflow {
 
+namespace detail {
+class Product;  // a planned matrix product (src/detail/gemm.hpp)
+}
+
 class Shape {
  public:
   /// widths = {d_0, …, d_N}, N ≥ 1, every width ≥ 1. Throws InputError otherwise.
@@ -52,6 +56,8 @@ void check_compatible(const Problem& problem, const Shape& shape);
 class Objective {
  public:
   Objective(const Problem& problem, const Shape& shape);
+  Objective(Objective&&) noexcept;
+  ~Objective();
 
   /// Returns L(θ) and writes ∇L(θ) into `grad` (size shape.size()).
   double evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> grad);
@@ -80,9 +86,12 @@ class Objective {
   const Problem& problem_;
   const Shape& shape_;
   std::vector<Eigen::MatrixXd> prefix_;    // prefix_[j] = W_{j+1:1}, j = 0..N−1
-  std::vector<Eigen::MatrixXd> suffix_t_;  // suffix_t_[j] = ±(W_{N:j+2}ᵀ ∇L_1)ᵀ, j = 0..N−1 (d_0 × d_{j+1})
-  Eigen::MatrixXd g_;                      // ∇L_1(W)
+  std::vector<Eigen::MatrixXd> suffix_t_;  // suffix_t_[j − 2] = T_j = ±(W_{N:j+1}ᵀ ∇L_1)ᵀ, j = 2..N−1 (d_0 × d_j)
+  Eigen::MatrixXd g_;                      // ±∇L_1(W)
   Eigen::MatrixXd scratch_;                // W Σ^{1/2} for the non-whitened loss
+  // The products, planned for their shapes once: forward_[j − 2] forms W_{j:1} (j = 2..N), gradient_[j − 1] forms
+  // ∇_{W_j} L (j = 1..N), suffix_[j − 3] forms T_{j−1} (j = 3..N), whiten_ (data problems) forms W Σ^{1/2}.
+  std::vector<detail::Product> forward_, gradient_, suffix_, whiten_;
 };
 
 }  // namespace linflow

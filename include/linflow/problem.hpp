@@ -63,8 +63,10 @@ class Problem {
   static double excess_from_residual(const Eigen::MatrixBase<Derived>& E, const Optimum& opt) {
     return 0.5 * E.squaredNorm() - (opt.tail.array() * E.array()).sum();
   }
-  /// ∇L_1(W) = W Σ − B, written into G (must be d_y × d_x).
-  void end_to_end_gradient(const Eigen::Ref<const Eigen::MatrixXd>& W, Eigen::Ref<Eigen::MatrixXd> G) const;
+  /// scale · ∇L_1(W) = scale · (W Σ − B), written into G (must be d_y × d_x); scale = −1 gives the velocity's sign in
+  /// the same pass.
+  void end_to_end_gradient(const Eigen::Ref<const Eigen::MatrixXd>& W, Eigen::Ref<Eigen::MatrixXd> G,
+                           double scale = 1.0) const;
 
   /// Relative eigenvalue threshold below which X Xᵀ counts as rank deficient.
   static double rank_tolerance() { return 1e-12; }

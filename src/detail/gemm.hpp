@@ -1,42 +1,58 @@
 #pragma once
-// C = α op(A) op(B) for the column-major, unit-stride matrices of the loss and gradient evaluation (private).
+// Planned matrix products C = op(A) op(B) for the loss and gradient evaluation (private).
 //
-// With OpenBLAS (LINFLOW_OPENBLAS) a product goes straight to dgemm with β = 0. Eigen's own route to the same
-// dgemm first zeroes C and then adds (β = 1), and dispatches on the expression: at d = 8 that is 58 ns against
-// 41 ns for the bare call, at d = 16 209 against 175 ns (docs/performance.md). Tiny and vector-shaped products
-// (m + n + k < 20, the threshold below which Eigen inlines a product, or m = 1, n = 1) stay with Eigen.
+// An Objective evaluates the same few products, of shapes fixed when it is built, millions of times. A Product is
+// planned once for its shapes and transpositions and then always takes the same route (all operands column-major
+// with unit stride, β = 0). The routes and their limits are measured on the project machine (docs/performance.md):
+// - libxsmm's just-in-time kernels (built with LINFLOW_LIBXSMM) up to m·n·k = 12³. libxsmm generates A·B and A·Bᵀ;
+//   Aᵀ·B is a transpose of A (a jitted kernel too) then A·B, and Aᵀ·Bᵀ = (B·A)ᵀ is B·A then a transpose. In
+//   isolation its kernels beat OpenBLAS's dgemm up to d = 128 (BM_Product: 18 against 47 ns at d = 8, 73 against
+//   89 µs at d = 128), but inside the evaluation only at d = 8: there they take BM_Objective/8/3 from 0.37 to
+//   0.32 µs, while at d = 16 and 32 they make it 1.2× slower than OpenBLAS (cause not found; not alignment).
+// - OpenBLAS's dgemm (LINFLOW_OPENBLAS) otherwise. Its Aᵀ·B is its slow case (78 ns against 47 for A·B at d = 8,
+//   12.6 against 9.6 µs at d = 64): A is transposed first where that costs less, up to m·k = 64² with libxsmm's
+//   transpose kernel (0.8 µs at d = 64), 24² with Eigen's.
+// - Eigen, for the products Eigen inlines (m + n + k < 20), vector-shaped ones, and builds without either library.
+// A kernel libxsmm cannot generate (no JIT on the CPU, a shape out of its range) falls back to the next route.
 #include <Eigen/Dense>
 
 namespace linflow::detail {
 
 enum class Op { none, transpose };
 
-constexpr Op flip(Op op) { return op == Op::none ? Op::transpose : Op::none; }
+class Product {
+ public:
+  enum class Route { eigen, blas, transpose_then_blas, xsmm, transpose_then_xsmm, xsmm_then_transpose };
 
-template <class C, class A, class B>
-void gemm(C&& c, Op op_a, const A& a, Op op_b, const B& b, double alpha = 1.0) {
-  const Eigen::Index m = c.rows(), n = c.cols(), k = op_a == Op::none ? a.cols() : a.rows();
-  eigen_assert((op_a == Op::none ? a.rows() : a.cols()) == m && (op_b == Op::none ? b.cols() : b.rows()) == n);
-#ifdef LINFLOW_OPENBLAS
-  if (m > 1 && n > 1 && m + n + k >= 20) {
-    eigen_assert(a.outerStride() == a.rows() && b.outerStride() == b.rows() && c.outerStride() == c.rows());
-    const char ta = op_a == Op::none ? 'N' : 'T', tb = op_b == Op::none ? 'N' : 'T';
-    const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
-    const int lda = static_cast<int>(a.rows()), ldb = static_cast<int>(b.rows()), ldc = static_cast<int>(m);
-    const double beta = 0.0;
-    dgemm_(&ta, &tb, &mi, &ni, &ki, &alpha, a.data(), &lda, b.data(), &ldb, &beta, c.data(), &ldc);
-    return;
+  /// C is m × n and op(A) · op(B) has inner dimension k. jit = false plans without libxsmm (for the benchmark that
+  /// compares the routes).
+  Product(Eigen::Index m, Eigen::Index n, Eigen::Index k, Op op_a, Op op_b, bool jit = true);
+
+  /// C = op(A) op(B); C, A, B dense column-major of the planned shapes, C not aliasing A or B.
+  template <class C, class A, class B>
+  void operator()(C&& c, const A& a, const B& b) {
+    eigen_assert(c.rows() == m_ && c.cols() == n_);
+    eigen_assert((op_a_ == Op::none ? a.rows() : a.cols()) == m_ && (op_a_ == Op::none ? a.cols() : a.rows()) == k_);
+    eigen_assert((op_b_ == Op::none ? b.rows() : b.cols()) == k_ && (op_b_ == Op::none ? b.cols() : b.rows()) == n_);
+    eigen_assert(c.outerStride() == c.rows() && a.outerStride() == a.rows() && b.outerStride() == b.rows());
+    run(c.data(), a.data(), b.data());
   }
-#endif
-  if (op_a == Op::none && op_b == Op::none) {
-    c.noalias() = alpha * a * b;
-  } else if (op_a == Op::none) {
-    c.noalias() = alpha * a * b.transpose();
-  } else if (op_b == Op::none) {
-    c.noalias() = alpha * a.transpose() * b;
-  } else {
-    c.noalias() = alpha * a.transpose() * b.transpose();
-  }
-}
+
+  Route route() const { return route_; }
+
+ private:
+  // libxsmm's kernel types (libxsmm_dmmfunction, libxsmm_xtransfunction), spelled out to keep its header private.
+  using GemmKernel = void (*)(const double* a, const double* b, double* c, ...);
+  using TransposeKernel = void (*)(const void* in, const unsigned* ldi, void* out, const unsigned* ldo);
+
+  void run(double* c, const double* a, const double* b);
+
+  Eigen::Index m_, n_, k_;
+  Op op_a_, op_b_;
+  Route route_ = Route::eigen;
+  GemmKernel kernel_ = nullptr;
+  TransposeKernel transpose_ = nullptr;
+  Eigen::MatrixXd scratch_;  // the transposed operand or result of the two-step routes
+};
 
 }  // namespace linflow::detail
