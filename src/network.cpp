@@ -83,7 +83,8 @@ Objective::Objective(const Problem& problem, const Shape& shape) : problem_(prob
   check_compatible(problem, shape);
   const int N = shape.depth();
   const Eigen::Index d0 = shape.width(0), dN = shape.width(N);
-  for (int j = 1; j <= N; ++j) prefix_.emplace_back(shape.width(j), d0);
+  prefix_.emplace_back(N == 1 ? shape.width(1) : 0, N == 1 ? d0 : 0);  // W_1 is read in place when N > 1
+  for (int j = 2; j <= N; ++j) prefix_.emplace_back(shape.width(j), d0);
   for (int j = 2; j < N; ++j) suffix_t_.emplace_back(d0, shape.width(j));
   g_.resize(dN, d0);
   if (!problem.whitened()) {
@@ -106,8 +107,13 @@ Objective::Objective(Objective&&) noexcept = default;
 Objective::~Objective() = default;
 
 void Objective::forward(const Eigen::Ref<const Eigen::VectorXd>& theta) {
-  prefix_[0] = shape_.layer(theta, 1);
-  for (int j = 2; j <= shape_.depth(); ++j) {
+  const int N = shape_.depth();
+  if (N == 1) {
+    prefix_[0] = shape_.layer(theta, 1);
+    return;
+  }
+  forward_[0](prefix_[1], shape_.layer(theta, 2), shape_.layer(theta, 1));  // W_1 read in place, not copied
+  for (int j = 3; j <= N; ++j) {
     forward_[static_cast<size_t>(j - 2)](prefix_[static_cast<size_t>(j - 1)], shape_.layer(theta, j),
                                          prefix_[static_cast<size_t>(j - 2)]);
   }
@@ -143,10 +149,11 @@ double Objective::evaluate_signed(const Eigen::Ref<const Eigen::VectorXd>& theta
   for (int j = N; j >= 2; --j) {
     const auto Wj = shape_.layer(theta, j);
     const auto J = static_cast<size_t>(j);
-    gradient_[J - 1](shape_.mutable_layer(out, j), *M, prefix_[J - 2]);
     if (j == 2) {
+      gradient_[1](shape_.mutable_layer(out, 2), *M, shape_.layer(theta, 1));  // W_{1:1} = W_1, read in place
       gradient_[0](shape_.mutable_layer(out, 1), Wj, *M);
     } else {
+      gradient_[J - 1](shape_.mutable_layer(out, j), *M, prefix_[J - 2]);
       suffix_[J - 3](suffix_t_[J - 3], *M, Wj);
       M = &suffix_t_[J - 3];
     }

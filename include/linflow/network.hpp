@@ -85,7 +85,7 @@ class Objective {
 
   const Problem& problem_;
   const Shape& shape_;
-  std::vector<Eigen::MatrixXd> prefix_;    // prefix_[j] = W_{j+1:1}, j = 0..N−1
+  std::vector<Eigen::MatrixXd> prefix_;    // prefix_[j] = W_{j+1:1}, j = 1..N−1; prefix_[0] = W_1 only if N = 1
   std::vector<Eigen::MatrixXd> suffix_t_;  // suffix_t_[j − 2] = T_j = ±(W_{N:j+1}ᵀ ∇L_1)ᵀ, j = 2..N−1 (d_0 × d_j)
   Eigen::MatrixXd g_;                      // ±∇L_1(W)
   Eigen::MatrixXd scratch_;                // W Σ^{1/2} for the non-whitened loss
