@@ -137,9 +137,16 @@ double Objective::velocity(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen
 
 double Objective::evaluate_signed(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
                                   double sign) {
-  const double value = loss(theta);
   const int N = shape_.depth();
-  problem_.end_to_end_gradient(prefix_.back(), g_, sign);
+  double value;
+  if (problem_.whitened()) {  // one pass over W: G = ±(W − Z), and L = ½‖G‖² is ½‖Z − W‖² to the last bit
+    forward(theta);
+    problem_.end_to_end_gradient(prefix_.back(), g_, sign);
+    value = 0.5 * g_.squaredNorm();
+  } else {
+    value = loss(theta);
+    problem_.end_to_end_gradient(prefix_.back(), g_, sign);
+  }
   if (N == 1) {
     shape_.mutable_layer(out, 1) = g_;
     return value;
