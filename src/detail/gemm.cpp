@@ -44,20 +44,16 @@ Product::Product(Index m, Index n, Index k, Op op_a, Op op_b, bool jit)
     : m_(m), n_(n), k_(k), op_a_(op_a), op_b_(op_b) {
   const double volume = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
 #ifdef LINFLOW_LIBXSMM
-  if (jit && volume <= kXsmmLimit) {
+  // Aᵀ·Bᵀ stays with the libraries below (header comment).
+  if (jit && volume <= kXsmmLimit && !(op_a == Op::transpose && op_b == Op::transpose)) {
     if (op_a == Op::none) {
       kernel_ = reinterpret_cast<GemmKernel>(xsmm_kernel(m, n, k, op_b));
       if (kernel_ != nullptr) route_ = Route::xsmm;
-    } else if (op_b == Op::none) {  // Aᵀ (k × m) transposed into scratch, then scratch · B
+    } else {  // Aᵀ (k × m) transposed into scratch, then scratch · B
       kernel_ = reinterpret_cast<GemmKernel>(xsmm_kernel(m, n, k, Op::none));
       transpose_ = reinterpret_cast<TransposeKernel>(xsmm_transpose(k, m));
       if (kernel_ != nullptr && transpose_ != nullptr) route_ = Route::transpose_then_xsmm;
       scratch_.resize(m, k);
-    } else {  // (B · A) (n × m) into scratch, then transposed into C
-      kernel_ = reinterpret_cast<GemmKernel>(xsmm_kernel(n, m, k, Op::none));
-      transpose_ = reinterpret_cast<TransposeKernel>(xsmm_transpose(n, m));
-      if (kernel_ != nullptr && transpose_ != nullptr) route_ = Route::xsmm_then_transpose;
-      scratch_.resize(n, m);
     }
     if (route_ != Route::eigen) return;
     kernel_ = nullptr;
@@ -98,12 +94,6 @@ void Product::run(double* c, const double* a, const double* b) {
       const unsigned ldi = static_cast<unsigned>(k_), ldo = static_cast<unsigned>(m_);
       transpose_(a, &ldi, scratch_.data(), &ldo);
       kernel_(scratch_.data(), b, c);
-      return;
-    }
-    case Route::xsmm_then_transpose: {
-      const unsigned ldi = static_cast<unsigned>(n_), ldo = static_cast<unsigned>(m_);
-      kernel_(b, a, scratch_.data());
-      transpose_(scratch_.data(), &ldi, c, &ldo);
       return;
     }
     case Route::transpose_then_blas:
