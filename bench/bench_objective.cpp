@@ -154,7 +154,7 @@ void sizes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_Objective)->Apply(sizes);
 BENCHMARK(BM_BareProducts)->Apply(sizes);
-BENCHMARK(BM_Gemm)->Arg(8)->Arg(64)->Arg(256)->Arg(512);
+BENCHMARK(BM_Gemm)->Arg(8)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->Arg(256)->Arg(512);
 BENCHMARK(BM_Product)->ArgsProduct({{8, 16, 32, 64, 128, 256}, {0, 1, 2, 3}, {0, 1}});
 BENCHMARK(BM_GfRun)
     ->ArgsProduct({{8, 16, 32, 64, 128, 256, 512}, {4}})

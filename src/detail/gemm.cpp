@@ -13,12 +13,19 @@ using MatMap = Eigen::Map<Eigen::MatrixXd>;
 using ConstMap = Eigen::Map<const Eigen::MatrixXd>;
 
 // Volume limit of the libxsmm routes (header comment; docs/performance.md, BM_Objective).
-constexpr double kXsmmLimit = 12.0 * 12.0 * 12.0;
+constexpr double kXsmmLimit = 128.0 * 128.0 * 128.0;
 // OpenBLAS's Aᵀ·B: transposing A first (with Eigen; with libxsmm's transpose kernel) is cheaper than its slow case.
 constexpr Index kTransposeFirstLimit = 24 * 24;
 constexpr Index kJitTransposeFirstLimit = 64 * 64;
 
 #ifdef LINFLOW_LIBXSMM
+// The jitted routes run only on CPUs with AVX: after every jitted kernel the upper halves of the vector registers
+// are cleared (vzeroupper, below), an AVX instruction.
+bool jit_usable() {
+  static const bool avx = __builtin_cpu_supports("avx");
+  return avx;
+}
+
 // C (m × n) = A (m × k) · op(B), β = 0, all leading dimensions tight; null when libxsmm cannot generate it.
 void* xsmm_kernel(Index m, Index n, Index k, Op op_b) {
   const libxsmm_blasint mi = static_cast<libxsmm_blasint>(m), ni = static_cast<libxsmm_blasint>(n),
@@ -44,11 +51,15 @@ Product::Product(Index m, Index n, Index k, Op op_a, Op op_b, bool jit)
     : m_(m), n_(n), k_(k), op_a_(op_a), op_b_(op_b) {
   const double volume = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
 #ifdef LINFLOW_LIBXSMM
-  // Aᵀ·Bᵀ stays with the libraries below (header comment).
-  if (jit && volume <= kXsmmLimit && !(op_a == Op::transpose && op_b == Op::transpose)) {
+  if (jit && volume <= kXsmmLimit && jit_usable()) {
     if (op_a == Op::none) {
       kernel_ = reinterpret_cast<GemmKernel>(xsmm_kernel(m, n, k, op_b));
       if (kernel_ != nullptr) route_ = Route::xsmm;
+    } else if (op_b == Op::transpose) {  // (B · A) (n × m) into scratch, then transposed into C
+      kernel_ = reinterpret_cast<GemmKernel>(xsmm_kernel(n, m, k, Op::none));
+      transpose_ = reinterpret_cast<TransposeKernel>(xsmm_transpose(n, m));
+      if (kernel_ != nullptr && transpose_ != nullptr) route_ = Route::xsmm_then_transpose;
+      scratch_.resize(n, m);
     } else {  // Aᵀ (k × m) transposed into scratch, then scratch · B
       kernel_ = reinterpret_cast<GemmKernel>(xsmm_kernel(m, n, k, Op::none));
       transpose_ = reinterpret_cast<TransposeKernel>(xsmm_transpose(k, m));
@@ -66,7 +77,7 @@ Product::Product(Index m, Index n, Index k, Op op_a, Op op_b, bool jit)
     route_ = Route::blas;
     if (op_a == Op::transpose && op_b == Op::none) {  // OpenBLAS's slow case: transpose A first where that is cheaper
 #ifdef LINFLOW_LIBXSMM
-      if (jit && m * k <= kJitTransposeFirstLimit) {
+      if (jit && m * k <= kJitTransposeFirstLimit && jit_usable()) {
         transpose_ = reinterpret_cast<TransposeKernel>(xsmm_transpose(k, m));
       }
 #endif
@@ -83,23 +94,44 @@ Product::Product(Index m, Index n, Index k, Op op_a, Op op_b, bool jit)
   route_ = Route::eigen;
 }
 
+namespace {
+// Clears the upper halves of the vector registers after a jitted kernel: libxsmm's AVX-512 code returns with them
+// dirty, and then every SSE instruction of the code compiled for baseline x86-64 (Eigen's, Boost.Odeint's) pays a
+// false dependency on them — on the project machine (AMD Zen 4) this made Dormand–Prince 5(4) runs on 8-8-1-8
+// networks 2.1× slower (docs/performance.md).
+inline void zero_upper() {
+  asm volatile("vzeroupper" ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+               "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
+}
+}  // namespace
+
 void Product::run(double* c, const double* a, const double* b) {
   const Index a_rows = op_a_ == Op::none ? m_ : k_, a_cols = op_a_ == Op::none ? k_ : m_;
   const Index b_rows = op_b_ == Op::none ? k_ : n_, b_cols = op_b_ == Op::none ? n_ : k_;
   switch (route_) {
     case Route::xsmm:
       kernel_(a, b, c);
+      zero_upper();
       return;
     case Route::transpose_then_xsmm: {
       const unsigned ldi = static_cast<unsigned>(k_), ldo = static_cast<unsigned>(m_);
       transpose_(a, &ldi, scratch_.data(), &ldo);
       kernel_(scratch_.data(), b, c);
+      zero_upper();
+      return;
+    }
+    case Route::xsmm_then_transpose: {
+      const unsigned ldi = static_cast<unsigned>(n_), ldo = static_cast<unsigned>(m_);
+      kernel_(b, a, scratch_.data());
+      transpose_(scratch_.data(), &ldi, c, &ldo);
+      zero_upper();
       return;
     }
     case Route::transpose_then_blas:
       if (transpose_ != nullptr) {
         const unsigned ldi = static_cast<unsigned>(k_), ldo = static_cast<unsigned>(m_);
         transpose_(a, &ldi, scratch_.data(), &ldo);
+        zero_upper();
       } else {
         scratch_.noalias() = ConstMap(a, a_rows, a_cols).transpose();
       }

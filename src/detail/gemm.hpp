@@ -4,13 +4,12 @@
 // An Objective evaluates the same few products, of shapes fixed when it is built, millions of times. A Product is
 // planned once for its shapes and transpositions and then always takes the same route (all operands column-major
 // with unit stride, β = 0). The routes and their limits are measured on the project machine (docs/performance.md):
-// - libxsmm's just-in-time kernels (built with LINFLOW_LIBXSMM) for A·B, A·Bᵀ and Aᵀ·B up to m·n·k = 12³ (libxsmm
-//   has no Aᵀ·B kernel: A is transposed first, by a jitted kernel too, 6 ns at d = 8). In isolation its kernels
-//   beat OpenBLAS's dgemm up to d = 128 (BM_Product: 18 against 47 ns at d = 8, 73 against 89 µs at d = 128), but
-//   inside the evaluation only at d = 8; at d = 16 and 32 they made it 1.2× slower (cause not found; not
-//   alignment). Aᵀ·Bᵀ = (B·A)ᵀ through libxsmm (B·A, then a transpose by libxsmm or by Eigen, or Aᵀ first) made
-//   DOP853 runs on 8-8-8-8 networks 10 % faster but Dormand–Prince 5(4) runs 2× slower (cause not found either), so
-//   Aᵀ·Bᵀ stays with OpenBLAS, which runs it as fast as A·B.
+// - libxsmm's just-in-time kernels (built with LINFLOW_LIBXSMM, on CPUs with AVX) up to m·n·k = 128³. libxsmm
+//   generates A·B and A·Bᵀ; Aᵀ·B is a transpose of A (a jitted kernel too, 6 ns at d = 8) and A·B, Aᵀ·Bᵀ = (B·A)ᵀ
+//   is B·A and a transpose of the result. Each jitted call ends with vzeroupper (src/detail/gemm.cpp): without it
+//   the code compiled for baseline x86-64 that runs next slowed down so much that the kernels lost inside the
+//   evaluation from d = 16 on although they win in isolation. With it, BM_Objective/N = 3 against OpenBLAS alone:
+//   0.39 → 0.21 µs at d = 8, 1.33 → 1.14 µs at d = 16, 550 → 467 µs at d = 128, a tie at d = 64.
 // - OpenBLAS's dgemm (LINFLOW_OPENBLAS) otherwise. Its Aᵀ·B is its slow case (78 ns against 47 for A·B at d = 8,
 //   12.6 against 9.6 µs at d = 64): A is transposed first where that costs less, up to m·k = 64² with libxsmm's
 //   transpose kernel (0.8 µs at d = 64), 24² with Eigen's.
@@ -24,7 +23,7 @@ enum class Op { none, transpose };
 
 class Product {
  public:
-  enum class Route { eigen, blas, transpose_then_blas, xsmm, transpose_then_xsmm };
+  enum class Route { eigen, blas, transpose_then_blas, xsmm, transpose_then_xsmm, xsmm_then_transpose };
 
   /// C is m × n and op(A) · op(B) has inner dimension k. jit = false plans without libxsmm (for the benchmark that
   /// compares the routes).
