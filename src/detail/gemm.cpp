@@ -100,8 +100,10 @@ namespace {
 // false dependency on them — on the project machine (AMD Zen 4) this made Dormand–Prince 5(4) runs on 8-8-1-8
 // networks 2.1× slower (docs/performance.md).
 inline void zero_upper() {
+#ifdef LINFLOW_LIBXSMM  // the jitted routes exist only then, on x86-64 with AVX (jit_usable)
   asm volatile("vzeroupper" ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
                "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
+#endif
 }
 }  // namespace
 
