@@ -52,8 +52,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{{3, 2}, true}, Case{{4, 3, 5}, true}, Case{{5, 1, 4}, true}, Case{{3, 4, 2, 5, 3}, true},
                       Case{{2, 3, 1, 3, 2, 4, 3}, true}, Case{{4, 3, 5}, false}, Case{{3, 1, 2, 4}, false},
                       Case{{6, 2, 6, 3, 2, 2, 5, 4, 3}, false},
-                      // Products large enough to go to BLAS (m + n + k ≥ 20, src/detail/gemm.hpp), and ∇L_1 larger
-                      // than 24 × 24, which layer N uses as Aᵀ instead of transposing it (Objective::evaluate).
+                      // Products past Eigen's inline limit (m + n + k ≥ 20): libxsmm's routes when it is built in,
+                      // OpenBLAS's otherwise (src/detail/gemm.hpp; tests/test_gemm.cpp checks every route alone).
                       Case{{20, 24, 22}, false}, Case{{30, 12, 1, 26}, true}, Case{{25, 16, 16, 28}, true},
                       Case{{27, 9, 30}, false}));
 
