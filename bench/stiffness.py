@@ -9,6 +9,12 @@ Shampine & Verwer 1997; follows rkc.f's RKCLOW / STEP / RKCRHO closely, the comm
     bench/stiffness.py checks                        RKC2: order 2, stability on [−β(s), 0], agreement on small
     bench/stiffness.py sweep PROBLEM [PROBLEM...]    evaluations vs θ error at T, RKC2 against DOP853
     bench/stiffness.py hybrid PROBLEM tsw [tsw...]   DOP853 up to t = tsw, RKC2 after
+    bench/stiffness.py eserk PROBLEM [PROBLEM...]    the same sweep with ESERK4 (fourth order) in place of RKC2
+
+ESERK4 (Martín-Vaquero & Kleefeld, J. Comput. Phys. 2016): Richardson extrapolation, to order 4, of a damped
+first-order Runge–Kutta–Chebyshev method (SERK1) taken with 1, 2, 3, 4 substeps — a stabilized method of order 4
+whose coefficients are closed forms (unlike ROCK4's tables). Its damping is chosen per s so that the extrapolated
+stability polynomial stays within 1 on the longest interval (checked numerically, `eserk_beta`).
 
 A research script for docs/performance.md ("Medium problems are stability-bound"), not part of `make bench`.
 """
@@ -316,6 +322,144 @@ def run_hybrid(name, r, tsw):
     return n1, g.nfev, peers.errors(g.layers(y), ref)[1], st
 
 
+# ---------------------------------------------------------------- ESERK4
+
+ESERK_C4 = {1: -1.0 / 6.0, 2: 4.0, 3: -27.0 / 2.0, 4: 32.0 / 3.0}  # y = Σ c_k y^(k): eliminates h, h², h³
+ESERK_C3 = {2: 2.0, 3: -9.0, 4: 8.0}  # order 3 from k = 2, 3, 4: the embedded solution of the error estimate
+ESERK_EPS = (0.2, 0.5, 1.0, 1.5, 2.0, 3.0)  # damping candidates; 1.5–2 win for s ≥ 2
+
+
+def serk1_coeffs(s, eps):
+    """SERK1: R(z) = T_s(w0 + w1 z)/T_s(w0), w0 = 1 + eps/s², w1 = T_s(w0)/T_s'(w0); b_j = 1/T_j(w0).
+    Y_1 = y + (w1/w0) h f(y); Y_j = mu_j Y_{j-1} + nu_j Y_{j-2} + mut_j h f(Y_{j-1}) (mu_j + nu_j = 1)."""
+    w0 = 1.0 + eps / s**2
+    th = math.acosh(w0)
+    w1 = math.cosh(s * th) * math.sinh(th) / (s * math.sinh(s * th))
+    b = [1.0 / math.cosh(j * th) for j in range(s + 1)]
+    stages = [(2 * w0 * b[j] / b[j - 1], -b[j] / b[j - 2], 2 * w1 * b[j] / b[j - 1]) for j in range(2, s + 1)]
+    return w1 / w0, stages
+
+
+def serk1_step(f, y, fy, h, coeffs):
+    mu1, stages = coeffs
+    yjm2, yjm1 = y, y + (h * mu1) * fy
+    for mu, nu, mut in stages:
+        yjm2, yjm1 = yjm1, mu * yjm1 + nu * yjm2 + (h * mut) * f(0.0, yjm1)
+    return yjm1
+
+
+def eserk4_step(f, y, fy, h, coeffs):
+    """One ESERK4 step: 10 s − 3 evaluations. Returns (order-4 solution, its difference to the order-3 one)."""
+    ys = {}
+    for k in (1, 2, 3, 4):
+        z, fz = y, fy
+        for i in range(k):
+            if i > 0:
+                fz = f(0.0, z)
+            z = serk1_step(f, z, fz, h / k, coeffs)
+        ys[k] = z
+    y4 = sum(c * ys[k] for k, c in ESERK_C4.items())
+    return y4, y4 - sum(c * ys[k] for k, c in ESERK_C3.items())
+
+
+def eserk_stab(s, eps, z):
+    """Stability polynomial of ESERK4 (vectorised over real z)."""
+    c = serk1_coeffs(s, eps)
+    one = np.ones_like(z)
+    return eserk4_step(lambda t, y: z * y, one, z * one, 1.0, c)[0]
+
+
+_ESERK = {}
+
+
+def eserk_beta(s):
+    """(β, coefficients): the damping of ESERK_EPS whose stability polynomial stays within 1 + 1e-9 on the longest
+    interval [−β, 0] (sampled at 20 000 points up to 3× SERK1's own interval)."""
+    if s not in _ESERK:
+        best = None
+        for eps in ESERK_EPS:
+            c = serk1_coeffs(s, eps)
+            w0 = 1.0 + eps / s**2
+            z = -np.linspace(0.0, 3.0 * (1.0 + w0) / (c[0] * w0), 20000)
+            bad = np.nonzero(np.abs(eserk_stab(s, eps, z)) > 1.0 + 1e-9)[0]
+            b = -z[bad[0] - 1] if len(bad) else -z[-1]
+            if best is None or b > best[0]:
+                best = (b, c)
+        _ESERK[s] = best
+    return _ESERK[s]
+
+
+def eserk4(f, t0, y0, tend, rtol, atol, stats=None):
+    """Adaptive ESERK4: h from the order-3 estimate (exponent 1/4, factors 0.2…4), s the least with
+    β(s) ≥ 1.05 h ρ; ρ by rkc.f's power method, refreshed every 10 accepted steps."""
+    f = f if isinstance(f, Counted) else Counted(f)
+    t, y = t0, y0.copy()
+    fy = f(t, y)
+    sprad, v, k = rkcrho(f, t, y, fy, None, tend - t0)
+    f.n_rho += k
+    h = 0.1 * min(tend - t0, 1.0 / sprad)
+    nacc = nrej = maxs = since = 0
+    while t < tend:
+        h = min(h, tend - t)
+        s = 1
+        while eserk_beta(s)[0] < 1.05 * h * sprad:
+            s += 1
+        maxs = max(maxs, s)
+        ynew, est = eserk4_step(f, y, fy, h, eserk_beta(s)[1])
+        err = math.sqrt(np.mean((est / (atol + rtol * np.maximum(np.abs(y), np.abs(ynew)))) ** 2))
+        fac = 0.9 * err ** -0.25 if err > 0 else 4.0
+        if err > 1.0:
+            nrej += 1
+            h *= max(0.2, fac)
+            continue
+        nacc += 1
+        t, y = t + h, ynew
+        fy = f(t, y)
+        h *= min(4.0, max(0.2, fac))
+        since += 1
+        if since == 10:
+            sprad, v, k = rkcrho(f, t, y, fy, v, tend - t0)
+            f.n_rho += k
+            since = 0
+    if stats is not None:
+        stats.update(nacc=nacc, nrej=nrej, maxs=maxs, nfe=f.n, nrho=f.n_rho)
+    return y
+
+
+def check_eserk():
+    print("ESERK4 (a) order on y' = 1 - y², y(0) = 0 (y = tanh t), t in [0, 1], fixed s and h:")
+    f = lambda t, y: 1.0 - y * y
+    for s in (1, 3, 7):
+        errs = []
+        for n in (2, 4, 8, 16, 32):
+            y = np.array([0.0])
+            for _ in range(n):
+                y = eserk4_step(f, y, f(0, y), 1.0 / n, eserk_beta(s)[1])[0]
+            errs.append(abs(y[0] - math.tanh(1.0)))
+        print(f"  s={s}: observed orders " + " ".join(f"{math.log2(errs[i] / errs[i + 1]):.2f}" for i in range(4)))
+    print("ESERK4 (b) stability interval β(s) and β(s) per evaluation (DOP853: 6.4 / 12 = 0.53):")
+    for s in (1, 2, 3, 5, 10, 20, 40):
+        b = eserk_beta(s)[0]
+        print(f"  s={s:3d} beta={b:9.2f} beta/s^2={b / s**2:.3f} per evaluation {b / (10 * s - 3):.3f}")
+
+
+def eserk_sweep(name):
+    print(f"== {name}: DOP853 (scipy) against ESERK4, evaluations and θ error at T", flush=True)
+    meta, g, y0, ref = load(name)
+    res = {"dop": [], "eserk": []}
+    for r in RTOLS:
+        n, e = run_dop(name, r)
+        res["dop"].append((n, e))
+        g.nfev, st = 0, {}
+        y = eserk4(Counted(g), 0.0, y0, meta["T"], r, r, st)
+        e4 = peers.errors(g.layers(y), ref)[1]
+        res["eserk"].append((st["nfe"], e4))
+        print(f"  {r:.0e}: DOP853 {n:6d} err {e:.2e} | ESERK4 {st['nfe']:6d} (rho {st['nrho']}) err {e4:.2e}"
+              f"  steps {st['nacc']}+{st['nrej']}rej maxs {st['maxs']}", flush=True)
+    m = {k: matched(v, 1e-6) for k, v in res.items()}
+    print(f"  matched θ error 1e-6: DOP853 {m['dop']:.0f}  ESERK4 {m['eserk']:.0f}  ratio {m['eserk'] / m['dop']:.2f}")
+
+
 def check_small():
     print("(c) small-balanced vs DOP853 rtol=atol=1e-12 and vs ref:")
     meta, g, y0, ref = load("small-balanced")
@@ -422,3 +566,7 @@ if __name__ == "__main__":
             sweep(n)
     elif cmd == "hybrid":
         hybrid(sys.argv[2], [float(x) for x in sys.argv[3:]])
+    elif cmd == "eserk":
+        check_eserk()
+        for n in sys.argv[2:]:
+            eserk_sweep(n)
