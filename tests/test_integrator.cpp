@@ -1,7 +1,7 @@
 // The integrators linflow drives, on the gradient flow of a depth-2 network whose solution is known in closed form
 // (Saxe et al. 2014, spec §7): Dormand–Prince 5(4) (Boost.Odeint) — convergence order, embedded error estimate,
-// adaptive global error against the tolerance — and Gauss–Legendre collocation — order 6, dense output, t_eps, and
-// conservation of the imbalance where the adaptive pair drifts.
+// adaptive global error against the tolerance — the order-8 pairs and DOP853's dense output, and Gauss–Legendre
+// collocation — order 6, dense output, t_eps, and conservation of the imbalance where the adaptive pair drifts.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -9,9 +9,12 @@
 #include <boost/numeric/odeint/external/eigen/eigen.hpp>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "detail/ode_driver.hpp"
 #include "fixtures.hpp"
+#include "linflow/config.hpp"
+#include "linflow/init.hpp"
 #include "linflow/solver.hpp"
 
 namespace linflow {
@@ -101,6 +104,7 @@ TEST(Integrator, AdaptiveGlobalErrorFollowsTolerance) {
   double previous = 1;
   for (double tol : {1e-6, 1e-8, 1e-10, 1e-12}) {
     SolverOptions o;
+    o.integrator = Integrator::dopri5;
     o.rtol = tol;
     o.atol = tol;
     o.t_max = T;
@@ -172,6 +176,125 @@ TEST_P(HighOrder, SamplesAndTepsMatchTheClosedForm) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Pairs, HighOrder, ::testing::Values(Integrator::rk78, Integrator::dop853),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
+// DOP853's dense output (Hairer's CONTD8): a 7th-order interpolant, so inside one step from the exact state its
+// error is O(h^8) — halving h divides it by about 2^8 — and it passes through both ends of the step.
+TEST(Dop853, DenseOutputIsOfOrderSevenAndPassesThroughTheStepEnds) {
+  SaxeProblem p;
+  Objective obj(p.problem, p.shape);
+  auto system = flow_system(obj);
+  const double t0 = 0.3;
+  const Eigen::VectorXd x0 = p.at(t0);
+  std::vector<double> errors;
+  for (double h : {0.4, 0.2, 0.1}) {
+    detail::Dop853Stepper stepper(1.0, 1.0, x0.size());  // loose: the step is accepted as proposed
+    stepper.start(system, x0, t0);
+    Eigen::VectorXd x_new(6), out(6);
+    double t = t0, h_next = h;
+    ASSERT_TRUE(stepper.try_step(system, x0, t, x_new, h_next));
+    stepper.dense(system, x0, t0, x_new, t, t0 + 0.37 * h, out);
+    errors.push_back((out - p.at(t0 + 0.37 * h)).norm());
+    stepper.dense(system, x0, t0, x_new, t, t0, out);
+    EXPECT_EQ(out, x0);
+    stepper.dense(system, x0, t0, x_new, t, t, out);
+    EXPECT_LE((out - x_new).norm(), 4 * std::numeric_limits<double>::epsilon() * x_new.norm());
+  }
+  for (size_t i = 1; i < errors.size(); ++i) {
+    EXPECT_NEAR(std::log2(errors[i - 1] / errors[i]), 8.0, 0.7) << errors[i - 1] << " → " << errors[i];
+  }
+}
+
+// Recording reads the dense output and never shortens a step: a run that records at many times takes the same
+// steps, reaches the same state bit for bit and the same t_eps as one that records nothing. (rk78, which has no
+// dense output, lands on the recording times instead.)
+class DenseOutput : public ::testing::TestWithParam<Integrator> {};
+
+TEST_P(DenseOutput, RecordingDoesNotChangeTheSteps) {
+  SaxeProblem p;
+  SolverOptions o;
+  o.integrator = GetParam();
+  o.t_max = 10.0;
+  o.eps = 1e-9;
+  auto run = [&](const RecordOptions& record, Eigen::VectorXd& theta, std::vector<Sample>& samples) {
+    theta = p.at(0);
+    return train(p.problem, p.shape, theta, o, record, [&](const Sample& x) { samples.push_back(x); });
+  };
+  RecordOptions none;
+  none.times = {};
+  RecordOptions many;
+  for (int i = 0; i <= 400; ++i) many.times.push_back(0.01 * i);
+  Eigen::VectorXd a, b;
+  std::vector<Sample> sa, sb;
+  const Summary plain = run(none, a, sa), recorded = run(many, b, sb);
+  ASSERT_EQ(plain.status, Status::converged) << plain.message;
+  EXPECT_EQ(recorded.stats.steps, plain.stats.steps);
+  EXPECT_EQ(recorded.stats.rejected_steps, plain.stats.rejected_steps);
+  EXPECT_EQ(*recorded.t_eps, *plain.t_eps);
+  EXPECT_EQ(a, b);
+  ASSERT_GT(sb.size(), 100u);
+  for (const Sample& x : sb) {
+    if (x.t >= *recorded.t_eps) continue;
+    const double sigma = p.at(x.t).head(3).squaredNorm();
+    EXPECT_NEAR(x.excess_loss, 0.5 * (p.s - sigma) * (p.s - sigma), 1e-8) << "t = " << x.t;
+  }
+}
+
+// t_eps at the default tolerances, where DOP853 takes long steps and its interpolant alone would be off: the
+// crossing is polished with fresh steps (polish_crossing), so it matches the closed form to the accuracy of the
+// steps. That accuracy, δθ ≈ 1e-12 here, moves t_eps by about δθ / (√(2 eps) · rate) — the excess ½(s − σ)² is
+// quadratic in the distance √(2 eps) to the minimizer — hence the tolerance 1e-11 / √eps (1e-9 at eps = 1e-4,
+// 1e-5 at 1e-12; measured: 1.3e-12 / √eps for dopri5).
+TEST_P(DenseOutput, TepsAtDefaultTolerancesMatchesTheClosedForm) {
+  SaxeProblem p;
+  for (double eps : {1e-4, 1e-8, 1e-12}) {
+    SolverOptions o;
+    o.integrator = GetParam();
+    o.t_max = 20.0;
+    o.eps = eps;
+    Eigen::VectorXd theta = p.at(0);
+    const Summary s = train(p.problem, p.shape, theta, o);
+    ASSERT_EQ(s.status, Status::converged) << s.message;
+    EXPECT_NEAR(*s.t_eps, p.t_eps(eps), 1e-11 / std::sqrt(eps)) << "eps " << eps;
+    EXPECT_NEAR((theta - p.at(*s.t_eps)).norm(), 0.0, 1e-9) << "eps " << eps;
+  }
+}
+
+// The demo's run (`linflow demo`: widths 6-4-1-4-5, balanced rank-one start, eps = 1e-12, default tolerances)
+// against its closed form (method exact). DOP853's interpolant alone put t_eps 2.9e-4 late here (8.570488); the
+// excess at eps = 1e-12 on a target the network cannot fit (L* = 2.5) carries rounding of relative ε L*/eps ≈ 5e-4
+// and the trajectory an error ≈ 1e-11, which together allow about 1e-5 (measured: 9e-6 for both pairs).
+TEST_P(DenseOutput, TepsOfTheDemoMatchesTheClosedForm) {
+  const RunConfig config = parse_config(R"(
+[problem]
+singular_values = [3.0, 2.0, 1.0]
+seed = 7
+[network]
+widths = [6, 4, 1, 4, 5]
+[init]
+kind = "balanced_rank1"
+sigma0 = 0.05
+seed = 11
+[solver]
+eps = 1e-12
+t_max = 1000.0
+)",
+                                        ".", {}, "test");
+  const Problem problem = make_problem(config);
+  const Shape shape(config.widths);
+  auto t_eps = [&](Method method) {
+    SolverOptions o = config.solver;
+    o.method = method;
+    o.integrator = GetParam();
+    Eigen::VectorXd theta = initialize(shape, config.init);
+    const Summary s = train(problem, shape, theta, o);
+    EXPECT_EQ(s.status, Status::converged) << s.message;
+    return s.t_eps.value_or(0.0);
+  };
+  EXPECT_NEAR(t_eps(Method::gf), t_eps(Method::exact), 3e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Pairs, DenseOutput, ::testing::Values(Integrator::dopri5, Integrator::dop853),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
 // ---------------------------------------------------------------------------------------------------------------
