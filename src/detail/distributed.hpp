@@ -2,9 +2,10 @@
 // The part of a sweep that talks between processes. Two implementations, one linked in: sweep_mpi.cpp (MPI,
 // when LINFLOW_WITH_MPI) and sweep_serial.cpp (a group of one). sweep.cpp never includes <mpi.h>.
 //
-// Protocol (dynamic assignment): a worker rank sends rank 0 a result message — the index of its last run and its
-// line, or index −1 when it has none yet — and receives the next index to run, or −1 to stop. Rank 0 answers from
-// the same queue its own threads take from, so every index is run exactly once.
+// Protocol (dynamic assignment in batches): a worker rank sends rank 0 a result message — how many runs it wants
+// next (about 5 ms of work at its measured pace, 1 to 64) and the lines of the runs it finished since its last
+// message, none in its first — and receives the next indices to run, or none to stop. Rank 0 answers from the same
+// queue its own threads take from, so every index is run exactly once.
 #include <functional>
 #include <optional>
 #include <string>
