@@ -49,8 +49,7 @@ DriverResult integrate_gauss_legendre(F& flow, State& x, const DriverOptions& o,
   using GL = GaussLegendre3;
   constexpr int kMaxIterations = 60;
   DriverResult r;
-  const std::vector<double> no_times;
-  const std::vector<double>& times = o.times ? *o.times : no_times;
+  const std::vector<double>& times = sample_times(o);
   size_t next_sample = 0;
   const Eigen::Index n = x.size();
   State dxdt(n), x_new(n), x_mid(n), y(n), delta(n), compensation = State::Zero(n);

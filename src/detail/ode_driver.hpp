@@ -59,6 +59,18 @@ struct DriverResult {
   std::string reason;  ///< set for diverged
 };
 
+/// The flow as an odeint system f(x, dxdt, t).
+template <Flow F>
+auto as_system(F& flow) {
+  return [&flow](const State& s, State& ds, double t) { flow(s, ds, t); };
+}
+
+/// The requested recording times (none when o.times is null).
+inline const std::vector<double>& sample_times(const DriverOptions& o) {
+  static const std::vector<double> none;
+  return o.times ? *o.times : none;
+}
+
 /// The state at t = 0 (vector field dxdt): excess, gradient norm, the samples at t = 0, and an immediate stop at
 /// eps (when stopping there) or on non-finite values. Returns true when the run is over before its first step.
 template <Flow F, class OnSample>
@@ -254,10 +266,9 @@ class MaxNormErrorChecker {
 template <Flow F, class Stepper, class OnSample, class OnProgress>
 DriverResult integrate_landing(F& flow, State& x, const DriverOptions& o, Stepper& stepper, OnSample&& on_sample,
                                OnProgress&& on_progress) {
-  auto system = [&flow](const State& s, State& ds, double t) { flow(s, ds, t); };
+  auto system = as_system(flow);
   DriverResult r;
-  const std::vector<double> no_times;
-  const std::vector<double>& times = o.times ? *o.times : no_times;
+  const std::vector<double>& times = sample_times(o);
   size_t next_sample = 0;
   State dxdt(x.size()), x_new(x.size()), x_mid(x.size());
   system(x, dxdt, 0.0);
@@ -598,10 +609,9 @@ class Dop853Stepper {
 template <Flow F, class Stepper, class OnSample, class OnProgress>
 DriverResult integrate_dense(F& flow, State& x, const DriverOptions& o, Stepper& stepper, OnSample&& on_sample,
                              OnProgress&& on_progress) {
-  auto system = [&flow](const State& s, State& ds, double t) { flow(s, ds, t); };
+  auto system = as_system(flow);
   DriverResult r;
-  const std::vector<double> no_times;
-  const std::vector<double>& times = o.times ? *o.times : no_times;
+  const std::vector<double>& times = sample_times(o);
   size_t next_sample = 0;
 
   State x_new(x.size()), x_mid(x.size()), f_end(x.size());
