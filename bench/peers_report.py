@@ -131,8 +131,8 @@ def main():
         f"Python {peers['python']}, NumPy {peers['numpy']}, SciPy {peers['scipy']}, PyTorch {peers['torch']}, BLAS "
         f"`{m['blas']}`. One thread everywhere (linflow: Eigen without OpenMP; NumPy/SciPy: OpenBLAS with "
         f"OPENBLAS_NUM_THREADS=1; PyTorch: torch.set_num_threads(1)). Medians of {peers['reps']} runs; per-point budget "
-        f"{peers['budget']:g} s{' (' + budgets + ')' if budgets else ''}: settings predicted to take longer in all "
-        f"are skipped and listed as skipped.\n")
+        f"{peers['budget']:g} s{' (' + budgets + ')' if budgets else ''}: a Python setting predicted to take longer in all is "
+        f"run once if one run fits the budget (its runs column says 1), else skipped and listed as skipped.\n")
 
     # Headline: time to relative error 1e-6 of the end-to-end product at T.
     add(f"**Time to a relative error of {TARGET_ERROR:g}** in θ(T), all layers (each method's own "
