@@ -61,7 +61,7 @@ struct SolverOptions {
   double atol = 1e-13;
   /// GF: initial step (0 = 1e-3 / (1 + ‖∇L(θ0)‖)). Adaptive afterwards.
   double dt0 = 0.0;
-  /// GF, end_to_end, rank1: the integrator. dop853 needs 2–3× fewer evaluations than dopri5 at the default
+  /// GF, end_to_end, rank1: the integrator. dop853 needs 2.2–3.3× fewer evaluations than dopri5 at the default
   /// tolerances (docs/performance.md); rk78 lands on the recording times instead of interpolating;
   /// gauss_legendre conserves every imbalance D_j to round-off however long the run (a quadratic invariant), at a
   /// fixed step `dt` that must keep h ‖∂f/∂θ‖ < 1.
