@@ -94,15 +94,16 @@ bool begin(F& flow, const State& x, const State& dxdt, const DriverOptions& o, D
   return false;
 }
 
+/// finish_step's default `polish`: the crossing as the bisection on the dense output found it.
+struct NoPolish {
+  double operator()(double t_c) const { return t_c; }
+};
+
 /// The part of an accepted step [t_old, t] (excess e_new at its end state x_new) that does not depend on the
 /// integrator: the first crossing of the excess loss below eps inside it, located by bisection on the step's dense
 /// output `dense(ts, out)` (the excess is monotone along GF, so the bracket with e(t_old) > eps ≥ e(t) holds a single
 /// crossing) and then handed to `polish` (see polish_crossing), and the samples up to the crossing (when stopping
 /// there) or t. Returns the crossing, if any.
-struct NoPolish {
-  double operator()(double t_c) const { return t_c; }
-};
-
 template <Flow F, class Dense, class OnSample, class Polish = NoPolish>
 std::optional<double> finish_step(F& flow, const DriverOptions& o, DriverResult& r, double t_old, double t,
                                   double e_new, const State& x_new, Dense&& dense, State& scratch,
