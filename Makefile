@@ -17,7 +17,9 @@ configure: setup
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+# Only what the demo needs: the CLI and the library (the tests and benchmarks are built by `make test`, `make bench`).
+run: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target linflow_cli
 	$(BUILD)/linflow demo --out out/demo
 	$(BUILD)/linflow plot out/demo
 

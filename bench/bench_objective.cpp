@@ -3,7 +3,7 @@
 // For N layers of width d (d_0 = … = d_N = d), one evaluation needs 3N − 3 products of d × d matrices:
 // N − 1 for the prefixes W_{j:1}, N − 2 for the transposed suffixes T_j = ∇L_1ᵀ W_N ⋯ W_{j+1}, N for the
 // gradients. BM_BareProducts times exactly those products, in the same storage orders and through the same planned
-// products (src/detail/gemm.hpp), into preallocated storage; the ratio of the two is
+// products (src/core/products.hpp), into preallocated storage; the ratio of the two is
 // the overhead of everything else (the loss, ∇L_1, the bookkeeping). Target (core issue): ≤ 1.3 for d ≥ 64.
 // BM_Gemm is the machine's product rate with the same library, call and threads (one d × d product), the hardware limit
 // the evaluation is measured against (performance issue: ≥ 70 % for large d).
@@ -13,7 +13,7 @@
 
 #include <random>
 
-#include "detail/gemm.hpp"
+#include "core/products.hpp"
 #include "linflow/init.hpp"
 #include "linflow/network.hpp"
 #include "linflow/problem.hpp"
@@ -63,7 +63,7 @@ void BM_BareProducts(benchmark::State& state) {
     G[static_cast<size_t>(j)].resize(d, d);
   }
   const Eigen::MatrixXd g = gaussian(d, d, rng);
-  // The plans of Objective::evaluate (src/network.cpp): layer N from ∇L_1 as Aᵀ, the layers below from T_j.
+  // The plans of Objective::evaluate (src/core/network.cpp): layer N from ∇L_1 as Aᵀ, the layers below from T_j.
   Product forward(d, d, d, Op::none, Op::none), top_gradient(d, d, d, Op::none, Op::transpose),
       top_suffix(d, d, d, Op::transpose, Op::none), gradient(d, d, d, Op::transpose, Op::transpose),
       suffix(d, d, d, Op::none, Op::none);
@@ -98,7 +98,7 @@ void BM_Gemm(benchmark::State& state) {
 }
 
 // One d × d product op(A) op(B) (ops: 0 = A·B, 1 = A·Bᵀ, 2 = Aᵀ·B, 3 = Aᵀ·Bᵀ) by its planned route (jit = 1) and
-// by the route planned without libxsmm (jit = 0): the measurements behind the limits in src/detail/gemm.hpp.
+// by the route planned without libxsmm (jit = 0): the measurements behind the limits in src/core/products.hpp.
 void BM_Product(benchmark::State& state) {
   using linflow::detail::Op;
   const int d = static_cast<int>(state.range(0));
@@ -150,7 +150,7 @@ void sizes(benchmark::internal::Benchmark* b) {
   for (int d : {8, 64, 256}) {
     for (int N : {3, 5, 8}) b->Args({d, N});
   }
-  for (int d : {16, 32, 128}) b->Args({d, 3});  // between: where the product routes change (src/detail/gemm.hpp)
+  for (int d : {16, 32, 128}) b->Args({d, 3});  // between: where the product routes change (src/core/products.hpp)
 }
 
 }  // namespace

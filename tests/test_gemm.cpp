@@ -1,11 +1,11 @@
-// Planned matrix products (src/detail/gemm.hpp): every route agrees with Eigen's product on rectangular and
+// Planned matrix products (src/core/products.hpp): every route agrees with Eigen's product on rectangular and
 // vector-shaped operands, and small products take the just-in-time kernels when linflow is built with libxsmm.
 #include <gtest/gtest.h>
 
 #include <random>
 #include <tuple>
 
-#include "detail/gemm.hpp"
+#include "core/products.hpp"
 
 namespace linflow::detail {
 namespace {
@@ -60,7 +60,7 @@ TEST(Product, SmallProductsTakeTheJitKernels) {
   EXPECT_EQ(Product(8, 8, 8, Op::transpose, Op::transpose).route(), Product::Route::xsmm_then_transpose);
   EXPECT_EQ(Product(64, 64, 64, Op::none, Op::none).route(), Product::Route::xsmm);
   EXPECT_NE(Product(8, 8, 8, Op::none, Op::none, false).route(), Product::Route::xsmm);
-  // Above m·n·k = 128³ the library routes take over (src/detail/gemm.hpp).
+  // Above m·n·k = 128³ the library routes take over (src/core/products.hpp).
   EXPECT_NE(Product(256, 256, 256, Op::none, Op::none).route(), Product::Route::xsmm);
 #ifdef LINFLOW_OPENBLAS
   EXPECT_EQ(Product(64, 600, 64, Op::transpose, Op::none).route(), Product::Route::transpose_then_blas);

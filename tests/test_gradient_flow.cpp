@@ -5,9 +5,10 @@
 #include <boost/math/quadrature/gauss_kronrod.hpp>
 #include <cmath>
 
-#include "detail/reduced_flows.hpp"
+#include "flows/reduced_flows.hpp"
 #include "fixtures.hpp"
 #include "linflow/error.hpp"
+#include "linflow/exact.hpp"
 #include "linflow/solver.hpp"
 
 namespace linflow {
@@ -242,6 +243,28 @@ TEST(ReducedFlows, ExactMethodLocatesTheCrossingOfTheClosedForm) {
   EXPECT_NEAR(*summary.t_eps, t_exact, 1e-9 * t_exact);
   EXPECT_GT(rows, 5);
   EXPECT_LT(rows, 31);  // stopped at t_eps: no samples past it
+}
+
+// The closed form's panel budget is a numerical limit, not bad input: a horizon beyond it ends the run with the
+// max_steps status and the reason, at the last panel reached (train() never throws on numerical failure).
+TEST(ReducedFlows, ExactMethodBeyondItsPanelBudgetEndsWithAStatus) {
+  const Problem problem = test::synthetic(3, 3, {2.0}, 41);
+  const Shape shape({3, 1, 3});
+  Eigen::VectorXd theta = aligned_start(problem, shape, 0.01);
+  SolverOptions o;
+  o.method = Method::exact;
+  o.stop_at_eps = false;
+  // N = 2: τ = t, and a panel spans at most 8 / (N (s_1 + s_1)) = 1 unit of τ, so the budget ends near t = 1e6.
+  o.t_max = 4.0 * static_cast<double>(ExactRank1Flow::max_panels());
+  Summary summary;
+  ASSERT_NO_THROW(summary = train(problem, shape, theta, o));
+  EXPECT_EQ(summary.status, Status::max_steps) << summary.message;
+  EXPECT_NE(summary.message.find("beyond the reach of the trajectory"), std::string::npos) << summary.message;
+  EXPECT_EQ(summary.stats.steps, ExactRank1Flow::max_panels());
+  EXPECT_GT(summary.t_final, 0.0);
+  EXPECT_LT(summary.t_final, o.t_max);
+  ASSERT_TRUE(summary.t_eps.has_value());  // it reached eps long before the budget ran out
+  EXPECT_LE(summary.excess_loss, o.eps);
 }
 
 TEST(GradientFlow, ReportsStatusesWithTheirNumbers) {

@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <limits>
 
-#include "detail/ode_driver.hpp"
+#include "flows/ode_driver.hpp"
 #include "fixtures.hpp"
 #include "linflow/config.hpp"
 #include "linflow/init.hpp"

@@ -53,7 +53,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{{2, 3, 1, 3, 2, 4, 3}, true}, Case{{4, 3, 5}, false}, Case{{3, 1, 2, 4}, false},
                       Case{{6, 2, 6, 3, 2, 2, 5, 4, 3}, false},
                       // Products past Eigen's inline limit (m + n + k ≥ 20): libxsmm's routes when it is built in,
-                      // OpenBLAS's otherwise (src/detail/gemm.hpp; tests/test_gemm.cpp checks every route alone).
+                      // OpenBLAS's otherwise (src/core/products.hpp; tests/test_gemm.cpp checks every route alone).
                       Case{{20, 24, 22}, false}, Case{{30, 12, 1, 26}, true}, Case{{25, 16, 16, 28}, true},
                       Case{{27, 9, 30}, false}));
 

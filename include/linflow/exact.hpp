@@ -45,6 +45,8 @@
 // about 3 µs, independent of the widths (bench/bench_methods: 0.16 ms for 50 panels). A `Walker` keeps the current
 // panel, so queries at non-decreasing times walk the panels once; `at`, `at_tau` start from τ = 0 on every call.
 #include <Eigen/Dense>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "linflow/problem.hpp"
@@ -65,6 +67,18 @@ struct Rank1Point {
   Eigen::MatrixXd end_to_end() const { return sigma * u * v.transpose(); }
 };
 
+/// A numerical failure of the closed form, never bad input: its Chebyshev series do not converge on a panel, or
+/// reaching the requested time takes more than `ExactRank1Flow::max_panels()` panels or leaves double range
+/// (`budget_spent()`). `train()` turns it into a status (max_steps or diverged) with this message.
+class ExactFlowFailure : public std::runtime_error {
+ public:
+  ExactFlowFailure(const std::string& what, bool budget_spent) : std::runtime_error(what), budget_(budget_spent) {}
+  bool budget_spent() const { return budget_; }
+
+ private:
+  bool budget_;
+};
+
 /// Exact balanced rank-one gradient flow of spec §4 [proved]. Immutable after construction; all methods are const
 /// and thread-safe.
 class ExactRank1Flow {
@@ -77,15 +91,16 @@ class ExactRank1Flow {
   ExactRank1Flow(const Problem& problem, int depth, double sigma0, const Eigen::VectorXd& u0,
                  const Eigen::VectorXd& v0);
 
-  /// The state at physical time t ≥ 0. Throws InputError when t is negative or not finite, or when reaching it
-  /// takes more than `max_panels()` panels (see Cost above) or leaves double range.
+  /// The state at physical time t ≥ 0. Throws InputError when t is negative or not finite; ExactFlowFailure when
+  /// reaching it takes more than `max_panels()` panels (see Cost above), leaves double range, or the series fail.
   Rank1Point at(double t) const;
   /// The states at `times`, non-decreasing and ≥ 0 (same errors as `at`), walking the panels once.
   std::vector<Rank1Point> trajectory(const std::vector<double>& times) const;
   /// W(t) = σ u vᵀ.
   Eigen::MatrixXd end_to_end(double t) const;
 
-  /// The state at intrinsic time τ ≥ 0 (its `t` is t(τ)). Throws InputError when τ is negative or not finite.
+  /// The state at intrinsic time τ ≥ 0 (its `t` is t(τ)). Throws InputError when τ is negative or not finite,
+  /// ExactFlowFailure as `at`.
   Rank1Point at_tau(double tau) const;
   /// t(τ) = ∫_0^τ σ^{2/N−1} (spec §4); +∞ when it overflows a double.
   double time_of_tau(double tau) const;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "linflow/network.hpp"
+#include "linflow/random.hpp"
 
 namespace linflow {
 
@@ -48,10 +49,5 @@ struct InitOptions {
 
 /// The parameter vector of `shape` initialised as `options` says. Throws InputError on bad options or files.
 Eigen::VectorXd initialize(const Shape& shape, const InitOptions& options);
-
-/// A Haar-random matrix with orthonormal columns (rows × cols, cols ≤ rows), drawn from `rng`.
-Eigen::MatrixXd random_orthonormal(int rows, int cols, std::mt19937_64& rng);
-/// A uniformly random unit vector in R^n.
-Eigen::VectorXd random_unit_vector(int n, std::mt19937_64& rng);
 
 }  // namespace linflow

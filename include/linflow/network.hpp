@@ -17,7 +17,7 @@
 namespace linflow {
 
 namespace detail {
-class Product;  // a planned matrix product (src/detail/gemm.hpp)
+class Product;  // a planned matrix product (src/core/products.hpp)
 }
 
 class Shape {

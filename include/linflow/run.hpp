@@ -1,19 +1,43 @@
 #pragma once
-// One run of a configuration, with its outputs on disk — what `linflow train`, `linflow demo` and sweeps do:
+// One run of a configuration, assembled in one place for `linflow train`, `analyze`, `demo` and sweeps:
+//   set_up(config)            the problem, the network shape and the start a configuration describes;
+//   run_config(config, DIR)   train it (what `linflow train` does);
+//   analyze_config(config, simulate, DIR)   the theory's analysis of the start, and with `simulate` the run
+//                             confronted with it (what `linflow analyze [--simulate]` does).
+// The files a run writes into DIR:
 //   DIR/summary.json     status, message, times, losses, statistics, the effective configuration and version;
 //   DIR/trajectory.csv   one row per recorded time (see `trajectory_header`);
-//   DIR/weights/Wj.npy   the final layers, float64.
+//   DIR/weights/Wj.npy   the final layers, float64;
+//   DIR/analysis.json    (analyze_config) the analysis, with `observed` when simulated, the version and configuration.
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <string>
 
 #include "linflow/config.hpp"
 #include "linflow/solver.hpp"
+#include "linflow/theory.hpp"
 
 namespace linflow {
 
 /// The linflow version string ("0.1.0").
 const char* version();
+
+/// A configuration set up for running: its problem (files read, synthetic target drawn and factored), the network
+/// shape and the initial parameters.
+struct RunSetup {
+  RunConfig config;
+  Problem problem;
+  Shape shape;
+  Eigen::VectorXd theta0;
+};
+/// Sets `config` up. Throws InputError on bad files, shapes or initialization options.
+RunSetup set_up(const RunConfig& config);
+
+/// The recording `[output]` asks of a train run: its sample times and number of modes (clamped to the shape).
+RecordOptions record_options(const RunSetup& setup);
+/// The observation options `[output]` asks of a simulated analysis (at least ObserveOptions' uniform samples).
+ObserveOptions observe_options(const OutputOptions& output);
 
 struct RunResult {
   Summary summary;
@@ -24,6 +48,19 @@ struct RunResult {
 /// Runs `config`; when `out_dir` is non-empty writes the files above into it (created if missing; InputError when
 /// it cannot be written — checked before the run starts, so no work is lost to an unwritable directory).
 RunResult run_config(const RunConfig& config, const std::string& out_dir, const ProgressSink& progress = {});
+
+struct AnalysisResult {
+  Analysis analysis;
+  std::optional<Observation> observation;  ///< the simulated run confronted with the analysis (`simulate` only)
+  std::optional<RunResult> run;            ///< the simulated run as `run_config` reports it (`simulate` only)
+  nlohmann::json json;                     ///< the content of analysis.json
+};
+
+/// Analyzes `config`'s start; with `simulate` also runs it and confronts the run with every prediction (the run
+/// follows the steps `run_config` would). When `out_dir` is non-empty writes analysis.json into it and, when
+/// simulated, the run's files as `run_config` does (the directory is checked before any work, as there).
+AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std::string& out_dir,
+                              const ProgressSink& progress = {});
 
 /// The content of summary.json for a finished run of `config`: to_json(summary), the optimal loss, version and the
 /// effective configuration.

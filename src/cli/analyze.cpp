@@ -2,17 +2,13 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iomanip>
 #include <iostream>
 #include <optional>
 #include <sstream>
 
 #include "cli/common.hpp"
-#include "detail/files.hpp"
 #include "linflow/config.hpp"
 #include "linflow/error.hpp"
-#include "linflow/init.hpp"
 #include "linflow/run.hpp"
 
 namespace linflow::cli {
@@ -34,15 +30,6 @@ void row(std::ostringstream& os, const std::string& label, const std::string& te
   char buf[64];
   std::snprintf(buf, sizeof buf, "  %-20s ", label.c_str());
   os << buf << text << '\n';
-}
-
-void write_trajectory(const fs::path& path, const std::vector<Sample>& samples) {
-  std::ofstream csv(path, std::ios::trunc);
-  if (!csv) throw InputError(path.string() + ": cannot write");
-  const int modes = samples.empty() ? 0 : static_cast<int>(samples.front().singular_values.size());
-  csv << trajectory_header(modes) << '\n' << std::setprecision(17);
-  for (const Sample& s : samples) write_trajectory_row(csv, s);
-  if (!csv) throw InputError(path.string() + ": write failed");
 }
 
 std::string join_widths(const std::vector<int>& w) {
@@ -169,40 +156,16 @@ void setup_analyze(CLI::App& app, AnalyzeOptions& opt, std::function<int()>& act
 
 int run_analyze(const AnalyzeOptions& opt) {
   const RunConfig config = load_config(opt.config, opt.overrides);
-  const fs::path dir(opt.out);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir)) throw InputError(dir.string() + ": cannot create output directory");
-  const Problem problem = make_problem(config);
-  const Shape shape(config.widths);
-  const Eigen::VectorXd theta0 = initialize(shape, config.init);
-  const Analysis analysis = analyze(problem, shape, theta0, config.solver);
-
-  nlohmann::json j = to_json(analysis);
-  std::optional<Observation> observation;
-  if (opt.simulate) {
-    ObserveOptions oo;
-    oo.samples_log = config.output.samples_log;
-    oo.samples_uniform = std::max(config.output.samples_uniform, oo.samples_uniform);
-    oo.t_min = config.output.t_min;
-    ProgressPrinter progress("analyze");
-    observation =
-        observe(problem, shape, theta0, config.solver, analysis, oo, opt.quiet ? ProgressSink{} : progress.sink());
-    progress.finish();
-    j["observed"] = to_json(*observation);
-    if (config.output.trajectory) write_trajectory(dir / "trajectory.csv", observation->samples);
-    write_run_outputs(opt.out, config, shape, summary_json(config, problem, shape, observation->summary),
-                      observation->theta);
-  }
-  j["version"] = version();
-  j["config"] = to_json(config);
-  detail::write_file_atomically(dir / "analysis.json", j.dump(2) + "\n");
-
+  ProgressPrinter progress("analyze");
+  const AnalysisResult result =
+      analyze_config(config, opt.simulate, opt.out, opt.quiet ? ProgressSink{} : progress.sink());
+  progress.finish();
+  const Observation* observation = result.observation ? &*result.observation : nullptr;
   const bool contradicted = observation && !observation->contradictions.empty();
   if (!opt.quiet) {
-    std::cout << "linflow " << version() << " analyze: " << analysis.message << "\n"
-              << describe_analysis(analysis, observation ? &*observation : nullptr)
-              << "output:                " << (dir / "analysis.json").string() << "\n";
+    std::cout << "linflow " << version() << " analyze: " << result.analysis.message << "\n"
+              << describe_analysis(result.analysis, observation)
+              << "output:                " << (fs::path(opt.out) / "analysis.json").string() << "\n";
   } else if (contradicted) {
     for (const auto& c : observation->contradictions) std::cout << "CONTRADICTION: " << c << '\n';
   }

@@ -1,14 +1,10 @@
 #include "cli/demo.hpp"
 
-#include <filesystem>
 #include <iostream>
 
 #include "cli/common.hpp"
-#include "detail/files.hpp"
 #include "linflow/config.hpp"
-#include "linflow/init.hpp"
 #include "linflow/run.hpp"
-#include "linflow/theory.hpp"
 
 namespace linflow::cli {
 
@@ -62,10 +58,7 @@ int run_demo(const DemoOptions& opt) {
   progress.finish();
   // The theory's predictions for the same start (no second simulation), so that `linflow plot` draws the bounds
   // beside the run.
-  const Problem problem = make_problem(config);
-  const Shape shape(config.widths);
-  const Analysis analysis = analyze(problem, shape, initialize(shape, config.init), config.solver);
-  detail::write_file_atomically(std::filesystem::path(opt.out) / "analysis.json", to_json(analysis).dump(2) + "\n");
+  analyze_config(config, /*simulate=*/false, opt.out);
   std::cout << describe_run(result) << "output:       " << opt.out
             << " (summary.json, trajectory.csv, weights/, analysis.json)\n";
   return 0;

@@ -1,5 +1,5 @@
 // Sweep files and their runs: parsing, the points of a grid or a random sample, derived seeds, and one run's line.
-// Executing a whole sweep is in sweep_run.cpp.
+// Executing a whole sweep is in runner.cpp.
 #include "linflow/sweep.hpp"
 
 #include <toml++/toml.h>
@@ -12,8 +12,8 @@
 #include <set>
 #include <sstream>
 
-#include "detail/config_table.hpp"
-#include "detail/files.hpp"
+#include "run/config_table.hpp"
+#include "core/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/run.hpp"
 #include "linflow/theory.hpp"
@@ -212,15 +212,6 @@ std::vector<std::string> overrides_of(const ordered_json& params) {
   // JSON scalars and arrays of them are valid TOML values, so the override text is the JSON text.
   for (const auto& [key, value] : params.items()) out.push_back(key + "=" + value.dump());
   return out;
-}
-
-// The observation options of `linflow analyze --simulate` (src/cli/analyze.cpp): recorded times from [output].
-ObserveOptions observe_options(const OutputOptions& output) {
-  ObserveOptions oo;
-  oo.samples_log = output.samples_log;
-  oo.samples_uniform = std::max(output.samples_uniform, oo.samples_uniform);
-  oo.t_min = output.t_min;
-  return oo;
 }
 
 std::string describe_params(const ordered_json& params) {
@@ -436,16 +427,10 @@ std::string run_line(const SweepConfig& sweep, long k) {
     json summary;
     json analysis, observed;
     if (sweep.analyze) {
-      const Problem problem = make_problem(config);
-      const Shape shape(config.widths);
-      const Eigen::VectorXd theta0 = initialize(shape, config.init);
-      const Analysis a = analyze(problem, shape, theta0, config.solver);
-      const Observation ob = observe(problem, shape, theta0, config.solver, a, observe_options(config.output));
-      // observe's simulation is the run: train() of `config` follows the same steps (recording never changes
-      // them), so these are the fields a plain run would write.
-      summary = summary_json(config, problem, shape, ob.summary);
-      analysis = to_json(a);
-      observed = to_json(ob);
+      AnalysisResult result = analyze_config(config, /*simulate=*/true, "");
+      summary = std::move(result.run->json);
+      analysis = to_json(result.analysis);
+      observed = std::move(result.json["observed"]);
     } else {
       summary = run_config(config, "").json;
     }

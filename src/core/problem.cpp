@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "linflow/error.hpp"
-#include "linflow/init.hpp"
+#include "linflow/random.hpp"
 
 namespace linflow {
 namespace {

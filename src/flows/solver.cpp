@@ -3,13 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <optional>
 #include <cmath>
 #include <sstream>
 
-#include "detail/monitor.hpp"
-#include "detail/gauss_legendre.hpp"
-#include "detail/ode_driver.hpp"
-#include "detail/reduced_flows.hpp"
+#include "flows/monitor.hpp"
+#include "flows/gauss_legendre.hpp"
+#include "flows/ode_driver.hpp"
+#include "flows/reduced_flows.hpp"
 #include "linflow/error.hpp"
 #include "linflow/exact.hpp"
 #include "linflow/init.hpp"
@@ -230,38 +231,48 @@ Summary run_exact(const Problem& problem, const Shape& shape, Eigen::VectorXd& t
   // One walk along the panels. The excess loss is non-increasing along GF, so its first crossing below eps lies in
   // the first panel that ends at or below eps; bisection inside that panel (each probe a few series evaluations)
   // locates it to rounding. Recording times are sampled as the walk passes them.
-  ExactRank1Flow::Walker walker(flow);
   Summary s;
   s.status = Status::t_max;
-  if (excess(walker.at(0.0)) <= o.eps) s.t_eps = 0.0;
-  auto t_end = [&] { return s.t_eps && o.stop_at_eps ? *s.t_eps : o.t_max; };
-  auto next_time = record.times.begin();
-  for (;;) {
-    const double lo = walker.start_time(), hi = std::min(walker.end_time(), o.t_max);
-    if (!s.t_eps && excess(walker.at(hi)) <= o.eps) {
-      double a = lo, b = hi;
-      while (b - a > 4 * std::numeric_limits<double>::epsilon() * std::max(1.0, b)) {
-        const double mid = 0.5 * (a + b);
-        if (mid <= a || mid >= b) break;
-        (excess(walker.at(mid)) <= o.eps ? b : a) = mid;
+  std::optional<ExactRank1Flow::Walker> walker;
+  try {
+    walker.emplace(flow);
+    if (excess(walker->at(0.0)) <= o.eps) s.t_eps = 0.0;
+    auto t_end = [&] { return s.t_eps && o.stop_at_eps ? *s.t_eps : o.t_max; };
+    auto next_time = record.times.begin();
+    for (;;) {
+      const double lo = walker->start_time(), hi = std::min(walker->end_time(), o.t_max);
+      if (!s.t_eps && excess(walker->at(hi)) <= o.eps) {
+        double a = lo, b = hi;
+        while (b - a > 4 * std::numeric_limits<double>::epsilon() * std::max(1.0, b)) {
+          const double mid = 0.5 * (a + b);
+          if (mid <= a || mid >= b) break;
+          (excess(walker->at(mid)) <= o.eps ? b : a) = mid;
+        }
+        s.t_eps = b;
       }
-      s.t_eps = b;
+      const double until = std::min(hi, t_end());
+      for (; next_time != record.times.end() && *next_time <= until; ++next_time) {
+        if (!sink) continue;
+        const Rank1Point p = walker->at(*next_time);
+        const Eigen::MatrixXd W = p.end_to_end();
+        const double grad = detail::rank1_grad_norm(problem, N, p.sigma, p.u, p.v);
+        sink(monitor.sample_end_to_end(W, p.t, problem.loss(W), grad, 0.0));
+      }
+      if (hi >= t_end()) break;
+      walker->advance();
     }
-    const double until = std::min(hi, t_end());
-    for (; next_time != record.times.end() && *next_time <= until; ++next_time) {
-      if (!sink) continue;
-      const Rank1Point p = walker.at(*next_time);
-      const Eigen::MatrixXd W = p.end_to_end();
-      const double grad = detail::rank1_grad_norm(problem, N, p.sigma, p.u, p.v);
-      sink(monitor.sample_end_to_end(W, p.t, problem.loss(W), grad, 0.0));
-    }
-    if (hi >= t_end()) break;
-    walker.advance();
+    s.t_final = t_end();
+    if (s.t_eps && (o.stop_at_eps || excess(walker->at(s.t_final)) <= o.eps)) s.status = Status::converged;
+  } catch (const ExactFlowFailure& e) {
+    // The closed form cannot go further: the run ends where its last complete panel starts (the start itself when
+    // the first panel failed), with the reason as its message.
+    s.status = e.budget_spent() ? Status::max_steps : Status::diverged;
+    s.message = e.what();
+    s.t_final = walker ? walker->start_time() : 0.0;
   }
-  s.stats.steps = walker.panels();
-  const Rank1Point last = walker.at(t_end());
-  s.t_final = t_end();
-  if (s.t_eps && (o.stop_at_eps || excess(last) <= o.eps)) s.status = Status::converged;
+  if (!walker) return s;
+  s.stats.steps = walker->panels();
+  const Rank1Point last = walker->at(s.t_final);
   start.rebuild(shape, last.sigma, last.u, last.v, theta);
   return s;
 }

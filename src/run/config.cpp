@@ -8,8 +8,8 @@
 #include <toml++/toml.h>
 #include <utility>
 
-#include "detail/config_table.hpp"
-#include "detail/files.hpp"
+#include "run/config_table.hpp"
+#include "core/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/io.hpp"
 
@@ -192,6 +192,16 @@ void apply_override(toml::table& root, const std::string& assignment) {
 }
 
 }  // namespace
+
+toml::table detail::parse_toml(const std::string& text, const std::string& origin) {
+  try {
+    return toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << origin << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
+    throw InputError(os.str());
+  }
+}
 
 RunConfig parse_config(const std::string& toml_text, const std::string& base_dir,
                        const std::vector<std::string>& overrides, const std::string& origin) {

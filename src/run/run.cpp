@@ -1,12 +1,14 @@
 #include "linflow/run.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
 
-#include "detail/files.hpp"
+#include "core/files.hpp"
 #include "linflow/error.hpp"
+#include "linflow/init.hpp"
 #include "linflow/io.hpp"
 
 namespace linflow {
@@ -17,6 +19,15 @@ namespace fs = std::filesystem;
 nlohmann::json number_or_null(double v) {
   if (!std::isfinite(v)) return nullptr;
   return v;
+}
+
+void write_trajectory(const fs::path& path, const std::vector<Sample>& samples) {
+  std::ofstream csv(path, std::ios::trunc);
+  if (!csv) throw InputError(path.string() + ": cannot write");
+  const int modes = samples.empty() ? 0 : static_cast<int>(samples.front().singular_values.size());
+  csv << trajectory_header(modes) << '\n' << std::setprecision(17);
+  for (const Sample& s : samples) write_trajectory_row(csv, s);
+  if (!csv) throw InputError(path.string() + ": write failed");
 }
 
 }  // namespace
@@ -78,18 +89,37 @@ void write_run_outputs(const std::string& out_dir, const RunConfig& config, cons
   detail::write_file_atomically(dir / "summary.json", summary.dump(2) + "\n");
 }
 
+RunSetup set_up(const RunConfig& config) {
+  Problem problem = make_problem(config);
+  Shape shape(config.widths);
+  Eigen::VectorXd theta0 = initialize(shape, config.init);
+  return RunSetup{config, std::move(problem), std::move(shape), std::move(theta0)};
+}
+
+RecordOptions record_options(const RunSetup& setup) {
+  const OutputOptions& output = setup.config.output;
+  RecordOptions record;
+  record.times = sample_times(setup.config.solver.t_max, output.samples_uniform, output.samples_log, output.t_min);
+  record.modes = std::clamp(output.modes, 0,
+                            std::min({setup.shape.min_width(), setup.problem.input_dim(), setup.problem.output_dim()}));
+  return record;
+}
+
+ObserveOptions observe_options(const OutputOptions& output) {
+  ObserveOptions oo;
+  oo.samples_log = output.samples_log;
+  oo.samples_uniform = std::max(output.samples_uniform, oo.samples_uniform);
+  oo.t_min = output.t_min;
+  return oo;
+}
+
 RunResult run_config(const RunConfig& config, const std::string& out_dir, const ProgressSink& progress) {
   const fs::path dir(out_dir);
   if (!out_dir.empty()) detail::ensure_writable_dir(dir);
-  const Problem problem = make_problem(config);
-  const Shape shape(config.widths);
+  const RunSetup setup = set_up(config);
   RunResult result;
-  result.theta = initialize(shape, config.init);
-
-  RecordOptions record;
-  record.times = sample_times(config.solver.t_max, config.output.samples_uniform, config.output.samples_log,
-                              config.output.t_min);
-  record.modes = std::clamp(config.output.modes, 0, std::min({shape.min_width(), problem.input_dim(), problem.output_dim()}));
+  result.theta = setup.theta0;
+  const RecordOptions record = record_options(setup);
   std::ofstream csv;
   const bool write_csv = !out_dir.empty() && config.output.trajectory;
   if (write_csv) {
@@ -101,15 +131,41 @@ RunResult run_config(const RunConfig& config, const std::string& out_dir, const 
   if (write_csv) {
     sink = [&csv](const Sample& s) { write_trajectory_row(csv, s); };
   }
-  result.summary = train(problem, shape, result.theta, config.solver, record, sink, progress);
-  result.json = summary_json(config, problem, shape, result.summary);
+  result.summary = train(setup.problem, setup.shape, result.theta, config.solver, record, sink, progress);
+  result.json = summary_json(config, setup.problem, setup.shape, result.summary);
   if (!out_dir.empty()) {
     if (write_csv) {
       csv.close();
       if (!csv) throw InputError((dir / "trajectory.csv").string() + ": write failed");
     }
-    write_run_outputs(out_dir, config, shape, result.json, result.theta);
+    write_run_outputs(out_dir, config, setup.shape, result.json, result.theta);
   }
+  return result;
+}
+
+AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std::string& out_dir,
+                              const ProgressSink& progress) {
+  const fs::path dir(out_dir);
+  if (!out_dir.empty()) detail::ensure_writable_dir(dir);
+  const RunSetup setup = set_up(config);
+  AnalysisResult result;
+  result.analysis = analyze(setup.problem, setup.shape, setup.theta0, config.solver);
+  result.json = to_json(result.analysis);
+  if (simulate) {
+    result.observation = observe(setup.problem, setup.shape, setup.theta0, config.solver, result.analysis,
+                                 observe_options(config.output), progress);
+    const Observation& ob = *result.observation;
+    // observe's simulation is the run: train() of `config` follows the same steps (recording never changes them).
+    result.run = RunResult{ob.summary, ob.theta, summary_json(config, setup.problem, setup.shape, ob.summary)};
+    result.json["observed"] = to_json(ob);
+    if (!out_dir.empty()) {
+      if (config.output.trajectory) write_trajectory(dir / "trajectory.csv", ob.samples);
+      write_run_outputs(out_dir, config, setup.shape, result.run->json, ob.theta);
+    }
+  }
+  result.json["version"] = version();
+  result.json["config"] = to_json(config);
+  if (!out_dir.empty()) detail::write_file_atomically(dir / "analysis.json", result.json.dump(2) + "\n");
   return result;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// The part of a sweep that talks between processes. Two implementations, one linked in: sweep_mpi.cpp (MPI,
-// when LINFLOW_WITH_MPI) and sweep_serial.cpp (a group of one). sweep.cpp never includes <mpi.h>.
+// The part of a sweep that talks between processes. Two implementations, one linked in: process_group_mpi.cpp (MPI,
+// when LINFLOW_WITH_MPI) and process_group_serial.cpp (a group of one). The rest of the sweep never includes <mpi.h>.
 //
 // Protocol (dynamic assignment in batches): a worker rank sends rank 0 a result message — how many runs it wants
 // next (about 5 ms of work at its measured pace, 1 to 64) and the lines of the runs it finished since its last

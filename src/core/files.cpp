@@ -1,4 +1,4 @@
-#include "detail/files.hpp"
+#include "core/files.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -62,16 +62,6 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) throw InputError(path.string() + ": cannot replace: " + ec.message());
-}
-
-toml::table parse_toml(const std::string& text, const std::string& origin) {
-  try {
-    return toml::parse(text, origin);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream os;
-    os << origin << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
-    throw InputError(os.str());
-  }
 }
 
 }  // namespace linflow::detail

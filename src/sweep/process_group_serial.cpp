@@ -1,5 +1,5 @@
 // A process group of one: what linflow uses when it is built without MPI.
-#include "detail/distributed.hpp"
+#include "sweep/process_group.hpp"
 #include "linflow/sweep.hpp"
 
 namespace linflow {

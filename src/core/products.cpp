@@ -1,4 +1,4 @@
-#include "detail/gemm.hpp"
+#include "core/products.hpp"
 
 #ifdef LINFLOW_LIBXSMM
 #include <libxsmm.h>

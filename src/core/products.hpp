@@ -6,7 +6,7 @@
 // with unit stride, β = 0). The routes and their limits are measured on the project machine (docs/performance.md):
 // - libxsmm's just-in-time kernels (built with LINFLOW_LIBXSMM, on CPUs with AVX) up to m·n·k = 128³. libxsmm
 //   generates A·B and A·Bᵀ; Aᵀ·B is a transpose of A (a jitted kernel too, 6 ns at d = 8) and A·B, Aᵀ·Bᵀ = (B·A)ᵀ
-//   is B·A and a transpose of the result. Each jitted call ends with vzeroupper (src/detail/gemm.cpp): without it
+//   is B·A and a transpose of the result. Each jitted call ends with vzeroupper (src/core/products.cpp): without it
 //   the code compiled for baseline x86-64 that runs next slowed down so much that the kernels lost inside the
 //   evaluation from d = 16 on although they win in isolation. With it, BM_Objective/N = 3 against OpenBLAS alone:
 //   0.39 → 0.21 µs at d = 8, 1.33 → 1.14 µs at d = 16, 550 → 467 µs at d = 128, a tie at d = 64.

@@ -1,4 +1,4 @@
-// Running a sweep: the thread pool (and MPI ranks, through detail/distributed.hpp) that executes the missing runs,
+// Running a sweep: the thread pool (and MPI ranks, through sweep/process_group.hpp) that executes the missing runs,
 // and the crash-safe runs.jsonl (one write() per line, resume, the final sorted rewrite).
 #include <fcntl.h>
 #include <unistd.h>
@@ -17,8 +17,8 @@
 #include <sstream>
 #include <thread>
 
-#include "detail/distributed.hpp"
-#include "detail/files.hpp"
+#include "sweep/process_group.hpp"
+#include "core/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/sweep.hpp"
 

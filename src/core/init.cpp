@@ -6,18 +6,10 @@
 
 #include "linflow/error.hpp"
 #include "linflow/io.hpp"
+#include "linflow/random.hpp"
 
 namespace linflow {
 namespace {
-
-Eigen::MatrixXd gaussian_matrix(int rows, int cols, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal(0.0, 1.0);
-  Eigen::MatrixXd M(rows, cols);
-  for (Eigen::Index j = 0; j < M.cols(); ++j) {
-    for (Eigen::Index i = 0; i < M.rows(); ++i) M(i, j) = normal(rng);
-  }
-  return M;
-}
 
 // Arora et al. 2018a balanced factorization (spec §2): W_1 = R_1 S^{1/N} V_Aᵀ, W_j = R_j S^{1/N} R_{j−1}ᵀ,
 // W_N = U_A S^{1/N} R_{N−1}ᵀ, with Haar-random orthonormal R_j ∈ R^{d_j×k}.
@@ -113,24 +105,6 @@ bool InitOptions::is_valid(std::string* why) const {
   if (rank < 0) return bad("init.rank: must be ≥ 0");
   if (kind == InitKind::files && dir.empty()) return bad("init.dir: required when init.kind = \"files\"");
   return true;
-}
-
-Eigen::MatrixXd random_orthonormal(int rows, int cols, std::mt19937_64& rng) {
-  if (cols > rows) throw InputError("random_orthonormal: more columns than rows");
-  const Eigen::MatrixXd G = gaussian_matrix(rows, cols, rng);
-  Eigen::HouseholderQR<Eigen::MatrixXd> qr(G);
-  Eigen::MatrixXd Q = qr.householderQ() * Eigen::MatrixXd::Identity(rows, cols);
-  // Fix the signs so that R has a positive diagonal: this makes Q Haar distributed.
-  const Eigen::MatrixXd& R = qr.matrixQR();
-  for (int j = 0; j < cols; ++j) {
-    if (R(j, j) < 0) Q.col(j) *= -1.0;
-  }
-  return Q;
-}
-
-Eigen::VectorXd random_unit_vector(int n, std::mt19937_64& rng) {
-  Eigen::VectorXd x = gaussian_matrix(n, 1, rng);
-  return x / x.norm();
 }
 
 Eigen::VectorXd initialize(const Shape& shape, const InitOptions& o) {

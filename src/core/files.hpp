@@ -1,8 +1,7 @@
 #pragma once
-// File helpers shared by the run and sweep outputs (private).
+// File helpers shared by every layer that writes outputs (private).
 #include <filesystem>
 #include <string>
-#include <toml++/toml.h>
 
 namespace linflow::detail {
 
@@ -16,7 +15,5 @@ void write_all(int fd, const std::string& text, const std::filesystem::path& pat
 /// Replaces `path` by `text` atomically: a temporary file, fsync, rename. After a crash or power cut the name
 /// points at either the old or the complete new content.
 void write_file_atomically(const std::filesystem::path& path, const std::string& text);
-/// Parses TOML text; a syntax error becomes InputError "ORIGIN:LINE:COLUMN: description".
-toml::table parse_toml(const std::string& text, const std::string& origin);
 
 }  // namespace linflow::detail

@@ -1,4 +1,4 @@
-#include "detail/reduced_flows.hpp"
+#include "flows/reduced_flows.hpp"
 
 #include <algorithm>
 #include <cmath>

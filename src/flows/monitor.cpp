@@ -1,4 +1,4 @@
-#include "detail/monitor.hpp"
+#include "flows/monitor.hpp"
 
 #include <algorithm>
 

@@ -218,7 +218,7 @@ ExactRank1Flow::Panel ExactRank1Flow::make_panel(const Knot& start, double width
     if (halving == kMaxHalvings) {
       std::ostringstream os;
       os << "exact flow: the Chebyshev series do not converge at tau = " << start.tau << " (sigma = " << sigma << ")";
-      throw InputError(os.str());
+      throw ExactFlowFailure(os.str(), /*budget_spent=*/false);
     }
     width *= 0.5;
   }
@@ -269,13 +269,14 @@ bool ExactRank1Flow::fill_panel(Panel& p, double width) const {
 }
 
 void ExactRank1Flow::advance(Panel& panel, long& count) const {
-  if (++count > max_panels() || std::isnan(panel.end.t) || !std::isfinite(panel.end.tau)) {
+  if (count >= max_panels() || std::isnan(panel.end.t) || !std::isfinite(panel.end.tau)) {
     std::ostringstream os;
     os << "exact flow: requested time beyond the reach of the trajectory (t = " << panel.end.t
-       << " at tau = " << panel.end.tau << " after " << count - 1 << " panels)";
-    throw InputError(os.str());
+       << " at tau = " << panel.end.tau << " after " << count << " panels)";
+    throw ExactFlowFailure(os.str(), /*budget_spent=*/true);
   }
   panel = make_panel(panel.end, panel.next_width);
+  ++count;
 }
 
 double ExactRank1Flow::delta_g(const Panel& p, double delta) const {

@@ -9,6 +9,9 @@
 
 namespace linflow::detail {
 
+/// Parses TOML text; a syntax error becomes InputError "ORIGIN:LINE:COLUMN: description".
+toml::table parse_toml(const std::string& text, const std::string& origin);
+
 RunConfig parse_config_table(toml::table root, const std::string& base_dir, const std::vector<std::string>& overrides,
                              const std::string& origin);
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "detail/dop853_tableau.hpp"
+#include "flows/dop853_tableau.hpp"
 #include "linflow/solver.hpp"
 
 namespace linflow::detail {

@@ -13,7 +13,7 @@
 #include <array>
 #include <cmath>
 
-#include "detail/ode_driver.hpp"
+#include "flows/ode_driver.hpp"
 
 namespace linflow::detail {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "detail/gemm.hpp"
+#include "core/products.hpp"
 #include "linflow/error.hpp"
 
 namespace linflow {
@@ -77,7 +77,7 @@ void check_compatible(const Problem& problem, const Shape& shape) {
 // The backward sweep runs on the transposed suffixes T_j = (W_{N:j+1}ᵀ G)ᵀ = Gᵀ W_N ⋯ W_{j+1} (d_0 × d_j),
 // G = sign · ∇L_1(W): T_{j−1} = T_j W_j and ∇_{W_j} L = T_jᵀ W_{j−1:1}ᵀ. Below layer N no product is of the
 // Aᵀ·B kind (the natural W_jᵀ S_j), which OpenBLAS 0.3.21 runs up to 2× slower than the others for d ≤ 64 and
-// libxsmm does not generate (src/detail/gemm.hpp). Layer N starts from G itself: ∇_{W_N} L = G W_{N−1:1}ᵀ and
+// libxsmm does not generate (src/core/products.hpp). Layer N starts from G itself: ∇_{W_N} L = G W_{N−1:1}ᵀ and
 // T_{N−1} = Gᵀ W_N, the one Aᵀ·B product, which its plan forms from a transposed copy of G where that is faster.
 Objective::Objective(const Problem& problem, const Shape& shape) : problem_(problem), shape_(shape) {
   check_compatible(problem, shape);

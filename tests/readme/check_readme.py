@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Runs the README's transcripts and compares what they print with what the README shows, so the README cannot
+drift from the program.
+
+A transcript is a fenced code block whose first line starts with "$ ". Each "$ " line is run with bash in one
+scratch directory per block (in order, so a later command sees an earlier one's files), with `build/linflow`
+standing for the linflow binary under test; the lines up to the next "$ " line are the output it must print
+(stdout and stderr). Wall times (a number followed by " s") are the only text compared loosely.
+
+usage: check_readme.py LINFLOW_BINARY README.md
+Prints one line per transcript and exits 1 when any differs, with a diff of the first difference.
+"""
+import difflib
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+
+WALL_TIME = re.compile(r"\b\d+(\.\d+)?(e[-+]?\d+)? s\b")
+
+
+def transcripts(text):
+    """(line number, [(command, expected output lines)]) for every fenced block that starts with '$ '."""
+    lines = text.splitlines()
+    blocks, i = [], 0
+    while i < len(lines):
+        if lines[i].startswith("```"):
+            start, body = i + 1, []
+            i += 1
+            while i < len(lines) and not lines[i].startswith("```"):
+                body.append(lines[i])
+                i += 1
+            if body and body[0].startswith("$ "):
+                steps = []
+                for line in body:
+                    if line.startswith("$ "):
+                        steps.append((line[2:], []))
+                    else:
+                        steps[-1][1].append(line)
+                blocks.append((start, steps))
+        i += 1
+    return blocks
+
+
+def normalise(lines):
+    return [WALL_TIME.sub("<wall time> s", line.rstrip()) for line in lines]
+
+
+def main(binary, readme):
+    binary = str(pathlib.Path(binary).resolve())
+    failures = 0
+    blocks = transcripts(pathlib.Path(readme).read_text(encoding="utf-8"))
+    if not blocks:
+        print(f"check_readme: no transcript in {readme}")
+        return 1
+    for start, steps in blocks:
+        with tempfile.TemporaryDirectory(prefix="linflow-readme-") as scratch:
+            pathlib.Path(scratch, "build").mkdir()
+            pathlib.Path(scratch, "build", "linflow").symlink_to(binary)
+            for command, expected in steps:
+                run = subprocess.run(["bash", "-c", command], cwd=scratch, capture_output=True, text=True,
+                                     timeout=300)
+                got = normalise((run.stdout + run.stderr).splitlines())
+                want = normalise(expected)
+                if got != want or run.returncode != 0:
+                    failures += 1
+                    print(f"README.md:{start}: `{command}` (exit {run.returncode}) prints something else:")
+                    sys.stdout.writelines(l + "\n" for l in difflib.unified_diff(want, got, "README", "linflow",
+                                                                                  lineterm="", n=1))
+                    break
+            else:
+                print(f"README.md:{start}: {len(steps)} command(s) print what the README shows")
+    print(f"check_readme: {len(blocks) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
