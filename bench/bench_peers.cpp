@@ -95,11 +95,11 @@ std::vector<Spec> all_specs() {
   return specs;
 }
 
-// Balanced: Arora et al. factorization (spec §2) of W(0) = 0.5 U Vᵀ with Haar-random orthonormal U, V of rank
+// Balanced: Arora et al. factorization (docs/theory.md §2) of W(0) = 0.5 U Vᵀ with Haar-random orthonormal U, V of rank
 // k = min_j d_j (every singular value 0.5, so no mode starts near the origin's slow saddle).
 //
 // Full-width networks: det W(t) cannot change sign without W(t) passing through a singular matrix, where a flow
-// of depth N ≥ 3 lingers for a long time (a non-strict saddle, spec §3; Arora et al.'s deficiency margin). A start
+// of depth N ≥ 3 lingers for a long time (a non-strict saddle, docs/theory.md §3; Arora et al.'s deficiency margin). A start
 // with det W(0) of the wrong sign does not converge within any practical horizon, so the balanced start flips
 // one direction and the Gaussian start takes the first seed from kInitSeed on whose det W(0) has the sign of
 // det Z (recorded as init_seed). Gaussian: i.i.d. N(0, 1/d_{j−1}) entries (LeCun scale), unbalanced.

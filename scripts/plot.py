@@ -3,7 +3,7 @@
 
   train / demo directory (summary.json + trajectory.csv):
     loss.{png,svg}      excess loss L - L* against t, log scale (linear and logarithmic time), eps and t_eps marked;
-                        with analysis.json in DIR (demo, analyze --simulate) also the spec §6 κ bound
+                        with analysis.json in DIR (demo, analyze --simulate) also the docs/theory.md §6 κ bound
                         (L(0) - L*) e^{-κt} and the late-time rate
     spectrum.{png,svg}  singular values of W and alignments u_i^T W v_i against t, target singular values dashed
   sweep / experiment directory (sweep.json + runs.jsonl):
@@ -13,8 +13,8 @@
   experiment directory with an experiment.json of these experiments (instead of the sweep figure, unless --field
   or --x asks for it):
     stable_set_map     the slice coloured by the limit GF reached, with the boundary c_1 = 0 and the sufficient
-                       conditions of spec §5 (deficiency-margin ball, sublevel set, alignment) as contours
-    rate_vs_depth      late-time rate against depth N (spec §6 line, observed points) and t_eps against its κ bound
+                       conditions of docs/theory.md §5 (deficiency-margin ball, sublevel set, alignment) as contours
+    rate_vs_depth      late-time rate against depth N (docs/theory.md §6 line, observed points) and t_eps against its κ bound
     bound_vs_observed  observed t_eps against the §6 κ bound, log-log, with the line y = x
     beyond_one_neuron  fraction of runs at the global optimum against init.scale, one line per depth, 95 % Wilson bars
 
@@ -109,14 +109,14 @@ def plot_run(run_dir, out_dir):
             # Spec §6 [proved]: L(t) − L* ≤ (L(0) − L*) e^{−κ t} while f0 > s_2.
             tb = [ti for ti, _ in pts]
             ax.plot(tb, [e0 * math.exp(-kappa * ti) for ti in tb], color="C2", linestyle="--",
-                    label=f"bound (L(0)−L*) e^(−κt), κ = {kappa:.3g} (spec §6)")
+                    label=f"bound (L(0)−L*) e^(−κt), κ = {kappa:.3g} (docs/theory.md §6)")
         rate = bounds.get("asymptotic_rate")
         if rate and len(pts) > 2 and not log_time:
-            # The late-time rate (spec §6) as a slope, anchored at the last recorded point.
+            # The late-time rate (docs/theory.md §6) as a slope, anchored at the last recorded point.
             t1, e1 = pts[-1]
             tl = [ti for ti, _ in pts if ti >= 0.5 * t1]
             ax.plot(tl, [e1 * math.exp(-rate * (ti - t1)) for ti in tl], color="C1", linestyle="-.",
-                    label=f"late-time rate {rate:.3g} (spec §6)")
+                    label=f"late-time rate {rate:.3g} (docs/theory.md §6)")
         if t_eps is not None and (t_eps > 0 or not log_time):
             ax.axvline(t_eps, color="C3", linestyle="--", label=f"t_eps = {t_eps:.4g}")
         ax.set_xlabel(TIME_LABEL + (" (log scale)" if log_time else ""))
@@ -298,12 +298,12 @@ def plot_stable_set_map(exp, out_dir):
             handles.append(Line2D([], [], color=colour, linestyle=style, linewidth=2,
                                   label=text + (": the whole slice" if inside else ": empty on this slice")))
 
-    contour([p["c1"] for p in pts], "red", "-", "c_1 = 0: boundary of the stable set (spec §5)")
-    contour([p["margins"]["alignment"] for p in pts], "green", "--", "alignment f0 = s_2 (spec §5 cond. 3)")
+    contour([p["c1"] for p in pts], "red", "-", "c_1 = 0: boundary of the stable set (docs/theory.md §5)")
+    contour([p["margins"]["alignment"] for p in pts], "green", "--", "alignment f0 = s_2 (docs/theory.md §5 cond. 3)")
     contour([p["margins"]["sublevel"] for p in pts], "purple", "-.",
-            "sublevel set L(0) − L* < ½(s_1² − s_2²) (spec §5 cond. 2)")
+            "sublevel set L(0) − L* < ½(s_1² − s_2²) (docs/theory.md §5 cond. 2)")
     contour([p["margins"]["deficiency_margin"] for p in pts], "saddlebrown", ":",
-            "deficiency-margin ball (Arora et al. 2018a; spec §5 cond. 1)")
+            "deficiency-margin ball (Arora et al. 2018a; docs/theory.md §5 cond. 1)")
     ax.set_xlabel(exp.get("axes", {}).get("a", "a [degrees]"))
     ax.set_ylabel(exp.get("axes", {}).get("b", "b [degrees]"))
     ax.set_xticks(range(0, 181, 30))
@@ -327,7 +327,7 @@ def plot_rate_vs_depth(exp, out_dir):
     depths = sorted({r["depth"] for r in runs})
     fine = [depths[0] + i * (depths[-1] - depths[0]) / 200 for i in range(201)]
     ax.plot(fine, [2 * (s1 - s2) * s1 ** (1 - 2 / n) for n in fine], color="0.3",
-            label="2(s_1 − s_2) s_1^{1−2/N} (spec §6, asymptotic rate)")
+            label="2(s_1 − s_2) s_1^{1−2/N} (docs/theory.md §6, asymptotic rate)")
     sigmas = sorted({r["sigma0"] for r in runs})
     for i, sg in enumerate(sigmas):
         sel = [r for r in runs if r["sigma0"] == sg and r["observed_rate"] is not None]
@@ -347,7 +347,7 @@ def plot_rate_vs_depth(exp, out_dir):
                 label=f"observed t_eps, σ0 = {sg:g}")
         bnd = [r for r in sel if r["t_eps_bound"] is not None]
         ax.plot([r["depth"] for r in bnd], [r["t_eps_bound"] for r in bnd], "v:", color=f"C{i}",
-                label=f"κ bound (spec §6), σ0 = {sg:g}")
+                label=f"κ bound (docs/theory.md §6), σ0 = {sg:g}")
     ax.set_yscale("log")
     ax.set_xlabel("depth N  [layers]")
     ax.set_ylabel("time to excess loss eps  [time t]")
@@ -372,10 +372,10 @@ def plot_bound_vs_observed(exp, out_dir):
                    label=f"bound violated ({len(bad)})")
     lo = min(min(r["t_eps"] for r in runs), min(r["t_eps_bound"] for r in runs))
     hi = max(max(r["t_eps"] for r in runs), max(r["t_eps_bound"] for r in runs))
-    ax.plot([lo, hi], [lo, hi], color="black", label="y = x: t_eps = ln((L(0) − L*)/eps)/κ (spec §6)")
+    ax.plot([lo, hi], [lo, hi], color="black", label="y = x: t_eps = ln((L(0) − L*)/eps)/κ (docs/theory.md §6)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("κ bound on t_eps (spec §6, [proved])  [time t]")
+    ax.set_xlabel("κ bound on t_eps (docs/theory.md §6, [proved])  [time t]")
     ax.set_ylabel("observed t_eps  [time t]")
     ratio = exp.get("ratio", {})
     ax.set_title(f"{len(runs)} random starts with f0 > s_2: observed/bound min {ratio.get('min', float('nan')):.3g}, "

@@ -44,7 +44,7 @@ inline Problem random_data(int dx, int dy, int m, unsigned long long seed) {
 }
 
 /// Tight gradient-flow settings for oracle comparisons: local error control at 1e-13 keeps the global error of
-/// short, well-conditioned runs below about 1e-10, two orders under the spec's tolerances. Runs to t_max.
+/// short, well-conditioned runs below about 1e-10, two orders under the tolerances of docs/theory.md §8. Runs to t_max.
 inline SolverOptions tight_flow(double t_max) {
   SolverOptions o;
   o.rtol = 1e-13;

@@ -146,7 +146,7 @@ TEST(StableSetMap, EveryStartReachesTheLimitSection5Predicts) {
   EXPECT_EQ(counts["boundary"], 4);  // (30°, 150°), (90°, 90°): saddle 2; (0°, 180°), (90°, 270°): origin
   EXPECT_EQ(counts["boundary_observed_as_predicted"], 4);
   EXPECT_EQ(counts["stable_set_observed_global_min"], 11);
-  // Nested sufficient conditions (spec §5): deficiency ⊂ sublevel ⊂ alignment ⊂ stable set. With a one-neuron
+  // Nested sufficient conditions (docs/theory.md §5): deficiency ⊂ sublevel ⊂ alignment ⊂ stable set. With a one-neuron
   // layer and a 3 × 4 target the deficiency margin cannot hold (s_min = s_3 < ‖W(0) − Z‖_F).
   EXPECT_EQ(counts["deficiency_margin"], 0);
   EXPECT_LE(counts["sublevel"].get<long>(), counts["alignment"].get<long>());
@@ -188,8 +188,8 @@ TEST(RateVsDepth, LateTimeRateMatchesSection6ToThreeDigitsAndTepsStaysBelowTheKa
   EXPECT_LE(report.json["max_relative_deviation"].get<double>(), 1e-3);
   EXPECT_EQ(report.json["bound_violations"], 0);
   for (const auto& run : report.json["runs"]) {
-    EXPECT_EQ(run["mode"], "alignment, mode 2") << run;  // c_2 ≠ 0: the spec's formula is the slowest mode
-    EXPECT_DOUBLE_EQ(run["predicted_rate"].get<double>(), run["spec_rate"].get<double>());
+    EXPECT_EQ(run["mode"], "alignment, mode 2") << run;  // c_2 ≠ 0: the §6 formula is the slowest mode
+    EXPECT_DOUBLE_EQ(run["predicted_rate"].get<double>(), run["theory_rate"].get<double>());
     EXPECT_LE(run["t_eps_over_bound"].get<double>(), 1.0) << run;
   }
 }

@@ -74,7 +74,7 @@ TEST(GradientDescent, TracksGradientFlowWithFirstOrderError) {
   }
 }
 
-// Near a balanced global minimizer the top Hessian eigenvalue is N s_1^{2−2/N} (spec §3 [checked]); GD is stable
+// Near a balanced global minimizer the top Hessian eigenvalue is N s_1^{2−2/N} (docs/theory.md §3 [checked]); GD is stable
 // below η* = 2/(N s_1^{2−2/N}) and must report divergence above it.
 TEST(GradientDescent, DetectsDivergenceAboveTheLocalStabilityLimit) {
   const int N = 3;

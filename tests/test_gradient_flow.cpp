@@ -1,5 +1,5 @@
 // Gradient flow of all layers (solver.method = gf) and the reduced flows (end_to_end, rank1) against the invariants
-// and closed forms of shared/spec/theory.md: P2, P3, P11, t_eps location, statuses, hypotheses of reduced flows.
+// and closed forms of docs/theory.md: P2, P3, P11, t_eps location, statuses, hypotheses of reduced flows.
 #include <gtest/gtest.h>
 
 #include <boost/math/quadrature/gauss_kronrod.hpp>
@@ -32,7 +32,7 @@ Eigen::VectorXd aligned_start(const Problem& problem, const Shape& shape, double
   return initialize(shape, init);
 }
 
-// P2: D_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ is conserved by GF for every start; the spec's tolerance is 1e-9 relative
+// P2: D_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ is conserved by GF for every start; the tolerance of docs/theory.md §8 is 1e-9 relative
 // to ‖D(0)‖ + ‖W‖².
 TEST(GradientFlow, ConservesImbalanceOnUnbalancedStarts) {
   for (const auto& widths : std::vector<std::vector<int>>{{4, 3, 5}, {3, 2, 1, 4}, {5, 4, 3, 4, 2, 3}}) {
@@ -55,7 +55,7 @@ TEST(GradientFlow, ConservesImbalanceOnUnbalancedStarts) {
 }
 
 // P3: for balanced layers, the end-to-end velocity Σ_j W_{N:j+1} Ẇ_j W_{j−1:1} of layer-wise GF equals the
-// balanced end-to-end formula of spec §2, whitened or not, of any rank.
+// balanced end-to-end formula of docs/theory.md §2, whitened or not, of any rank.
 TEST(GradientFlow, LayerwiseVelocityEqualsBalancedEndToEndFormula) {
   struct Case {
     std::vector<int> widths;

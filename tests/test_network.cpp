@@ -57,7 +57,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{{20, 24, 22}, false}, Case{{30, 12, 1, 26}, true}, Case{{25, 16, 16, 28}, true},
                       Case{{27, 9, 30}, false}));
 
-// ∇_{W_j} L = W_{N:j+1}ᵀ ∇L_1(W) W_{j−1:1}ᵀ (spec §1), built here the slow way from explicit products.
+// ∇_{W_j} L = W_{N:j+1}ᵀ ∇L_1(W) W_{j−1:1}ᵀ (docs/theory.md §1), built here the slow way from explicit products.
 TEST(Objective, GradientEqualsChainRuleFormula) {
   const Shape shape({4, 3, 2, 3, 5});
   const Problem problem = test::random_data(4, 5, 9, 8);

@@ -1,4 +1,4 @@
-// The theory engine against simulation (spec §8: P4, P5, P7, P8, P10, P13), the content of its analysis, and the
+// The theory engine against simulation (docs/theory.md §8: P4, P5, P7, P8, P10, P13), the content of its analysis, and the
 // contradiction detector (a planted false prediction must be flagged).
 #include <gtest/gtest.h>
 
@@ -80,7 +80,7 @@ TEST(MagnitudeTravelTime, MatchesDepthTwoClosedFormGrowingAndCollapsing) {
   }
 }
 
-// N ≥ 3: t = σ0^{−(1−2/N)} / ((N − 2) s) (1 + O(σ0^{1−2/N})) as σ0 → 0 (spec §6, polynomial in 1/σ0).
+// N ≥ 3: t = σ0^{−(1−2/N)} / ((N − 2) s) (1 + O(σ0^{1−2/N})) as σ0 → 0 (docs/theory.md §6, polynomial in 1/σ0).
 TEST(MagnitudeTravelTime, EscapeIsPolynomialInOneOverSigmaForDepthThreeAndMore) {
   const double s = 2.0, sigma0 = 1e-9;
   for (int N : {3, 5, 8}) {
@@ -756,7 +756,7 @@ TEST(AroraTheorem1, IterationBoundHoldsForGradientDescent) {
   }
 }
 
-// GD ends at an unbalanced minimizer (its imbalance moves by η² terms, spec §2), so the balanced linearisation
+// GD ends at an unbalanced minimizer (its imbalance moves by η² terms, docs/theory.md §2), so the balanced linearisation
 // predicts its late-time rate only to O(lr): measured 0.3% off at lr = 0.01 and 3% at lr = 0.1 here. That is
 // reported as a note, never as a contradiction, and the deviation shrinks linearly with lr.
 TEST(GradientDescent, LateTimeRateDeviatesByOrderLrAndIsNotAContradiction) {

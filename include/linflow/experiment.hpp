@@ -1,13 +1,13 @@
 #pragma once
 // Built-in experiments: a sweep file shipped as experiments/NAME.toml, plus an analysis that reads the sweep's
-// runs and states, in one line, whether the measurements agree with the prediction of shared/spec/theory.md.
+// runs and states, in one line, whether the measurements agree with the prediction of docs/theory.md.
 //
 // | name           | sweep                                                  | verdict measured from the runs         |
 // |----------------|--------------------------------------------------------|----------------------------------------|
 // | escape-time    | GF, aligned balanced rank-one starts, N = 2..6,        | t_eps equals the §6 escape integral    |
 // |                | σ0 = 1e-1..1e-6, eps = (s_1/2)²/2                      | (P9, relative 1e-4); growth in 1/σ0    |
 // | gd-step-size   | GD, N = 2..4, a log grid of η around                   | the observed convergence edge brackets |
-// |                | η_c = 2/(N s_1^{2−2/N})                                | η_c for every N (spec §3 [checked])    |
+// |                | η_c = 2/(N s_1^{2−2/N})                                | η_c for every N (docs/theory.md §3 [checked])    |
 // | stable-set-map | GF, balanced rank-one starts over the slice            | every start reaches the limit §5       |
 // |                | u0 = (cos a, sin a), v0 = (cos b, sin b), analysed     | predicts from c_1 (boundary: saddle /  |
 // |                |                                                        | origin); fractions of the slice in the |

@@ -1,5 +1,5 @@
 #pragma once
-// A deep linear network W_N ⋯ W_1 with widths d_0 = d_x, d_1, …, d_N = d_y (spec §1).
+// A deep linear network W_N ⋯ W_1 with widths d_0 = d_x, d_1, …, d_N = d_y (docs/theory.md §1).
 //
 // All weights live in one contiguous parameter vector θ (layer 1 first, each layer column-major), so any ODE
 // engine or optimizer can drive them; `Shape::layer` gives zero-copy per-layer views.
@@ -38,7 +38,7 @@ class Shape {
 
   /// End-to-end matrix W_{N:1}.
   Eigen::MatrixXd end_to_end(const Eigen::Ref<const Eigen::VectorXd>& theta) const;
-  /// Imbalance D_j = W_{j+1}ᵀ W_{j+1} − W_j W_jᵀ for j = 1..N−1 (spec §2), element j−1 of the result.
+  /// Imbalance D_j = W_{j+1}ᵀ W_{j+1} − W_j W_jᵀ for j = 1..N−1 (docs/theory.md §2), element j−1 of the result.
   std::vector<Eigen::MatrixXd> imbalance(const Eigen::Ref<const Eigen::VectorXd>& theta) const;
   /// max_j ‖D_j‖_F (0 when N = 1).
   double max_imbalance(const Eigen::Ref<const Eigen::VectorXd>& theta) const;

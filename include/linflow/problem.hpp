@@ -1,11 +1,11 @@
 #pragma once
 // The training problem: square loss L_1(W) = ½‖Y − W X‖_F² of an end-to-end matrix W ∈ R^{d_y×d_x}.
 //
-// Everything linflow needs from the data is summarised by Σ = X Xᵀ and B = Y Xᵀ (spec §1):
+// Everything linflow needs from the data is summarised by Σ = X Xᵀ and B = Y Xᵀ (docs/theory.md §1):
 //   ∇L_1(W) = W Σ − B,   L_1(W) = ½‖Q − W Σ^{1/2}‖_F² + c,   Q = B Σ^{-1/2},   c = ½(‖Y‖_F² − ‖Q‖_F²) ≥ 0.
 // In the whitened setting (a target matrix Z, or X Xᵀ = I) Σ = I, Q = Z and c = 0, and linflow skips every
 // product with Σ. The SVD of Q (U, s, V) is computed once; the best rank-k end-to-end matrix is
-// [Q]_k Σ^{-1/2} (Eckart–Young–Mirsky, spec §1 [proved]).
+// [Q]_k Σ^{-1/2} (Eckart–Young–Mirsky, docs/theory.md §1 [proved]).
 #include <Eigen/Dense>
 #include <random>
 #include <vector>
@@ -42,7 +42,7 @@ class Problem {
   /// Numerical rank of Q: singular values above n·ε·s_1.
   int target_rank() const;
 
-  /// The rank-≤k optimum (Eckart–Young–Mirsky, spec §1 [proved]). Computed once per run and passed to
+  /// The rank-≤k optimum (Eckart–Young–Mirsky, docs/theory.md §1 [proved]). Computed once per run and passed to
   /// `excess_loss`, so the hot path never refactors Q.
   struct Optimum {
     int k = 0;

@@ -1,16 +1,16 @@
 #pragma once
-// The theory engine: what the results of shared/spec/theory.md (§3 critical points, §5 stable sets, §6 rates and
+// The theory engine: what the results of docs/theory.md (§3 critical points, §5 stable sets, §6 rates and
 // complexity) predict for one problem, network and start — and how a simulation of that start compares.
 //
 //   Analysis    analyze(problem, shape, θ0, solver options)            no simulation, milliseconds;
 //   Observation observe(problem, shape, θ0, solver options, analysis)  runs `train` and confronts every
 //                                                                       prediction with what happened.
 //
-// Every prediction names the result it comes from and that result's tag (spec preamble):
-//   [proved]     derived from first principles in the spec — a disagreement with a simulation is a bug somewhere;
+// Every prediction names the result it comes from and that result's tag (docs/theory.md, introduction):
+//   [proved]     derived from first principles (docs/theory.md) — a disagreement with a simulation is a bug somewhere;
 //   [published]  quoted from a paper — a disagreement may be a misquoted constant;
 //   [checked]    observed numerically, no proof — a disagreement is a finding about the claim;
-//   [heuristic]  an order-of-magnitude estimate (spec §5 lingering time) — never a contradiction on its own.
+//   [heuristic]  an order-of-magnitude estimate (docs/theory.md §5 lingering time) — never a contradiction on its own.
 //
 // Scope of the exact theory (§4–§6): whitened data (X Xᵀ = I), a layer of width one, a balanced start
 // (max_j ‖D_j‖_F ≤ SolverOptions::balance_tol · (1 + max_j ‖W_j‖_F²), the test the reduced flows apply),
@@ -20,7 +20,7 @@
 // condition, which holds for any start (`Analysis::still_applies`).
 //
 // Coordinates: for non-whitened data every quantity of the start (σ0, u0, v0, f0, distances) is computed for
-// W̃ = W Σ^{1/2} against Q = Y Xᵀ Σ^{-1/2}, the coordinates in which L_1(W) = ½‖Q − W̃‖_F² + c (spec §1).
+// W̃ = W Σ^{1/2} against Q = Y Xᵀ Σ^{-1/2}, the coordinates in which L_1(W) = ½‖Q − W̃‖_F² + c (docs/theory.md §1).
 #include <Eigen/Dense>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -33,24 +33,24 @@
 
 namespace linflow {
 
-/// c_i (spec §5) counts as zero when |c_i| ≤ kCZeroRtol · (d_0 + d_N). The c_i are inner products of unit vectors
+/// c_i (docs/theory.md §5) counts as zero when |c_i| ≤ kCZeroRtol · (d_0 + d_N). The c_i are inner products of unit vectors
 /// computed from an SVD of W(0) (relative accuracy ~ n ε for its top singular pair); 1e-12 per dimension keeps a
 /// start constructed with c_1 = 0 on the boundary and a start with |c_1| = 1e-6 (well inside) off it.
 inline constexpr double kCZeroRtol = 1e-12;
 /// Singular values s_i > s_{i+1} count as distinct when s_i − s_{i+1} > kDistinctRtol · s_1.
 inline constexpr double kDistinctRtol = 1e-12;
 
-/// How much a claim is worth (spec preamble).
+/// How much a claim is worth (docs/theory.md, introduction).
 enum class Tag { proved, published, checked, heuristic };
 const char* to_string(Tag tag);
 
-/// The result a prediction comes from: a name that locates it (paper, spec section) and its tag.
+/// The result a prediction comes from: a name that locates it (paper, docs/theory.md section) and its tag.
 struct Citation {
   std::string name;
   Tag tag = Tag::proved;
 };
 
-/// Where gradient flow ends (spec §3, §5).
+/// Where gradient flow ends (docs/theory.md §3, §5).
 enum class Limit {
   global_min,  ///< W* = [Q]_k Σ^{-1/2}, k = min_j d_j (s_1 u_1 v_1ᵀ with a width-one layer)
   saddle,      ///< a non-optimal, non-zero critical point (s_k u_k v_kᵀ, k ≥ 2, with a width-one layer)
@@ -94,7 +94,7 @@ struct Prediction {
   Limit limit = Limit::unknown;
   int saddle_index = 0;          ///< k ≥ 2 when limit = saddle: W → s_k u_k v_kᵀ
   Eigen::MatrixXd limit_matrix;  ///< the predicted end-to-end limit W(∞) (empty when unknown)
-  /// c_i = u_iᵀ u0 + v_iᵀ v0, i = 1..r (spec §5), when §5 applies (empty otherwise). A joint sign flip of (u0, v0)
+  /// c_i = u_iᵀ u0 + v_iᵀ v0, i = 1..r (docs/theory.md §5), when §5 applies (empty otherwise). A joint sign flip of (u0, v0)
   /// or of (u_i, v_i) flips c_i, so only |c_i| and the test c_i = 0 carry meaning.
   Eigen::VectorXd c;
   double c_zero_tolerance = 0;       ///< kCZeroRtol · (d_0 + d_N)
@@ -104,7 +104,7 @@ struct Prediction {
   std::string reason;                ///< one line, with the numbers
 };
 
-/// One sufficient condition of spec §5. `margin` is positive exactly when the condition holds.
+/// One sufficient condition of docs/theory.md §5. `margin` is positive exactly when the condition holds.
 struct Condition {
   bool applies = false;  ///< the result behind the condition covers this problem and start
   bool holds = false;    ///< applies and margin > 0 (for stable_set: |c_1| above the zero tolerance)
@@ -113,11 +113,11 @@ struct Condition {
   Citation result;
 };
 
-/// The nested sufficient conditions of spec §5, strongest first: each one that holds implies the next.
+/// The nested sufficient conditions of docs/theory.md §5, strongest first: each one that holds implies the next.
 struct Conditions {
   Condition deficiency_margin;  ///< c = s_min(Q) − ‖W̃(0) − Q‖_F > 0 (margin c; needs d_0 = 1 or d_N = 1 when k = 1)
   /// L(0) − L* < ½(s_k² − s_{k+1}²), k = min(min_j d_j, r), s_{r+1} = 0: below every non-optimal critical value
-  /// (spec §3, §5). Margin: the difference. Any start, balanced or not, any widths, whitened or not.
+  /// (docs/theory.md §3, §5). Margin: the difference. Any start, balanced or not, any widths, whitened or not.
   Condition sublevel;
   Condition alignment;   ///< f0 > s_2 (margin f0 − s_2)
   Condition stable_set;  ///< c_1 ≠ 0 (margin |c_1|)
@@ -125,14 +125,14 @@ struct Conditions {
 
 /// A linear-rate guarantee L(t) − L* ≤ (L(0) − L*) e^{−rate·t} for all t ≥ 0 under gradient flow.
 struct RateBound {
-  std::string name;  ///< "kappa" (spec §6, Eftekhari) or "deficiency_margin" (Arora et al., GF analogue)
+  std::string name;  ///< "kappa" (docs/theory.md §6, Eftekhari) or "deficiency_margin" (Arora et al., GF analogue)
   double rate = 0;
   double t_eps_bound = 0;  ///< ln((L(0) − L*)/eps) / rate (0 when L(0) − L* ≤ eps)
   Citation result;
 };
 
 /// Escape from a small start: the time for σ to grow from σ0 to `sigma_target` = f0/2 lies in [lower, upper],
-/// from dσ/dt = N σ^{2−2/N}(f − σ) with f0 ≤ f(t) ≤ s_1 (spec §2, §4: f is non-decreasing): `lower` is the
+/// from dσ/dt = N σ^{2−2/N}(f − σ) with f0 ≤ f(t) ≤ s_1 (docs/theory.md §2, §4: f is non-decreasing): `lower` is the
 /// §6 integral with s = s_1, `upper` the same integral with s = f0. They coincide for a start aligned with u_1, v_1.
 struct EscapeBound {
   double sigma_target = 0;
@@ -141,7 +141,7 @@ struct EscapeBound {
   Citation result;
 };
 
-/// Gradient descent: Arora, Cohen, Golowich & Hu 2018a, Theorem 1 (spec §6), and the local step limit (spec §3).
+/// Gradient descent: Arora, Cohen, Golowich & Hu 2018a, Theorem 1 (docs/theory.md §6), and the local step limit (docs/theory.md §3).
 struct GdBounds {
   bool applies = false;                      ///< every hypothesis of Theorem 1 holds, with the configured step
   std::vector<std::string> failed;           ///< the hypotheses that fail, each with its numbers
@@ -161,7 +161,7 @@ struct Bounds {
   std::optional<double> kappa;        ///< κ = 2 (f0 − s_2)/s_1 · min(σ0, f0)^{2−2/N}, when f0 > s_2 [proved]
   std::optional<double> t_eps_bound;  ///< the smallest t_eps bound in `rates`
   /// Late −d ln(L − L*)/dt [proved]: the slowest rate in `mode_rates`; 2 (s_1 − s_2) s_1^{1−2/N} when c_2 ≠ 0
-  /// (the generic case of spec §6; scalar output: 2 s_1^{2−2/N}).
+  /// (the generic case of docs/theory.md §6; scalar output: 2 s_1^{2−2/N}).
   std::optional<double> asymptotic_rate;
   std::string asymptotic_mode;  ///< which mode sets it
   Citation asymptotic_result;
@@ -181,7 +181,7 @@ struct Bounds {
   std::vector<ModeRate> mode_rates;
   std::optional<EscapeBound> escape;  ///< when σ0 < f0/2 [proved]
   /// Heuristic time spent near s_2 u_2 v_2ᵀ by a start close to the boundary (|c_1| < 1e-2): ln(1/|c_1|) /
-  /// ((s_1 − s_2) s_2^{1−2/N}) (spec §5, [heuristic]).
+  /// ((s_1 − s_2) s_2^{1−2/N}) (docs/theory.md §5, [heuristic]).
   std::optional<double> lingering_estimate;
   /// Heuristic time at which round-off (relative size δ = ε (d_0 + d_N)) has grown to the size of the predicted
   /// limit's own component, so a simulation leaves a predicted saddle or origin — measure-zero sets that floating
@@ -235,7 +235,7 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
 ///   not_applicable, still_applies   [string]
 nlohmann::json to_json(const Analysis& analysis);
 
-/// Time for σ to move from `sigma_from` to `sigma_to` under dσ/dt = N σ^{2−2/N}(f − σ) with f fixed (spec §2 polar
+/// Time for σ to move from `sigma_from` to `sigma_to` under dσ/dt = N σ^{2−2/N}(f − σ) with f fixed (docs/theory.md §2 polar
 /// form; §6 escape integral ∫ dx / (N x^{2−2/N}(f − x))), by adaptive Gauss–Kronrod quadrature in ln x to ~1e-12
 /// relative. Positive when σ moves towards f; +∞ when f lies between the two values (σ never gets there).
 /// Throws InputError unless depth ≥ 1 and both values are finite and > 0.

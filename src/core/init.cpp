@@ -11,7 +11,7 @@
 namespace linflow {
 namespace {
 
-// Arora et al. 2018a balanced factorization (spec §2): W_1 = R_1 S^{1/N} V_Aᵀ, W_j = R_j S^{1/N} R_{j−1}ᵀ,
+// Arora et al. 2018a balanced factorization (docs/theory.md §2): W_1 = R_1 S^{1/N} V_Aᵀ, W_j = R_j S^{1/N} R_{j−1}ᵀ,
 // W_N = U_A S^{1/N} R_{N−1}ᵀ, with Haar-random orthonormal R_j ∈ R^{d_j×k}.
 Eigen::VectorXd balanced_factorization(const Shape& shape, const Eigen::MatrixXd& A, std::mt19937_64& rng) {
   const int N = shape.depth();

@@ -1,4 +1,4 @@
-// bound-vs-observed: the non-local linear rate of spec §6 [proved] over random balanced rank-one starts: when
+// bound-vs-observed: the non-local linear rate of docs/theory.md §6 [proved] over random balanced rank-one starts: when
 // f0 > s_2, L(t) − L* ≤ (L(0) − L*) e^{−κt} for all t, hence t_eps ≤ ln((L(0) − L*)/eps)/κ, with
 // κ = 2 (f0 − s_2)/s_1 · min(σ0, f0)^{2−2/N}. Each run is analysed and simulated (sweep.analyze); `observe` compares
 // both with slack for the integrator's error only. The verdict: the bound is never violated; reported: the

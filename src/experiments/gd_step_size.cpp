@@ -1,5 +1,5 @@
 // gd-step-size: gradient descent over a grid of step sizes η. At a balanced global minimizer the top Hessian
-// eigenvalue is N s_1^{2−2/N} (spec §3 [checked]), the smallest over all minimizers (AM–GM over the layer
+// eigenvalue is N s_1^{2−2/N} (docs/theory.md §3 [checked]), the smallest over all minimizers (AM–GM over the layer
 // norms), so GD can settle at a minimizer only for η < η_c = 2/(N s_1^{2−2/N}). The verdict: for every other
 // setting of the sweep (every depth), the largest converging η and the smallest non-converging η bracket η_c.
 #include <algorithm>

@@ -1,5 +1,5 @@
 // rate-vs-depth: gradient flow from balanced rank-one starts at several depths and scales, each run analysed and
-// simulated (sweep.analyze), against spec §6 [proved]:
+// simulated (sweep.analyze), against docs/theory.md §6 [proved]:
 //   late-time rate  −d ln(L − L*)/dt → 2 (s_1 − s_2) s_1^{1−2/N} when the second mode is excited (c_2 ≠ 0); in
 //                   general the slowest excited mode of the §4 expansion (docs/theory.md finding 1), which is what
 //                   the analysis predicts and what the verdict compares with (P7: 3 digits);
@@ -15,14 +15,14 @@ namespace linflow::detail {
 namespace {
 
 constexpr const char* kName = "rate-vs-depth";
-constexpr double kRateTolerance = 1e-3;                 // spec §8, P7: 3 digits
-constexpr const char* kSpecMode = "alignment, mode 2";  // the mode whose rate is the spec §6 formula
+constexpr double kRateTolerance = 1e-3;                 // docs/theory.md §8, P7: 3 digits
+constexpr const char* kTheoryMode = "alignment, mode 2";  // the mode whose rate is the docs/theory.md §6 formula
 
 struct Row {
   long run = 0;
   int depth = 0;
   double sigma0 = 0;
-  double spec_rate = 0;    // 2 (s_1 − s_2) s_1^{1−2/N}
+  double theory_rate = 0;    // 2 (s_1 − s_2) s_1^{1−2/N}
   double predicted = NAN;  // the analysis: slowest excited mode
   std::string mode;        // which
   double observed = NAN;   // fitted late-time rate
@@ -59,7 +59,7 @@ ExperimentReport analyze_rate_vs_depth(const SweepConfig& sweep, const std::vect
     r.depth = static_cast<int>(c.widths.size()) - 1;
     r.sigma0 = c.init.sigma0;  // as configured (the analysis recovers it from W(0) up to round-off)
     r.status = run.value("status", "unknown");
-    r.spec_rate = 2 * (s1 - s2) * std::pow(s1, 1.0 - 2.0 / r.depth);
+    r.theory_rate = 2 * (s1 - s2) * std::pow(s1, 1.0 - 2.0 / r.depth);
     const nlohmann::json& bounds = analysis.at("bounds");
     r.predicted = number_or_nan(bounds, "asymptotic_rate");
     r.mode = bounds.value("asymptotic_mode", "");
@@ -80,10 +80,10 @@ ExperimentReport analyze_rate_vs_depth(const SweepConfig& sweep, const std::vect
             [](const Row& a, const Row& b) { return a.depth != b.depth ? a.depth < b.depth : a.sigma0 < b.sigma0; });
 
   ExperimentReport report;
-  std::vector<std::vector<std::string>> table{{"N", "sigma0", "spec rate", "slowest mode", "observed rate", "rel. dev.",
+  std::vector<std::vector<std::string>> table{{"N", "sigma0", "theory rate", "slowest mode", "observed rate", "rel. dev.",
                                                "t_eps", "kappa bound", "t_eps/bound", "status"}};
   double worst = 0;
-  long unfitted = 0, off_spec = 0, bounded = 0, violated = 0, no_t_eps = 0;
+  long unfitted = 0, off_theory = 0, bounded = 0, violated = 0, no_t_eps = 0;
   double ratio_min = INFINITY, ratio_max = 0;
   std::map<int, double> worst_by_depth;
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
@@ -94,7 +94,7 @@ ExperimentReport analyze_rate_vs_depth(const SweepConfig& sweep, const std::vect
     } else {
       ++unfitted;
     }
-    if (r.mode != kSpecMode) ++off_spec;
+    if (r.mode != kTheoryMode) ++off_theory;
     if (!std::isfinite(r.t_eps)) ++no_t_eps;
     const double ratio = r.t_eps / r.t_eps_bound;
     if (std::isfinite(r.t_eps_bound)) {
@@ -105,14 +105,14 @@ ExperimentReport analyze_rate_vs_depth(const SweepConfig& sweep, const std::vect
       }
       if (r.bound_contradicted) ++violated;
     }
-    table.push_back({std::to_string(r.depth), format_number(r.sigma0, 2), format_number(r.spec_rate, 6),
-                     r.mode == kSpecMode ? "mode 2" : r.mode, format_number(r.observed, 6),
+    table.push_back({std::to_string(r.depth), format_number(r.sigma0, 2), format_number(r.theory_rate, 6),
+                     r.mode == kTheoryMode ? "mode 2" : r.mode, format_number(r.observed, 6),
                      format_number(r.deviation, 2), format_number(r.t_eps, 6), format_number(r.t_eps_bound, 4),
                      format_number(ratio, 3), r.status});
     list.push_back({{"run", r.run},
                     {"depth", r.depth},
                     {"sigma0", r.sigma0},
-                    {"spec_rate", r.spec_rate},
+                    {"theory_rate", r.theory_rate},
                     {"predicted_rate", json_number(r.predicted)},
                     {"mode", r.mode},
                     {"observed_rate", json_number(r.observed)},
@@ -140,9 +140,9 @@ ExperimentReport analyze_rate_vs_depth(const SweepConfig& sweep, const std::vect
        format_number(kRateTolerance, 1) + ") over " + std::to_string(total) +
        " runs, N = " + std::to_string(rows.front().depth) + ".." + std::to_string(rows.back().depth) +
        " (worst per depth: " + depths + ")";
-  v += off_spec == 0
-           ? "; the slowest mode is mode 2 (c_2 != 0) everywhere, so that is the spec §6 rate 2(s_1 - s_2)s_1^{1-2/N}"
-           : "; in " + std::to_string(off_spec) + " runs a mode other than mode 2 is the slowest excited one";
+  v += off_theory == 0
+           ? "; the slowest mode is mode 2 (c_2 != 0) everywhere, so that is the docs/theory.md §6 rate 2(s_1 - s_2)s_1^{1-2/N}"
+           : "; in " + std::to_string(off_theory) + " runs a mode other than mode 2 is the slowest excited one";
   if (bounded > 0) {
     v += "; t_eps " + std::string(violated == 0 ? "within" : "ABOVE") + " the §6 kappa bound in " +
          std::to_string(bounded - violated) + " of " + std::to_string(bounded) + " runs with f0 > s_2 (t_eps/bound " +

@@ -19,15 +19,15 @@ struct Entry {
 };
 
 constexpr Entry kExperiments[] = {
-    {"escape-time", "GF escape time from a small aligned start vs the spec §6 integral (P9), N = 2..6",
+    {"escape-time", "GF escape time from a small aligned start vs the docs/theory.md §6 integral (P9), N = 2..6",
      detail::analyze_escape_time},
-    {"gd-step-size", "GD converges below 2/(N s_1^{2-2/N}) and not above it (spec §3), N = 2..4",
+    {"gd-step-size", "GD converges below 2/(N s_1^{2-2/N}) and not above it (docs/theory.md §3), N = 2..4",
      detail::analyze_gd_step_size},
-    {"stable-set-map", "GF limit over a 2-D slice of balanced rank-one starts vs spec §5 (c_1 != 0 => global min)",
+    {"stable-set-map", "GF limit over a 2-D slice of balanced rank-one starts vs docs/theory.md §5 (c_1 != 0 => global min)",
      detail::analyze_stable_set_map},
-    {"rate-vs-depth", "GF late-time rate and t_eps vs spec §6 (rate 2(s_1-s_2)s_1^{1-2/N}, kappa bound), N = 2..8",
+    {"rate-vs-depth", "GF late-time rate and t_eps vs docs/theory.md §6 (rate 2(s_1-s_2)s_1^{1-2/N}, kappa bound), N = 2..8",
      detail::analyze_rate_vs_depth},
-    {"bound-vs-observed", "GF t_eps vs the spec §6 kappa bound over random balanced rank-one starts with f0 > s_2",
+    {"bound-vs-observed", "GF t_eps vs the docs/theory.md §6 kappa bound over random balanced rank-one starts with f0 > s_2",
      detail::analyze_bound_vs_observed},
     {"beyond-one-neuron", "open problem: how often GF reaches the global optimum with no width-one layer (Monte Carlo)",
      detail::analyze_beyond_one_neuron},
@@ -106,7 +106,7 @@ ExactTheoryRun exact_theory_run(const SweepConfig& sweep, const nlohmann::json& 
   const nlohmann::json& analysis = run_analysis(run, experiment);
   const nlohmann::json& observed = run_observation(run, experiment);
   if (analysis.value("status", "") != "exact_theory") {
-    throw InputError(at + "spec §6 does not apply (analysis status " + analysis.value("status", "?") +
+    throw InputError(at + "docs/theory.md §6 does not apply (analysis status " + analysis.value("status", "?") +
                      "): the experiment needs balanced rank-one starts with a one-neuron layer on a whitened target");
   }
   return {std::move(config), analysis, observed, at};

@@ -19,7 +19,7 @@ constexpr const char* kName = "stable-set-map";
 // u0 (v0) must lie in the plane of u_1, u_2 (v_1, v_2) for its angle there to describe it: the part outside the
 // plane may be round-off of the TOML values only.
 constexpr double kPlaneTolerance = 1e-12;
-// Round-off can carry a start on the measure-zero boundary away from its saddle; spec-wise that is no failure once
+// Round-off can carry a start on the measure-zero boundary away from its saddle; by the theory that is no failure once
 // the run is past this fraction of the analysis's heuristic round-off escape time (the rule `observe` applies).
 constexpr double kRoundoffFraction = 0.25;
 
@@ -89,7 +89,7 @@ Point read_point(const SweepConfig& sweep, const nlohmann::json& run) {
   const nlohmann::json& observed = run_observation(run, kName);
   const nlohmann::json& prediction = analysis.at("prediction");
   if (analysis.value("status", "") != "exact_theory" || !prediction.contains("c") || prediction["c"].empty()) {
-    throw InputError(at + "the analysis did not apply spec §5 (status " + analysis.value("status", "?") +
+    throw InputError(at + "the analysis did not apply docs/theory.md §5 (status " + analysis.value("status", "?") +
                      "): the slice must hold balanced rank-one starts on a whitened target with s_1 > s_2");
   }
   p.c1_abs = std::abs(prediction["c"][0].get<double>());
@@ -174,13 +174,13 @@ ExperimentReport analyze_stable_set_map(const SweepConfig& sweep, const std::vec
   report.table = format_table(
       {{"region of the slice", "starts", "fraction", "result"},
        {"stable set c_1 != 0 (predicted global min)", std::to_string(interior), percent(interior, total),
-        "spec §5 [proved]"},
+        "docs/theory.md §5 [proved]"},
        {"  observed at the global min", std::to_string(observed_min), percent(observed_min, total), "simulation"},
-       {"alignment f0 > s_2", std::to_string(alignment), percent(alignment, total), "spec §5 condition 3"},
+       {"alignment f0 > s_2", std::to_string(alignment), percent(alignment, total), "docs/theory.md §5 condition 3"},
        {"sublevel set L(0) - L* < (s_1^2 - s_2^2)/2", std::to_string(sublevel), percent(sublevel, total),
-        "spec §5 condition 2"},
+        "docs/theory.md §5 condition 2"},
        {"deficiency-margin ball", std::to_string(deficiency), percent(deficiency, total),
-        "Arora et al. 2018a, spec §5 condition 1"},
+        "Arora et al. 2018a, docs/theory.md §5 condition 1"},
        {"boundary c_1 = 0 (|c_1| <= " + format_number(c_tol, 2) + ")", std::to_string(boundary),
         percent(boundary, total), boundary_text.empty() ? "-" : "predicted " + boundary_text},
        {"  observed at the predicted limit", std::to_string(boundary_match), percent(boundary_match, total),
@@ -189,7 +189,7 @@ ExperimentReport analyze_stable_set_map(const SweepConfig& sweep, const std::vec
   report.passed = mismatch_count == 0;
   std::string verdict = std::string(kName) + ": " + (report.passed ? "PASS" : "FAIL") + " — ";
   if (report.passed) {
-    verdict += "every start of the slice reached the limit spec §5 predicts: " + std::to_string(interior_match) +
+    verdict += "every start of the slice reached the limit docs/theory.md §5 predicts: " + std::to_string(interior_match) +
                " of " + std::to_string(total) + " with c_1 != 0 at the global min";
     if (boundary > 0) {
       verdict += ", " + std::to_string(boundary_match) + " of the " + std::to_string(boundary) +
@@ -198,7 +198,7 @@ ExperimentReport analyze_stable_set_map(const SweepConfig& sweep, const std::vec
     }
   } else {
     verdict += std::to_string(mismatch_count) + " of " + std::to_string(total) +
-               " starts ended elsewhere than spec §5 predicts (predicted → observed: " + mismatch_text + ")";
+               " starts ended elsewhere than docs/theory.md §5 predicts (predicted → observed: " + mismatch_text + ")";
   }
   verdict += "; the global-min basin covers " + percent(interior, total) + " of the slice, the sublevel set " +
              percent(sublevel, total) + ", alignment f0 > s_2 " + percent(alignment, total) +

@@ -115,7 +115,7 @@ ExactRank1Flow::ExactRank1Flow(const Problem& problem, int depth, double sigma0,
                                const Eigen::VectorXd& v0)
     : depth_(depth), sigma0_(sigma0) {
   if (!problem.whitened()) {
-    throw InputError("exact flow: the problem must be whitened (a target Z, or data with X Xᵀ = I); spec §4");
+    throw InputError("exact flow: the problem must be whitened (a target Z, or data with X Xᵀ = I); docs/theory.md §4");
   }
   if (depth < 2) {
     throw InputError("exact flow: depth must be >= 2, got " + std::to_string(depth) +
@@ -206,7 +206,7 @@ ExactRank1Flow::Panel ExactRank1Flow::make_panel(const Knot& start, double width
   p.log_terms -= top;
   p.log_rho2 = log_sum_exp(p.log_terms, rho_rate_, 0.0);
   // |d ln ρ^N/dτ| = N|f| ≤ N s_1 and |d ln σ/dτ| = N|f − σ| ≤ N (s_1 + max(σ, s_1)) on the panel, because σ decreases
-  // wherever it exceeds s_1 ≥ f (spec §2: dσ/dτ = N σ (f − σ)).
+  // wherever it exceeds s_1 ≥ f (docs/theory.md §2: dσ/dτ = N σ (f − σ)).
   const double sigma = std::exp(start.log_sigma);
   const double rate_bound = N * (s1_ + std::max(sigma, s1_));
   const double cap = rate_bound > 0 ? panel_log_range() / rate_bound : panel_log_range();
@@ -284,7 +284,7 @@ double ExactRank1Flow::delta_g(const Panel& p, double delta) const {
 }
 
 double ExactRank1Flow::log_sigma_in(const Panel& p, double delta) const {
-  // σ = ρ^N / D (spec §4) relative to the panel start: ln σ − ln σ_start = Δg − ln(D/D_start).
+  // σ = ρ^N / D (docs/theory.md §4) relative to the panel start: ln σ − ln σ_start = Δg − ln(D/D_start).
   const double x = std::clamp(2 * delta / p.width - 1, -1.0, 1.0);
   return p.start.log_sigma + delta_g(p, delta) - std::log1p(p.kappa * Chebyshev::evaluate(p.j_series, x));
 }

@@ -1,11 +1,11 @@
 #pragma once
 // Reduced gradient flows of balanced networks (private). Both satisfy the driver's Flow concept.
 //
-//   EndToEndFlow: the balanced end-to-end flow of spec §2 [published, Arora, Cohen & Hazan 2018]
+//   EndToEndFlow: the balanced end-to-end flow of docs/theory.md §2 [published, Arora, Cohen & Hazan 2018]
 //     dW/dt = −Σ_{j=1}^{N} (W Wᵀ)^{(N−j)/N} ∇L_1(W) (Wᵀ W)^{(j−1)/N},   M^0 = I,
 //     evaluated in the eigenbases P of W Wᵀ and Q of Wᵀ W: dW/dt = −P (Λ ∘ Pᵀ G Q) Qᵀ with
 //     Λ_ab = Σ_j λ_a^{(N−j)/N} μ_b^{(j−1)/N}. Its cost does not depend on the hidden widths.
-//   Rank1Flow: the polar form of spec §2 [proved] for W = σ u vᵀ, whitened target, state (ln σ, u, v):
+//   Rank1Flow: the polar form of docs/theory.md §2 [proved] for W = σ u vᵀ, whitened target, state (ln σ, u, v):
 //     d ln σ/dt = N σ^{1−2/N} (f − σ),  du/dt = σ^{1−2/N} (I − uuᵀ) Z v,  dv/dt = σ^{1−2/N} (I − vvᵀ) Zᵀ u.
 //     ln σ keeps tiny starts (σ0 = 1e-8) at full relative accuracy.
 // In both, Σ_j ‖∇_{W_j} L‖² = ⟨Λ, (Pᵀ G Q)∘(Pᵀ G Q)⟩ for a balanced network, which gives the gradient norm

@@ -137,7 +137,7 @@ auto reduced_sampler(const F& flow, const Problem& problem, const detail::Monito
   };
 }
 
-// The hypothesis shared by the reduced flows: a balanced start (spec §2).
+// The hypothesis shared by the reduced flows: a balanced start (docs/theory.md §2).
 void require_balanced(const Shape& shape, const Eigen::VectorXd& theta, const SolverOptions& o) {
   double scale = 0;
   for (int j = 1; j <= shape.depth(); ++j) scale = std::max(scale, shape.layer(theta, j).squaredNorm());
@@ -167,7 +167,7 @@ Summary run_end_to_end(const Problem& problem, const Shape& shape, Eigen::Vector
   return s;
 }
 
-// A balanced network with a width-one hidden layer is W_j = σ^{1/N} a_j a_{j−1}ᵀ (spec §2 [proved]); its hidden
+// A balanced network with a width-one hidden layer is W_j = σ^{1/N} a_j a_{j−1}ᵀ (docs/theory.md §2 [proved]); its hidden
 // directions a_1..a_{N−1} do not move under GF (each ∇_{W_j} L is parallel to W_j for 1 < j < N), so the layers
 // are rebuilt exactly from (σ, u, v) and the initial hidden directions.
 struct BalancedRank1 {

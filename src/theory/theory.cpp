@@ -20,24 +20,24 @@ constexpr double kNearBoundary = 1e-2;
 // contracting near its limits); ten of them is the allowance used to judge what the excess loss can resolve.
 constexpr double kGlobalErrorFactor = 10.0;
 
-const Citation kStableSet{"Eftekhari 2020, stable sets of balanced rank-one starts (spec §5)", Tag::proved};
-const Citation kSublevel{"loss sublevel set below every non-optimal critical value (spec §5 condition 2)", Tag::proved};
-const Citation kConvex{"N = 1: least squares, strictly convex since X Xᵀ has full rank (spec §1)", Tag::proved};
-const Citation kZeroTarget{"Q = 0: every critical point has W = 0 = W* (spec §3)", Tag::proved};
+const Citation kStableSet{"Eftekhari 2020, stable sets of balanced rank-one starts (docs/theory.md §5)", Tag::proved};
+const Citation kSublevel{"loss sublevel set below every non-optimal critical value (docs/theory.md §5 condition 2)", Tag::proved};
+const Citation kConvex{"N = 1: least squares, strictly convex since X Xᵀ has full rank (docs/theory.md §1)", Tag::proved};
+const Citation kZeroTarget{"Q = 0: every critical point has W = 0 = W* (docs/theory.md §3)", Tag::proved};
 const Citation kZeroStart{"all layers zero: the gradient vanishes, θ stays put (N ≥ 2)", Tag::proved};
-const Citation kAlignment{"alignment f0 > s_2 (spec §5 condition 3)", Tag::proved};
-const Citation kDeficiency{"Arora et al. 2018a, deficiency margin (spec §5 condition 1)", Tag::published};
-const Citation kKappa{"Eftekhari 2020, non-local linear rate κ (spec §6)", Tag::proved};
+const Citation kAlignment{"alignment f0 > s_2 (docs/theory.md §5 condition 3)", Tag::proved};
+const Citation kDeficiency{"Arora et al. 2018a, deficiency margin (docs/theory.md §5 condition 1)", Tag::published};
+const Citation kKappa{"Eftekhari 2020, non-local linear rate κ (docs/theory.md §6)", Tag::proved};
 const Citation kDeficiencyRate{
-    "Arora et al. 2018a, gradient-flow rate 2 c^{2(N−1)/N} under a deficiency margin (spec §6)", Tag::published};
+    "Arora et al. 2018a, gradient-flow rate 2 c^{2(N−1)/N} under a deficiency margin (docs/theory.md §6)", Tag::published};
 const Citation kAsymptotic{
-    "asymptotic rate of the slowest excited mode, 2 (s_1 − s_2) s_1^{1−2/N} when c_2 ≠ 0 (spec §4, §6)", Tag::proved};
+    "asymptotic rate of the slowest excited mode, 2 (s_1 − s_2) s_1^{1−2/N} when c_2 ≠ 0 (docs/theory.md §4, §6)", Tag::proved};
 const Citation kAsymptoticConvex{"N = 1, whitened: W − Z = (W(0) − Z) e^{−t}, excess ∝ e^{−2t}", Tag::proved};
-const Citation kEscape{"escape bracket from dσ/dt = N σ^{2−2/N}(f − σ), f0 ≤ f ≤ s_1 (spec §2, §4, §6)", Tag::proved};
-const Citation kArora{"Arora, Cohen, Golowich & Hu 2018a, Theorem 1 (spec §6)", Tag::published};
-const Citation kGdRate{"GD late-time rate from the linearisation at W* with h_max = N s_1^{2−2/N} (spec §3)",
+const Citation kEscape{"escape bracket from dσ/dt = N σ^{2−2/N}(f − σ), f0 ≤ f ≤ s_1 (docs/theory.md §2, §4, §6)", Tag::proved};
+const Citation kArora{"Arora, Cohen, Golowich & Hu 2018a, Theorem 1 (docs/theory.md §6)", Tag::published};
+const Citation kGdRate{"GD late-time rate from the linearisation at W* with h_max = N s_1^{2−2/N} (docs/theory.md §3)",
                        Tag::checked};
-const Citation kLinger{"time near s_2 u_2 v_2ᵀ ≈ ln(1/|c_1|) / ((s_1 − s_2) s_2^{1−2/N}) (spec §5)", Tag::heuristic};
+const Citation kLinger{"time near s_2 u_2 v_2ᵀ ≈ ln(1/|c_1|) / ((s_1 − s_2) s_2^{1−2/N}) (docs/theory.md §5)", Tag::heuristic};
 const Citation kRoundoff{"round-off escape from a measure-zero limit set", Tag::heuristic};
 
 std::string num(double v) {
@@ -210,7 +210,7 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
 
   h.rank_one_theory = h.whitened && h.width_one && h.balanced && N >= 2 && sigma0 > 0 && h.distinct_top;
 
-  // --- c_i (spec §5)
+  // --- c_i (docs/theory.md §5)
   Prediction& p = a.prediction;
   p.c_zero_tolerance = kCZeroRtol * (d0 + dN);
   if (h.rank_one_theory) {
@@ -218,7 +218,7 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
     p.margin = std::abs(p.c(0));
   }
 
-  // --- conditions (spec §5, strongest first)
+  // --- conditions (docs/theory.md §5, strongest first)
   Conditions& cond = a.conditions;
   {
     Condition& c = cond.deficiency_margin;
@@ -405,7 +405,7 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
   }
   if (h.rank_one_theory && (p.limit == Limit::saddle || p.limit == Limit::origin)) {
     // Round-off seeds the unstable directions at ~ε per entry; the integrator's truncation error does not (its
-    // stages stay in the invariant set), which measured escape times confirm (spec §5 heuristic, c_1 = 0 starts).
+    // stages stay in the invariant set), which measured escape times confirm (docs/theory.md §5 heuristic, c_1 = 0 starts).
     const double delta = kEps * (d0 + dN);
     const double log_inv = std::log(1.0 / delta);
     double t = kInf;
@@ -413,7 +413,7 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
       const double sk = s(p.saddle_index - 1);
       t = log_inv / ((s1 - sk) * std::pow(sk, 1.0 - 2.0 / N));
     } else {
-      // Intrinsic time needed, then physical time from the collapse law of σ (spec §6).
+      // Intrinsic time needed, then physical time from the collapse law of σ (docs/theory.md §6).
       const double f_inf = p.f_infinity.value_or(0.0);
       const double tau = log_inv / (s1 - f_inf);
       if (N == 2) {
@@ -615,7 +615,7 @@ nlohmann::json to_json(const Analysis& a) {
         {"asymptotic_rate", optional_json(g.asymptotic_rate)},
         {"result", citation_json(g.result)},
         {"local_stability_result",
-         citation_json({"top Hessian eigenvalue N s_1^{2−2/N} at a balanced minimizer (spec §3)", Tag::checked})},
+         citation_json({"top Hessian eigenvalue N s_1^{2−2/N} at a balanced minimizer (docs/theory.md §3)", Tag::checked})},
         {"asymptotic_result", g.asymptotic_rate ? citation_json(kGdRate) : json(nullptr)}}}};
   j["not_applicable"] = a.not_applicable;
   j["still_applies"] = a.still_applies;
@@ -928,7 +928,7 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
         c.note = "not yet asymptotic: the window is dominated by the faster mode '" + *faster_mode +
                  "' (the slowest one is too weak to show above eps)";
       } else if (!gf) {
-        // GD moves the imbalance by η² terms (spec §2) and so ends at an unbalanced minimizer whose Hessian differs
+        // GD moves the imbalance by η² terms (docs/theory.md §2) and so ends at an unbalanced minimizer whose Hessian differs
         // from the balanced one by O(lr): measured deviations grow linearly with lr (3% at lr = 0.1 on s = 3, 2, 1).
         const double moved = ob.samples.empty() ? 0.0 : ob.samples.back().imbalance_drift;
         c.note = "GD ends at a minimizer whose imbalance moved by " + num(moved) +
