@@ -24,7 +24,7 @@
 // "analysed": the sweep sets `analyze = true` (sweep.hpp), so each run line carries the analysis and observation
 // of `linflow analyze --simulate`, which the experiment's analysis reads.
 //
-// `linflow experiment NAME --out DIR` runs the sweep (sweep.hpp) and then `analyze_experiment`.
+// `linflow experiment NAME --out DIR` runs the sweep (sweep.hpp) and then `report_experiment`.
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -52,5 +52,10 @@ std::vector<ExperimentInfo> experiments();
 /// InputError for an unknown name or runs that do not fit the experiment (e.g. a start that is not aligned).
 ExperimentReport analyze_experiment(const std::string& name, const SweepConfig& sweep,
                                     const std::vector<nlohmann::json>& runs);
+
+/// Analyses the finished sweep of experiment `name` in `out_dir` (its runs.jsonl) and writes the report to
+/// out_dir/experiment.json atomically (a temporary file, fsync, rename: a kill leaves the old report or the new one,
+/// never a partial file). Throws InputError as `analyze_experiment`, or when the report cannot be written.
+ExperimentReport report_experiment(const std::string& name, const SweepConfig& sweep, const std::string& out_dir);
 
 }  // namespace linflow

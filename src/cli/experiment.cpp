@@ -1,7 +1,6 @@
 #include "cli/experiment.hpp"
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "cli/resources.hpp"
@@ -65,15 +64,10 @@ int run_experiment(const ExperimentOptions& opt) {
     if (group.rank() != 0) return 0;
     if (const int code = sweep_exit_code(summary); code != 0) return code;
 
-    const ExperimentReport report =
-        analyze_experiment(opt.name, sweep, read_runs((fs::path(opt.out) / "runs.jsonl").string()));
-    const fs::path json_path = fs::path(opt.out) / "experiment.json";
-    std::ofstream out(json_path, std::ios::trunc);
-    out << report.json.dump(2) << "\n";
-    if (!out) throw InputError(json_path.string() + ": write failed");
+    const ExperimentReport report = report_experiment(opt.name, sweep, opt.out);
     if (!opt.quiet) {
       for (const auto& line : report.table) std::cout << line << "\n";
-      std::cout << "report: " << json_path.string() << "\n";
+      std::cout << "report: " << (fs::path(opt.out) / "experiment.json").string() << "\n";
     }
     std::cout << report.verdict << "\n";
     return report.passed ? 0 : 1;

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
+#include "core/files.hpp"
 #include "experiments/analyses.hpp"
 #include "linflow/error.hpp"
 
@@ -50,6 +52,13 @@ ExperimentReport analyze_experiment(const std::string& name, const SweepConfig& 
   std::string names;
   for (const auto& e : kExperiments) names += (names.empty() ? "" : ", ") + std::string(e.name);
   throw InputError("unknown experiment '" + name + "' (known: " + names + ")");
+}
+
+ExperimentReport report_experiment(const std::string& name, const SweepConfig& sweep, const std::string& out_dir) {
+  const std::filesystem::path dir(out_dir);
+  ExperimentReport report = analyze_experiment(name, sweep, read_runs((dir / "runs.jsonl").string()));
+  detail::write_file_atomically(dir / "experiment.json", report.json.dump(2) + "\n");
+  return report;
 }
 
 namespace detail {
