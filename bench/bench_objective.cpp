@@ -46,7 +46,8 @@ void BM_Objective(benchmark::State& state) {
     benchmark::DoNotOptimize(obj.evaluate(theta, grad));
     benchmark::ClobberMemory();
   }
-  state.counters["flops"] = benchmark::Counter(2.0 * (3 * N - 3) * d * double(d) * d, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["flops"] =
+      benchmark::Counter(2.0 * (3 * N - 3) * d * double(d) * d, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_BareProducts(benchmark::State& state) {
@@ -69,7 +70,8 @@ void BM_BareProducts(benchmark::State& state) {
       suffix(d, d, d, Op::none, Op::none);
   for (auto _ : state) {
     P[0] = W[0];
-    for (int j = 1; j < N; ++j) forward(P[static_cast<size_t>(j)], W[static_cast<size_t>(j)], P[static_cast<size_t>(j - 1)]);
+    for (int j = 1; j < N; ++j)
+      forward(P[static_cast<size_t>(j)], W[static_cast<size_t>(j)], P[static_cast<size_t>(j - 1)]);
     top_gradient(G[static_cast<size_t>(N - 1)], g, P[static_cast<size_t>(N - 2)]);
     top_suffix(T[static_cast<size_t>(N - 2)], g, W[static_cast<size_t>(N - 1)]);
     for (int j = N - 2; j >= 1; --j) {
@@ -80,7 +82,8 @@ void BM_BareProducts(benchmark::State& state) {
     benchmark::DoNotOptimize(G[0].data());
     benchmark::ClobberMemory();
   }
-  state.counters["flops"] = benchmark::Counter(2.0 * (3 * N - 3) * d * double(d) * d, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["flops"] =
+      benchmark::Counter(2.0 * (3 * N - 3) * d * double(d) * d, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_Gemm(benchmark::State& state) {

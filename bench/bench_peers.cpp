@@ -99,10 +99,10 @@ std::vector<Spec> all_specs() {
 // k = min_j d_j (every singular value 0.5, so no mode starts near the origin's slow saddle).
 //
 // Full-width networks: det W(t) cannot change sign without W(t) passing through a singular matrix, where a flow
-// of depth N ≥ 3 lingers for a long time (a non-strict saddle, docs/theory.md §3; Arora et al.'s deficiency margin). A start
-// with det W(0) of the wrong sign does not converge within any practical horizon, so the balanced start flips
-// one direction and the Gaussian start takes the first seed from kInitSeed on whose det W(0) has the sign of
-// det Z (recorded as init_seed). Gaussian: i.i.d. N(0, 1/d_{j−1}) entries (LeCun scale), unbalanced.
+// of depth N ≥ 3 lingers for a long time (a non-strict saddle, docs/theory.md §3; Arora et al.'s deficiency margin). A
+// start with det W(0) of the wrong sign does not converge within any practical horizon, so the balanced start flips one
+// direction and the Gaussian start takes the first seed from kInitSeed on whose det W(0) has the sign of det Z
+// (recorded as init_seed). Gaussian: i.i.d. N(0, 1/d_{j−1}) entries (LeCun scale), unbalanced.
 linflow::InitOptions init_options(const Spec& s, const Eigen::MatrixXd& target) {
   linflow::InitOptions o;
   o.kind = s.init;

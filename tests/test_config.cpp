@@ -38,7 +38,8 @@ TEST(Config, OverridesUseTomlSyntaxAndBareWords) {
 }
 
 TEST(Config, UnknownKeysGetADidYouMean) {
-  EXPECT_NE(error_of("[solver]\nrtoll = 1e-8\n").find("unknown key solver.rtoll (did you mean 'rtol'?)"), std::string::npos);
+  EXPECT_NE(error_of("[solver]\nrtoll = 1e-8\n").find("unknown key solver.rtoll (did you mean 'rtol'?)"),
+            std::string::npos);
   EXPECT_NE(error_of("[solvr]\n").find("unknown section [solvr] (did you mean 'solver'?)"), std::string::npos);
   EXPECT_NE(error_of("[init]\nwidths = [1, 2]\n").find("it belongs in [network]"), std::string::npos);
   EXPECT_NE(error_of("", {"solver.tmax=3"}).find("did you mean 't_max'"), std::string::npos);
@@ -51,7 +52,8 @@ TEST(Config, RejectsBadValuesNamingTheKey) {
   EXPECT_NE(error_of("[solver]\nlr = 0.0\n").find("solver.lr"), std::string::npos);
   EXPECT_NE(error_of("[solver]\nsteps = -3\n").find("solver.steps"), std::string::npos);
   EXPECT_NE(error_of("[solver]\nrtol = \"tight\"\n").find("solver.rtol: expected a number"), std::string::npos);
-  EXPECT_NE(error_of("[solver]\nmethod = \"newton\"\n").find("solver.method: unknown method 'newton'"), std::string::npos);
+  EXPECT_NE(error_of("[solver]\nmethod = \"newton\"\n").find("solver.method: unknown method 'newton'"),
+            std::string::npos);
   EXPECT_NE(error_of("[init]\nkind = \"zeros\"\n").find("init.kind"), std::string::npos);
   EXPECT_NE(error_of("[network]\nwidths = [3]\n").find("network.widths"), std::string::npos);
   EXPECT_NE(error_of("[network]\nwidths = [3, 0, 2]\n").find("d_1 = 0"), std::string::npos);

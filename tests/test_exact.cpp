@@ -1,5 +1,6 @@
-// The exact balanced rank-one trajectory of docs/theory.md §4 against the layer-wise gradient flow (P1), the closed forms
-// of docs/theory.md §4, §6 and §7 (scalar output, collapse, escape, decoupled modes), and the properties of docs/theory.md §4 and §5.
+// The exact balanced rank-one trajectory of docs/theory.md §4 against the layer-wise gradient flow (P1), the closed
+// forms of docs/theory.md §4, §6 and §7 (scalar output, collapse, escape, decoupled modes), and the properties of
+// docs/theory.md §4 and §5.
 #include <gtest/gtest.h>
 
 #include <boost/math/quadrature/gauss_kronrod.hpp>
@@ -96,8 +97,8 @@ INSTANTIATE_TEST_SUITE_P(DepthsAndScales, AgreesWithGradientFlow,
                          ::testing::Combine(::testing::Values(2, 3, 4, 6), ::testing::Values(1e-3, 0.1, 1.0, 10.0)));
 
 TEST(ExactFlow, AgreesWithGradientFlowNearTheNonGenericSet) {
-  // A start with f0 < 0 and c_1 = 1e-3 (docs/theory.md §5): the run first shrinks, turns towards the saddle s_2 u_2 v_2ᵀ and
-  // lingers there for τ ≈ ln(1/c_1)/(s_1 − s_2) ≈ 7 before it escapes to the global minimizer.
+  // A start with f0 < 0 and c_1 = 1e-3 (docs/theory.md §5): the run first shrinks, turns towards the saddle s_2 u_2
+  // v_2ᵀ and lingers there for τ ≈ ln(1/c_1)/(s_1 − s_2) ≈ 7 before it escapes to the global minimizer.
   const Problem problem = test::synthetic(4, 3, {2.0, 1.0, 0.5}, 13);
   const Eigen::MatrixXd& U = problem.u();
   const Eigen::MatrixXd& V = problem.v();
@@ -164,8 +165,8 @@ TEST(ExactFlow, ScalarOutputAngleStaysExactFarBeyondOverflowOfExpS1Tau) {
 }
 
 TEST(ExactFlow, AlignedStartFollowsTheDecoupledModeClosedForm) {
-  // Spec §7: an aligned start keeps its vectors and σ solves dσ/dt = N σ^{2−2/N}(s − σ). In τ (ρ = e^{sτ}, docs/theory.md §4)
-  // σ(τ) = s e^{Nsτ} / (e^{Nsτ} − 1 + s/σ0); for N = 2 also t = τ, which is the Saxe et al. formula.
+  // Spec §7: an aligned start keeps its vectors and σ solves dσ/dt = N σ^{2−2/N}(s − σ). In τ (ρ = e^{sτ},
+  // docs/theory.md §4) σ(τ) = s e^{Nsτ} / (e^{Nsτ} − 1 + s/σ0); for N = 2 also t = τ, which is the Saxe et al. formula.
   const Problem problem = test::synthetic(4, 3, {1.5, 1.0, 0.25}, 21);
   const double s = 1.5;
   for (const int depth : {2, 3, 6}) {
@@ -216,7 +217,8 @@ TEST(ExactFlow, AntiAlignedScalarStartCollapsesAsSpecSection6Says) {
   // Spec §5–§6: W(0) pointing opposite z keeps f ≡ −s and collapses. With ρ = e^{−sτ} (docs/theory.md §4),
   // σ(τ) = s e^{−Nsτ} / (s/σ0 + 1 − e^{−Nsτ}) exactly; for N = 2 (t = τ) the decay is exponential at rate 2s.
   // For N ≥ 3, d(σ^{−(1−2/N)})/dt = (N − 2)(s + σ), so with 0 < σ ≤ σ0:
-  //   0 ≤ σ^{−(1−2/N)} − σ0^{−(1−2/N)} − (N − 2) s t ≤ (N − 2) σ0 t   (the sublinear law of docs/theory.md §6 and its error).
+  //   0 ≤ σ^{−(1−2/N)} − σ0^{−(1−2/N)} − (N − 2) s t ≤ (N − 2) σ0 t   (the sublinear law of docs/theory.md §6 and its
+  //   error).
   std::mt19937_64 rng(9);
   const Eigen::MatrixXd z = test::gaussian(1, 4, rng);
   const Problem problem = Problem::from_target(z);

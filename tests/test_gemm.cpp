@@ -36,20 +36,20 @@ TEST_P(ProductTest, AgreesWithEigen) {
 
   Product product(m, n, k, op_a, op_b, jit);
   Eigen::MatrixXd C = Eigen::MatrixXd::Constant(m, n, 1e300);  // β = 0: nothing of C may survive
-  for (int rep = 0; rep < 2; ++rep) {                           // the two-step routes reuse their scratch
+  for (int rep = 0; rep < 2; ++rep) {                          // the two-step routes reuse their scratch
     product(C, A, B);
     const double tol = kRoundingPerTerm * k * (opA.cwiseAbs() * opB.cwiseAbs()).maxCoeff();
     ASSERT_LE((C - expected).cwiseAbs().maxCoeff(), tol) << "route " << static_cast<int>(product.route());
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    ShapesAndTranspositions, ProductTest,
-    ::testing::Combine(::testing::Values(Shape3{8, 8, 8}, Shape3{5, 7, 3}, Shape3{8, 1, 8}, Shape3{1, 8, 8},
-                                         Shape3{8, 8, 1}, Shape3{24, 17, 30}, Shape3{40, 33, 20}, Shape3{64, 64, 64},
-                                         Shape3{70, 90, 130}, Shape3{64, 600, 64}),
-                       ::testing::Values(Op::none, Op::transpose), ::testing::Values(Op::none, Op::transpose),
-                       ::testing::Bool()));
+INSTANTIATE_TEST_SUITE_P(ShapesAndTranspositions, ProductTest,
+                         ::testing::Combine(::testing::Values(Shape3{8, 8, 8}, Shape3{5, 7, 3}, Shape3{8, 1, 8},
+                                                              Shape3{1, 8, 8}, Shape3{8, 8, 1}, Shape3{24, 17, 30},
+                                                              Shape3{40, 33, 20}, Shape3{64, 64, 64},
+                                                              Shape3{70, 90, 130}, Shape3{64, 600, 64}),
+                                            ::testing::Values(Op::none, Op::transpose),
+                                            ::testing::Values(Op::none, Op::transpose), ::testing::Bool()));
 
 #ifdef LINFLOW_LIBXSMM
 TEST(Product, SmallProductsTakeTheJitKernels) {

@@ -74,8 +74,8 @@ TEST(GradientDescent, TracksGradientFlowWithFirstOrderError) {
   }
 }
 
-// Near a balanced global minimizer the top Hessian eigenvalue is N s_1^{2−2/N} (docs/theory.md §3 [checked]); GD is stable
-// below η* = 2/(N s_1^{2−2/N}) and must report divergence above it.
+// Near a balanced global minimizer the top Hessian eigenvalue is N s_1^{2−2/N} (docs/theory.md §3 [checked]); GD is
+// stable below η* = 2/(N s_1^{2−2/N}) and must report divergence above it.
 TEST(GradientDescent, DetectsDivergenceAboveTheLocalStabilityLimit) {
   const int N = 3;
   const Problem problem = test::synthetic(3, 3, {2.0, 1.0}, 5);

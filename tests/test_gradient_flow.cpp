@@ -5,8 +5,8 @@
 #include <boost/math/quadrature/gauss_kronrod.hpp>
 #include <cmath>
 
-#include "flows/reduced_flows.hpp"
 #include "fixtures.hpp"
+#include "flows/reduced_flows.hpp"
 #include "linflow/error.hpp"
 #include "linflow/exact.hpp"
 #include "linflow/solver.hpp"
@@ -32,8 +32,8 @@ Eigen::VectorXd aligned_start(const Problem& problem, const Shape& shape, double
   return initialize(shape, init);
 }
 
-// P2: D_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ is conserved by GF for every start; the tolerance of docs/theory.md §8 is 1e-9 relative
-// to ‖D(0)‖ + ‖W‖².
+// P2: D_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ is conserved by GF for every start; the tolerance of docs/theory.md §8 is 1e-9
+// relative to ‖D(0)‖ + ‖W‖².
 TEST(GradientFlow, ConservesImbalanceOnUnbalancedStarts) {
   for (const auto& widths : std::vector<std::vector<int>>{{4, 3, 5}, {3, 2, 1, 4}, {5, 4, 3, 4, 2, 3}}) {
     const Shape shape(widths);
@@ -66,7 +66,8 @@ TEST(GradientFlow, LayerwiseVelocityEqualsBalancedEndToEndFormula) {
                         Case{{3, 4, 4, 4, 4, 3}, false, 3}, Case{{6, 5, 2, 6}, true, 1}}) {
     const Shape shape(c.widths);
     const int dx = c.widths.front(), dy = c.widths.back();
-    const Problem problem = c.whitened ? test::synthetic(dx, dy, {2.0, 1.5, 0.5}, 3) : test::random_data(dx, dy, 4 * dx, 5);
+    const Problem problem =
+        c.whitened ? test::synthetic(dx, dy, {2.0, 1.5, 0.5}, 3) : test::random_data(dx, dy, 4 * dx, 5);
     std::mt19937_64 rng(7);
     const Eigen::MatrixXd A = test::gaussian(dy, c.rank, rng) * test::gaussian(c.rank, dx, rng);
     const Eigen::VectorXd theta = balanced_start(shape, A, 9);
@@ -128,8 +129,8 @@ TEST(GradientFlow, DecoupledModesObeyScalarFlowForDeeperNetworks) {
       // In w = −ln(s − x) the integrand 1/(N x^{2−2/N}) is smooth even when σ(T) is within 1e-10 of s.
       auto x_of = [&](double w) { return s - std::exp(-w); };
       auto rate = [&](double w) { return 1.0 / (N * std::pow(x_of(w), 2.0 - 2.0 / N)); };
-      const double t = boost::math::quadrature::gauss_kronrod<double, 61>::integrate(
-          rate, -std::log(s - sigma0(a)), -std::log(s - sigma_T), 15, 1e-14);
+      const double t = boost::math::quadrature::gauss_kronrod<double, 61>::integrate(rate, -std::log(s - sigma0(a)),
+                                                                                     -std::log(s - sigma_T), 15, 1e-14);
       // t(σ) is ill-conditioned as σ → s: a relative error 1e-11 in σ(T) (a hundred times the local tolerance)
       // moves t by 1e-11 σ / (N σ^{2−2/N} (s − σ)).
       const double conditioning = 1e-11 * sigma_T / (N * std::pow(sigma_T, 2.0 - 2.0 / N) * (s - sigma_T));

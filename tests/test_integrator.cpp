@@ -1,7 +1,8 @@
 // The integrators linflow drives, on the gradient flow of a depth-2 network whose solution is known in closed form
-// (Saxe et al. 2014, docs/theory.md §7): Dormand–Prince 5(4) (Boost.Odeint) — convergence order, embedded error estimate,
-// adaptive global error against the tolerance — the order-8 pairs and DOP853's dense output, and Gauss–Legendre
-// collocation — order 6, dense output, t_eps, and conservation of the imbalance where the adaptive pair drifts.
+// (Saxe et al. 2014, docs/theory.md §7): Dormand–Prince 5(4) (Boost.Odeint) — convergence order, embedded error
+// estimate, adaptive global error against the tolerance — the order-8 pairs and DOP853's dense output, and
+// Gauss–Legendre collocation — order 6, dense output, t_eps, and conservation of the imbalance where the adaptive pair
+// drifts.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -11,8 +12,8 @@
 #include <cstdio>
 #include <limits>
 
-#include "flows/ode_driver.hpp"
 #include "fixtures.hpp"
+#include "flows/ode_driver.hpp"
 #include "linflow/config.hpp"
 #include "linflow/init.hpp"
 #include "linflow/solver.hpp"
@@ -346,8 +347,8 @@ TEST(GaussLegendre, DenseOutputAndTepsMatchTheClosedForm) {
 }
 
 TEST(GaussLegendre, ConservesTheImbalanceToRoundOffWhereDormandPrinceDrifts) {
-  // An unbalanced Gaussian start on depth 3: D_j(t) = D_j(0) for all t (docs/theory.md §2, a quadratic invariant), which
-  // Gauss–Legendre conserves exactly up to round-off and the adaptive pair only up to its local errors.
+  // An unbalanced Gaussian start on depth 3: D_j(t) = D_j(0) for all t (docs/theory.md §2, a quadratic invariant),
+  // which Gauss–Legendre conserves exactly up to round-off and the adaptive pair only up to its local errors.
   const Problem problem = test::synthetic(4, 3, {2.0, 1.0, 0.5}, 11);
   const Shape shape({4, 3, 3, 3});
   std::mt19937_64 rng(5);

@@ -1,5 +1,5 @@
-// The theory engine against simulation (docs/theory.md §8: P4, P5, P7, P8, P10, P13), the content of its analysis, and the
-// contradiction detector (a planted false prediction must be flagged).
+// The theory engine against simulation (docs/theory.md §8: P4, P5, P7, P8, P10, P13), the content of its analysis, and
+// the contradiction detector (a planted false prediction must be flagged).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -756,9 +756,9 @@ TEST(AroraTheorem1, IterationBoundHoldsForGradientDescent) {
   }
 }
 
-// GD ends at an unbalanced minimizer (its imbalance moves by η² terms, docs/theory.md §2), so the balanced linearisation
-// predicts its late-time rate only to O(lr): measured 0.3% off at lr = 0.01 and 3% at lr = 0.1 here. That is
-// reported as a note, never as a contradiction, and the deviation shrinks linearly with lr.
+// GD ends at an unbalanced minimizer (its imbalance moves by η² terms, docs/theory.md §2), so the balanced
+// linearisation predicts its late-time rate only to O(lr): measured 0.3% off at lr = 0.01 and 3% at lr = 0.1 here. That
+// is reported as a note, never as a contradiction, and the deviation shrinks linearly with lr.
 TEST(GradientDescent, LateTimeRateDeviatesByOrderLrAndIsNotAContradiction) {
   const Problem problem = test::synthetic(4, 3, {3.0, 2.0, 1.0}, 7);
   const Shape shape = with_width_one(4, 3, 3);

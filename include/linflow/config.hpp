@@ -26,12 +26,12 @@ struct ProblemOptions {
 };
 
 struct OutputOptions {
-  int samples_log = 200;      ///< log-spaced sample times on [t_min, t_max] (≥ 0)
-  int samples_uniform = 0;    ///< uniformly spaced sample times on [0, t_max] (≥ 0)
-  double t_min = 1e-3;        ///< first log-spaced time (> 0)
-  int modes = 8;              ///< singular values / alignments per trajectory row (≥ 0)
-  bool save_weights = true;   ///< write weights/W1.npy … WN.npy
-  bool trajectory = true;     ///< write trajectory.csv
+  int samples_log = 200;     ///< log-spaced sample times on [t_min, t_max] (≥ 0)
+  int samples_uniform = 0;   ///< uniformly spaced sample times on [0, t_max] (≥ 0)
+  double t_min = 1e-3;       ///< first log-spaced time (> 0)
+  int modes = 8;             ///< singular values / alignments per trajectory row (≥ 0)
+  bool save_weights = true;  ///< write weights/W1.npy … WN.npy
+  bool trajectory = true;    ///< write trajectory.csv
 };
 
 struct RunConfig {

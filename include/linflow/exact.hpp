@@ -1,17 +1,20 @@
 #pragma once
 // The exact gradient-flow trajectory of a balanced network with a one-neuron layer on a whitened target
-// (docs/theory.md §4 [proved]), evaluated by quadrature: an oracle for the integrators and a fast way to draw trajectories.
+// (docs/theory.md §4 [proved]), evaluated by quadrature: an oracle for the integrators and a fast way to draw
+// trajectories.
 //
 // With W(0) = σ0 u0 v0ᵀ balanced and Z = Σ_i s_i u_i v_iᵀ, W(t) = σ u vᵀ stays rank one, and in the intrinsic time
-// τ (dτ/dt = σ^{1−2/N}, docs/theory.md §2 [proved]) everything is explicit except two integrals (docs/theory.md §4 [proved]):
+// τ (dτ/dt = σ^{1−2/N}, docs/theory.md §2 [proved]) everything is explicit except two integrals (docs/theory.md §4
+// [proved]):
 //
 //   directions   [x; y] = e^{τH} [u0; v0],  H = [[0, Z], [Zᵀ, 0]],  u = x/ρ, v = y/ρ,  ρ = ‖x‖ = ‖y‖;
 //   written out  x = Σ_i (a_i e^{s_i τ} + b_i e^{−s_i τ}) u_i + (I − UUᵀ) u0,
 //                y = Σ_i (a_i e^{s_i τ} − b_i e^{−s_i τ}) v_i + (I − VVᵀ) v0,
-//                a_i = (α_i + β_i)/2, b_i = (α_i − β_i)/2, α_i = u_iᵀ u0, β_i = v_iᵀ v0 (a_i = c_i/2, c_i of docs/theory.md §5);
+//                a_i = (α_i + β_i)/2, b_i = (α_i − β_i)/2, α_i = u_iᵀ u0, β_i = v_iᵀ v0 (a_i = c_i/2, c_i of
+//                docs/theory.md §5);
 //   scale        ρ² = Σ_i a_i² e^{2 s_i τ} + Σ_i b_i² e^{−2 s_i τ} + ½(‖(I − UUᵀ)u0‖² + ‖(I − VVᵀ)v0‖²)
-//                (the ρ² formula of docs/theory.md §4 with its cross terms summed: every term is ≥ 0, so ln ρ is a log-sum-exp
-//                with no cancellation, and neither e^{s_1 τ} nor ρ itself is ever formed);
+//                (the ρ² formula of docs/theory.md §4 with its cross terms summed: every term is ≥ 0, so ln ρ is a
+//                log-sum-exp with no cancellation, and neither e^{s_1 τ} nor ρ itself is ever formed);
 //   alignment    f = uᵀZv = d ln ρ/dτ = Σ_i s_i (a_i² e^{2 s_i τ} − b_i² e^{−2 s_i τ}) / ρ²;
 //   magnitude    σ(τ) = ρ(τ)^N / (1/σ0 + N ∫_0^τ ρ(r)^N dr);
 //   time         t(τ) = ∫_0^τ σ(r)^{2/N − 1} dr   (t = τ for N = 2).
@@ -20,8 +23,8 @@
 // (they neither grow nor shrink), and zero singular values contribute cosh 0 = 1, sinh 0 = 0 like any other.
 //
 // Numerics. Everything is carried in logarithms: ln ρ, ln ∫_0^τ ρ^N and ln σ, so σ0 from 1e-8 to 1e3, starts on
-// the non-generic sets of docs/theory.md §5 (c_1 = 0, the anti-aligned scalar start whose ρ decays like e^{−s_1 τ}) and τ
-// far beyond e^{s_1 τ} = DBL_MAX neither overflow nor lose relative precision. No small coefficient is set to zero:
+// the non-generic sets of docs/theory.md §5 (c_1 = 0, the anti-aligned scalar start whose ρ decays like e^{−s_1 τ}) and
+// τ far beyond e^{s_1 τ} = DBL_MAX neither overflow nor lose relative precision. No small coefficient is set to zero:
 // a start that is on a non-generic set only up to rounding (c_1 ~ 1e-16) is treated as the perturbed start it is,
 // and escapes once e^{(s_1 − s_2) τ} ~ 1e16, as the true flow from it would.
 //
@@ -36,9 +39,9 @@
 // σ^{2/N−1}) costs a few series evaluations. The panels are a deterministic function of the start, so every query
 // gives the same answer for the same τ.
 //
-// Accuracy, as tested (tests/test_exact.cpp): the closed forms of docs/theory.md §4, §6 and §7 are reproduced to about 1e-13
-// relative, the escape time of docs/theory.md §6 to 1e-13 relative, and the layer-wise gradient flow at rtol 1e-12 agrees to
-// ‖ΔW‖_F ≤ 3e-12, its own error. Rounding grows like ε s_1 τ: 2e-13 at s_1 τ = 800.
+// Accuracy, as tested (tests/test_exact.cpp): the closed forms of docs/theory.md §4, §6 and §7 are reproduced to about
+// 1e-13 relative, the escape time of docs/theory.md §6 to 1e-13 relative, and the layer-wise gradient flow at rtol
+// 1e-12 agrees to ‖ΔW‖_F ≤ 3e-12, its own error. Rounding grows like ε s_1 τ: 2e-13 at s_1 τ = 800.
 //
 // Cost: proportional to the number of panels up to the requested time, at most N (s_1 + max(σ0, s_1)) τ(t) / 8, each
 // 2 × chebyshev_points() evaluations of ρ (one exponential per distinct singular value) and two cosine transforms —
@@ -79,15 +82,15 @@ class ExactFlowFailure : public std::runtime_error {
   bool budget_;
 };
 
-/// Exact balanced rank-one gradient flow of docs/theory.md §4 [proved]. Immutable after construction; all methods are const
-/// and thread-safe.
+/// Exact balanced rank-one gradient flow of docs/theory.md §4 [proved]. Immutable after construction; all methods are
+/// const and thread-safe.
 class ExactRank1Flow {
  public:
   /// The flow of a depth-`depth` balanced network with a one-neuron layer on `problem`, from
   /// W(0) = sigma0 u0 v0ᵀ. u0 ∈ R^{d_y} and v0 ∈ R^{d_x} are normalised here. Throws InputError when the problem
-  /// is not whitened (docs/theory.md §4 needs Z = Y Xᵀ with X Xᵀ = I), depth < 2 (depth 1 is W' = Z − W, no need for this
-  /// class), sigma0 is not finite and > 0, or u0, v0 have the wrong length or are zero or not finite.
-  /// Keeps copies of what it needs: `problem` may be destroyed afterwards.
+  /// is not whitened (docs/theory.md §4 needs Z = Y Xᵀ with X Xᵀ = I), depth < 2 (depth 1 is W' = Z − W, no need for
+  /// this class), sigma0 is not finite and > 0, or u0, v0 have the wrong length or are zero or not finite. Keeps copies
+  /// of what it needs: `problem` may be destroyed afterwards.
   ExactRank1Flow(const Problem& problem, int depth, double sigma0, const Eigen::VectorXd& u0,
                  const Eigen::VectorXd& v0);
 
@@ -109,7 +112,8 @@ class ExactRank1Flow {
 
   int depth() const { return depth_; }
   double sigma0() const { return sigma0_; }
-  /// c_i = u_iᵀ u0 + v_iᵀ v0 for the thin singular pairs of Z (docs/theory.md §5): which critical point the flow reaches.
+  /// c_i = u_iᵀ u0 + v_iᵀ v0 for the thin singular pairs of Z (docs/theory.md §5): which critical point the flow
+  /// reaches.
   Eigen::VectorXd c() const { return 2.0 * a_; }
 
   /// Number of Chebyshev nodes per panel (degree + 1 of each series).

@@ -7,19 +7,20 @@
 // | escape-time    | GF, aligned balanced rank-one starts, N = 2..6,        | t_eps equals the §6 escape integral    |
 // |                | σ0 = 1e-1..1e-6, eps = (s_1/2)²/2                      | (P9, relative 1e-4); growth in 1/σ0    |
 // | gd-step-size   | GD, N = 2..4, a log grid of η around                   | the observed convergence edge brackets |
-// |                | η_c = 2/(N s_1^{2−2/N})                                | η_c for every N (docs/theory.md §3 [checked])    |
-// | stable-set-map | GF, balanced rank-one starts over the slice            | every start reaches the limit §5       |
-// |                | u0 = (cos a, sin a), v0 = (cos b, sin b), analysed     | predicts from c_1 (boundary: saddle /  |
-// |                |                                                        | origin); fractions of the slice in the |
-// |                |                                                        | stable set vs the sufficient conditions|
-// | rate-vs-depth  | GF, fixed directions with c_2 ≠ 0, N = 2..8, 4 σ0,     | late-time rate = 2(s_1 − s_2)s_1^{1−2/N}|
-// |                | analysed                                               | (P7, 1e-3); t_eps ≤ κ bound (§6)        |
-// | bound-vs-      | GF, random balanced rank-one starts, N = 2..6,         | t_eps ≤ κ bound and the e^{−κt}        |
-// | observed       | σ0 = 1e-2..1e1, analysed                               | envelope in every run with f0 > s_2    |
-// | beyond-one-    | GF, no width-one layer, random balanced and gaussian   | measured: fraction at the global       |
-// | neuron         | starts, N = 2..5, 4 scales, analysed                   | optimum (Wilson 95 %); PASS when every |
-// |                |                                                        | run ends at a critical point (Bah et   |
-// |                |                                                        | al. 2019)                              |
+// |                | η_c = 2/(N s_1^{2−2/N})                                | η_c for every N (docs/theory.md §3
+// [checked])    | | stable-set-map | GF, balanced rank-one starts over the slice            | every start reaches the
+// limit §5       | |                | u0 = (cos a, sin a), v0 = (cos b, sin b), analysed     | predicts from c_1
+// (boundary: saddle /  | |                |                                                        | origin); fractions
+// of the slice in the | |                |                                                        | stable set vs the
+// sufficient conditions| | rate-vs-depth  | GF, fixed directions with c_2 ≠ 0, N = 2..8, 4 σ0,     | late-time rate =
+// 2(s_1 − s_2)s_1^{1−2/N}| |                | analysed                                               | (P7, 1e-3);
+// t_eps ≤ κ bound (§6)        | | bound-vs-      | GF, random balanced rank-one starts, N = 2..6,         | t_eps ≤ κ
+// bound and the e^{−κt}        | | observed       | σ0 = 1e-2..1e1, analysed                               | envelope
+// in every run with f0 > s_2    | | beyond-one-    | GF, no width-one layer, random balanced and gaussian   | measured:
+// fraction at the global       | | neuron         | starts, N = 2..5, 4 scales, analysed                   | optimum
+// (Wilson 95 %); PASS when every | |                |                                                        | run ends
+// at a critical point (Bah et   | |                |                                                        | al. 2019)
+// |
 //
 // "analysed": the sweep sets `analyze = true` (sweep.hpp), so each run line carries the analysis and observation
 // of `linflow analyze --simulate`, which the experiment's analysis reads.

@@ -12,10 +12,10 @@
 namespace linflow {
 
 enum class InitKind {
-  balanced,            ///< Arora et al. 2018a construction (docs/theory.md §2 [published]) from an end-to-end matrix
-  balanced_rank1,      ///< W_j = σ0^{1/N} a_j a_{j−1}ᵀ, a_0 = v0, a_N = u0 (docs/theory.md §2 [proved]); for stable sets
-  gaussian,            ///< i.i.d. N(0, scale²) entries in every layer
-  orthogonal,          ///< scale × a Haar-random partial isometry in every layer
+  balanced,        ///< Arora et al. 2018a construction (docs/theory.md §2 [published]) from an end-to-end matrix
+  balanced_rank1,  ///< W_j = σ0^{1/N} a_j a_{j−1}ᵀ, a_0 = v0, a_N = u0 (docs/theory.md §2 [proved]); for stable sets
+  gaussian,        ///< i.i.d. N(0, scale²) entries in every layer
+  orthogonal,      ///< scale × a Haar-random partial isometry in every layer
   perturbed_balanced,  ///< `balanced` plus, in every layer, a random Gaussian matrix of Frobenius norm `delta`
   files,               ///< W1.npy … WN.npy from `dir`
 };

@@ -26,10 +26,10 @@ class Shape {
   explicit Shape(std::vector<int> widths);
 
   int depth() const { return static_cast<int>(widths_.size()) - 1; }  ///< N
-  int width(int j) const { return widths_[static_cast<size_t>(j)]; }   ///< d_j, j = 0..N
+  int width(int j) const { return widths_[static_cast<size_t>(j)]; }  ///< d_j, j = 0..N
   const std::vector<int>& widths() const { return widths_; }
-  int min_width() const;         ///< k = min_j d_j: the largest possible rank of W
-  int min_hidden_width() const;  ///< min over j = 1..N−1 (d_0 ∧ d_N when N = 1)
+  int min_width() const;                                 ///< k = min_j d_j: the largest possible rank of W
+  int min_hidden_width() const;                          ///< min over j = 1..N−1 (d_0 ∧ d_N when N = 1)
   Eigen::Index size() const { return offsets_.back(); }  ///< number of parameters
 
   /// Layer j = 1..N of θ as a d_j × d_{j−1} matrix view (read-only, and writable).
@@ -85,7 +85,7 @@ class Objective {
 
   const Problem& problem_;
   const Shape& shape_;
-  std::vector<Eigen::MatrixXd> prefix_;    // prefix_[j] = W_{j+1:1}, j = 1..N−1; prefix_[0] = W_1 only if N = 1
+  std::vector<Eigen::MatrixXd> prefix_;  // prefix_[j] = W_{j+1:1}, j = 1..N−1; prefix_[0] = W_1 only if N = 1
   std::vector<Eigen::MatrixXd> suffix_t_;  // suffix_t_[j − 2] = T_j = ±(W_{N:j+1}ᵀ ∇L_1)ᵀ, j = 2..N−1 (d_0 × d_j)
   Eigen::MatrixXd g_;                      // ±∇L_1(W)
   Eigen::MatrixXd scratch_;                // W Σ^{1/2} for the non-whitened loss

@@ -30,13 +30,13 @@ class Problem {
   int output_dim() const { return static_cast<int>(q_.rows()); }
   bool whitened() const { return whitened_; }
 
-  const Eigen::MatrixXd& sigma() const { return sigma_; }        ///< Σ = X Xᵀ (identity when whitened)
+  const Eigen::MatrixXd& sigma() const { return sigma_; }            ///< Σ = X Xᵀ (identity when whitened)
   const Eigen::MatrixXd& sigma_sqrt() const { return sigma_sqrt_; }  ///< Σ^{1/2}
-  const Eigen::MatrixXd& cross() const { return cross_; }        ///< B = Y Xᵀ (= Z when whitened)
-  const Eigen::MatrixXd& q() const { return q_; }                ///< Q = B Σ^{-1/2} (= Z when whitened)
-  const Eigen::MatrixXd& u() const { return u_; }  ///< left singular vectors of Q (d_y × min(d_x,d_y))
-  const Eigen::VectorXd& s() const { return s_; }  ///< singular values of Q, non-increasing
-  const Eigen::MatrixXd& v() const { return v_; }  ///< right singular vectors of Q (d_x × min(d_x,d_y))
+  const Eigen::MatrixXd& cross() const { return cross_; }            ///< B = Y Xᵀ (= Z when whitened)
+  const Eigen::MatrixXd& q() const { return q_; }                    ///< Q = B Σ^{-1/2} (= Z when whitened)
+  const Eigen::MatrixXd& u() const { return u_; }          ///< left singular vectors of Q (d_y × min(d_x,d_y))
+  const Eigen::VectorXd& s() const { return s_; }          ///< singular values of Q, non-increasing
+  const Eigen::MatrixXd& v() const { return v_; }          ///< right singular vectors of Q (d_x × min(d_x,d_y))
   double data_constant() const { return data_constant_; }  ///< c = ½(‖Y‖² − ‖Q‖²)
 
   /// Numerical rank of Q: singular values above n·ε·s_1.

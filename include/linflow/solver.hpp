@@ -4,7 +4,8 @@
 //   GF: dθ/dt = −∇L(θ), integrated by the Dormand–Prince 5(4) pair of Boost.Odeint with step-size control and
 //       its 4th-order dense output; excess-loss crossings (t_eps) are located on the dense output by bisection.
 //   GD: θ ← θ − η ∇L(θ); iteration k sits at time t = k η so that GD and GF runs share a time axis.
-//   exact: the closed form of docs/theory.md §4 (exact.hpp) walked panel by panel to the recording times; t_eps by bisection
+//   exact: the closed form of docs/theory.md §4 (exact.hpp) walked panel by panel to the recording times; t_eps by
+//   bisection
 //       inside the first panel that ends below eps (the excess loss is monotone along GF); `steps` counts panels;
 //       rtol/atol/max_steps do not apply.
 //   end_to_end, rank1: reduced gradient flows of balanced networks (same integrator), see `Method`. A start that
@@ -27,8 +28,8 @@ enum class Method {
   gf,          ///< gradient flow of all layers, adaptive Dormand–Prince 5(4) with dense output
   gd,          ///< gradient descent with constant step `lr`
   end_to_end,  ///< balanced end-to-end flow on W alone (docs/theory.md §2); balanced starts of any rank
-  rank1,       ///< polar form (σ, u, v) of a balanced rank-one flow (docs/theory.md §2); needs a width-one layer, whitened
-  exact,       ///< closed-form trajectory of docs/theory.md §4 (ExactRank1Flow); same hypotheses as rank1, no integrator
+  rank1,  ///< polar form (σ, u, v) of a balanced rank-one flow (docs/theory.md §2); needs a width-one layer, whitened
+  exact,  ///< closed-form trajectory of docs/theory.md §4 (ExactRank1Flow); same hypotheses as rank1, no integrator
 };
 const char* to_string(Method method);
 Method method_from_string(const std::string& name);  ///< throws InputError naming the valid methods

@@ -33,9 +33,9 @@
 
 namespace linflow {
 
-/// c_i (docs/theory.md §5) counts as zero when |c_i| ≤ kCZeroRtol · (d_0 + d_N). The c_i are inner products of unit vectors
-/// computed from an SVD of W(0) (relative accuracy ~ n ε for its top singular pair); 1e-12 per dimension keeps a
-/// start constructed with c_1 = 0 on the boundary and a start with |c_1| = 1e-6 (well inside) off it.
+/// c_i (docs/theory.md §5) counts as zero when |c_i| ≤ kCZeroRtol · (d_0 + d_N). The c_i are inner products of unit
+/// vectors computed from an SVD of W(0) (relative accuracy ~ n ε for its top singular pair); 1e-12 per dimension keeps
+/// a start constructed with c_1 = 0 on the boundary and a start with |c_1| = 1e-6 (well inside) off it.
 inline constexpr double kCZeroRtol = 1e-12;
 /// Singular values s_i > s_{i+1} count as distinct when s_i − s_{i+1} > kDistinctRtol · s_1.
 inline constexpr double kDistinctRtol = 1e-12;
@@ -94,8 +94,8 @@ struct Prediction {
   Limit limit = Limit::unknown;
   int saddle_index = 0;          ///< k ≥ 2 when limit = saddle: W → s_k u_k v_kᵀ
   Eigen::MatrixXd limit_matrix;  ///< the predicted end-to-end limit W(∞) (empty when unknown)
-  /// c_i = u_iᵀ u0 + v_iᵀ v0, i = 1..r (docs/theory.md §5), when §5 applies (empty otherwise). A joint sign flip of (u0, v0)
-  /// or of (u_i, v_i) flips c_i, so only |c_i| and the test c_i = 0 carry meaning.
+  /// c_i = u_iᵀ u0 + v_iᵀ v0, i = 1..r (docs/theory.md §5), when §5 applies (empty otherwise). A joint sign flip of
+  /// (u0, v0) or of (u_i, v_i) flips c_i, so only |c_i| and the test c_i = 0 carry meaning.
   Eigen::VectorXd c;
   double c_zero_tolerance = 0;       ///< kCZeroRtol · (d_0 + d_N)
   std::optional<double> margin;      ///< |c_1|: the distance of the start from the boundary of the stable set
@@ -141,7 +141,8 @@ struct EscapeBound {
   Citation result;
 };
 
-/// Gradient descent: Arora, Cohen, Golowich & Hu 2018a, Theorem 1 (docs/theory.md §6), and the local step limit (docs/theory.md §3).
+/// Gradient descent: Arora, Cohen, Golowich & Hu 2018a, Theorem 1 (docs/theory.md §6), and the local step limit
+/// (docs/theory.md §3).
 struct GdBounds {
   bool applies = false;                      ///< every hypothesis of Theorem 1 holds, with the configured step
   std::vector<std::string> failed;           ///< the hypotheses that fail, each with its numbers
@@ -235,8 +236,8 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
 ///   not_applicable, still_applies   [string]
 nlohmann::json to_json(const Analysis& analysis);
 
-/// Time for σ to move from `sigma_from` to `sigma_to` under dσ/dt = N σ^{2−2/N}(f − σ) with f fixed (docs/theory.md §2 polar
-/// form; §6 escape integral ∫ dx / (N x^{2−2/N}(f − x))), by adaptive Gauss–Kronrod quadrature in ln x to ~1e-12
+/// Time for σ to move from `sigma_from` to `sigma_to` under dσ/dt = N σ^{2−2/N}(f − σ) with f fixed (docs/theory.md §2
+/// polar form; §6 escape integral ∫ dx / (N x^{2−2/N}(f − x))), by adaptive Gauss–Kronrod quadrature in ln x to ~1e-12
 /// relative. Positive when σ moves towards f; +∞ when f lies between the two values (σ never gets there).
 /// Throws InputError unless depth ≥ 1 and both values are finite and > 0.
 double magnitude_travel_time(int depth, double f, double sigma_from, double sigma_to);

@@ -1,9 +1,9 @@
 #include "cli/common.hpp"
 
+#include <unistd.h>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
-#include <unistd.h>
 
 namespace linflow::cli {
 
@@ -25,8 +25,8 @@ void ProgressPrinter::show(const Progress& p) {
   if (elapsed < delay_ || since < (tty_ ? 0.2 : 5.0)) return;
   last_ = now;
   char line[256];
-  std::snprintf(line, sizeof line, "%s: t = %.4g / %.4g (%.0f%%), excess loss %.3e, %ld steps, %.1f s",
-                label_.c_str(), p.t, p.t_max, 100.0 * p.t / p.t_max, p.excess_loss, p.steps, elapsed);
+  std::snprintf(line, sizeof line, "%s: t = %.4g / %.4g (%.0f%%), excess loss %.3e, %ld steps, %.1f s", label_.c_str(),
+                p.t, p.t_max, 100.0 * p.t / p.t_max, p.excess_loss, p.steps, elapsed);
   if (tty_) {
     std::cerr << '\r' << line << "\033[K" << std::flush;
   } else {

@@ -30,6 +30,7 @@ int run_plot(const PlotOptions& opt) {
   if (!opt.field.empty()) args.insert(args.end(), {"--field", opt.field});
   if (!opt.x.empty()) args.insert(args.end(), {"--x", opt.x});
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 

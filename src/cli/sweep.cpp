@@ -74,7 +74,7 @@ SweepSummary execute_sweep(const SweepConfig& sweep, const std::string& out, int
   options.processes = &group;
   SweepProgressPrinter printer;
   const bool show = !quiet && group.rank() == 0;
-  const SweepSummary summary = run_sweep(sweep, options, show ? printer.sink() : SweepProgressSink{});
+  SweepSummary summary = run_sweep(sweep, options, show ? printer.sink() : SweepProgressSink{});
   printer.finish();
   if (show) {
     const std::filesystem::path dir(out);
@@ -87,7 +87,7 @@ SweepSummary execute_sweep(const SweepConfig& sweep, const std::string& out, int
 int sweep_exit_code(const SweepSummary& summary) {
   if (summary.status != SweepStatus::run_errors) return 0;
   std::cerr << "linflow: error: " << summary.errors << " of " << summary.total
-            << " runs had invalid parameters (\"status\": \"error\" lines in " << summary.runs_file << ")\n";
+            << R"( runs had invalid parameters ("status": "error" lines in )" << summary.runs_file << ")\n";
   return 2;
 }
 

@@ -35,7 +35,8 @@ Eigen::VectorXd balanced_factorization(const Shape& shape, const Eigen::MatrixXd
   R[static_cast<size_t>(N)] = svd.matrixU().leftCols(k);
   for (int j = 1; j < N; ++j) R[static_cast<size_t>(j)] = random_orthonormal(shape.width(j), k, rng);
   for (int j = 1; j <= N; ++j) {
-    shape.mutable_layer(theta, j) = R[static_cast<size_t>(j)] * root.asDiagonal() * R[static_cast<size_t>(j - 1)].transpose();
+    shape.mutable_layer(theta, j) =
+        R[static_cast<size_t>(j)] * root.asDiagonal() * R[static_cast<size_t>(j - 1)].transpose();
   }
   return theta;
 }
@@ -46,8 +47,8 @@ Eigen::MatrixXd balanced_target(const Shape& shape, const InitOptions& o, std::m
   if (o.end_to_end) {
     if (o.end_to_end->rows() != dN || o.end_to_end->cols() != d0) {
       std::ostringstream os;
-      os << "init.end_to_end: shape " << o.end_to_end->rows() << "x" << o.end_to_end->cols() << ", expected "
-         << dN << "x" << d0 << " (d_N x d_0)";
+      os << "init.end_to_end: shape " << o.end_to_end->rows() << "x" << o.end_to_end->cols() << ", expected " << dN
+         << "x" << d0 << " (d_N x d_0)";
       throw InputError(os.str());
     }
     return *o.end_to_end;
@@ -75,12 +76,18 @@ Eigen::VectorXd unit_or_random(const std::optional<Eigen::VectorXd>& given, int 
 
 const char* to_string(InitKind kind) {
   switch (kind) {
-    case InitKind::balanced: return "balanced";
-    case InitKind::balanced_rank1: return "balanced_rank1";
-    case InitKind::gaussian: return "gaussian";
-    case InitKind::orthogonal: return "orthogonal";
-    case InitKind::perturbed_balanced: return "perturbed_balanced";
-    case InitKind::files: return "files";
+    case InitKind::balanced:
+      return "balanced";
+    case InitKind::balanced_rank1:
+      return "balanced_rank1";
+    case InitKind::gaussian:
+      return "gaussian";
+    case InitKind::orthogonal:
+      return "orthogonal";
+    case InitKind::perturbed_balanced:
+      return "perturbed_balanced";
+    case InitKind::files:
+      return "files";
   }
   return "?";
 }
@@ -136,13 +143,14 @@ Eigen::VectorXd initialize(const Shape& shape, const InitOptions& o) {
       return theta;
     }
     case InitKind::gaussian:
-      for (int j = 1; j <= N; ++j) shape.mutable_layer(theta, j) = o.scale * gaussian_matrix(shape.width(j), shape.width(j - 1), rng);
+      for (int j = 1; j <= N; ++j)
+        shape.mutable_layer(theta, j) = o.scale * gaussian_matrix(shape.width(j), shape.width(j - 1), rng);
       return theta;
     case InitKind::orthogonal:
       for (int j = 1; j <= N; ++j) {
         const int r = shape.width(j), c = shape.width(j - 1);
         shape.mutable_layer(theta, j) = r >= c ? Eigen::MatrixXd(o.scale * random_orthonormal(r, c, rng))
-                                       : Eigen::MatrixXd(o.scale * random_orthonormal(c, r, rng).transpose());
+                                               : Eigen::MatrixXd(o.scale * random_orthonormal(c, r, rng).transpose());
       }
       return theta;
     case InitKind::files:

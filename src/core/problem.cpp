@@ -68,8 +68,7 @@ Problem Problem::synthetic(int d_x, int d_y, const std::vector<double>& s, std::
   const int r = static_cast<int>(s.size());
   if (r < 1 || r > std::min(d_x, d_y)) {
     std::ostringstream os;
-    os << "problem.singular_values: need between 1 and min(d_x, d_y) = " << std::min(d_x, d_y)
-       << " values, got " << r;
+    os << "problem.singular_values: need between 1 and min(d_x, d_y) = " << std::min(d_x, d_y) << " values, got " << r;
     throw InputError(os.str());
   }
   for (int i = 0; i < r; ++i) {
@@ -92,8 +91,8 @@ void Problem::factor_target() {
 
 int Problem::target_rank() const {
   if (s_.size() == 0) return 0;
-  const double tol = std::numeric_limits<double>::epsilon() * static_cast<double>(std::max(q_.rows(), q_.cols())) *
-                     s_(0);
+  const double tol =
+      std::numeric_limits<double>::epsilon() * static_cast<double>(std::max(q_.rows(), q_.cols())) * s_(0);
   return static_cast<int>((s_.array() > tol).count());
 }
 

@@ -15,8 +15,8 @@ using ConstMap = Eigen::Map<const Eigen::MatrixXd>;
 // Volume limit of the libxsmm routes (header comment; docs/performance.md, BM_Objective).
 constexpr double kXsmmLimit = 128.0 * 128.0 * 128.0;
 // OpenBLAS's Aᵀ·B: transposing A first (with Eigen; with libxsmm's transpose kernel) is cheaper than its slow case.
-constexpr Index kTransposeFirstLimit = 24 * 24;
-constexpr Index kJitTransposeFirstLimit = 64 * 64;
+constexpr Index kTransposeFirstLimit = Index{24} * 24;
+constexpr Index kJitTransposeFirstLimit = Index{64} * 64;
 
 #ifdef LINFLOW_LIBXSMM
 // The jitted routes run only on CPUs with AVX: after every jitted kernel the upper halves of the vector registers
@@ -101,8 +101,9 @@ namespace {
 // networks 2.1× slower (docs/performance.md).
 inline void zero_upper() {
 #ifdef LINFLOW_LIBXSMM  // the jitted routes exist only then, on x86-64 with AVX (jit_usable)
-  asm volatile("vzeroupper" ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-               "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory");
+  asm volatile("vzeroupper" ::
+                   : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+                     "xmm12", "xmm13", "xmm14", "xmm15", "memory");
 #endif
 }
 }  // namespace

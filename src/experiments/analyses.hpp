@@ -25,9 +25,9 @@ std::string format_number(double v, int digits = 3);
 /// run's parameters were rejected).
 const nlohmann::json& run_analysis(const nlohmann::json& run, const std::string& experiment);
 const nlohmann::json& run_observation(const nlohmann::json& run, const std::string& experiment);
-/// A GF run to which the exact theory of docs/theory.md §4–§6 applies, as the §6 experiments need it: its configuration,
-/// "analysis" and "observed" members, and the "NAME run K: " prefix of its error messages. Throws InputError when
-/// the run is not GF or the analysis says the exact theory does not apply.
+/// A GF run to which the exact theory of docs/theory.md §4–§6 applies, as the §6 experiments need it: its
+/// configuration, "analysis" and "observed" members, and the "NAME run K: " prefix of its error messages. Throws
+/// InputError when the run is not GF or the analysis says the exact theory does not apply.
 struct ExactTheoryRun {
   RunConfig config;
   const nlohmann::json& analysis;

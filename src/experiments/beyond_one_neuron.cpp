@@ -1,5 +1,5 @@
-// beyond-one-neuron: the open problem of docs/theory.md §3. With min_j d_j = k ≥ 2 nothing in §4–§6 applies; Bah et al. 2019
-// [published] guarantee convergence to a critical point (for full-rank X Xᵀ) but, for N ≥ 3, not its rank. Each
+// beyond-one-neuron: the open problem of docs/theory.md §3. With min_j d_j = k ≥ 2 nothing in §4–§6 applies; Bah et al.
+// 2019 [published] guarantee convergence to a critical point (for full-rank X Xᵀ) but, for N ≥ 3, not its rank. Each
 // run is analysed and simulated (sweep.analyze); `observe` names the critical point nearest the final state. The
 // measurement: per depth × init kind × scale, the fraction of runs at the global optimum (the Eckart–Young optimum
 // of rank k) with a 95 % Wilson interval. No result predicts it, so the verdict is a measured statement; it is PASS

@@ -1,6 +1,6 @@
 // escape-time: gradient flow from a small start aligned with the top singular pair, W(0) = σ0 u_1 v_1ᵀ, balanced.
-// Aligned, f = u_1ᵀ Z v_1 = s_1 for ever and the excess loss is ½(s_1 − σ)² (docs/theory.md §2, energy), so t_eps is the time
-// σ takes from σ0 to σ1 = s_1 − √(2 eps): the §6 escape integral ∫ dx / (N x^{2−2/N}(s_1 − x)) [proved], which
+// Aligned, f = u_1ᵀ Z v_1 = s_1 for ever and the excess loss is ½(s_1 − σ)² (docs/theory.md §2, energy), so t_eps is
+// the time σ takes from σ0 to σ1 = s_1 − √(2 eps): the §6 escape integral ∫ dx / (N x^{2−2/N}(s_1 − x)) [proved], which
 // prediction P9 says GF reproduces to 1e-4 relative.
 #include <algorithm>
 #include <cmath>

@@ -15,14 +15,14 @@ namespace linflow::detail {
 namespace {
 
 constexpr const char* kName = "rate-vs-depth";
-constexpr double kRateTolerance = 1e-3;                 // docs/theory.md §8, P7: 3 digits
+constexpr double kRateTolerance = 1e-3;                   // docs/theory.md §8, P7: 3 digits
 constexpr const char* kTheoryMode = "alignment, mode 2";  // the mode whose rate is the docs/theory.md §6 formula
 
 struct Row {
   long run = 0;
   int depth = 0;
   double sigma0 = 0;
-  double theory_rate = 0;    // 2 (s_1 − s_2) s_1^{1−2/N}
+  double theory_rate = 0;  // 2 (s_1 − s_2) s_1^{1−2/N}
   double predicted = NAN;  // the analysis: slowest excited mode
   std::string mode;        // which
   double observed = NAN;   // fitted late-time rate
@@ -80,8 +80,8 @@ ExperimentReport analyze_rate_vs_depth(const SweepConfig& sweep, const std::vect
             [](const Row& a, const Row& b) { return a.depth != b.depth ? a.depth < b.depth : a.sigma0 < b.sigma0; });
 
   ExperimentReport report;
-  std::vector<std::vector<std::string>> table{{"N", "sigma0", "theory rate", "slowest mode", "observed rate", "rel. dev.",
-                                               "t_eps", "kappa bound", "t_eps/bound", "status"}};
+  std::vector<std::vector<std::string>> table{{"N", "sigma0", "theory rate", "slowest mode", "observed rate",
+                                               "rel. dev.", "t_eps", "kappa bound", "t_eps/bound", "status"}};
   double worst = 0;
   long unfitted = 0, off_theory = 0, bounded = 0, violated = 0, no_t_eps = 0;
   double ratio_min = INFINITY, ratio_max = 0;
@@ -141,7 +141,8 @@ ExperimentReport analyze_rate_vs_depth(const SweepConfig& sweep, const std::vect
        " runs, N = " + std::to_string(rows.front().depth) + ".." + std::to_string(rows.back().depth) +
        " (worst per depth: " + depths + ")";
   v += off_theory == 0
-           ? "; the slowest mode is mode 2 (c_2 != 0) everywhere, so that is the docs/theory.md §6 rate 2(s_1 - s_2)s_1^{1-2/N}"
+           ? "; the slowest mode is mode 2 (c_2 != 0) everywhere, so that is the docs/theory.md §6 rate 2(s_1 - "
+             "s_2)s_1^{1-2/N}"
            : "; in " + std::to_string(off_theory) + " runs a mode other than mode 2 is the slowest excited one";
   if (bounded > 0) {
     v += "; t_eps " + std::string(violated == 0 ? "within" : "ABOVE") + " the §6 kappa bound in " +

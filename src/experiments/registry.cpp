@@ -25,11 +25,14 @@ constexpr Entry kExperiments[] = {
      detail::analyze_escape_time},
     {"gd-step-size", "GD converges below 2/(N s_1^{2-2/N}) and not above it (docs/theory.md §3), N = 2..4",
      detail::analyze_gd_step_size},
-    {"stable-set-map", "GF limit over a 2-D slice of balanced rank-one starts vs docs/theory.md §5 (c_1 != 0 => global min)",
+    {"stable-set-map",
+     "GF limit over a 2-D slice of balanced rank-one starts vs docs/theory.md §5 (c_1 != 0 => global min)",
      detail::analyze_stable_set_map},
-    {"rate-vs-depth", "GF late-time rate and t_eps vs docs/theory.md §6 (rate 2(s_1-s_2)s_1^{1-2/N}, kappa bound), N = 2..8",
+    {"rate-vs-depth",
+     "GF late-time rate and t_eps vs docs/theory.md §6 (rate 2(s_1-s_2)s_1^{1-2/N}, kappa bound), N = 2..8",
      detail::analyze_rate_vs_depth},
-    {"bound-vs-observed", "GF t_eps vs the docs/theory.md §6 kappa bound over random balanced rank-one starts with f0 > s_2",
+    {"bound-vs-observed",
+     "GF t_eps vs the docs/theory.md §6 kappa bound over random balanced rank-one starts with f0 > s_2",
      detail::analyze_bound_vs_observed},
     {"beyond-one-neuron", "open problem: how often GF reaches the global optimum with no width-one layer (Monte Carlo)",
      detail::analyze_beyond_one_neuron},
@@ -122,7 +125,7 @@ ExactTheoryRun exact_theory_run(const SweepConfig& sweep, const nlohmann::json& 
 }
 
 std::string limit_name(const nlohmann::json& holder) {
-  const std::string limit = holder.value("limit", "unknown");
+  std::string limit = holder.value("limit", "unknown");
   if (limit == "saddle" && holder.contains("saddle_index") && holder["saddle_index"].is_number_integer()) {
     return "saddle " + std::to_string(holder["saddle_index"].get<int>());
   }

@@ -119,6 +119,7 @@ std::string percent(long n, long total) { return format_number(100.0 * static_ca
 
 ExperimentReport analyze_stable_set_map(const SweepConfig& sweep, const std::vector<nlohmann::json>& runs) {
   std::vector<Point> points;
+  points.reserve(runs.size());
   for (const auto& run : runs) points.push_back(read_point(sweep, run));
   if (points.empty()) throw InputError(std::string(kName) + ": no runs to analyse");
   std::sort(points.begin(), points.end(), [](const Point& x, const Point& y) { return x.run < y.run; });
@@ -189,8 +190,9 @@ ExperimentReport analyze_stable_set_map(const SweepConfig& sweep, const std::vec
   report.passed = mismatch_count == 0;
   std::string verdict = std::string(kName) + ": " + (report.passed ? "PASS" : "FAIL") + " — ";
   if (report.passed) {
-    verdict += "every start of the slice reached the limit docs/theory.md §5 predicts: " + std::to_string(interior_match) +
-               " of " + std::to_string(total) + " with c_1 != 0 at the global min";
+    verdict +=
+        "every start of the slice reached the limit docs/theory.md §5 predicts: " + std::to_string(interior_match) +
+        " of " + std::to_string(total) + " with c_1 != 0 at the global min";
     if (boundary > 0) {
       verdict += ", " + std::to_string(boundary_match) + " of the " + std::to_string(boundary) +
                  " on c_1 = 0 (|c_1| <= " + format_number(c_tol, 2) + ") at their predicted " + boundary_text;

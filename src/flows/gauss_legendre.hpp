@@ -3,8 +3,8 @@
 //
 // Gauss–Legendre Runge–Kutta methods are symplectic and conserve every quadratic invariant of the flow exactly
 // (Hairer, Lubich & Wanner, Geometric Numerical Integration, Thm IV.2.2): for linear networks that is each
-// imbalance D_j = W_{j+1}ᵀ W_{j+1} − W_j W_jᵀ (docs/theory.md §2), which the adaptive Dormand–Prince pair lets drift like
-// its local errors. What is left is round-off, kept from growing by (a) solving the stage equations by fixed-point
+// imbalance D_j = W_{j+1}ᵀ W_{j+1} − W_j W_jᵀ (docs/theory.md §2), which the adaptive Dormand–Prince pair lets drift
+// like its local errors. What is left is round-off, kept from growing by (a) solving the stage equations by fixed-point
 // iteration until the increments stop decreasing (round-off level), and (b) compensated (Kahan) summation of the
 // update x += h Σ b_i K_i (Hairer, McLachlan & Razakarivony, BIT 48 (2008), "Achieving Brouwer's law with implicit
 // Runge–Kutta methods"). Dense output is the collocation polynomial itself (stage order 3), so t_eps and the samples

@@ -25,8 +25,8 @@ Sample Monitor::sample(Objective& objective, const Eigen::Ref<const Eigen::Vecto
   return sample_end_to_end(objective.end_to_end(), t, loss, grad_.norm(), max_drift(theta));
 }
 
-Sample Monitor::sample_end_to_end(const Eigen::Ref<const Eigen::MatrixXd>& W, double t, double loss,
-                                  double grad_norm, double drift) const {
+Sample Monitor::sample_end_to_end(const Eigen::Ref<const Eigen::MatrixXd>& W, double t, double loss, double grad_norm,
+                                  double drift) const {
   Sample s;
   s.t = t;
   s.loss = loss;

@@ -378,6 +378,7 @@ inline void combine_portable(State& out, const State* base, const double* c, con
 /// from combine_portable by the FMAs only.
 __attribute__((target("avx2,fma"))) inline void combine_avx2(State& out, const State* base, const double* c,
                                                              const State* k, const int* terms, int count) {
+  // NOLINTNEXTLINE(modernize-use-using): GCC attaches these attributes to a typedef, not to an alias declaration.
   typedef double v4d __attribute__((vector_size(32), aligned(8), may_alias));  // unaligned, may alias double
   const Eigen::Index n = out.size();
   double* o = out.data();

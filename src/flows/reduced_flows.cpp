@@ -17,8 +17,8 @@ void gram_eigen(const Eigen::MatrixXd& gram, int max_rank, Eigen::MatrixXd& basi
   const Eigen::Index excess_rank = values.size() - max_rank;
   if (excess_rank > 0) values.head(excess_rank).setZero();
   const double top = std::max(0.0, values.maxCoeff());
-  const double floor = kGramZeroFactor * std::numeric_limits<double>::epsilon() *
-                       static_cast<double>(gram.rows()) * top;
+  const double floor =
+      kGramZeroFactor * std::numeric_limits<double>::epsilon() * static_cast<double>(gram.rows()) * top;
   for (Eigen::Index i = 0; i < values.size(); ++i) {
     if (values(i) <= floor) values(i) = 0.0;
   }
@@ -90,7 +90,8 @@ double EndToEndFlow::grad_norm(const Eigen::VectorXd& x, const Eigen::VectorXd& 
 
 Rank1Flow::Rank1Flow(const Problem& problem, int depth, const Problem::Optimum& optimum)
     : problem_(problem), depth_(depth), optimum_(optimum) {
-  if (!problem.whitened()) throw InputError("solver.method = \"rank1\" needs a whitened target (problem.target or synthetic)");
+  if (!problem.whitened())
+    throw InputError("solver.method = \"rank1\" needs a whitened target (problem.target or synthetic)");
 }
 
 Eigen::VectorXd Rank1Flow::pack(double sigma, const Eigen::VectorXd& u, const Eigen::VectorXd& v) {

@@ -45,9 +45,9 @@ class EndToEndFlow {
   Eigen::Map<const Eigen::MatrixXd> matrix(const Eigen::VectorXd& x) const {
     return {x.data(), problem_.output_dim(), problem_.input_dim()};
   }
-  /// The reported end-to-end matrix [W]_k, k = max_rank: W has rank ≤ k by construction, and the excess loss is first-order sensitive to
-  /// integration round-off outside the rank-k manifold (through ⟨Q − [Q]_k, E⟩), so every reported quantity
-  /// uses the truncation.
+  /// The reported end-to-end matrix [W]_k, k = max_rank: W has rank ≤ k by construction, and the excess loss is
+  /// first-order sensitive to integration round-off outside the rank-k manifold (through ⟨Q − [Q]_k, E⟩), so every
+  /// reported quantity uses the truncation.
   Eigen::MatrixXd end_to_end(const Eigen::VectorXd& x) const;
 
  private:

@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <optional>
-#include <cmath>
 #include <sstream>
 
-#include "flows/monitor.hpp"
 #include "flows/gauss_legendre.hpp"
+#include "flows/monitor.hpp"
 #include "flows/ode_driver.hpp"
 #include "flows/reduced_flows.hpp"
 #include "linflow/error.hpp"
@@ -98,10 +98,18 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
   const detail::DriverOptions d = driver_options(o, record);
   detail::DriverResult r;
   switch (o.integrator) {
-    case Integrator::dopri5: r = detail::integrate_dopri5(flow, x, d, on_sample, on_progress); break;
-    case Integrator::rk78: r = detail::integrate_rk78(flow, x, d, on_sample, on_progress); break;
-    case Integrator::dop853: r = detail::integrate_dop853(flow, x, d, on_sample, on_progress); break;
-    case Integrator::gauss_legendre: r = detail::integrate_gauss_legendre(flow, x, d, on_sample, on_progress); break;
+    case Integrator::dopri5:
+      r = detail::integrate_dopri5(flow, x, d, on_sample, on_progress);
+      break;
+    case Integrator::rk78:
+      r = detail::integrate_rk78(flow, x, d, on_sample, on_progress);
+      break;
+    case Integrator::dop853:
+      r = detail::integrate_dop853(flow, x, d, on_sample, on_progress);
+      break;
+    case Integrator::gauss_legendre:
+      r = detail::integrate_gauss_legendre(flow, x, d, on_sample, on_progress);
+      break;
   }
   Summary s;
   s.status = r.status;
@@ -145,8 +153,9 @@ void require_balanced(const Shape& shape, const Eigen::VectorXd& theta, const So
   const double tol = o.balance_tol * (1 + scale);
   if (imbalance > tol) {
     throw InputError(std::string("solver.method = \"") + to_string(o.method) +
-                     "\" needs a balanced start: max_j ‖D_j‖_F = " + fmt(imbalance) + " exceeds balance_tol·(1 + max‖W_j‖²) = " +
-                     fmt(tol) + " (use init.kind = balanced or balanced_rank1, or solver.method = gf)");
+                     "\" needs a balanced start: max_j ‖D_j‖_F = " + fmt(imbalance) +
+                     " exceeds balance_tol·(1 + max‖W_j‖²) = " + fmt(tol) +
+                     " (use init.kind = balanced or balanced_rank1, or solver.method = gf)");
   }
 }
 
@@ -167,8 +176,8 @@ Summary run_end_to_end(const Problem& problem, const Shape& shape, Eigen::Vector
   return s;
 }
 
-// A balanced network with a width-one hidden layer is W_j = σ^{1/N} a_j a_{j−1}ᵀ (docs/theory.md §2 [proved]); its hidden
-// directions a_1..a_{N−1} do not move under GF (each ∇_{W_j} L is parallel to W_j for 1 < j < N), so the layers
+// A balanced network with a width-one hidden layer is W_j = σ^{1/N} a_j a_{j−1}ᵀ (docs/theory.md §2 [proved]); its
+// hidden directions a_1..a_{N−1} do not move under GF (each ∇_{W_j} L is parallel to W_j for 1 < j < N), so the layers
 // are rebuilt exactly from (σ, u, v) and the initial hidden directions.
 struct BalancedRank1 {
   double sigma0 = 0;
@@ -304,7 +313,8 @@ Summary run_gd(const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& 
     bool sampled = false;
     while (next_sample < record.times.size() && record.times[next_sample] <= t) {
       ++next_sample;
-      if (!sampled && sink) sink(monitor.sample_end_to_end(objective.end_to_end(), t, loss, grad.norm(), monitor.max_drift(theta)));
+      if (!sampled && sink)
+        sink(monitor.sample_end_to_end(objective.end_to_end(), t, loss, grad.norm(), monitor.max_drift(theta)));
       sampled = true;
     }
     if (excess <= o.eps && !s.t_eps) {
@@ -319,7 +329,7 @@ Summary run_gd(const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& 
       break;
     }
     if (k >= budget) {
-      s.status = (s.t_eps && excess <= o.eps) ? Status::converged
+      s.status = (s.t_eps && excess <= o.eps)           ? Status::converged
                  : (o.steps > 0 && o.steps <= budget_t) ? Status::max_steps
                                                         : Status::t_max;
       break;
@@ -335,21 +345,30 @@ Summary run_gd(const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& 
 
 const char* to_string(Method method) {
   switch (method) {
-    case Method::gf: return "gf";
-    case Method::gd: return "gd";
-    case Method::end_to_end: return "end_to_end";
-    case Method::rank1: return "rank1";
-    case Method::exact: return "exact";
+    case Method::gf:
+      return "gf";
+    case Method::gd:
+      return "gd";
+    case Method::end_to_end:
+      return "end_to_end";
+    case Method::rank1:
+      return "rank1";
+    case Method::exact:
+      return "exact";
   }
   return "?";
 }
 
 const char* to_string(Integrator integrator) {
   switch (integrator) {
-    case Integrator::dopri5: return "dopri5";
-    case Integrator::rk78: return "rk78";
-    case Integrator::dop853: return "dop853";
-    case Integrator::gauss_legendre: return "gauss_legendre";
+    case Integrator::dopri5:
+      return "dopri5";
+    case Integrator::rk78:
+      return "rk78";
+    case Integrator::dop853:
+      return "dop853";
+    case Integrator::gauss_legendre:
+      return "gauss_legendre";
   }
   return "?";
 }
@@ -358,7 +377,8 @@ Integrator integrator_from_string(const std::string& name) {
   for (auto i : {Integrator::dopri5, Integrator::rk78, Integrator::dop853, Integrator::gauss_legendre}) {
     if (name == to_string(i)) return i;
   }
-  throw InputError("solver.integrator: unknown integrator '" + name + "' (expected dopri5, rk78, dop853 or gauss_legendre)");
+  throw InputError("solver.integrator: unknown integrator '" + name +
+                   "' (expected dopri5, rk78, dop853 or gauss_legendre)");
 }
 
 Method method_from_string(const std::string& name) {
@@ -370,11 +390,16 @@ Method method_from_string(const std::string& name) {
 
 const char* to_string(Status status) {
   switch (status) {
-    case Status::converged: return "converged";
-    case Status::t_max: return "t_max";
-    case Status::max_steps: return "max_steps";
-    case Status::diverged: return "diverged";
-    case Status::stalled: return "stalled";
+    case Status::converged:
+      return "converged";
+    case Status::t_max:
+      return "t_max";
+    case Status::max_steps:
+      return "max_steps";
+    case Status::diverged:
+      return "diverged";
+    case Status::stalled:
+      return "stalled";
   }
   return "?";
 }
@@ -394,7 +419,8 @@ bool SolverOptions::is_valid(std::string* why) const {
   if (!positive(t_max)) return bad("solver.t_max: must be finite and > 0, got " + fmt(t_max));
   if (!positive(eps)) return bad("solver.eps: must be finite and > 0, got " + fmt(eps));
   if (max_steps <= 0) return bad("solver.max_steps: must be > 0, got " + std::to_string(max_steps));
-  if (!(grad_tol >= 0) || !std::isfinite(grad_tol)) return bad("solver.grad_tol: must be finite and ≥ 0, got " + fmt(grad_tol));
+  if (!(grad_tol >= 0) || !std::isfinite(grad_tol))
+    return bad("solver.grad_tol: must be finite and ≥ 0, got " + fmt(grad_tol));
   if (!(balance_tol > 0)) return bad("solver.balance_tol: must be > 0, got " + fmt(balance_tol));
   if (!(divergence_factor > 1)) return bad("solver.divergence_factor: must be > 1, got " + fmt(divergence_factor));
   return true;

@@ -1,17 +1,17 @@
 #include "linflow/config.hpp"
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
-#include <toml++/toml.h>
 #include <utility>
 
-#include "run/config_table.hpp"
 #include "core/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/io.hpp"
+#include "run/config_table.hpp"
 
 namespace linflow {
 namespace {
@@ -24,8 +24,8 @@ const std::map<std::string, std::vector<std::string>>& schema() {
       {"network", {"widths"}},
       {"init", {"kind", "seed", "scale", "rank", "end_to_end", "sigma0", "u0", "v0", "delta", "dir"}},
       {"solver",
-       {"method", "rtol", "atol", "dt0", "integrator", "dt", "lr", "steps", "t_max", "eps", "stop_at_eps", "max_steps", "grad_tol",
-        "divergence_factor", "balance_tol"}},
+       {"method", "rtol", "atol", "dt0", "integrator", "dt", "lr", "steps", "t_max", "eps", "stop_at_eps", "max_steps",
+        "grad_tol", "divergence_factor", "balance_tol"}},
       {"output", {"samples_log", "samples_uniform", "t_min", "modes", "save_weights", "trajectory"}},
   };
   return s;
@@ -100,7 +100,7 @@ class Reader {
     }
   }
   template <class Int>
-    requires std::is_integral_v<Int>
+  requires std::is_integral_v<Int>
   void get(const char* section, const char* key, Int& out) const {
     if (const auto* n = find(section, key)) {
       const auto v = n->value_exact<int64_t>();
@@ -298,9 +298,15 @@ nlohmann::json to_json(const RunConfig& c) {
                   {"singular_values", c.problem.singular_values},
                   {"seed", c.problem.seed}};
   j["network"] = {{"widths", c.widths}};
-  j["init"] = {{"kind", to_string(c.init.kind)}, {"seed", c.init.seed},   {"scale", c.init.scale},
-               {"rank", c.init.rank},             {"sigma0", c.init.sigma0}, {"u0", vec(c.init.u0)},
-               {"v0", vec(c.init.v0)},            {"delta", c.init.delta}, {"dir", c.init.dir},
+  j["init"] = {{"kind", to_string(c.init.kind)},
+               {"seed", c.init.seed},
+               {"scale", c.init.scale},
+               {"rank", c.init.rank},
+               {"sigma0", c.init.sigma0},
+               {"u0", vec(c.init.u0)},
+               {"v0", vec(c.init.v0)},
+               {"delta", c.init.delta},
+               {"dir", c.init.dir},
                {"end_to_end", c.init_end_to_end_file}};
   const auto& s = c.solver;
   j["solver"] = {{"method", to_string(s.method)},

@@ -12,11 +12,11 @@
 #include <set>
 #include <sstream>
 
-#include "run/config_table.hpp"
 #include "core/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/run.hpp"
 #include "linflow/theory.hpp"
+#include "run/config_table.hpp"
 
 namespace linflow {
 namespace {
@@ -93,7 +93,7 @@ class SweepReader {
   std::optional<std::string> string(const toml::table& t, const char* key, const std::string& where) const {
     const toml::node* n = t.get(key);
     if (!n) return std::nullopt;
-    const auto v = n->value_exact<std::string>();
+    auto v = n->value_exact<std::string>();
     if (!v) fail(where + key + ": expected a string");
     return v;
   }
@@ -441,8 +441,8 @@ std::string run_line(const SweepConfig& sweep, long k) {
       line[key] = std::move(v);
     }
     if (sweep.analyze) {
-      line["analysis"] = std::move(analysis);
-      line["observed"] = std::move(observed);
+      line["analysis"] = analysis;  // json into ordered_json: a conversion, not a move
+      line["observed"] = observed;
     }
   } catch (const InputError& e) {
     line["status"] = "error";

@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "sweep/process_group.hpp"
 #include "linflow/sweep.hpp"
+#include "sweep/process_group.hpp"
 
 namespace linflow {
 namespace {

@@ -1,6 +1,6 @@
 // A process group of one: what linflow uses when it is built without MPI.
-#include "sweep/process_group.hpp"
 #include "linflow/sweep.hpp"
+#include "sweep/process_group.hpp"
 
 namespace linflow {
 

@@ -17,10 +17,10 @@
 #include <sstream>
 #include <thread>
 
-#include "sweep/process_group.hpp"
 #include "core/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/sweep.hpp"
+#include "sweep/process_group.hpp"
 
 namespace linflow {
 namespace {
@@ -280,6 +280,7 @@ SweepSummary run_sweep(const SweepConfig& sweep, const SweepOptions& options, co
   {
     std::vector<std::jthread> pool;
     const auto local = static_cast<int>(std::min<long>(summary.threads, static_cast<long>(todo.size())));
+    pool.reserve(static_cast<size_t>(local));
     for (int t = 0; t < local; ++t) pool.emplace_back(work);
     if (summary.processes > 1) detail::serve_runs(take, deliver);
   }

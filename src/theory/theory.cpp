@@ -21,23 +21,29 @@ constexpr double kNearBoundary = 1e-2;
 constexpr double kGlobalErrorFactor = 10.0;
 
 const Citation kStableSet{"Eftekhari 2020, stable sets of balanced rank-one starts (docs/theory.md §5)", Tag::proved};
-const Citation kSublevel{"loss sublevel set below every non-optimal critical value (docs/theory.md §5 condition 2)", Tag::proved};
-const Citation kConvex{"N = 1: least squares, strictly convex since X Xᵀ has full rank (docs/theory.md §1)", Tag::proved};
+const Citation kSublevel{"loss sublevel set below every non-optimal critical value (docs/theory.md §5 condition 2)",
+                         Tag::proved};
+const Citation kConvex{"N = 1: least squares, strictly convex since X Xᵀ has full rank (docs/theory.md §1)",
+                       Tag::proved};
 const Citation kZeroTarget{"Q = 0: every critical point has W = 0 = W* (docs/theory.md §3)", Tag::proved};
 const Citation kZeroStart{"all layers zero: the gradient vanishes, θ stays put (N ≥ 2)", Tag::proved};
 const Citation kAlignment{"alignment f0 > s_2 (docs/theory.md §5 condition 3)", Tag::proved};
 const Citation kDeficiency{"Arora et al. 2018a, deficiency margin (docs/theory.md §5 condition 1)", Tag::published};
 const Citation kKappa{"Eftekhari 2020, non-local linear rate κ (docs/theory.md §6)", Tag::proved};
 const Citation kDeficiencyRate{
-    "Arora et al. 2018a, gradient-flow rate 2 c^{2(N−1)/N} under a deficiency margin (docs/theory.md §6)", Tag::published};
+    "Arora et al. 2018a, gradient-flow rate 2 c^{2(N−1)/N} under a deficiency margin (docs/theory.md §6)",
+    Tag::published};
 const Citation kAsymptotic{
-    "asymptotic rate of the slowest excited mode, 2 (s_1 − s_2) s_1^{1−2/N} when c_2 ≠ 0 (docs/theory.md §4, §6)", Tag::proved};
+    "asymptotic rate of the slowest excited mode, 2 (s_1 − s_2) s_1^{1−2/N} when c_2 ≠ 0 (docs/theory.md §4, §6)",
+    Tag::proved};
 const Citation kAsymptoticConvex{"N = 1, whitened: W − Z = (W(0) − Z) e^{−t}, excess ∝ e^{−2t}", Tag::proved};
-const Citation kEscape{"escape bracket from dσ/dt = N σ^{2−2/N}(f − σ), f0 ≤ f ≤ s_1 (docs/theory.md §2, §4, §6)", Tag::proved};
+const Citation kEscape{"escape bracket from dσ/dt = N σ^{2−2/N}(f − σ), f0 ≤ f ≤ s_1 (docs/theory.md §2, §4, §6)",
+                       Tag::proved};
 const Citation kArora{"Arora, Cohen, Golowich & Hu 2018a, Theorem 1 (docs/theory.md §6)", Tag::published};
 const Citation kGdRate{"GD late-time rate from the linearisation at W* with h_max = N s_1^{2−2/N} (docs/theory.md §3)",
                        Tag::checked};
-const Citation kLinger{"time near s_2 u_2 v_2ᵀ ≈ ln(1/|c_1|) / ((s_1 − s_2) s_2^{1−2/N}) (docs/theory.md §5)", Tag::heuristic};
+const Citation kLinger{"time near s_2 u_2 v_2ᵀ ≈ ln(1/|c_1|) / ((s_1 − s_2) s_2^{1−2/N}) (docs/theory.md §5)",
+                       Tag::heuristic};
 const Citation kRoundoff{"round-off escape from a measure-zero limit set", Tag::heuristic};
 
 std::string num(double v) {
@@ -405,7 +411,8 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
   }
   if (h.rank_one_theory && (p.limit == Limit::saddle || p.limit == Limit::origin)) {
     // Round-off seeds the unstable directions at ~ε per entry; the integrator's truncation error does not (its
-    // stages stay in the invariant set), which measured escape times confirm (docs/theory.md §5 heuristic, c_1 = 0 starts).
+    // stages stay in the invariant set), which measured escape times confirm (docs/theory.md §5 heuristic, c_1 = 0
+    // starts).
     const double delta = kEps * (d0 + dN);
     const double log_inv = std::log(1.0 / delta);
     double t = kInf;
@@ -435,7 +442,7 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
   if (r >= 1) g.local_stability_lr = 2.0 / (N * std::pow(s1, 2.0 - 2.0 / N));
   const double c = cond.deficiency_margin.margin;
   const double normQ = Q.norm();
-  if (!h.whitened) g.failed.push_back("data not whitened (X Xᵀ ≠ I)");
+  if (!h.whitened) g.failed.emplace_back("data not whitened (X Xᵀ ≠ I)");
   if (!all_wide) g.failed.push_back("a width d_j is below min(d_0, d_N) = " + std::to_string(m));
   if (!(c > 0)) {
     g.failed.push_back("no deficiency margin: c = s_min − ‖W(0) − Z‖_F = " + num(c) + " ≤ 0");
@@ -463,7 +470,7 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
   auto& na = a.not_applicable;
   if (N >= 2) {
     if (!h.whitened)
-      na.push_back("§4–§6 (exact solution, stable sets, rates) assume whitened data, X Xᵀ = I; here X Xᵀ ≠ I");
+      na.emplace_back("§4–§6 (exact solution, stable sets, rates) assume whitened data, X Xᵀ = I; here X Xᵀ ≠ I");
     if (!h.width_one) {
       na.push_back("§3–§6 need a layer of width one; the narrowest layer has width " + std::to_string(k) +
                    ", so W can have rank up to " + std::to_string(k));
@@ -472,7 +479,7 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
       na.push_back("§4–§6 need a balanced start: max_j ‖D_j‖_F = " + num(h.imbalance) + " > tolerance " +
                    num(h.imbalance_tolerance));
     }
-    if (sigma0 == 0) na.push_back("§4–§6 need W(0) ≠ 0 (the polar form W = σ u vᵀ with σ > 0)");
+    if (sigma0 == 0) na.emplace_back("§4–§6 need W(0) ≠ 0 (the polar form W = σ u vᵀ with σ > 0)");
     if (r >= 1 && !h.distinct_top) {
       na.push_back("§5 needs s_1 > s_2: s_1 − s_2 = " + num(s1 - s2) + " (the global minimizer is not unique)");
     }
@@ -494,7 +501,7 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
     }
   }
   auto& sa = a.still_applies;
-  sa.push_back(
+  sa.emplace_back(
       "Bah et al. 2019 [published]: X Xᵀ has full rank, so gradient flow from any start stays bounded and "
       "converges to a critical point");
   sa.push_back("critical points [proved]: every critical point has W Σ^{1/2} = Σ_{i∈S} s_i u_i v_iᵀ with |S| ≤ k = " +
@@ -506,7 +513,7 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
   sa.push_back("loss sublevel set [proved]: " + cond.sublevel.statement + (cond.sublevel.holds ? " holds" : " fails") +
                (cond.sublevel.holds ? ", so gradient flow reaches W*" : ""));
   if (N == 2 && h.whitened) {
-    sa.push_back("Bah et al. 2019 [published]: for N = 2 almost every start reaches a global minimizer");
+    sa.emplace_back("Bah et al. 2019 [published]: for N = 2 almost every start reaches a global minimizer");
   }
 
   // --- summary line
@@ -591,32 +598,32 @@ nlohmann::json to_json(const Analysis& a) {
               {"result", citation_json(b.escape->result)}};
   }
   const GdBounds& g = b.gd;
-  j["bounds"] = {
-      {"eps", b.eps},
-      {"rates", rates},
-      {"kappa", optional_json(b.kappa)},
-      {"t_eps_bound", optional_json(b.t_eps_bound)},
-      {"asymptotic_rate", optional_json(b.asymptotic_rate)},
-      {"asymptotic_result", citation_json(b.asymptotic_result)},
-      {"asymptotic_mode", b.asymptotic_mode.empty() ? json(nullptr) : json(b.asymptotic_mode)},
-      {"mode_rates", mode_rates},
-      {"escape_time", escape},
-      {"lingering_estimate", optional_json(b.lingering_estimate)},
-      {"lingering_result", b.lingering_estimate ? citation_json(kLinger) : json(nullptr)},
-      {"roundoff_escape_estimate", optional_json(b.roundoff_escape_estimate)},
-      {"roundoff_result", b.roundoff_escape_estimate ? citation_json(kRoundoff) : json(nullptr)},
-      {"gd",
-       {{"applies", g.applies},
-        {"failed", g.failed},
-        {"delta_max", optional_json(g.delta_max)},
-        {"lr_max", optional_json(g.lr_max)},
-        {"iterations_bound", optional_json(g.iterations_bound)},
-        {"local_stability_lr", optional_json(g.local_stability_lr)},
-        {"asymptotic_rate", optional_json(g.asymptotic_rate)},
-        {"result", citation_json(g.result)},
-        {"local_stability_result",
-         citation_json({"top Hessian eigenvalue N s_1^{2−2/N} at a balanced minimizer (docs/theory.md §3)", Tag::checked})},
-        {"asymptotic_result", g.asymptotic_rate ? citation_json(kGdRate) : json(nullptr)}}}};
+  j["bounds"] = {{"eps", b.eps},
+                 {"rates", rates},
+                 {"kappa", optional_json(b.kappa)},
+                 {"t_eps_bound", optional_json(b.t_eps_bound)},
+                 {"asymptotic_rate", optional_json(b.asymptotic_rate)},
+                 {"asymptotic_result", citation_json(b.asymptotic_result)},
+                 {"asymptotic_mode", b.asymptotic_mode.empty() ? json(nullptr) : json(b.asymptotic_mode)},
+                 {"mode_rates", mode_rates},
+                 {"escape_time", escape},
+                 {"lingering_estimate", optional_json(b.lingering_estimate)},
+                 {"lingering_result", b.lingering_estimate ? citation_json(kLinger) : json(nullptr)},
+                 {"roundoff_escape_estimate", optional_json(b.roundoff_escape_estimate)},
+                 {"roundoff_result", b.roundoff_escape_estimate ? citation_json(kRoundoff) : json(nullptr)},
+                 {"gd",
+                  {{"applies", g.applies},
+                   {"failed", g.failed},
+                   {"delta_max", optional_json(g.delta_max)},
+                   {"lr_max", optional_json(g.lr_max)},
+                   {"iterations_bound", optional_json(g.iterations_bound)},
+                   {"local_stability_lr", optional_json(g.local_stability_lr)},
+                   {"asymptotic_rate", optional_json(g.asymptotic_rate)},
+                   {"result", citation_json(g.result)},
+                   {"local_stability_result",
+                    citation_json({"top Hessian eigenvalue N s_1^{2−2/N} at a balanced minimizer (docs/theory.md §3)",
+                                   Tag::checked})},
+                   {"asymptotic_result", g.asymptotic_rate ? citation_json(kGdRate) : json(nullptr)}}}};
   j["not_applicable"] = a.not_applicable;
   j["still_applies"] = a.still_applies;
   return j;
@@ -928,8 +935,9 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
         c.note = "not yet asymptotic: the window is dominated by the faster mode '" + *faster_mode +
                  "' (the slowest one is too weak to show above eps)";
       } else if (!gf) {
-        // GD moves the imbalance by η² terms (docs/theory.md §2) and so ends at an unbalanced minimizer whose Hessian differs
-        // from the balanced one by O(lr): measured deviations grow linearly with lr (3% at lr = 0.1 on s = 3, 2, 1).
+        // GD moves the imbalance by η² terms (docs/theory.md §2) and so ends at an unbalanced minimizer whose Hessian
+        // differs from the balanced one by O(lr): measured deviations grow linearly with lr (3% at lr = 0.1 on s = 3,
+        // 2, 1).
         const double moved = ob.samples.empty() ? 0.0 : ob.samples.back().imbalance_drift;
         c.note = "GD ends at a minimizer whose imbalance moved by " + num(moved) +
                  "; the balanced linearisation predicts its rate only to O(lr) — not a contradiction";

@@ -36,7 +36,8 @@ seed = 11
 [solver]
 eps = 1e-12
 t_max = 1000.0
-)", ".");
+)",
+                                                          ".");
   const linflow::RunResult configured = linflow::run_config(config, "");
 
   std::cout << "linflow " << linflow::version() << ": " << direct.message << "\n";
