@@ -248,47 +248,55 @@ void write_npy(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>&
 }
 
 Eigen::MatrixXd read_csv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(path, "cannot open file");
-  std::vector<std::vector<double>> rows;
+  std::ifstream in = open_input(path, std::ios::in, "a .csv file");
+  // One flat list of values rather than a vector per row: a file of short lines ("1\n" ...) would otherwise cost
+  // dozens of bytes of bookkeeping per byte read.
+  std::vector<double> values;
+  size_t cols = 0, rows = 0;
   std::string line;
-  int line_no = 0;
+  // 64-bit because a file of a few GB of blank lines has more than 2^31 of them.
+  std::uint64_t line_no = 0;
   while (std::getline(in, line)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     const auto first = line.find_first_not_of(" \t");
     if (first == std::string::npos || line[first] == '#') continue;
-    std::vector<double> row;
-    std::stringstream ss(line);
-    std::string field;
-    while (std::getline(ss, field, ',')) {
+    const std::string where = "line " + std::to_string(line_no) + ": ";
+    size_t fields = 0;
+    size_t start = 0;
+    while (true) {
+      const size_t comma = line.find(',', start);
+      const std::string_view field =
+          std::string_view(line).substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (comma == std::string::npos && field.empty() && fields > 0) {
+        fail(path, where + "trailing comma in '" + excerpt(line) + "'");
+      }
       const auto b = field.find_first_not_of(" \t");
       const auto e = field.find_last_not_of(" \t");
-      const std::string f = b == std::string::npos ? std::string() : field.substr(b, e - b + 1);
+      const std::string_view f = b == std::string_view::npos ? field.substr(0, 0) : field.substr(b, e - b + 1);
       double v = 0;
       const char* begin = f.data();
-      if (!f.empty() && f[0] == '+') ++begin;
+      // from_chars takes no '+', so one is skipped here; it must not make "+-1" acceptable.
+      if (f.size() > 1 && f[0] == '+' && f[1] != '-' && f[1] != '+') ++begin;
       const auto [p, ec] = std::from_chars(begin, f.data() + f.size(), v);
       if (f.empty() || ec != std::errc() || p != f.data() + f.size() || !std::isfinite(v)) {
-        fail(path, "line " + std::to_string(line_no) + ": '" + f + "' is not a finite number");
+        fail(path, where + "'" + excerpt(f) + "' is not a finite number");
       }
-      row.push_back(v);
+      values.push_back(v);
+      ++fields;
+      if (comma == std::string::npos) break;
+      start = comma + 1;
     }
-    if (!line.empty() && line.back() == ',') {
-      fail(path, "line " + std::to_string(line_no) + ": trailing comma");
+    if (rows > 0 && fields != cols) {
+      fail(path,
+           where + std::to_string(fields) + " fields, expected " + std::to_string(cols) + " ('" + excerpt(line) + "')");
     }
-    if (!rows.empty() && row.size() != rows.front().size()) {
-      fail(path, "line " + std::to_string(line_no) + ": " + std::to_string(row.size()) + " fields, expected " +
-                     std::to_string(rows.front().size()));
-    }
-    rows.push_back(std::move(row));
+    cols = fields;
+    ++rows;
   }
-  if (rows.empty()) fail(path, "no numeric rows");
-  Eigen::MatrixXd M(static_cast<Eigen::Index>(rows.size()), static_cast<Eigen::Index>(rows.front().size()));
-  for (size_t i = 0; i < rows.size(); ++i) {
-    for (size_t j = 0; j < rows[i].size(); ++j) M(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = rows[i][j];
-  }
-  return M;
+  if (rows == 0) fail(path, "no numeric rows");
+  return Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+      values.data(), static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
 }
 
 Eigen::MatrixXd read_matrix(const std::string& path) {

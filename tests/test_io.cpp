@@ -235,8 +235,40 @@ TEST_F(BadFiles, NpyHeaderTextIsQuotedSanitized) {
 
 TEST_F(BadFiles, DirectoryIsReportedAsADirectory) {
   std::filesystem::create_directory(dir_ / "weights.npy");
+  std::filesystem::create_directory(dir_ / "target.csv");
   EXPECT_EQ(input_error((dir_ / "weights.npy").string()), "is a directory, expected a .npy file");
+  EXPECT_EQ(input_error((dir_ / "target.csv").string()), "is a directory, expected a .csv file");
   EXPECT_EQ(input_error((dir_ / "absent.npy").string()), "cannot open file (No such file or directory)");
+}
+
+TEST_F(BadFiles, CsvErrorQuotesAShortSanitizedExcerpt) {
+  const auto nul = write("nul.csv", std::string("1,2\n3,\0"
+                                                "4\n",
+                                                9));
+  EXPECT_EQ(input_error(nul), "line 2: '\\x004' is not a finite number");
+  const auto escape = write("escape.csv", "1,\x1b[31mred\\\n");
+  EXPECT_EQ(input_error(escape), "line 1: '\\x1b[31mred\\\\' is not a finite number");
+  // A field of a megabyte is not echoed whole.
+  const auto huge = write("huge.csv", "1," + std::string(1 << 20, 'x') + "\n");
+  const std::string what = input_error(huge);
+  EXPECT_EQ(what, "line 1: '" + std::string(40, 'x') + "...' is not a finite number");
+  const auto ragged = write("ragged.csv", "1,2\n3,4,\t" + std::string(100, '5') + "\n");
+  const std::string r = input_error(ragged);
+  EXPECT_EQ(r.rfind("line 2: 3 fields, expected 2 ('3,4,\\x09555", 0), 0u) << r;
+  EXPECT_LT(r.size(), 100u);
+  const auto trailing = write("trailing.csv", "1,2,\n");
+  EXPECT_EQ(input_error(trailing), "line 1: trailing comma in '1,2,'");
+}
+
+TEST_F(BadFiles, CsvSignIsTakenOnce) {
+  const auto plus = write("plus.csv", "+1, -2\n");
+  Eigen::MatrixXd expected(1, 2);
+  expected << 1, -2;
+  EXPECT_EQ(read_csv(plus), expected);
+  const auto both = write("both.csv", "+-1, 2\n");
+  EXPECT_EQ(input_error(both), "line 1: '+-1' is not a finite number");
+  const auto twice = write("twice.csv", "++1, 2\n");
+  EXPECT_EQ(input_error(twice), "line 1: '++1' is not a finite number");
 }
 
 }  // namespace

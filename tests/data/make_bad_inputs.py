@@ -25,6 +25,8 @@ FILES = {
     "huge_promise.npy": npy("(3, 4294967296)", bytes(16)),
     # Empty tuple items: was read as a 3 x 4 array.
     "bad_shape.npy": npy("(3,,,,4,,)", bytes(96)),
+    # A NUL byte inside a field: was printed raw in the error message.
+    "nul.csv": b"1.0, 2.0\n3.0, \x004.0\n",
 }
 
 if __name__ == "__main__":
