@@ -1,10 +1,39 @@
 // Matrix files: .npy (both memory orders, float64/float32) and CSV, with every malformed input rejected by name.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <new>
+#include <thread>
 
 #include "linflow/error.hpp"
 #include "linflow/io.hpp"
+
+// The largest single operator-new request since the last reset: a reader must size its buffers by the bytes
+// it has, not by what a header claims, and this is how the tests see it.
+namespace {
+std::atomic<std::size_t> g_largest_new{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  std::size_t seen = g_largest_new.load(std::memory_order_relaxed);
+  while (size > seen && !g_largest_new.compare_exchange_weak(seen, size, std::memory_order_relaxed)) {
+  }
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+// GCC pairs free with the operator new it sees called at each delete site and warns; here new is malloc.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace linflow {
 namespace {
@@ -58,6 +87,188 @@ TEST(Csv, RejectsNonNumericAndRaggedFiles) {
   expect_input_error(kData + "/nan.csv", "not a finite number");
   expect_input_error(kData + "/ragged.csv", "fields, expected 2");
   expect_input_error(kData + "/small.toml", "unknown file type");
+}
+
+// Crafted files are written by the tests themselves into a fresh directory per test: a corrupt header is
+// easiest to read next to the assertion about it.
+class BadFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ =
+        std::filesystem::temp_directory_path() / ("linflow_test_io_" + std::to_string(::getpid()) + "_" + info->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& bytes) const {
+    const auto path = (dir_ / name).string();
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    return path;
+  }
+
+  // A version-1 .npy file laid out as NumPy writes it: the header dict padded with spaces so that the data
+  // starts at a multiple of 64 bytes.
+  static std::string npy(const std::string& dict, const std::string& data) {
+    std::string header = dict;
+    constexpr std::size_t kPreamble = 10;  // magic (6), version (2), header length (2)
+    header.append((64 - (kPreamble + header.size() + 1) % 64) % 64, ' ');
+    header.push_back('\n');
+    std::string out("\x93NUMPY\x01\x00", 8);
+    out.push_back(static_cast<char>(header.size() & 0xff));
+    out.push_back(static_cast<char>(header.size() >> 8));
+    return out + header + data;
+  }
+  static std::string npy_shape(const std::string& shape, const std::string& data, const std::string& descr = "<f8") {
+    return npy("{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }", data);
+  }
+
+  std::filesystem::path dir_;
+};
+
+// The message a reader throws for `path`, which must be an InputError that names the file.
+std::string input_error(const std::string& path) {
+  try {
+    read_matrix(path);
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind(path + ": ", 0), 0u) << what;
+    return what.substr(path.size() + 2);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << path << " threw a " << typeid(e).name() << " instead of InputError: " << e.what();
+    return {};
+  }
+  ADD_FAILURE() << path << " was accepted";
+  return {};
+}
+
+bool printable_one_line(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+TEST_F(BadFiles, NpyShapeWhoseSizeOverflowsIsRefused) {
+  // (2^32, 2^32) wrapped to 0 elements in signed arithmetic and passed the size check: a 145-byte crash.
+  const auto wrap = write("wrap.npy", npy_shape("(4294967296, 4294967296)", std::string(17, '\0')));
+  EXPECT_NE(input_error(wrap).find("absurd .npy shape 4294967296 x 4294967296"), std::string::npos);
+  const auto int64_max = write("int64_max.npy", npy_shape("(3, 9223372036854775807)", ""));
+  EXPECT_NE(input_error(int64_max).find("absurd .npy shape 3 x 9223372036854775807"), std::string::npos);
+  // Elements fit in 64 bits, bytes do not.
+  const auto bytes = write("bytes.npy", npy_shape("(2305843009213693952,)", ""));
+  EXPECT_NE(input_error(bytes).find("absurd .npy shape 2305843009213693952 (its size"), std::string::npos);
+  const auto too_big = write("too_big.npy", npy_shape("(99999999999999999999, 1)", ""));
+  EXPECT_NE(input_error(too_big).find("malformed .npy shape"), std::string::npos);
+}
+
+TEST_F(BadFiles, NpyHeaderPromisingMoreDataThanTheFileHoldsIsRefusedBeforeAllocating) {
+  const auto path = write("promise.npy", npy_shape("(3, 4294967296)", std::string(16, '\0')));
+  g_largest_new = 0;
+  EXPECT_EQ(input_error(path),
+            "truncated data: header promises 3 x 4294967296 float64 (103079215104 bytes), file holds 16");
+  EXPECT_LT(g_largest_new.load(), std::size_t{1} << 16);
+  // 2^31 float64 values (16 GiB): within the element limit, so only the file size stands between it and the heap.
+  const auto f32 = write("f32.npy", npy_shape("(32768, 65536)", std::string(8, '\0'), "<f4"));
+  g_largest_new = 0;
+  EXPECT_EQ(input_error(f32), "truncated data: header promises 32768 x 65536 float32 (8589934592 bytes), file holds 8");
+  EXPECT_LT(g_largest_new.load(), std::size_t{1} << 16);
+  const auto one_short = write("one_short.npy", npy_shape("(3,)", std::string(23, '\0')));
+  EXPECT_EQ(input_error(one_short), "truncated data: header promises 3 float64 (24 bytes), file holds 23");
+}
+
+TEST_F(BadFiles, NpyFromAPipeIsReadOnlyAsFarAsItsDataGoes) {
+  // A pipe has no size to check up front, so the reader must grow its buffer with the bytes that arrive.
+  const auto path = (dir_ / "pipe.npy").string();
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  // 2^31 float64 values: within the element limit, so nothing but the data itself bounds the buffer.
+  const std::string bytes = npy_shape("(32768, 65536)", std::string(16, '\0'));
+  std::thread writer([&] {
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  });
+  g_largest_new = 0;
+  const std::string what = input_error(path);
+  writer.join();
+  EXPECT_EQ(what, "truncated data: header promises 32768 x 65536 float64 (17179869184 bytes), file holds 16");
+  EXPECT_LE(g_largest_new.load(), std::size_t{2} << 20);
+}
+
+TEST_F(BadFiles, NpyMalformedShapeIsAnInputError) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"'shape': , }", "malformed .npy shape ''"},
+      {"'shape': }", "malformed .npy shape ''"},
+      {"'shape': 3}", "malformed .npy shape '3'"},
+      {"'shape': (, }", "malformed .npy header: unterminated shape"},
+      {"'shape': (3,,,,4,,), }", "malformed .npy shape '(3,,,,4,,)'"},
+      {"'shape': (3,,4), }", "malformed .npy shape '(3,,4)'"},
+      {"'shape': (,), }", "malformed .npy shape '(,)'"},
+      {"'shape': (,3), }", "malformed .npy shape '(,3)'"},
+      {"'shape': (3 4), }", "malformed .npy shape '(3 4)'"},
+      {"'shape': (-3, 4), }", "malformed .npy shape '(-3, 4)'"},
+      {"'shape': (3.0, 4), }", "malformed .npy shape '(3.0, 4)'"},
+      {"'shape': (2, 3, 4), }", "expected a 1-D or 2-D array, got 3 dimensions"},
+      {"'shape': (), }", "expected a 1-D or 2-D array, got 0 dimensions"},
+      {"'shape': (0, 4), }", "array is empty"},
+  };
+  int i = 0;
+  for (const auto& [shape, expected] : cases) {
+    const auto path =
+        write("shape" + std::to_string(i++) + ".npy",
+              npy(std::string("{'descr': '<f8', 'fortran_order': False, ") + shape, std::string(96, '\0')));
+    EXPECT_NE(input_error(path).find(expected), std::string::npos) << shape;
+  }
+}
+
+TEST_F(BadFiles, NpyShapeMayEndInOneComma) {
+  const auto column = write("column.npy", npy_shape("(3,)", std::string(24, '\0')));
+  EXPECT_EQ(read_npy(column), Eigen::MatrixXd::Zero(3, 1));
+  const auto matrix = write("matrix.npy", npy_shape("( 2 , 3 , )", std::string(48, '\0')));
+  EXPECT_EQ(read_npy(matrix), Eigen::MatrixXd::Zero(2, 3));
+}
+
+TEST_F(BadFiles, NpyHeaderTextIsQuotedSanitized) {
+  const auto path = write("descr.npy", npy_shape("(1,)", std::string(8, '\0'), std::string("\x1b[2J\0f8", 7)));
+  const std::string what = input_error(path);
+  EXPECT_NE(what.find("unsupported dtype '\\x1b[2J\\x00f8'"), std::string::npos) << what;
+  EXPECT_TRUE(printable_one_line(what)) << what;
+}
+
+TEST_F(BadFiles, DirectoryIsReportedAsADirectory) {
+  std::filesystem::create_directory(dir_ / "weights.npy");
+  std::filesystem::create_directory(dir_ / "target.csv");
+  EXPECT_EQ(input_error((dir_ / "weights.npy").string()), "is a directory, expected a .npy file");
+  EXPECT_EQ(input_error((dir_ / "target.csv").string()), "is a directory, expected a .csv file");
+  EXPECT_EQ(input_error((dir_ / "absent.npy").string()), "cannot open file (No such file or directory)");
+}
+
+TEST_F(BadFiles, CsvErrorQuotesAShortSanitizedExcerpt) {
+  const auto nul = write("nul.csv", std::string("1,2\n3,\0"
+                                                "4\n",
+                                                9));
+  EXPECT_EQ(input_error(nul), "line 2: '\\x004' is not a finite number");
+  const auto escape = write("escape.csv", "1,\x1b[31mred\\\n");
+  EXPECT_EQ(input_error(escape), "line 1: '\\x1b[31mred\\\\' is not a finite number");
+  // A field of a megabyte is not echoed whole.
+  const auto huge = write("huge.csv", "1," + std::string(1 << 20, 'x') + "\n");
+  const std::string what = input_error(huge);
+  EXPECT_EQ(what, "line 1: '" + std::string(40, 'x') + "...' is not a finite number");
+  const auto ragged = write("ragged.csv", "1,2\n3,4,\t" + std::string(100, '5') + "\n");
+  const std::string r = input_error(ragged);
+  EXPECT_EQ(r.rfind("line 2: 3 fields, expected 2 ('3,4,\\x09555", 0), 0u) << r;
+  EXPECT_LT(r.size(), 100u);
+  const auto trailing = write("trailing.csv", "1,2,\n");
+  EXPECT_EQ(input_error(trailing), "line 1: trailing comma in '1,2,'");
+}
+
+TEST_F(BadFiles, CsvSignIsTakenOnce) {
+  const auto plus = write("plus.csv", "+1, -2\n");
+  Eigen::MatrixXd expected(1, 2);
+  expected << 1, -2;
+  EXPECT_EQ(read_csv(plus), expected);
+  const auto both = write("both.csv", "+-1, 2\n");
+  EXPECT_EQ(input_error(both), "line 1: '+-1' is not a finite number");
+  const auto twice = write("twice.csv", "++1, 2\n");
+  EXPECT_EQ(input_error(twice), "line 1: '++1' is not a finite number");
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 namespace linflow {
 
 /// Reads a 2-D array (a 1-D array of length n is read as an n × 1 column). Accepts little-endian '<f8' and
-/// '<f4', C or Fortran order. Rejects other dtypes, truncated data, and non-finite values.
+/// '<f4', C or Fortran order. Rejects other dtypes, malformed shapes, non-finite values, and data shorter than the
+/// header promises; the promise is checked against the file's size before anything is allocated, so memory stays
+/// proportional to the file, whatever its header says.
 Eigen::MatrixXd read_npy(const std::string& path);
 /// Writes a float64 2-D array (Fortran order, which NumPy reads as the same matrix). Throws InputError when the
 /// file cannot be written.
