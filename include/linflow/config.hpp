@@ -2,6 +2,7 @@
 // Run configuration: the TOML file of `linflow train`, its `--set section.key=value` overrides, and its JSON echo
 // in summary.json. Every key has a default; README.md documents them all. Unknown sections or keys are rejected
 // with a "did you mean" suggestion.
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -41,6 +42,39 @@ struct RunConfig {
   std::string init_end_to_end_file;  ///< where init.end_to_end was read from (echoed in summary.json)
   SolverOptions solver;
   OutputOptions output;
+};
+
+namespace detail {
+struct ConfigTable;  // the parsed TOML (src/run/config_table.hpp)
+}
+
+/// A configuration file parsed once, from which run configurations are made by applying `--set`-style overrides to
+/// a copy: what a sweep keeps of its base, so that a run costs a table copy rather than a parse. Cheap to copy
+/// (copies share the parsed table), immutable, safe to use from several threads.
+class ConfigTemplate {
+ public:
+  /// The empty file: every key at its default.
+  ConfigTemplate();
+  /// Parses TOML text; paths inside are taken relative to `base_dir`. InputError "ORIGIN:LINE:COLUMN: …" on a
+  /// syntax error (keys and values are checked by `instantiate`).
+  static ConfigTemplate parse(const std::string& toml_text, const std::string& base_dir,
+                              const std::string& origin = "config");
+  /// Reads and parses a TOML file; paths in it are relative to the file's directory.
+  static ConfigTemplate load(const std::string& path);
+
+  /// The configuration with `overrides` ("section.key=value", value in TOML syntax; a bare word is taken as a
+  /// string) applied. Throws InputError naming the origin and the key.
+  RunConfig instantiate(const std::vector<std::string>& overrides = {}) const;
+
+  const std::string& base_dir() const { return base_dir_; }
+  const std::string& origin() const { return origin_; }
+
+  ConfigTemplate(std::shared_ptr<const detail::ConfigTable> table, std::string base_dir, std::string origin);
+
+ private:
+  std::shared_ptr<const detail::ConfigTable> table_;
+  std::string base_dir_ = ".";
+  std::string origin_ = "config";
 };
 
 /// Parses TOML text (paths inside are taken relative to `base_dir`), then applies `overrides` of the form

@@ -9,7 +9,7 @@
 //                          # the run configuration's sections ([base.problem], [base.network], …); exactly one.
 //   seeds = 3              # repeats of every point, ≥ 1 (default 1)
 //   seed_per = "repeat"    # "repeat" (default) or "run": what the derived seeds follow (see below)
-//   samples = 0            # 0 (default): cross the axes as a grid; M > 0: M random points instead
+//   samples = 0            # 0 (default): cross the axes as a grid; M in 1..1e9: M random points instead
 //   seed = 0               # seed of the random points (default 0); ≥ 0
 //   analyze = false        # true: every run does what `linflow analyze --simulate` does (below)
 //
@@ -93,9 +93,8 @@ const char* to_string(SeedPer seed_per);
 SeedPer seed_per_from_string(const std::string& name);  ///< throws InputError naming the valid words
 
 struct SweepConfig {
-  std::string base_toml;    ///< TOML text of the base run configuration
-  std::string base_dir;     ///< directory that relative paths in the base are taken from
-  std::string base_origin;  ///< where the base came from, for messages ("base.toml", "sweep.toml [base]")
+  /// The base run configuration, parsed once; its origin ("base.toml", "sweep.toml [base]") names it in messages.
+  ConfigTemplate base;
   std::vector<SweepAxis> axes;
   int seeds = 1;  ///< repeats of every point, ≥ 1
   SeedPer seed_per = SeedPer::repeat;

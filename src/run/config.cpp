@@ -12,6 +12,7 @@
 #include "linflow/error.hpp"
 #include "linflow/io.hpp"
 #include "run/config_table.hpp"
+#include "run/toml_reader.hpp"
 
 namespace linflow {
 namespace {
@@ -31,36 +32,12 @@ const std::map<std::string, std::vector<std::string>>& schema() {
   return s;
 }
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
-std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
-  std::string best;
-  size_t best_d = std::max<size_t>(3, word.size() / 3) + 1;
-  for (const auto& c : candidates) {
-    const size_t d = edit_distance(word, c);
-    if (d < best_d) {
-      best_d = d;
-      best = c;
-    }
-  }
-  return best.empty() ? std::string() : " (did you mean '" + best + "'?)";
-}
-
+// Reads the run configuration's sections through the shared TomlReader, adding what is specific to this file:
+// sections, paths relative to the file, integer ranges.
 class Reader {
  public:
-  Reader(const toml::table& root, std::string origin, fs::path base)
-      : root_(root), origin_(std::move(origin)), base_(std::move(base)) {}
+  Reader(const toml::table& root, const std::string& origin, fs::path base)
+      : root_(root), toml_(origin), base_(std::move(base)) {}
 
   void check_keys() const {
     std::vector<std::string> sections;
@@ -68,102 +45,79 @@ class Reader {
     for (auto&& [key, node] : root_) {
       const std::string section(key.str());
       const auto it = schema().find(section);
-      if (it == schema().end()) {
-        fail("unknown section [" + section + "]" + suggestion(section, sections));
-      }
+      if (it == schema().end()) fail("unknown section [" + section + "]" + detail::did_you_mean(section, sections));
       if (!node.is_table()) fail("'" + section + "' must be a table [" + section + "]");
       for (auto&& [k, v] : *node.as_table()) {
         const std::string name(k.str());
-        if (std::find(it->second.begin(), it->second.end(), name) == it->second.end()) {
-          std::string near = suggestion(name, it->second);
-          if (near.empty()) {
-            for (const auto& [other, keys] : schema()) {
-              if (std::find(keys.begin(), keys.end(), name) != keys.end()) near = " (it belongs in [" + other + "])";
-            }
+        if (std::find(it->second.begin(), it->second.end(), name) != it->second.end()) continue;
+        std::string near = detail::did_you_mean(name, it->second);
+        if (near.empty()) {
+          for (const auto& [other, keys] : schema()) {
+            if (std::find(keys.begin(), keys.end(), name) != keys.end()) near = " (it belongs in [" + other + "])";
           }
-          fail("unknown key " + section + "." + name + near);
         }
+        fail("unknown key " + section + "." + name + near);
       }
     }
   }
 
-  const toml::node* find(const char* section, const char* key) const {
-    const auto* s = root_.get_as<toml::table>(section);
-    return s ? s->get(key) : nullptr;
-  }
-
   void get(const char* section, const char* key, double& out) const {
-    if (const auto* n = find(section, key)) {
-      const auto v = n->value<double>();
-      if (!v || n->is_boolean()) fail(name(section, key) + ": expected a number");
-      out = *v;
-    }
+    if (const auto v = toml_.number(table(section), key, where(section))) out = *v;
   }
   template <class Int>
   requires std::is_integral_v<Int>
   void get(const char* section, const char* key, Int& out) const {
-    if (const auto* n = find(section, key)) {
-      const auto v = n->value_exact<int64_t>();
-      if (!v) fail(name(section, key) + ": expected an integer");
-      if constexpr (std::is_unsigned_v<Int>) {
-        if (*v < 0) fail(name(section, key) + ": must be ≥ 0");
-      }
-      if (!std::in_range<Int>(*v)) fail(name(section, key) + ": out of range");
-      out = static_cast<Int>(*v);
-    }
+    if (const auto v = toml_.integer(table(section), key, where(section))) out = in_range<Int>(*v, section, key);
   }
   void get(const char* section, const char* key, bool& out) const {
-    if (const auto* n = find(section, key)) {
-      const auto v = n->value_exact<bool>();
-      if (!v) fail(name(section, key) + ": expected true or false");
-      out = *v;
-    }
+    if (const auto v = toml_.boolean(table(section), key, where(section))) out = *v;
   }
   void get(const char* section, const char* key, std::string& out) const {
-    if (const auto* n = find(section, key)) {
-      const auto v = n->value_exact<std::string>();
-      if (!v) fail(name(section, key) + ": expected a string");
-      out = *v;
-    }
+    if (auto v = toml_.string(table(section), key, where(section))) out = std::move(*v);
   }
   void get_path(const char* section, const char* key, std::string& out) const {
     std::string raw;
     get(section, key, raw);
     if (!raw.empty()) out = (base_ / raw).lexically_normal().string();
   }
-  template <class T>
-  void get(const char* section, const char* key, std::vector<T>& out) const {
-    if (const auto* n = find(section, key)) {
-      const auto* arr = n->as_array();
-      if (!arr) fail(name(section, key) + ": expected an array");
-      std::vector<T> values;
-      for (const auto& item : *arr) {
-        std::optional<T> v;
-        if constexpr (std::is_integral_v<T>) {
-          if (auto i = item.value_exact<int64_t>()) v = static_cast<T>(*i);
-        } else {
-          if (!item.is_boolean()) v = item.value<T>();
-        }
-        if (!v) fail(name(section, key) + ": expected an array of " + (std::is_integral_v<T> ? "integers" : "numbers"));
-        values.push_back(*v);
-      }
+  void get(const char* section, const char* key, std::vector<int>& out) const {
+    if (const auto v = toml_.integers(table(section), key, where(section))) {
+      std::vector<int> values;
+      values.reserve(v->size());
+      for (const std::int64_t i : *v) values.push_back(in_range<int>(i, section, key));
       out = std::move(values);
     }
   }
+  void get(const char* section, const char* key, std::vector<double>& out) const {
+    if (auto v = toml_.numbers(table(section), key, where(section))) out = std::move(*v);
+  }
   void get(const char* section, const char* key, std::optional<Eigen::VectorXd>& out) const {
-    std::vector<double> v;
-    if (find(section, key)) {
-      get(section, key, v);
-      out = Eigen::Map<const Eigen::VectorXd>(v.data(), static_cast<Eigen::Index>(v.size()));
+    if (const auto v = toml_.numbers(table(section), key, where(section))) {
+      out = Eigen::Map<const Eigen::VectorXd>(v->data(), static_cast<Eigen::Index>(v->size()));
     }
   }
 
-  [[noreturn]] void fail(const std::string& msg) const { throw InputError(origin_ + ": " + msg); }
+  [[noreturn]] void fail(const std::string& msg) const { toml_.fail(msg); }
 
  private:
-  static std::string name(const char* section, const char* key) { return std::string(section) + "." + key; }
+  static std::string where(const char* section) { return std::string(section) + "."; }
+  const toml::table& table(const char* section) const {
+    static const toml::table empty;
+    const auto* t = root_.get_as<toml::table>(section);
+    return t ? *t : empty;
+  }
+  // An integer that must fit `Int` exactly: a value that would wrap (widths = [4294967299, …]) is refused.
+  template <class Int>
+  Int in_range(std::int64_t v, const char* section, const char* key) const {
+    if constexpr (std::is_unsigned_v<Int>) {
+      if (v < 0) fail(where(section) + key + ": must be ≥ 0");
+    }
+    if (!std::in_range<Int>(v)) fail(where(section) + key + ": " + std::to_string(v) + " is out of range");
+    return static_cast<Int>(v);
+  }
+
   const toml::table& root_;
-  std::string origin_;
+  detail::TomlReader toml_;
   fs::path base_;
 };
 
@@ -193,24 +147,32 @@ void apply_override(toml::table& root, const std::string& assignment) {
 
 }  // namespace
 
-toml::table detail::parse_toml(const std::string& text, const std::string& origin) {
-  try {
-    return toml::parse(text, origin);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream os;
-    os << origin << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
-    throw InputError(os.str());
-  }
+ConfigTemplate::ConfigTemplate() : table_(std::make_shared<const detail::ConfigTable>()) {}
+
+ConfigTemplate::ConfigTemplate(std::shared_ptr<const detail::ConfigTable> table, std::string base_dir,
+                               std::string origin)
+    : table_(std::move(table)), base_dir_(std::move(base_dir)), origin_(std::move(origin)) {}
+
+ConfigTemplate ConfigTemplate::parse(const std::string& toml_text, const std::string& base_dir,
+                                     const std::string& origin) {
+  auto table = std::make_shared<detail::ConfigTable>(detail::ConfigTable{detail::parse_toml(toml_text, origin)});
+  return {std::move(table), base_dir, origin};
+}
+
+ConfigTemplate ConfigTemplate::load(const std::string& path) {
+  return parse(detail::read_text(path, "config file"), fs::path(path).parent_path().string(), path);
 }
 
 RunConfig parse_config(const std::string& toml_text, const std::string& base_dir,
                        const std::vector<std::string>& overrides, const std::string& origin) {
-  return detail::parse_config_table(detail::parse_toml(toml_text, origin), base_dir, overrides, origin);
+  return ConfigTemplate::parse(toml_text, base_dir, origin).instantiate(overrides);
 }
 
-RunConfig detail::parse_config_table(toml::table root, const std::string& base_dir,
-                                     const std::vector<std::string>& overrides, const std::string& origin) {
+RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides) const {
+  toml::table root = table_->root;  // the overrides edit a copy: the template serves every run of a sweep
   for (const auto& o : overrides) apply_override(root, o);
+  const std::string& origin = origin_;
+  const std::string& base_dir = base_dir_;
   const Reader r(root, origin, fs::absolute(base_dir.empty() ? fs::path(".") : fs::path(base_dir)));
   r.check_keys();
 
@@ -281,7 +243,7 @@ RunConfig detail::parse_config_table(toml::table root, const std::string& base_d
 }
 
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
-  return parse_config(detail::read_text(path, "config file"), fs::path(path).parent_path().string(), overrides, path);
+  return ConfigTemplate::load(path).instantiate(overrides);
 }
 
 nlohmann::json to_json(const RunConfig& c) {

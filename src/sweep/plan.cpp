@@ -10,13 +10,13 @@
 #include <fstream>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include "core/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/run.hpp"
 #include "linflow/theory.hpp"
 #include "run/config_table.hpp"
+#include "run/toml_reader.hpp"
 
 namespace linflow {
 namespace {
@@ -51,72 +51,30 @@ class UnitStream {
 
 // ---- parsing ---------------------------------------------------------------------------------------------------
 
-class SweepReader {
- public:
-  explicit SweepReader(std::string origin) : origin_(std::move(origin)) {}
+// A sweep value as JSON: numbers (finite), booleans, strings, or arrays of them.
+json value(const detail::TomlReader& r, const toml::node& n, const std::string& where) {
+  if (const auto* v = n.as_integer()) return v->get();
+  if (const auto* v = n.as_floating_point()) {
+    if (!std::isfinite(v->get())) r.fail(where + ": values must be finite");
+    return v->get();
+  }
+  if (const auto* v = n.as_boolean()) return v->get();
+  if (const auto* v = n.as_string()) return v->get();
+  if (const auto* a = n.as_array()) {
+    json out = json::array();
+    for (const auto& item : *a) out.push_back(value(r, item, where));
+    return out;
+  }
+  r.fail(where + ": values must be numbers, booleans, strings or arrays of them");
+}
 
-  [[noreturn]] void fail(const std::string& msg) const { throw InputError(origin_ + ": " + msg); }
-
-  void only_keys(const toml::table& table, const std::string& where, const std::vector<std::string>& allowed) const {
-    for (auto&& [key, node] : table) {
-      const std::string name(key.str());
-      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-        std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        fail("unknown key " + where + name + " (expected one of: " + list + ")");
-      }
-    }
-  }
-
-  std::optional<std::int64_t> integer(const toml::table& t, const char* key, const std::string& where) const {
-    const toml::node* n = t.get(key);
-    if (!n) return std::nullopt;
-    const auto v = n->value_exact<std::int64_t>();
-    if (!v) fail(where + key + ": expected an integer");
-    return v;
-  }
-  std::optional<double> number(const toml::table& t, const char* key, const std::string& where) const {
-    const toml::node* n = t.get(key);
-    if (!n) return std::nullopt;
-    const auto v = n->value<double>();
-    if (!v || n->is_boolean()) fail(where + key + ": expected a number");
-    if (!std::isfinite(*v)) fail(where + key + ": must be finite");
-    return v;
-  }
-  std::optional<bool> boolean(const toml::table& t, const char* key, const std::string& where) const {
-    const toml::node* n = t.get(key);
-    if (!n) return std::nullopt;
-    const auto v = n->value_exact<bool>();
-    if (!v) fail(where + key + ": expected true or false");
-    return v;
-  }
-  std::optional<std::string> string(const toml::table& t, const char* key, const std::string& where) const {
-    const toml::node* n = t.get(key);
-    if (!n) return std::nullopt;
-    auto v = n->value_exact<std::string>();
-    if (!v) fail(where + key + ": expected a string");
-    return v;
-  }
-
-  json value(const toml::node& n, const std::string& where) const {
-    if (const auto* v = n.as_integer()) return v->get();
-    if (const auto* v = n.as_floating_point()) {
-      if (!std::isfinite(v->get())) fail(where + ": values must be finite");
-      return v->get();
-    }
-    if (const auto* v = n.as_boolean()) return v->get();
-    if (const auto* v = n.as_string()) return v->get();
-    if (const auto* a = n.as_array()) {
-      json out = json::array();
-      for (const auto& item : *a) out.push_back(value(item, where));
-      return out;
-    }
-    fail(where + ": values must be numbers, booleans, strings or arrays of them");
-  }
-
- private:
-  std::string origin_;
-};
+// A number that must be finite (a range end).
+std::optional<double> finite_number(const detail::TomlReader& r, const toml::table& t, const char* key,
+                                    const std::string& where) {
+  const auto v = r.number(t, key, where);
+  if (v && !std::isfinite(*v)) r.fail(where + key + ": must be finite");
+  return v;
+}
 
 // ---- points ----------------------------------------------------------------------------------------------------
 
@@ -169,17 +127,9 @@ std::vector<DerivedSeed> derived_seed_keys(const SweepConfig& sweep, const RunCo
   return keys;
 }
 
-// The base configuration with `overrides` applied. Its text is parsed once per thread (cached while the sweep's
-// base stays the same) and the table copied for each run: parsing was about a fifth of a small run's cost.
+// The base configuration with `overrides` applied: a copy of the parsed base, never a second parse.
 RunConfig parse_base(const SweepConfig& sweep, const std::vector<std::string>& overrides = {}) {
-  thread_local std::string cached_text, cached_origin;
-  thread_local toml::table cached_table;
-  if (cached_text != sweep.base_toml || cached_origin != sweep.base_origin) {
-    cached_table = detail::parse_toml(sweep.base_toml, sweep.base_origin);
-    cached_text = sweep.base_toml;
-    cached_origin = sweep.base_origin;
-  }
-  return detail::parse_config_table(cached_table, sweep.base_dir, overrides, sweep.base_origin);
+  return sweep.base.instantiate(overrides);
 }
 
 ordered_json parameters(const SweepConfig& sweep, const RunConfig& base, long k) {
@@ -273,9 +223,9 @@ bool SweepConfig::is_valid(std::string* why) const {
 }
 
 SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_dir, const std::string& origin) {
-  const SweepReader r(origin);
+  const detail::TomlReader r(origin);
   const toml::table root = detail::parse_toml(toml_text, origin);
-  r.only_keys(root, "", {"sweep", "axis", "base", "experiment"});
+  r.check_keys(root, "", {"sweep", "axis", "base", "experiment"});
   const fs::path dir = fs::absolute(base_dir.empty() ? fs::path(".") : fs::path(base_dir));
 
   SweepConfig s;
@@ -283,13 +233,13 @@ SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_di
   const toml::node* sweep_node = root.get("sweep");
   if (sweep_node && !sweep_node->is_table()) r.fail("'sweep' must be a table [sweep]");
   const toml::table& t = sweep_node ? *sweep_node->as_table() : empty;
-  r.only_keys(t, "sweep.", {"base", "seeds", "seed_per", "samples", "seed", "analyze"});
+  r.check_keys(t, "sweep.", {"base", "seeds", "seed_per", "samples", "seed", "analyze"});
   if (const auto v = r.integer(t, "seeds", "sweep.")) {
     if (*v < 1 || *v > 1'000'000) r.fail("sweep.seeds: must be in 1..1000000");
     s.seeds = static_cast<int>(*v);
   }
   if (const auto v = r.integer(t, "samples", "sweep.")) {
-    if (*v < 1 || *v > kMaxRuns) r.fail("sweep.samples: must be in 1..1e9 (leave it out for a grid)");
+    if (*v < 0 || *v > kMaxRuns) r.fail("sweep.samples: must be in 0..1e9 (0 or left out: a grid)");
     s.samples = static_cast<long>(*v);
   }
   if (const auto v = r.integer(t, "seed", "sweep.")) {
@@ -312,24 +262,19 @@ SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_di
   if (base_path) {
     const fs::path p = (dir / *base_path).lexically_normal();
     try {
-      s.base_toml = detail::read_text(p, "base configuration");
+      s.base = ConfigTemplate::parse(detail::read_text(p, "base configuration"), p.parent_path().string(), p.string());
     } catch (const InputError& e) {
       r.fail(std::string("sweep.base: ") + e.what());
     }
-    s.base_dir = p.parent_path().string();
-    s.base_origin = p.string();
   } else {
     if (!inline_base->is_table()) r.fail("'base' must be a table [base]");
-    std::ostringstream os;
-    os << *inline_base->as_table();  // TOML again, floats with max_digits10: parse_config reads it back exactly
-    s.base_toml = os.str();
-    s.base_dir = dir.string();
-    s.base_origin = origin + " [base]";
+    s.base = ConfigTemplate(std::make_shared<const detail::ConfigTable>(detail::ConfigTable{*inline_base->as_table()}),
+                            dir.string(), origin + " [base]");
   }
 
   if (const toml::node* e = root.get("experiment")) {
     if (!e->is_table()) r.fail("'experiment' must be a table [experiment]");
-    r.only_keys(*e->as_table(), "experiment.", {"description"});
+    r.check_keys(*e->as_table(), "experiment.", {"description"});
     s.description = r.string(*e->as_table(), "description", "experiment.").value_or("");
   }
 
@@ -339,20 +284,20 @@ SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_di
     for (const auto& node : *axes->as_array()) {
       const toml::table& a = *node.as_table();
       const std::string where = "axis " + std::to_string(++number) + ": ";
-      r.only_keys(a, where, {"key", "values", "from", "to", "count", "log", "integer"});
+      r.check_keys(a, where, {"key", "values", "from", "to", "count", "log", "integer"});
       SweepAxis axis;
       axis.key = r.string(a, "key", where).value_or("");
       if (axis.key.empty()) r.fail(where + "key: required, as in key = \"init.sigma0\"");
       const std::string at = "axis '" + axis.key + "': ";
       if (const toml::node* values = a.get("values")) {
         if (!values->is_array() || values->as_array()->empty()) r.fail(at + "values: expected a non-empty array");
-        for (const auto& v : *values->as_array()) axis.values.push_back(r.value(v, at + "values"));
+        for (const auto& v : *values->as_array()) axis.values.push_back(value(r, v, at + "values"));
         for (const char* range_key : {"from", "to", "count", "log", "integer"}) {
           if (a.contains(range_key)) r.fail(at + "give values or a range (from, to, count, log, integer), not both");
         }
       } else {
-        const auto from = r.number(a, "from", at);
-        const auto to = r.number(a, "to", at);
+        const auto from = finite_number(r, a, "from", at);
+        const auto to = finite_number(r, a, "to", at);
         if (!from || !to) r.fail(at + "needs values = [...] or a range from = …, to = …");
         axis.from = *from;
         axis.to = *to;
