@@ -57,9 +57,26 @@ TEST(Config, RejectsBadValuesNamingTheKey) {
   EXPECT_NE(error_of("[init]\nkind = \"zeros\"\n").find("init.kind"), std::string::npos);
   EXPECT_NE(error_of("[network]\nwidths = [3]\n").find("network.widths"), std::string::npos);
   EXPECT_NE(error_of("[network]\nwidths = [3, 0, 2]\n").find("d_1 = 0"), std::string::npos);
+  // Integers that do not fit are refused, not wrapped (4294967299 = 2^32 + 3 was read as 3).
+  EXPECT_NE(error_of("[network]\nwidths = [4294967299, 2, 1, 3]\n").find("network.widths: 4294967299 is out of range"),
+            std::string::npos);
+  EXPECT_NE(error_of("[problem]\ndims = [4, -4294967295]\n").find("problem.dims"), std::string::npos);
+  EXPECT_NE(error_of("[init]\nrank = 2147483648\n").find("init.rank: 2147483648 is out of range"), std::string::npos);
   EXPECT_NE(error_of("[problem]\nx = \"a.npy\"\n").find("problem.x and problem.y"), std::string::npos);
   EXPECT_NE(error_of("[solver\n").find("test.toml:1"), std::string::npos);
   EXPECT_NE(error_of("", {"solver.rtol"}).find("expected section.key=value"), std::string::npos);
+}
+
+// A template parsed once gives, for any overrides, what parsing the text with those overrides gives.
+TEST(Config, TemplateInstantiatesLikeAFreshParse) {
+  const std::string text = "[init]\nsigma0 = 0.2\n[solver]\neps = 1e-9\n";
+  const ConfigTemplate base = ConfigTemplate::parse(text, ".", "t.toml");
+  for (const std::vector<std::string>& overrides :
+       {std::vector<std::string>{}, {"init.sigma0=0.5"}, {"solver.method=gd", "solver.lr=0.01"}}) {
+    EXPECT_EQ(to_json(base.instantiate(overrides)), to_json(parse_config(text, ".", overrides, "t.toml")));
+  }
+  EXPECT_EQ(base.instantiate().init.sigma0, 0.2);  // the overrides above edited copies
+  EXPECT_EQ(base.origin(), "t.toml");
 }
 
 TEST(Config, EchoesEveryKeyAsJson) {

@@ -393,6 +393,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadSweep{"missing base file", "[sweep]\nbase = \"absent.toml\"\n", "absent.toml: cannot open"},
         BadSweep{"unknown section", std::string("[sweeps]\n") + kBase, "unknown key sweeps"},
         BadSweep{"unknown sweep key", std::string("[sweep]\nseed_count = 2\n") + kBase, "unknown key sweep.seed_count"},
+        BadSweep{"misspelt sweep key", std::string("[sweep]\nseeds_per = \"run\"\n") + kBase,
+                 "unknown key sweep.seeds_per (did you mean 'seed_per'?)"},
+        BadSweep{"negative samples", std::string("[sweep]\nsamples = -1\n") + kBase,
+                 "sweep.samples: must be in 0..1e9"},
         BadSweep{"zero seeds", std::string("[sweep]\nseeds = 0\n") + kBase, "sweep.seeds"},
         BadSweep{"bad seed_per", std::string("[sweep]\nseed_per = \"point\"\n") + kBase, "seed_per"},
         BadSweep{"axis not a table array", std::string("axis = 3\n") + kBase, "[[axis]]"},
@@ -418,6 +422,16 @@ INSTANTIATE_TEST_SUITE_P(
       }
       return name;
     });
+
+// samples = 0 is the grid, as the sweep file format documents (it was refused before).
+TEST(SweepFile, ZeroSamplesIsTheGrid) {
+  const SweepConfig grid = parse_sweep(kAxis + "values = [0.1, 0.2, 0.3]\n" + kBase, ".", "grid.toml");
+  const SweepConfig zero = parse_sweep(
+      std::string("[sweep]\nsamples = 0\n") + kAxis + "values = [0.1, 0.2, 0.3]\n" + kBase, ".", "zero.toml");
+  EXPECT_EQ(zero.samples, 0);
+  EXPECT_EQ(run_count(zero), run_count(grid));
+  for (long k = 0; k < run_count(grid); ++k) EXPECT_EQ(run_parameters(zero, k), run_parameters(grid, k));
+}
 
 TEST(SweepOptions, RejectMissingOutputAndBadThreadCounts) {
   SweepOptions o;

@@ -47,6 +47,10 @@ struct InitOptions {
   bool is_valid(std::string* why) const;
 };
 
+/// "Wj.npy": the file of layer j in a weights directory (what a run writes into DIR/weights/, what kind = files
+/// reads from `dir`).
+std::string weights_file_name(int j);
+
 /// The parameter vector of `shape` initialised as `options` says. Throws InputError on bad options or files.
 Eigen::VectorXd initialize(const Shape& shape, const InitOptions& options);
 

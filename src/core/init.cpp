@@ -114,6 +114,8 @@ bool InitOptions::is_valid(std::string* why) const {
   return true;
 }
 
+std::string weights_file_name(int j) { return "W" + std::to_string(j) + ".npy"; }
+
 Eigen::VectorXd initialize(const Shape& shape, const InitOptions& o) {
   std::string why;
   if (!o.is_valid(&why)) throw InputError(why);
@@ -155,7 +157,7 @@ Eigen::VectorXd initialize(const Shape& shape, const InitOptions& o) {
       return theta;
     case InitKind::files:
       for (int j = 1; j <= N; ++j) {
-        const std::string path = (std::filesystem::path(o.dir) / ("W" + std::to_string(j) + ".npy")).string();
+        const std::string path = (std::filesystem::path(o.dir) / weights_file_name(j)).string();
         const Eigen::MatrixXd W = read_npy(path);
         if (W.rows() != shape.width(j) || W.cols() != shape.width(j - 1)) {
           std::ostringstream os;

@@ -83,7 +83,7 @@ void write_run_outputs(const std::string& out_dir, const RunConfig& config, cons
     const fs::path wdir = dir / "weights";
     fs::create_directories(wdir);
     for (int l = 1; l <= shape.depth(); ++l) {
-      write_npy((wdir / ("W" + std::to_string(l) + ".npy")).string(), shape.layer(theta, l));
+      write_npy((wdir / weights_file_name(l)).string(), shape.layer(theta, l));
     }
   }
   detail::write_file_atomically(dir / "summary.json", summary.dump(2) + "\n");
