@@ -9,7 +9,7 @@
 
 #include "flows/gauss_legendre.hpp"
 #include "flows/monitor.hpp"
-#include "flows/ode_driver.hpp"
+#include "flows/ode/drivers.hpp"
 #include "flows/reduced_flows.hpp"
 #include "linflow/error.hpp"
 #include "linflow/exact.hpp"
@@ -73,21 +73,6 @@ std::string describe(const Summary& s, const SolverOptions& o) {
   return os.str();
 }
 
-detail::DriverOptions driver_options(const SolverOptions& o, const RecordOptions& record) {
-  detail::DriverOptions d;
-  d.rtol = o.rtol;
-  d.atol = o.atol;
-  d.dt0 = o.dt0;
-  d.t_max = o.t_max;
-  d.eps = o.eps;
-  d.stop_at_eps = o.stop_at_eps;
-  d.max_steps = o.max_steps;
-  d.grad_tol = o.grad_tol;
-  d.times = &record.times;
-  d.dt = o.dt;
-  return d;
-}
-
 // Integrates `flow` from state x and turns the driver's result into a Summary.
 template <class F, class OnSample>
 Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const RecordOptions& record,
@@ -95,7 +80,7 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
   auto on_progress = [&](double t, double excess, long steps) {
     if (progress) progress(Progress{t, o.t_max, excess, steps});
   };
-  const detail::DriverOptions d = driver_options(o, record);
+  const detail::DriverOptions d{o, record.times};
   detail::DriverResult r;
   switch (o.integrator) {
     case Integrator::dopri5:
