@@ -19,7 +19,7 @@ PUBLIC = {
     "solver.hpp": "flows", "exact.hpp": "flows",
     "theory.hpp": "theory",
     "config.hpp": "run", "run.hpp": "run",
-    "sweep.hpp": "sweep",
+    "sweep_plan.hpp": "sweep", "process_group.hpp": "sweep", "sweep.hpp": "sweep",
     "experiment.hpp": "experiments",
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -13,7 +13,7 @@
 #include <limits>
 
 #include "fixtures.hpp"
-#include "flows/ode_driver.hpp"
+#include "flows/ode/drivers.hpp"
 #include "linflow/config.hpp"
 #include "linflow/init.hpp"
 #include "linflow/solver.hpp"

@@ -13,7 +13,7 @@
 #include <array>
 #include <cmath>
 
-#include "flows/ode_driver.hpp"
+#include "flows/ode/step_logic.hpp"
 
 namespace linflow::detail {
 
@@ -40,7 +40,7 @@ struct GaussLegendre3 {
   }
 };
 
-/// Same contract as integrate_dopri5, with the fixed step o.dt (the last step shortened to land on t_max).
+/// Same contract as integrate_dopri5, with the fixed step solver.dt (the last step shortened to land on t_max).
 /// Reports `diverged` when the stage equations do not converge (the step is too large for the fixed-point
 /// iteration: h ‖∂f/∂x‖ must stay below 1).
 template <Flow F, class OnSample, class OnProgress>
@@ -49,7 +49,7 @@ DriverResult integrate_gauss_legendre(F& flow, State& x, const DriverOptions& o,
   using GL = GaussLegendre3;
   constexpr int kMaxIterations = 60;
   DriverResult r;
-  const std::vector<double>& times = sample_times(o);
+  const std::vector<double>& times = o.times;
   size_t next_sample = 0;
   const Eigen::Index n = x.size();
   State dxdt(n), x_new(n), x_mid(n), y(n), delta(n), compensation = State::Zero(n);
@@ -63,8 +63,8 @@ DriverResult integrate_gauss_legendre(F& flow, State& x, const DriverOptions& o,
   for (auto& k : K) k = dxdt;
   while (true) {
     if (out_of_budget(r, t, o)) break;
-    const bool last = o.dt >= o.t_max - t;
-    const double h = last ? o.t_max - t : o.dt;
+    const bool last = o.solver.dt >= o.solver.t_max - t;
+    const double h = last ? o.solver.t_max - t : o.solver.dt;
     // Stage equations K_i = f(x + h Σ_j a_ij K_j) by fixed-point iteration, to round-off: stop when the increment
     // vanishes or stops decreasing.
     double previous = std::numeric_limits<double>::infinity(), change = 0;
@@ -84,7 +84,7 @@ DriverResult integrate_gauss_legendre(F& flow, State& x, const DriverOptions& o,
     if (!std::isfinite(change) || change > 1e-8 * (1 + scale)) {
       r.status = Status::diverged;
       r.reason = "Gauss–Legendre stage equations did not converge at t = " + std::to_string(t) +
-                 " (reduce solver.dt, now " + std::to_string(o.dt) + ")";
+                 " (reduce solver.dt, now " + std::to_string(o.solver.dt) + ")";
       break;
     }
     // x_new = x + h Σ b_i K_i, compensated.
@@ -92,7 +92,7 @@ DriverResult integrate_gauss_legendre(F& flow, State& x, const DriverOptions& o,
     x_new = x + delta;
     compensation = (x - x_new) + delta;
     const double t_old = t;
-    t = last ? o.t_max : t_old + h;
+    t = last ? o.solver.t_max : t_old + h;
     ++r.steps;
     if (non_finite(r, x_new, t)) break;
     const double e_new = flow.excess(x_new);
@@ -102,13 +102,13 @@ DriverResult integrate_gauss_legendre(F& flow, State& x, const DriverOptions& o,
     };
     const std::optional<double> crossing =
         finish_step(flow, o, r, t_old, t, e_new, x_new, dense, x_mid, times, next_sample, on_sample);
-    if (crossing && o.stop_at_eps) {
+    if (crossing && o.solver.stop_at_eps) {
       stop_at_crossing(flow, flow, *crossing, dense, x, dxdt, x_mid, t, r);
       break;
     }
     // The next step's guess: the collocation polynomial's derivative extrapolated to the new stage times.
     for (int i = 0; i < 3; ++i) {
-      const double theta = 1 + GL::c[i] * (last ? 0.0 : o.dt / h);
+      const double theta = 1 + GL::c[i] * (last ? 0.0 : o.solver.dt / h);
       K_new[i] = GL::lagrange(0, theta) * K[0] + GL::lagrange(1, theta) * K[1] + GL::lagrange(2, theta) * K[2];
     }
     std::swap(K, K_new);
@@ -117,7 +117,7 @@ DriverResult integrate_gauss_legendre(F& flow, State& x, const DriverOptions& o,
     r.excess = e_new;
     r.grad_norm = flow.grad_norm(x, dxdt);
     on_progress(t, r.excess, r.steps);
-    if (o.grad_tol > 0 && r.grad_norm <= o.grad_tol && r.excess > o.eps) {
+    if (o.solver.grad_tol > 0 && r.grad_norm <= o.solver.grad_tol && r.excess > o.solver.eps) {
       r.status = Status::stalled;
       break;
     }

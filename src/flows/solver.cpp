@@ -9,7 +9,7 @@
 
 #include "flows/gauss_legendre.hpp"
 #include "flows/monitor.hpp"
-#include "flows/ode_driver.hpp"
+#include "flows/ode/drivers.hpp"
 #include "flows/reduced_flows.hpp"
 #include "linflow/error.hpp"
 #include "linflow/exact.hpp"
@@ -73,21 +73,6 @@ std::string describe(const Summary& s, const SolverOptions& o) {
   return os.str();
 }
 
-detail::DriverOptions driver_options(const SolverOptions& o, const RecordOptions& record) {
-  detail::DriverOptions d;
-  d.rtol = o.rtol;
-  d.atol = o.atol;
-  d.dt0 = o.dt0;
-  d.t_max = o.t_max;
-  d.eps = o.eps;
-  d.stop_at_eps = o.stop_at_eps;
-  d.max_steps = o.max_steps;
-  d.grad_tol = o.grad_tol;
-  d.times = &record.times;
-  d.dt = o.dt;
-  return d;
-}
-
 // Integrates `flow` from state x and turns the driver's result into a Summary.
 template <class F, class OnSample>
 Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const RecordOptions& record,
@@ -95,7 +80,7 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
   auto on_progress = [&](double t, double excess, long steps) {
     if (progress) progress(Progress{t, o.t_max, excess, steps});
   };
-  const detail::DriverOptions d = driver_options(o, record);
+  const detail::DriverOptions d{o, record.times};
   detail::DriverResult r;
   switch (o.integrator) {
     case Integrator::dopri5:
@@ -122,17 +107,30 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
   return s;
 }
 
-Summary run_gf(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& o,
-               const Problem::Optimum& optimum, Objective& objective, detail::Monitor& monitor,
-               const RecordOptions& record, const SampleSink& sink, const ProgressSink& progress) {
-  LayerwiseFlow flow(objective, optimum);
-  Objective sampler(problem, shape);  // keeps the flow's FSAL cache intact while sampling
+// Everything a method's run reads, set up once by train(): the problem and network, the options and recording
+// asked for, the optimum the excess loss is measured against, the shared objective and sample monitor, and where
+// samples and progress go.
+struct RunContext {
+  const Problem& problem;
+  const Shape& shape;
+  const SolverOptions& options;
+  const RecordOptions& record;
+  const Problem::Optimum& optimum;
+  Objective& objective;
+  detail::Monitor& monitor;
+  const SampleSink& sink;
+  const ProgressSink& progress;
+};
+
+Summary run_gf(const RunContext& c, Eigen::VectorXd& theta) {
+  LayerwiseFlow flow(c.objective, c.optimum);
+  Objective sampler(c.problem, c.shape);  // keeps the flow's FSAL cache intact while sampling
   return integrate(
-      flow, theta, o, record,
+      flow, theta, c.options, c.record,
       [&](const detail::State& x, double t) {
-        if (sink) sink(monitor.sample(sampler, x, t));
+        if (c.sink) c.sink(c.monitor.sample(sampler, x, t));
       },
-      progress);
+      c.progress);
 }
 
 // Samples of a reduced flow: it carries no layers, and the network it stands for is balanced (no drift).
@@ -159,20 +157,18 @@ void require_balanced(const Shape& shape, const Eigen::VectorXd& theta, const So
   }
 }
 
-Summary run_end_to_end(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& o,
-                       const Problem::Optimum& optimum, detail::Monitor& monitor, const RecordOptions& record,
-                       const SampleSink& sink, const ProgressSink& progress) {
-  require_balanced(shape, theta, o);
-  const Eigen::MatrixXd W0 = shape.end_to_end(theta);
+Summary run_end_to_end(const RunContext& c, Eigen::VectorXd& theta) {
+  require_balanced(c.shape, theta, c.options);
+  const Eigen::MatrixXd W0 = c.shape.end_to_end(theta);
   Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(W0.data(), W0.size());
-  detail::EndToEndFlow flow(problem, shape.depth(), shape.min_width(), optimum);
-  Summary s = integrate(flow, x, o, record, reduced_sampler(flow, problem, monitor, sink), progress);
+  detail::EndToEndFlow flow(c.problem, c.shape.depth(), c.shape.min_width(), c.optimum);
+  Summary s = integrate(flow, x, c.options, c.record, reduced_sampler(flow, c.problem, c.monitor, c.sink), c.progress);
   // Rebuild layers as a balanced factorization of the final W (fixed seed: hidden bases are not tracked).
   InitOptions rebuild;
   rebuild.kind = InitKind::balanced;
   rebuild.end_to_end = flow.end_to_end(x);
   rebuild.seed = 0;
-  theta = initialize(shape, rebuild);
+  theta = initialize(c.shape, rebuild);
   return s;
 }
 
@@ -218,25 +214,21 @@ struct BalancedRank1 {
   }
 };
 
-Summary run_rank1(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& o,
-                  const Problem::Optimum& optimum, detail::Monitor& monitor, const RecordOptions& record,
-                  const SampleSink& sink, const ProgressSink& progress) {
-  const BalancedRank1 start(problem, shape, theta, o);
-  detail::Rank1Flow flow(problem, shape.depth(), optimum);
+Summary run_rank1(const RunContext& c, Eigen::VectorXd& theta) {
+  const BalancedRank1 start(c.problem, c.shape, theta, c.options);
+  detail::Rank1Flow flow(c.problem, c.shape.depth(), c.optimum);
   Eigen::VectorXd x = detail::Rank1Flow::pack(start.sigma0, start.u0, start.v0);
-  Summary s = integrate(flow, x, o, record, reduced_sampler(flow, problem, monitor, sink), progress);
-  const int dy = problem.output_dim(), dx = problem.input_dim();
-  start.rebuild(shape, std::exp(x(0)), x.segment(1, dy), x.segment(1 + dy, dx), theta);
+  Summary s = integrate(flow, x, c.options, c.record, reduced_sampler(flow, c.problem, c.monitor, c.sink), c.progress);
+  const int dy = c.problem.output_dim(), dx = c.problem.input_dim();
+  start.rebuild(c.shape, std::exp(x(0)), x.segment(1, dy), x.segment(1 + dy, dx), theta);
   return s;
 }
 
-Summary run_exact(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& o,
-                  const Problem::Optimum& optimum, detail::Monitor& monitor, const RecordOptions& record,
-                  const SampleSink& sink) {
-  const BalancedRank1 start(problem, shape, theta, o);
-  const int N = shape.depth();
-  const ExactRank1Flow flow(problem, N, start.sigma0, start.u0, start.v0);
-  auto excess = [&](const Rank1Point& p) { return problem.excess_loss(p.end_to_end(), optimum); };
+Summary run_exact(const RunContext& c, Eigen::VectorXd& theta) {
+  const BalancedRank1 start(c.problem, c.shape, theta, c.options);
+  const int N = c.shape.depth();
+  const ExactRank1Flow flow(c.problem, N, start.sigma0, start.u0, start.v0);
+  auto excess = [&](const Rank1Point& p) { return c.problem.excess_loss(p.end_to_end(), c.optimum); };
   // One walk along the panels. The excess loss is non-increasing along GF, so its first crossing below eps lies in
   // the first panel that ends at or below eps; bisection inside that panel (each probe a few series evaluations)
   // locates it to rounding. Recording times are sampled as the walk passes them.
@@ -245,33 +237,34 @@ Summary run_exact(const Problem& problem, const Shape& shape, Eigen::VectorXd& t
   std::optional<ExactRank1Flow::Walker> walker;
   try {
     walker.emplace(flow);
-    if (excess(walker->at(0.0)) <= o.eps) s.t_eps = 0.0;
-    auto t_end = [&] { return s.t_eps && o.stop_at_eps ? *s.t_eps : o.t_max; };
-    auto next_time = record.times.begin();
+    if (excess(walker->at(0.0)) <= c.options.eps) s.t_eps = 0.0;
+    auto t_end = [&] { return s.t_eps && c.options.stop_at_eps ? *s.t_eps : c.options.t_max; };
+    auto next_time = c.record.times.begin();
     for (;;) {
-      const double lo = walker->start_time(), hi = std::min(walker->end_time(), o.t_max);
-      if (!s.t_eps && excess(walker->at(hi)) <= o.eps) {
+      const double lo = walker->start_time(), hi = std::min(walker->end_time(), c.options.t_max);
+      if (!s.t_eps && excess(walker->at(hi)) <= c.options.eps) {
         double a = lo, b = hi;
         while (b - a > 4 * std::numeric_limits<double>::epsilon() * std::max(1.0, b)) {
           const double mid = 0.5 * (a + b);
           if (mid <= a || mid >= b) break;
-          (excess(walker->at(mid)) <= o.eps ? b : a) = mid;
+          (excess(walker->at(mid)) <= c.options.eps ? b : a) = mid;
         }
         s.t_eps = b;
       }
       const double until = std::min(hi, t_end());
-      for (; next_time != record.times.end() && *next_time <= until; ++next_time) {
-        if (!sink) continue;
+      for (; next_time != c.record.times.end() && *next_time <= until; ++next_time) {
+        if (!c.sink) continue;
         const Rank1Point p = walker->at(*next_time);
         const Eigen::MatrixXd W = p.end_to_end();
-        const double grad = detail::rank1_grad_norm(problem, N, p.sigma, p.u, p.v);
-        sink(monitor.sample_end_to_end(W, p.t, problem.loss(W), grad, 0.0));
+        const double grad = detail::rank1_grad_norm(c.problem, N, p.sigma, p.u, p.v);
+        c.sink(c.monitor.sample_end_to_end(W, p.t, c.problem.loss(W), grad, 0.0));
       }
       if (hi >= t_end()) break;
       walker->advance();
     }
     s.t_final = t_end();
-    if (s.t_eps && (o.stop_at_eps || excess(walker->at(s.t_final)) <= o.eps)) s.status = Status::converged;
+    if (s.t_eps && (c.options.stop_at_eps || excess(walker->at(s.t_final)) <= c.options.eps))
+      s.status = Status::converged;
   } catch (const ExactFlowFailure& e) {
     // The closed form cannot go further: the run ends where its last complete panel starts (the start itself when
     // the first panel failed), with the reason as its message.
@@ -282,26 +275,24 @@ Summary run_exact(const Problem& problem, const Shape& shape, Eigen::VectorXd& t
   if (!walker) return s;
   s.stats.steps = walker->panels();
   const Rank1Point last = walker->at(s.t_final);
-  start.rebuild(shape, last.sigma, last.u, last.v, theta);
+  start.rebuild(c.shape, last.sigma, last.u, last.v, theta);
   return s;
 }
 
-Summary run_gd(const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& o, const Problem::Optimum& optimum,
-               Objective& objective, detail::Monitor& monitor, const RecordOptions& record, const SampleSink& sink,
-               const ProgressSink& progress) {
+Summary run_gd(const RunContext& c, Eigen::VectorXd& theta) {
   Summary s;
-  const long budget_t = static_cast<long>(std::min(std::floor(o.t_max / o.lr + 1e-9), 9.0e18));
-  const long budget = o.steps > 0 ? std::min<long>(o.steps, budget_t) : budget_t;
-  Eigen::VectorXd grad(shape.size());
+  const long budget_t = static_cast<long>(std::min(std::floor(c.options.t_max / c.options.lr + 1e-9), 9.0e18));
+  const long budget = c.options.steps > 0 ? std::min<long>(c.options.steps, budget_t) : budget_t;
+  Eigen::VectorXd grad(c.shape.size());
   size_t next_sample = 0;
   double ceiling = 0;
   long k = 0;
   for (;; ++k) {
-    const double t = static_cast<double>(k) * o.lr;
-    const double loss = objective.evaluate(theta, grad);
+    const double t = static_cast<double>(k) * c.options.lr;
+    const double loss = c.objective.evaluate(theta, grad);
     ++s.stats.rhs_evals;
-    if (k == 0) ceiling = o.divergence_factor * std::max(1.0, loss);
-    const double excess = objective.problem().excess_loss(objective.end_to_end(), optimum);
+    if (k == 0) ceiling = c.options.divergence_factor * std::max(1.0, loss);
+    const double excess = c.objective.problem().excess_loss(c.objective.end_to_end(), c.optimum);
     s.t_final = t;
     if (!std::isfinite(loss) || !grad.allFinite() || loss > ceiling) {
       s.status = Status::diverged;
@@ -311,31 +302,31 @@ Summary run_gd(const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& 
       break;
     }
     bool sampled = false;
-    while (next_sample < record.times.size() && record.times[next_sample] <= t) {
+    while (next_sample < c.record.times.size() && c.record.times[next_sample] <= t) {
       ++next_sample;
-      if (!sampled && sink)
-        sink(monitor.sample_end_to_end(objective.end_to_end(), t, loss, grad.norm(), monitor.max_drift(theta)));
+      if (!sampled && c.sink)
+        c.sink(c.monitor.sample_end_to_end(c.objective.end_to_end(), t, loss, grad.norm(), c.monitor.max_drift(theta)));
       sampled = true;
     }
-    if (excess <= o.eps && !s.t_eps) {
+    if (excess <= c.options.eps && !s.t_eps) {
       s.t_eps = t;
-      if (o.stop_at_eps) {
+      if (c.options.stop_at_eps) {
         s.status = Status::converged;
         break;
       }
     }
-    if (o.grad_tol > 0 && grad.norm() <= o.grad_tol && excess > o.eps) {
+    if (c.options.grad_tol > 0 && grad.norm() <= c.options.grad_tol && excess > c.options.eps) {
       s.status = Status::stalled;
       break;
     }
     if (k >= budget) {
-      s.status = (s.t_eps && excess <= o.eps)           ? Status::converged
-                 : (o.steps > 0 && o.steps <= budget_t) ? Status::max_steps
-                                                        : Status::t_max;
+      s.status = (s.t_eps && excess <= c.options.eps)                   ? Status::converged
+                 : (c.options.steps > 0 && c.options.steps <= budget_t) ? Status::max_steps
+                                                                        : Status::t_max;
       break;
     }
-    theta.noalias() -= o.lr * grad;
-    if (progress && (k & 1023) == 0) progress(Progress{t, o.t_max, excess, k});
+    theta.noalias() -= c.options.lr * grad;
+    if (c.progress && (k & 1023) == 0) c.progress(Progress{t, c.options.t_max, excess, k});
   }
   s.stats.steps = k;
   return s;
@@ -454,22 +445,23 @@ Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta
   const double excess0 = problem.excess_loss(objective.end_to_end(), optimum);
   const double imbalance0 = shape.max_imbalance(theta);
 
+  const RunContext context{problem, shape, options, record, optimum, objective, monitor, sink, progress};
   Summary s;
   switch (options.method) {
     case Method::gf:
-      s = run_gf(problem, shape, theta, options, optimum, objective, monitor, record, sink, progress);
+      s = run_gf(context, theta);
       break;
     case Method::gd:
-      s = run_gd(shape, theta, options, optimum, objective, monitor, record, sink, progress);
+      s = run_gd(context, theta);
       break;
     case Method::end_to_end:
-      s = run_end_to_end(problem, shape, theta, options, optimum, monitor, record, sink, progress);
+      s = run_end_to_end(context, theta);
       break;
     case Method::rank1:
-      s = run_rank1(problem, shape, theta, options, optimum, monitor, record, sink, progress);
+      s = run_rank1(context, theta);
       break;
     case Method::exact:
-      s = run_exact(problem, shape, theta, options, optimum, monitor, record, sink);
+      s = run_exact(context, theta);
       break;
   }
 

@@ -1,6 +1,6 @@
 // Sweep files and their runs: parsing, the points of a grid or a random sample, derived seeds, and one run's line.
 // Executing a whole sweep is in runner.cpp.
-#include "linflow/sweep.hpp"
+#include "linflow/sweep_plan.hpp"
 
 #include <toml++/toml.h>
 

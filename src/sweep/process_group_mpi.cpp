@@ -1,5 +1,5 @@
 // The MPI side of sweeps (built when LINFLOW_WITH_MPI): process group setup and the run-assignment protocol of
-// sweep/process_group.hpp. Only rank 0's main thread and the workers' single thread call MPI, so
+// sweep/protocol.hpp. Only rank 0's main thread and the workers' single thread call MPI, so
 // MPI_THREAD_FUNNELED is enough while rank 0's compute threads run.
 #include <mpi.h>
 
@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "linflow/sweep.hpp"
-#include "sweep/process_group.hpp"
+#include "linflow/process_group.hpp"
+#include "sweep/protocol.hpp"
 
 namespace linflow {
 namespace {

@@ -1,6 +1,6 @@
 // A process group of one: what linflow uses when it is built without MPI.
-#include "linflow/sweep.hpp"
-#include "sweep/process_group.hpp"
+#include "linflow/process_group.hpp"
+#include "sweep/protocol.hpp"
 
 namespace linflow {
 

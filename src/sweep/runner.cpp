@@ -1,4 +1,4 @@
-// Running a sweep: the thread pool (and MPI ranks, through sweep/process_group.hpp) that executes the missing runs,
+// Running a sweep: the thread pool (and MPI ranks, through sweep/protocol.hpp) that executes the missing runs,
 // and the crash-safe runs.jsonl (one write() per line, resume, the final sorted rewrite).
 #include <fcntl.h>
 #include <unistd.h>
@@ -20,7 +20,7 @@
 #include "core/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/sweep.hpp"
-#include "sweep/process_group.hpp"
+#include "sweep/protocol.hpp"
 
 namespace linflow {
 namespace {
