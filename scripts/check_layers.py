@@ -18,7 +18,7 @@ PUBLIC = {
     "init.hpp": "core", "io.hpp": "core",
     "solver.hpp": "flows", "exact.hpp": "flows",
     "theory.hpp": "theory",
-    "config.hpp": "run", "run.hpp": "run",
+    "config.hpp": "run", "json.hpp": "run", "run.hpp": "run",
     "sweep_plan.hpp": "sweep", "process_group.hpp": "sweep", "sweep.hpp": "sweep",
     "experiment.hpp": "experiments",
 }

@@ -3,6 +3,7 @@
 
 #include "linflow/config.hpp"
 #include "linflow/error.hpp"
+#include "linflow/json.hpp"
 
 namespace linflow {
 namespace {

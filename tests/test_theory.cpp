@@ -8,6 +8,7 @@
 #include "fixtures.hpp"
 #include "linflow/error.hpp"
 #include "linflow/init.hpp"
+#include "linflow/json.hpp"
 #include "linflow/theory.hpp"
 
 namespace linflow {

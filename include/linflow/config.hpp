@@ -3,7 +3,6 @@
 // in summary.json. Every key has a default; README.md documents them all. Unknown sections or keys are rejected
 // with a "did you mean" suggestion.
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -83,9 +82,6 @@ RunConfig parse_config(const std::string& toml_text, const std::string& base_dir
                        const std::vector<std::string>& overrides = {}, const std::string& origin = "config");
 /// Reads and parses a TOML file; paths in it are relative to the file's directory.
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
-
-/// The effective configuration as JSON (absolute paths, every key), for summary.json.
-nlohmann::json to_json(const RunConfig& config);
 
 /// Builds the problem a configuration describes (reads files; InputError on bad data or shapes).
 Problem make_problem(const RunConfig& config);

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "linflow/config.hpp"
+#include "linflow/json.hpp"
 #include "linflow/solver.hpp"
 #include "linflow/theory.hpp"
 
@@ -76,8 +77,5 @@ std::string trajectory_header(int modes);
 
 /// One row of trajectory.csv (the stream should have precision 17).
 void write_trajectory_row(std::ostream& csv, const Sample& sample);
-
-/// The summary fields of a run as JSON (status, message, t_final, loss, excess_loss, t_eps, stats, …).
-nlohmann::json to_json(const Summary& summary);
 
 }  // namespace linflow

@@ -22,7 +22,6 @@
 // Coordinates: for non-whitened data every quantity of the start (σ0, u0, v0, f0, distances) is computed for
 // W̃ = W Σ^{1/2} against Q = Y Xᵀ Σ^{-1/2}, the coordinates in which L_1(W) = ½‖Q − W̃‖_F² + c (docs/theory.md §1).
 #include <Eigen/Dense>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -218,24 +217,6 @@ struct Analysis {
 Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta0,
                  const SolverOptions& options);
 
-/// The analysis as JSON: analysis.json without its "observed", "version" and "config" members. Numbers that do not
-/// apply are null; every "result" is {"name", "tag"}.
-///   status, message, method
-///   hypotheses  {whitened, depth, widths, min_width, width_one, imbalance, imbalance_tolerance, balanced,
-///                singular_values, spectral_gap, distinct_top, distinct_all, rank_one_theory}
-///   start       {sigma0, u0, v0, f0, loss, optimal_loss, excess_loss, distance_to_target}
-///   prediction  {limit: global_min|saddle|origin|unknown, saddle_index, limit_norm, c, c_zero_tolerance, margin,
-///                f_infinity, result, reason}
-///   conditions  {deficiency_margin, sublevel, alignment, stable_set: {applies, holds, margin, statement, result}}
-///   bounds      {eps, rates: [{name, rate, t_eps_bound, result}], kappa, t_eps_bound, asymptotic_rate,
-///                asymptotic_result, asymptotic_mode, mode_rates: [{mode, rate}],
-///                escape_time: {sigma_target, lower, upper, result}, lingering_estimate, lingering_result,
-///                roundoff_escape_estimate, roundoff_result,
-///                gd: {applies, failed, delta_max, lr_max, iterations_bound, local_stability_lr, asymptotic_rate,
-///                     result, local_stability_result, asymptotic_result}}
-///   not_applicable, still_applies   [string]
-nlohmann::json to_json(const Analysis& analysis);
-
 /// Time for σ to move from `sigma_from` to `sigma_to` under dσ/dt = N σ^{2−2/N}(f − σ) with f fixed (docs/theory.md §2
 /// polar form; §6 escape integral ∫ dx / (N x^{2−2/N}(f − x))), by adaptive Gauss–Kronrod quadrature in ln x to ~1e-12
 /// relative. Positive when σ moves towards f; +∞ when f lies between the two values (σ never gets there).
@@ -318,13 +299,5 @@ struct Observation {
 Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta0,
                     const SolverOptions& options, const Analysis& analysis, const ObserveOptions& observe_options = {},
                     const ProgressSink& progress = {});
-
-/// The observation as JSON, the "observed" member of analysis.json:
-///   message, status, solver_message, t_final, t_eps, initial_excess_loss, excess_loss, steps, iterations,
-///   limit, saddle_index, modes, distance, distance_tolerance, distances {origin, modes: [‖W̃ − s_i u_i v_iᵀ‖]},
-///   late_time_rate {value, points, t_begin, t_end, rms_residual}, escape_time {after, by},
-///   comparisons [{quantity, relation, predicted, predicted_lower, observed, ratio, contradiction, note, result}],
-///   contradictions [string], notes [string]
-nlohmann::json to_json(const Observation& observation);
 
 }  // namespace linflow

@@ -11,6 +11,7 @@
 #include "core/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/io.hpp"
+#include "linflow/json.hpp"
 #include "run/config_table.hpp"
 #include "run/toml_reader.hpp"
 

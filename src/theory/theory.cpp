@@ -5,9 +5,11 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "linflow/error.hpp"
+#include "theory/json.hpp"
 
 namespace linflow {
 namespace {
@@ -530,7 +532,7 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
   return a;
 }
 
-nlohmann::json to_json(const Analysis& a) {
+nlohmann::json detail::analysis_json(const Analysis& a) {
   using nlohmann::json;
   const Hypotheses& h = a.hypotheses;
   json j;
@@ -1059,7 +1061,7 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
   return ob;
 }
 
-nlohmann::json to_json(const Observation& ob) {
+nlohmann::json detail::observation_json(const Observation& ob) {
   using nlohmann::json;
   const Summary& sm = ob.summary;
   json j;
