@@ -162,25 +162,86 @@ double magnitude_travel_time(int depth, double f, double sigma_from, double sigm
   return dy * boost::math::quadrature::gauss_kronrod<double, 31>::integrate(integrand, 0.0, 1.0, 15, 1e-13, &error);
 }
 
-Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta0,
-                 const SolverOptions& options) {
-  std::string why;
-  if (!options.is_valid(&why)) throw InputError(why);
-  check_arguments(problem, shape, theta0);
+namespace {
 
-  Analysis a;
-  a.method = options.method;
-  const int N = shape.depth();
-  const int k = shape.min_width();
-  const int d0 = shape.width(0), dN = shape.width(N);
-  const int m = std::min(d0, dN);
-  const Eigen::MatrixXd& Q = problem.q();
-  const int r = problem.target_rank();
+// The numbers of the problem and the network that every stage of an analysis reads.
+struct Setting {
+  const Problem& problem;
+  const Shape& shape;
+  const Eigen::Ref<const Eigen::VectorXd>& theta0;
+  const SolverOptions& options;
+  int N, k, d0, dN;           // depth, narrowest width (the largest rank of W), d_0, d_N
+  int m, r, kr;               // min(d_0, d_N), the rank of Q, min(k, r)
+  const Eigen::MatrixXd& Q;   // Q = B Σ^{-1/2} (Z when whitened)
+  Eigen::VectorXd s;          // the nonzero singular values of Q
+  double s1, s2;              // s_1, s_2 (0 when absent)
+  bool all_wide;              // every width is at least min(d_0, d_N)
+  Problem::Optimum optimum;   // over rank ≤ k
+  double sublevel_threshold;  // ½(s_kr² − s_{kr+1}²): the lowest non-optimal critical value above L*
+};
+
+Setting make_setting(const Problem& problem, const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta0,
+                     const SolverOptions& options) {
+  const int N = shape.depth(), k = shape.min_width(), d0 = shape.width(0), dN = shape.width(N);
+  const int m = std::min(d0, dN), r = problem.target_rank(), kr = std::min(k, r);
   const Eigen::VectorXd s = problem.s().head(r);
-  const double s1 = singular_value(s, 1), s2 = singular_value(s, 2);
+  bool all_wide = true;
+  for (int w : shape.widths()) all_wide = all_wide && w >= m;
+  const double sublevel_threshold = r == 0 ? 0.0
+                                           : 0.5 * (singular_value(s, kr) * singular_value(s, kr) -
+                                                    singular_value(s, kr + 1) * singular_value(s, kr + 1));
+  return Setting{problem,
+                 shape,
+                 theta0,
+                 options,
+                 N,
+                 k,
+                 d0,
+                 dN,
+                 m,
+                 r,
+                 kr,
+                 problem.q(),
+                 s,
+                 singular_value(s, 1),
+                 singular_value(s, 2),
+                 all_wide,
+                 problem.optimum(k),
+                 sublevel_threshold};
+}
 
-  // --- hypotheses
-  Hypotheses& h = a.hypotheses;
+// W(0) in polar form, its loss and its distance to the target.
+Start describe_start(const Setting& S) {
+  const Problem& problem = S.problem;
+  const Shape& shape = S.shape;
+  const auto& theta0 = S.theta0;
+  const Eigen::MatrixXd& Q = S.Q;
+  const Problem::Optimum& optimum = S.optimum;
+  Start st;
+  const Eigen::MatrixXd W0 = shape.end_to_end(theta0);
+  const Eigen::MatrixXd Wt = problem.whitened() ? W0 : Eigen::MatrixXd(W0 * problem.sigma_sqrt());
+  Eigen::JacobiSVD<Eigen::MatrixXd> svd(Wt, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  st.sigma0 = svd.singularValues()(0);
+  st.u0 = svd.matrixU().col(0);
+  st.v0 = svd.matrixV().col(0);
+  st.f0 = st.sigma0 > 0 ? st.u0.dot(Q * st.v0) : 0.0;
+  st.loss = problem.loss(W0);
+  st.optimal_loss = optimum.loss;
+  st.excess_loss = problem.excess_loss(W0, optimum);
+  st.distance_to_target = (Q - Wt).norm();
+  return st;
+}
+
+// Which hypotheses of the theory the problem, the network and the start meet.
+Hypotheses check_hypotheses(const Setting& S, const Start& st) {
+  const Problem& problem = S.problem;
+  const Shape& shape = S.shape;
+  const auto& theta0 = S.theta0;
+  const SolverOptions& options = S.options;
+  const int N = S.N, k = S.k, r = S.r;
+  const Eigen::VectorXd& s = S.s;
+  const double s1 = S.s1, s2 = S.s2;
+  Hypotheses h;
   h.whitened = problem.whitened();
   h.depth = N;
   h.widths = shape.widths();
@@ -196,38 +257,30 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
   h.distinct_top = r >= 1 && s1 - s2 > kDistinctRtol * s1;
   h.distinct_all = r >= 1;
   for (int i = 1; i < r; ++i) h.distinct_all = h.distinct_all && s(i - 1) - s(i) > kDistinctRtol * s1;
-  bool all_wide = true;
-  for (int w : shape.widths()) all_wide = all_wide && w >= m;
+  h.rank_one_theory = h.whitened && h.width_one && h.balanced && N >= 2 && st.sigma0 > 0 && h.distinct_top;
+  return h;
+}
 
-  // --- start
-  Start& st = a.start;
-  const Eigen::MatrixXd W0 = shape.end_to_end(theta0);
-  const Eigen::MatrixXd Wt = problem.whitened() ? W0 : Eigen::MatrixXd(W0 * problem.sigma_sqrt());
-  Eigen::JacobiSVD<Eigen::MatrixXd> svd(Wt, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  st.sigma0 = svd.singularValues()(0);
-  st.u0 = svd.matrixU().col(0);
-  st.v0 = svd.matrixV().col(0);
-  st.f0 = st.sigma0 > 0 ? st.u0.dot(Q * st.v0) : 0.0;
-  const Problem::Optimum optimum = problem.optimum(k);
-  st.loss = problem.loss(W0);
-  st.optimal_loss = optimum.loss;
-  st.excess_loss = problem.excess_loss(W0, optimum);
-  st.distance_to_target = (Q - Wt).norm();
-  const double E0 = std::max(st.excess_loss, 0.0);
-  const double sigma0 = st.sigma0, f0 = st.f0;
-
-  h.rank_one_theory = h.whitened && h.width_one && h.balanced && N >= 2 && sigma0 > 0 && h.distinct_top;
-
-  // --- c_i (docs/theory.md §5)
-  Prediction& p = a.prediction;
+// The stable-set coefficients c_i = u_iᵀu0 + v_iᵀv0 (docs/theory.md §5) and the tolerance below which one is zero.
+Prediction stable_set_coefficients(const Setting& S, const Hypotheses& h, const Start& st) {
+  const Problem& problem = S.problem;
+  const int d0 = S.d0, dN = S.dN, r = S.r;
+  Prediction p;
   p.c_zero_tolerance = kCZeroRtol * (d0 + dN);
   if (h.rank_one_theory) {
     p.c = problem.u().leftCols(r).transpose() * st.u0 + problem.v().leftCols(r).transpose() * st.v0;
     p.margin = std::abs(p.c(0));
   }
+  return p;
+}
 
-  // --- conditions (docs/theory.md §5, strongest first)
-  Conditions& cond = a.conditions;
+// The sufficient conditions for the global minimum (docs/theory.md §5, strongest first).
+Conditions check_conditions(const Setting& S, const Hypotheses& h, const Start& st, const Prediction& p) {
+  const int k = S.k, m = S.m, r = S.r, kr = S.kr;
+  const Eigen::VectorXd& s = S.s;
+  const double s2 = S.s2, f0 = st.f0, sublevel_threshold = S.sublevel_threshold;
+  const bool all_wide = S.all_wide;
+  Conditions cond;
   {
     Condition& c = cond.deficiency_margin;
     const double smin = singular_value(s, m);
@@ -238,10 +291,6 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
                   std::to_string(m) + " = " + num(smin) + ": c = " + num(c.margin);
     c.result = kDeficiency;
   }
-  const int kr = std::min(k, r);
-  const double sublevel_threshold = r == 0 ? 0.0
-                                           : 0.5 * (singular_value(s, kr) * singular_value(s, kr) -
-                                                    singular_value(s, kr + 1) * singular_value(s, kr + 1));
   {
     Condition& c = cond.sublevel;
     c.applies = r >= 1;
@@ -270,8 +319,19 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
     c.statement = "|c_1| = |u_1ᵀu0 + v_1ᵀv0| = " + num(c.margin) + " > " + num(p.c_zero_tolerance);
     c.result = kStableSet;
   }
+  return cond;
+}
 
-  // --- predicted limit
+// The predicted limit (written into `p`) and how firmly the theory predicts it.
+AnalysisStatus predict_limit(const Setting& S, const Hypotheses& h, const Start& st, const Conditions& cond,
+                             Prediction& p) {
+  const Problem& problem = S.problem;
+  const auto& theta0 = S.theta0;
+  const int N = S.N, d0 = S.d0, dN = S.dN, r = S.r;
+  const Eigen::VectorXd& s = S.s;
+  const Problem::Optimum& optimum = S.optimum;
+  const double sublevel_threshold = S.sublevel_threshold;
+  AnalysisStatus status = AnalysisStatus::no_prediction;
   auto rank_one = [&](int i) -> Eigen::MatrixXd {  // s_i u_i v_iᵀ (whitened: only used by the rank-one theory)
     return s(i - 1) * problem.u().col(i - 1) * problem.v().col(i - 1).transpose();
   };
@@ -281,21 +341,21 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
     p.limit_matrix = zero;
     p.result = kZeroTarget;
     p.reason = "the target Q is zero, so every critical point is a global minimizer";
-    a.status = AnalysisStatus::exact_theory;
+    status = AnalysisStatus::exact_theory;
   } else if (N == 1) {
     p.limit = Limit::global_min;
     p.limit_matrix = optimum.w;
     p.result = kConvex;
     p.reason = "depth 1: gradient flow on a strictly convex quadratic converges to W* = Q Σ^{-1/2}";
-    a.status = AnalysisStatus::exact_theory;
+    status = AnalysisStatus::exact_theory;
   } else if (theta0.isZero(0.0)) {
     p.limit = Limit::origin;
     p.limit_matrix = zero;
     p.result = kZeroStart;
     p.reason = "every layer is zero: a critical point (strict for N = 2, non-strict for N ≥ 3)";
-    a.status = AnalysisStatus::exact_theory;
+    status = AnalysisStatus::exact_theory;
   } else if (h.rank_one_theory) {
-    a.status = AnalysisStatus::exact_theory;
+    status = AnalysisStatus::exact_theory;
     p.result = kStableSet;
     const double tol = p.c_zero_tolerance;
     if (std::abs(p.c(0)) > tol) {
@@ -305,7 +365,7 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
     } else if (!h.distinct_all) {
       p.limit = Limit::unknown;
       p.reason = "c_1 = 0 and Z has repeated singular values: §5 names saddle limits only for distinct s_i";
-      a.status = AnalysisStatus::no_prediction;
+      status = AnalysisStatus::no_prediction;
     } else {
       int first = 0;
       for (int i = 1; i <= r && first == 0; ++i) {
@@ -346,16 +406,28 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
     p.result = kSublevel;
     p.reason = "L(0) − L* = " + num(st.excess_loss) + " is below every non-optimal critical value (L* + " +
                num(sublevel_threshold) + "), the loss decreases and GF converges to a critical point (Bah et al. 2019)";
-    a.status = AnalysisStatus::sufficient_condition;
+    status = AnalysisStatus::sufficient_condition;
   } else {
     p.limit = Limit::unknown;
     p.reason = "the exact theory does not apply and the sublevel condition fails (L(0) − L* = " + num(st.excess_loss) +
                " ≥ " + num(sublevel_threshold) + ")";
-    a.status = AnalysisStatus::no_prediction;
+    status = AnalysisStatus::no_prediction;
   }
+  return status;
+}
 
-  // --- bounds
-  Bounds& b = a.bounds;
+// Rates, t_eps bounds, escape and near-saddle times for gradient flow, and Theorem 1's bounds for gradient descent.
+Bounds compute_bounds(const Setting& S, const Hypotheses& h, const Start& st, const Conditions& cond,
+                      const Prediction& p) {
+  const Problem& problem = S.problem;
+  const SolverOptions& options = S.options;
+  const int N = S.N, d0 = S.d0, dN = S.dN, m = S.m, r = S.r;
+  const Eigen::MatrixXd& Q = S.Q;
+  const Eigen::VectorXd& s = S.s;
+  const double s1 = S.s1, s2 = S.s2;
+  const bool all_wide = S.all_wide;
+  const double E0 = std::max(st.excess_loss, 0.0), sigma0 = st.sigma0, f0 = st.f0;
+  Bounds b;
   b.eps = options.eps;
   auto t_eps_for = [&](double rate) { return E0 <= options.eps ? 0.0 : std::log(E0 / options.eps) / rate; };
   if (h.rank_one_theory && f0 > s2) {
@@ -467,9 +539,15 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
     const double q = std::max(std::abs(1.0 - options.lr * h_min), std::abs(1.0 - options.lr * h_max));
     if (q > 0 && q < 1) g.asymptotic_rate = -2.0 * std::log(q) / options.lr;
   }
+  return b;
+}
 
-  // --- what does not apply, what still does
-  auto& na = a.not_applicable;
+// The results that do not apply here, each with the hypothesis that fails and by how much.
+std::vector<std::string> not_applicable(const Setting& S, const Hypotheses& h, const Start& st, const GdBounds& g) {
+  const SolverOptions& options = S.options;
+  const int N = S.N, k = S.k, r = S.r;
+  const double s1 = S.s1, s2 = S.s2, sigma0 = st.sigma0, f0 = st.f0;
+  std::vector<std::string> na;
   if (N >= 2) {
     if (!h.whitened)
       na.emplace_back("§4–§6 (exact solution, stable sets, rates) assume whitened data, X Xᵀ = I; here X Xᵀ ≠ I");
@@ -502,7 +580,16 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
                    ": GD cannot settle at a balanced global minimizer [checked]");
     }
   }
-  auto& sa = a.still_applies;
+  return na;
+}
+
+// The results that hold for every start of this problem and network.
+std::vector<std::string> still_applies(const Setting& S, const Hypotheses& h, const Conditions& cond) {
+  const int N = S.N, k = S.k, r = S.r, kr = S.kr;
+  const Eigen::VectorXd& s = S.s;
+  const double s1 = S.s1;
+  const Problem::Optimum& optimum = S.optimum;
+  std::vector<std::string> sa;
   sa.emplace_back(
       "Bah et al. 2019 [published]: X Xᵀ has full rank, so gradient flow from any start stays bounded and "
       "converges to a critical point");
@@ -517,8 +604,13 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
   if (N == 2 && h.whitened) {
     sa.emplace_back("Bah et al. 2019 [published]: for N = 2 almost every start reaches a global minimizer");
   }
+  return sa;
+}
 
-  // --- summary line
+// The one-line message: the predicted limit, its result, the t_eps bound and the late-time rate.
+std::string summary_line(const Analysis& a, const SolverOptions& options) {
+  const Prediction& p = a.prediction;
+  const Bounds& b = a.bounds;
   std::ostringstream msg;
   msg << "predicted limit " << to_string(p.limit);
   if (p.limit == Limit::saddle)
@@ -528,7 +620,28 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
   if (b.t_eps_bound) msg << "; excess loss ≤ eps " << num(options.eps) << " by t ≤ " << num(*b.t_eps_bound);
   if (b.kappa) msg << " (κ = " << num(*b.kappa) << ")";
   if (b.asymptotic_rate) msg << "; late-time rate " << num(*b.asymptotic_rate);
-  a.message = msg.str();
+  return msg.str();
+}
+
+}  // namespace
+
+Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta0,
+                 const SolverOptions& options) {
+  std::string why;
+  if (!options.is_valid(&why)) throw InputError(why);
+  check_arguments(problem, shape, theta0);
+  const Setting setting = make_setting(problem, shape, theta0, options);
+  Analysis a;
+  a.method = options.method;
+  a.start = describe_start(setting);
+  a.hypotheses = check_hypotheses(setting, a.start);
+  a.prediction = stable_set_coefficients(setting, a.hypotheses, a.start);
+  a.conditions = check_conditions(setting, a.hypotheses, a.start, a.prediction);
+  a.status = predict_limit(setting, a.hypotheses, a.start, a.conditions, a.prediction);
+  a.bounds = compute_bounds(setting, a.hypotheses, a.start, a.conditions, a.prediction);
+  a.not_applicable = not_applicable(setting, a.hypotheses, a.start, a.bounds.gd);
+  a.still_applies = still_applies(setting, a.hypotheses, a.conditions);
+  a.message = summary_line(a, options);
   return a;
 }
 
