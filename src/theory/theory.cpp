@@ -827,30 +827,69 @@ void add_uniform(std::vector<double>& times, double a, double b, int count) {
 
 }  // namespace
 
-Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta0,
-                    const SolverOptions& options, const Analysis& analysis, const ObserveOptions& oo,
-                    const ProgressSink& progress) {
-  std::string why;
-  if (!options.is_valid(&why)) throw InputError(why);
-  if (!oo.is_valid(&why)) throw InputError(why);
-  check_arguments(problem, shape, theta0);
-  if (analysis.hypotheses.widths != shape.widths())
-    throw InputError("observe: the analysis is for another network shape");
+namespace {
 
-  Observation ob;
-  const bool gf = options.method != Method::gd;  // gf and its reduced forms (end_to_end, rank1)
-  const int k = shape.min_width();
+// What every stage of an observation reads: the run's inputs, the analysis it is confronted with, the noise in the
+// excess loss and the window where the late-time rate is fitted.
+struct ObservationSetting {
+  const Problem& problem;
+  const Shape& shape;
+  const Eigen::Ref<const Eigen::VectorXd>& theta0;
+  const SolverOptions& options;
+  const Analysis& analysis;
+  const ObserveOptions& oo;
+  bool gf;  // gf and its reduced forms (end_to_end, rank1)
+  int k, r;
+  Eigen::VectorXd s;
+  NoiseModel noise;
+  double fit_lo, fit_hi;  // the fit window of excess losses
+};
+
+ObservationSetting make_observation_setting(const Problem& problem, const Shape& shape,
+                                            const Eigen::Ref<const Eigen::VectorXd>& theta0,
+                                            const SolverOptions& options, const Analysis& analysis,
+                                            const ObserveOptions& oo) {
+  const bool gf = options.method != Method::gd;
   const int r = problem.target_rank();
-  const Eigen::VectorXd s = problem.s().head(r);
   const Eigen::MatrixXd& Q = problem.q();
-  const double E0 = analysis.start.excess_loss;
-  const double e_ref = std::min(E0, 0.5 * Q.squaredNorm());
+  const double e_ref = std::min(analysis.start.excess_loss, 0.5 * Q.squaredNorm());
   const NoiseModel noise{kGlobalErrorFactor * (gf ? std::max(options.rtol, kEps) : kEps) * (1.0 + Q.norm())};
   // Excess losses resolved to 1e-4 relative or better: the fit window ends above this.
   const double fit_floor = noise.floor(1e-4);
-  const double fit_hi = oo.fit_hi * e_ref;
-  const double fit_lo = std::max(oo.fit_lo * e_ref, fit_floor);
+  return ObservationSetting{problem,
+                            shape,
+                            theta0,
+                            options,
+                            analysis,
+                            oo,
+                            gf,
+                            shape.min_width(),
+                            r,
+                            problem.s().head(r),
+                            noise,
+                            std::max(oo.fit_lo * e_ref, fit_floor),
+                            oo.fit_hi * e_ref};
+}
 
+// Marks `c` as contradicted and lists `text` among the observation's contradictions.
+void flag(Observation& ob, Comparison& c, const std::string& text) {
+  c.contradiction = true;
+  ob.contradictions.push_back(text);
+}
+
+// Runs the solver twice over the same trajectory: the first pass finds where the run ends and when it enters the fit
+// window, the second records there. Fills the summary, samples and final state of `ob`; returns the second pass's
+// progress points (t, excess loss).
+std::vector<Point> simulate(const ObservationSetting& S, const ProgressSink& progress, Observation& ob) {
+  const Problem& problem = S.problem;
+  const Shape& shape = S.shape;
+  const auto& theta0 = S.theta0;
+  const SolverOptions& options = S.options;
+  const ObserveOptions& oo = S.oo;
+  const Analysis& analysis = S.analysis;
+  const bool gf = S.gf;
+  const int k = S.k;
+  const double fit_hi = S.fit_hi;
   // Pass 1: where does the run end, and when does it enter the fit window?
   std::vector<Point> curve;
   ProgressSink collect = [&](const Progress& pr) {
@@ -885,9 +924,17 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
   ob.summary = train(
       problem, shape, theta, options, record, [&](const Sample& x) { ob.samples.push_back(x); }, collect);
   ob.theta = theta;
-  const Summary& sm = ob.summary;
+  return curve;
+}
 
-  // --- the limit reached: nearest critical point C_S
+// The critical point nearest to the final state, and whether the run is within tolerance of it.
+void identify_limit(const ObservationSetting& S, Observation& ob) {
+  const Problem& problem = S.problem;
+  const Shape& shape = S.shape;
+  const ObserveOptions& oo = S.oo;
+  const int k = S.k, r = S.r;
+  const Eigen::VectorXd& s = S.s;
+  const Eigen::VectorXd& theta = ob.theta;
   const Eigen::MatrixXd W = shape.end_to_end(theta);
   const Eigen::MatrixXd Wt = problem.whitened() ? W : Eigen::MatrixXd(W * problem.sigma_sqrt());
   Eigen::MatrixXd C = Eigen::MatrixXd::Zero(Wt.rows(), Wt.cols());
@@ -913,14 +960,23 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
       if (ob.modes.size() == 1) ob.saddle_index = ob.modes.front();
     }
   }
+}
 
-  // --- all (t, excess) points of pass 2, in time order
+// Every (t, excess loss) of the second pass, recorded samples and progress points together, in time order.
+std::vector<Point> excess_points(const Observation& ob, const std::vector<Point>& curve) {
   std::vector<Point> points;
   for (const Sample& x : ob.samples) points.push_back({x.t, x.excess_loss});
   points.insert(points.end(), curve.begin(), curve.end());
   std::stable_sort(points.begin(), points.end(), [](const Point& x, const Point& y) { return x.t < y.t; });
+  return points;
+}
 
-  // --- late-time rate: least squares slope of ln(excess) over the last stretch inside the window
+// The late-time rate: the least-squares slope of ln(excess) over the last stretch inside the fit window, into `ob`;
+// returns the rates fitted on the two halves of that stretch (equal when the decay is a settled exponential).
+std::pair<double, double> fit_late_time_rate(const ObservationSetting& S, const std::vector<Point>& points,
+                                             Observation& ob) {
+  const ObserveOptions& oo = S.oo;
+  const double fit_lo = S.fit_lo, fit_hi = S.fit_hi;
   double rate_first_half = 0, rate_second_half = 0;
   {
     long end = static_cast<long>(points.size()) - 1;
@@ -946,9 +1002,15 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
       }
     }
   }
+  return {rate_first_half, rate_second_half};
+}
 
-  // --- escape bracket from the recorded top singular value
-  const Bounds& b = analysis.bounds;
+// When the recorded top singular value crossed the escape target, and (GD) the iterations to eps.
+void locate_escape(const ObservationSetting& S, Observation& ob) {
+  const Summary& sm = ob.summary;
+  const bool gf = S.gf;
+  const SolverOptions& options = S.options;
+  const Bounds& b = S.analysis.bounds;
   if (b.escape && !ob.samples.empty() && ob.samples.front().singular_values.size() > 0) {
     for (size_t i = 0; i < ob.samples.size(); ++i) {
       if (ob.samples[i].singular_values(0) >= b.escape->sigma_target) {
@@ -959,12 +1021,17 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
     }
   }
   if (!gf && sm.t_eps) ob.iterations = std::lround(*sm.t_eps / options.lr);
+}
 
-  // --- comparisons
-  auto flag = [&](Comparison& c, const std::string& text) {
-    c.contradiction = true;
-    ob.contradictions.push_back(text);
-  };
+// Each t_eps bound of gradient flow against the observed t_eps, and its envelope against every recorded point.
+void compare_t_eps_bounds(const ObservationSetting& S, const std::vector<Point>& points, Observation& ob) {
+  const SolverOptions& options = S.options;
+  const ObserveOptions& oo = S.oo;
+  const Bounds& b = S.analysis.bounds;
+  const Summary& sm = ob.summary;
+  const bool gf = S.gf;
+  const NoiseModel& noise = S.noise;
+  const double E0 = S.analysis.start.excess_loss;
   if (gf) {
     for (const RateBound& rb : b.rates) {
       Comparison c = comparison("t_eps (" + rb.name + ")", "<=");
@@ -976,13 +1043,15 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
         c.observed = *sm.t_eps;
         if (rb.t_eps_bound > 0) c.ratio = *sm.t_eps / rb.t_eps_bound;
         if (*sm.t_eps > rb.t_eps_bound + slack) {
-          flag(c, "t_eps = " + num(*sm.t_eps) + " exceeds the " + rb.name + " bound " + num(rb.t_eps_bound) +
-                      " (ratio " + num(*c.ratio) + ") — " + rb.result.name + " [" + to_string(rb.result.tag) + "]");
+          flag(ob, c,
+               "t_eps = " + num(*sm.t_eps) + " exceeds the " + rb.name + " bound " + num(rb.t_eps_bound) + " (ratio " +
+                   num(*c.ratio) + ") — " + rb.result.name + " [" + to_string(rb.result.tag) + "]");
         }
       } else if (sm.t_final > rb.t_eps_bound + slack && sm.status != Status::diverged) {
-        flag(c, "excess loss " + num(sm.excess_loss) + " still above eps " + num(options.eps) +
-                    " at t = " + num(sm.t_final) + " > the " + rb.name + " bound t_eps ≤ " + num(rb.t_eps_bound) +
-                    " — " + rb.result.name + " [" + to_string(rb.result.tag) + "]");
+        flag(ob, c,
+             "excess loss " + num(sm.excess_loss) + " still above eps " + num(options.eps) +
+                 " at t = " + num(sm.t_final) + " > the " + rb.name + " bound t_eps ≤ " + num(rb.t_eps_bound) + " — " +
+                 rb.result.name + " [" + to_string(rb.result.tag) + "]");
       } else {
         c.note = "eps not reached within the horizon t = " + num(sm.t_final) + "; the bound is not tested";
       }
@@ -1009,13 +1078,24 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
         env.note =
             "max over recorded t of ln((L(t) − L*)/(L(0) − L*)) + " + rb.name + " rate · t, at t = " + num(worst_t);
         if (violated) {
-          flag(env, "excess loss rises above the envelope e^{−" + num(rb.rate) + " t} of the " + rb.name +
-                        " bound: max of ln ratio + rate·t = " + num(worst) + " at t = " + num(worst_t));
+          flag(ob, env,
+               "excess loss rises above the envelope e^{−" + num(rb.rate) + " t} of the " + rb.name +
+                   " bound: max of ln ratio + rate·t = " + num(worst) + " at t = " + num(worst_t));
         }
         ob.comparisons.push_back(env);
       }
     }
   }
+}
+
+// The fitted late-time rate against the predicted asymptotic rate (`halves`: the rates of the window's halves).
+void compare_late_time_rate(const ObservationSetting& S, std::pair<double, double> halves, Observation& ob) {
+  const SolverOptions& options = S.options;
+  const ObserveOptions& oo = S.oo;
+  const Bounds& b = S.analysis.bounds;
+  const bool gf = S.gf;
+  const double fit_lo = S.fit_lo, fit_hi = S.fit_hi;
+  const auto [rate_first_half, rate_second_half] = halves;
   const std::optional<double> rate_pred = gf ? b.asymptotic_rate : b.gd.asymptotic_rate;
   if (rate_pred) {
     Comparison c = comparison("late_time_rate", "==");
@@ -1057,16 +1137,25 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
         c.note = "GD ends at a minimizer whose imbalance moved by " + num(moved) +
                  "; the balanced linearisation predicts its rate only to O(lr) — not a contradiction";
       } else {
-        flag(c, "late-time rate " + num(*ob.rate) + " (fit of " + std::to_string(ob.rate_points) + " points, t in [" +
-                    num(ob.rate_t_begin) + ", " + num(ob.rate_t_end) + "]) differs from the predicted " +
-                    num(*rate_pred) + " by more than " + num(oo.rate_rtol) + " relative — " + c.result.name + " [" +
-                    to_string(c.result.tag) + "]");
+        flag(ob, c,
+             "late-time rate " + num(*ob.rate) + " (fit of " + std::to_string(ob.rate_points) + " points, t in [" +
+                 num(ob.rate_t_begin) + ", " + num(ob.rate_t_end) + "]) differs from the predicted " + num(*rate_pred) +
+                 " by more than " + num(oo.rate_rtol) + " relative — " + c.result.name + " [" +
+                 to_string(c.result.tag) + "]");
       }
     } else {
       c.note = "too few recorded points with excess loss in [" + num(fit_lo) + ", " + num(fit_hi) + "] to fit a rate";
     }
     ob.comparisons.push_back(c);
   }
+}
+
+// The escape time against its bracket.
+void compare_escape_time(const ObservationSetting& S, Observation& ob) {
+  const ObserveOptions& oo = S.oo;
+  const Bounds& b = S.analysis.bounds;
+  const Summary& sm = ob.summary;
+  const bool gf = S.gf;
   if (b.escape && gf) {
     Comparison c = comparison("escape_time", "in");
     c.predicted_lower = b.escape->lower;
@@ -1079,18 +1168,28 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
                num(*ob.escape_by) + "]";
       if (*ob.escape_by < b.escape->lower * (1.0 - oo.bound_rtol) ||
           *ob.escape_after > b.escape->upper * (1.0 + oo.bound_rtol)) {
-        flag(c, "σ reached " + num(b.escape->sigma_target) + " in (" + num(*ob.escape_after) + ", " +
-                    num(*ob.escape_by) + "], outside the escape bracket [" + num(b.escape->lower) + ", " +
-                    num(b.escape->upper) + "] — " + c.result.name + " [" + to_string(c.result.tag) + "]");
+        flag(ob, c,
+             "σ reached " + num(b.escape->sigma_target) + " in (" + num(*ob.escape_after) + ", " + num(*ob.escape_by) +
+                 "], outside the escape bracket [" + num(b.escape->lower) + ", " + num(b.escape->upper) + "] — " +
+                 c.result.name + " [" + to_string(c.result.tag) + "]");
       }
     } else if (sm.t_final > b.escape->upper * (1.0 + oo.bound_rtol)) {
-      flag(c, "σ never reached " + num(b.escape->sigma_target) + " by t = " + num(sm.t_final) +
-                  " although the escape bracket ends at " + num(b.escape->upper));
+      flag(ob, c,
+           "σ never reached " + num(b.escape->sigma_target) + " by t = " + num(sm.t_final) +
+               " although the escape bracket ends at " + num(b.escape->upper));
     } else {
       c.note = "horizon ends before σ reached " + num(b.escape->sigma_target);
     }
     ob.comparisons.push_back(c);
   }
+}
+
+// GD's iterations to eps against Theorem 1's bound.
+void compare_iterations(const ObservationSetting& S, Observation& ob) {
+  const ObserveOptions& oo = S.oo;
+  const Bounds& b = S.analysis.bounds;
+  const Summary& sm = ob.summary;
+  const bool gf = S.gf;
   if (!gf && b.gd.iterations_bound) {
     Comparison c = comparison("iterations", "<=");
     c.predicted = *b.gd.iterations_bound;
@@ -1100,26 +1199,41 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
       c.observed = static_cast<double>(*ob.iterations);
       if (*b.gd.iterations_bound > 0) c.ratio = *c.observed / *b.gd.iterations_bound;
       if (*c.observed > allowed) {
-        flag(c, "GD needed " + std::to_string(*ob.iterations) + " iterations, more than the bound " +
-                    num(*b.gd.iterations_bound) + " — " + c.result.name + " [" + to_string(c.result.tag) + "]");
+        flag(ob, c,
+             "GD needed " + std::to_string(*ob.iterations) + " iterations, more than the bound " +
+                 num(*b.gd.iterations_bound) + " — " + c.result.name + " [" + to_string(c.result.tag) + "]");
       }
     } else if (sm.status == Status::diverged) {
-      flag(c, "GD diverged although every hypothesis of " + c.result.name + " holds: " + sm.message);
+      flag(ob, c, "GD diverged although every hypothesis of " + c.result.name + " holds: " + sm.message);
     } else if (static_cast<double>(sm.stats.steps) > allowed) {
-      flag(c, "excess loss still above eps after " + std::to_string(sm.stats.steps) + " iterations > bound " +
-                  num(*b.gd.iterations_bound));
+      flag(ob, c,
+           "excess loss still above eps after " + std::to_string(sm.stats.steps) + " iterations > bound " +
+               num(*b.gd.iterations_bound));
     } else {
       c.note = "eps not reached within the iteration budget; the bound is not tested";
     }
     ob.comparisons.push_back(c);
   }
+}
 
-  // --- the limit
-  const Prediction& p = analysis.prediction;
-  const std::string seen = std::string(to_string(ob.limit)) +
-                           (ob.limit == Limit::saddle && ob.saddle_index ? " " + std::to_string(ob.saddle_index) : "");
-  const std::string expected =
-      std::string(to_string(p.limit)) + (p.limit == Limit::saddle ? " " + std::to_string(p.saddle_index) : "");
+// "global_min", "saddle 2", …: a limit as the messages name it.
+std::string limit_text(Limit limit, int saddle_index) {
+  return std::string(to_string(limit)) +
+         (limit == Limit::saddle && saddle_index ? " " + std::to_string(saddle_index) : "");
+}
+
+// The limit reached against the predicted one: a contradiction, or a note saying why it is not (yet) one.
+void compare_limit(const ObservationSetting& S, Observation& ob) {
+  const SolverOptions& options = S.options;
+  const ObserveOptions& oo = S.oo;
+  const Bounds& b = S.analysis.bounds;
+  const Summary& sm = ob.summary;
+  const bool gf = S.gf;
+  const int k = S.k, r = S.r;
+  const Eigen::VectorXd& s = S.s;
+  const Prediction& p = S.analysis.prediction;
+  const std::string seen = limit_text(ob.limit, ob.saddle_index);
+  const std::string expected = limit_text(p.limit, p.saddle_index);
   if (sm.status == Status::diverged) {
     ob.notes.push_back("the run diverged (" + sm.message + "); no limit to compare" +
                        (b.gd.local_stability_lr && !gf && options.lr >= *b.gd.local_stability_lr
@@ -1163,14 +1277,45 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
       }
     }
   }
+}
 
+// The one-line message: the limit seen, the status, how many comparisons and contradictions.
+std::string observation_message(const Observation& ob) {
+  const Summary& sm = ob.summary;
+  const std::string seen = limit_text(ob.limit, ob.saddle_index);
   std::ostringstream msg;
   msg << "observed " << seen;
   if (ob.limit != Limit::unknown)
     msg << " (distance " << num(ob.distance) << " ≤ " << num(ob.distance_tolerance) << ")";
   msg << " at t = " << num(sm.t_final) << " [" << to_string(sm.status) << "]; " << ob.comparisons.size()
       << " comparisons, " << ob.contradictions.size() << " contradiction" << (ob.contradictions.size() == 1 ? "" : "s");
-  ob.message = msg.str();
+  return msg.str();
+}
+
+}  // namespace
+
+Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta0,
+                    const SolverOptions& options, const Analysis& analysis, const ObserveOptions& oo,
+                    const ProgressSink& progress) {
+  std::string why;
+  if (!options.is_valid(&why)) throw InputError(why);
+  if (!oo.is_valid(&why)) throw InputError(why);
+  check_arguments(problem, shape, theta0);
+  if (analysis.hypotheses.widths != shape.widths())
+    throw InputError("observe: the analysis is for another network shape");
+  const ObservationSetting setting = make_observation_setting(problem, shape, theta0, options, analysis, oo);
+  Observation ob;
+  const std::vector<Point> curve = simulate(setting, progress, ob);
+  identify_limit(setting, ob);
+  const std::vector<Point> points = excess_points(ob, curve);
+  const std::pair<double, double> halves = fit_late_time_rate(setting, points, ob);
+  locate_escape(setting, ob);
+  compare_t_eps_bounds(setting, points, ob);
+  compare_late_time_rate(setting, halves, ob);
+  compare_escape_time(setting, ob);
+  compare_iterations(setting, ob);
+  compare_limit(setting, ob);
+  ob.message = observation_message(ob);
   return ob;
 }
 
