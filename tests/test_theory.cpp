@@ -14,6 +14,8 @@
 namespace linflow {
 namespace {
 
+using namespace theory;  // the engine under test
+
 // Tight integration for oracle comparisons: local error control at 1e-12 keeps the global error of these short,
 // well-conditioned runs near 1e-10, far below every tolerance used here.
 SolverOptions tight(double t_max, double eps = 1e-12) {

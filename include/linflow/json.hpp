@@ -32,7 +32,7 @@ nlohmann::json to_json(const Summary& summary);
 ///                gd: {applies, failed, delta_max, lr_max, iterations_bound, local_stability_lr, asymptotic_rate,
 ///                     result, local_stability_result, asymptotic_result}}
 ///   not_applicable, still_applies   [string]
-nlohmann::json to_json(const Analysis& analysis);
+nlohmann::json to_json(const theory::Analysis& analysis);
 
 /// The observation as JSON, the "observed" member of analysis.json:
 ///   message, status, solver_message, t_final, t_eps, initial_excess_loss, excess_loss, steps, iterations,
@@ -40,6 +40,6 @@ nlohmann::json to_json(const Analysis& analysis);
 ///   late_time_rate {value, points, t_begin, t_end, rms_residual}, escape_time {after, by},
 ///   comparisons [{quantity, relation, predicted, predicted_lower, observed, ratio, contradiction, note, result}],
 ///   contradictions [string], notes [string]
-nlohmann::json to_json(const Observation& observation);
+nlohmann::json to_json(const theory::Observation& observation);
 
 }  // namespace linflow

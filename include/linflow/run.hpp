@@ -38,7 +38,7 @@ RunSetup set_up(const RunConfig& config);
 /// The recording `[output]` asks of a train run: its sample times and number of modes (clamped to the shape).
 RecordOptions record_options(const RunSetup& setup);
 /// The observation options `[output]` asks of a simulated analysis (at least ObserveOptions' uniform samples).
-ObserveOptions observe_options(const OutputOptions& output);
+theory::ObserveOptions observe_options(const OutputOptions& output);
 
 struct RunResult {
   Summary summary;
@@ -51,10 +51,10 @@ struct RunResult {
 RunResult run_config(const RunConfig& config, const std::string& out_dir, const ProgressSink& progress = {});
 
 struct AnalysisResult {
-  Analysis analysis;
-  std::optional<Observation> observation;  ///< the simulated run confronted with the analysis (`simulate` only)
-  std::optional<RunResult> run;            ///< the simulated run as `run_config` reports it (`simulate` only)
-  nlohmann::json json;                     ///< the content of analysis.json
+  theory::Analysis analysis;
+  std::optional<theory::Observation> observation;  ///< the simulated run confronted with the analysis (`simulate` only)
+  std::optional<RunResult> run;                    ///< the simulated run as `run_config` reports it (`simulate` only)
+  nlohmann::json json;                             ///< the content of analysis.json
 };
 
 /// Analyzes `config`'s start; with `simulate` also runs it and confronts the run with every prediction (the run

@@ -5,6 +5,8 @@
 //   Analysis    analyze(problem, shape, θ0, solver options)            no simulation, milliseconds;
 //   Observation observe(problem, shape, θ0, solver options, analysis)  runs `train` and confronts every
 //                                                                       prediction with what happened.
+// Everything here is in namespace linflow::theory: its types (Start, Limit, Bounds, Comparison, …) are named for
+// what they are in the theory, which would be too generic at namespace linflow.
 //
 // Every prediction names the result it comes from and that result's tag (docs/theory.md, introduction):
 //   [proved]     derived from first principles (docs/theory.md) — a disagreement with a simulation is a bug somewhere;
@@ -30,7 +32,7 @@
 #include "linflow/problem.hpp"
 #include "linflow/solver.hpp"
 
-namespace linflow {
+namespace linflow::theory {
 
 /// c_i (docs/theory.md §5) counts as zero when |c_i| ≤ kCZeroRtol · (d_0 + d_N). The c_i are inner products of unit
 /// vectors computed from an SVD of W(0) (relative accuracy ~ n ε for its top singular pair); 1e-12 per dimension keeps
@@ -300,4 +302,4 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
                     const SolverOptions& options, const Analysis& analysis, const ObserveOptions& observe_options = {},
                     const ProgressSink& progress = {});
 
-}  // namespace linflow
+}  // namespace linflow::theory

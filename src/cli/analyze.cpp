@@ -12,6 +12,8 @@
 #include "linflow/run.hpp"
 
 namespace linflow::cli {
+// The report names the theory's types (Analysis, Prediction, Bounds, …) throughout.
+using namespace linflow::theory;
 namespace {
 
 namespace fs = std::filesystem;

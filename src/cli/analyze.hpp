@@ -22,6 +22,6 @@ int run_analyze(const AnalyzeOptions& opt);
 
 /// The human report: hypotheses, prediction, conditions, bounds, what does and does not apply, and with an
 /// observation a table of each prediction beside what was observed, contradictions last and loud.
-std::string describe_analysis(const Analysis& analysis, const Observation* observation);
+std::string describe_analysis(const theory::Analysis& analysis, const theory::Observation* observation);
 
 }  // namespace linflow::cli

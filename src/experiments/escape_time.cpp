@@ -64,7 +64,7 @@ ExperimentReport analyze_escape_time(const SweepConfig& sweep, const std::vector
       throw InputError("escape-time run " + std::to_string(row.run) + ": σ0 = " + format_number(row.sigma0) +
                        " is not below the escape level s_1 − √(2 eps) = " + format_number(sigma1));
     }
-    row.predicted = magnitude_travel_time(row.depth, s1, row.sigma0, sigma1);
+    row.predicted = theory::magnitude_travel_time(row.depth, s1, row.sigma0, sigma1);
     if (run.contains("t_eps") && run["t_eps"].is_number()) row.observed = run["t_eps"].get<double>();
     rows.push_back(row);
   }

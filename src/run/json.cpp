@@ -4,7 +4,7 @@
 
 namespace linflow {
 
-nlohmann::json to_json(const Analysis& analysis) { return detail::analysis_json(analysis); }
-nlohmann::json to_json(const Observation& observation) { return detail::observation_json(observation); }
+nlohmann::json to_json(const theory::Analysis& analysis) { return theory::analysis_json(analysis); }
+nlohmann::json to_json(const theory::Observation& observation) { return theory::observation_json(observation); }
 
 }  // namespace linflow

@@ -105,8 +105,8 @@ RecordOptions record_options(const RunSetup& setup) {
   return record;
 }
 
-ObserveOptions observe_options(const OutputOptions& output) {
-  ObserveOptions oo;
+theory::ObserveOptions observe_options(const OutputOptions& output) {
+  theory::ObserveOptions oo;
   oo.samples_log = output.samples_log;
   oo.samples_uniform = std::max(output.samples_uniform, oo.samples_uniform);
   oo.t_min = output.t_min;
@@ -149,12 +149,12 @@ AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std:
   if (!out_dir.empty()) detail::ensure_writable_dir(dir);
   const RunSetup setup = set_up(config);
   AnalysisResult result;
-  result.analysis = analyze(setup.problem, setup.shape, setup.theta0, config.solver);
+  result.analysis = theory::analyze(setup.problem, setup.shape, setup.theta0, config.solver);
   result.json = to_json(result.analysis);
   if (simulate) {
-    result.observation = observe(setup.problem, setup.shape, setup.theta0, config.solver, result.analysis,
-                                 observe_options(config.output), progress);
-    const Observation& ob = *result.observation;
+    result.observation = theory::observe(setup.problem, setup.shape, setup.theta0, config.solver, result.analysis,
+                                         observe_options(config.output), progress);
+    const theory::Observation& ob = *result.observation;
     // observe's simulation is the run: train() of `config` follows the same steps (recording never changes them).
     result.run = RunResult{ob.summary, ob.theta, summary_json(config, setup.problem, setup.shape, ob.summary)};
     result.json["observed"] = to_json(ob);

@@ -5,9 +5,9 @@
 
 #include "linflow/theory.hpp"
 
-namespace linflow::detail {
+namespace linflow::theory {
 
 nlohmann::json analysis_json(const Analysis& analysis);
 nlohmann::json observation_json(const Observation& observation);
 
-}  // namespace linflow::detail
+}  // namespace linflow::theory

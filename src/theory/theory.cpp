@@ -11,7 +11,7 @@
 #include "linflow/error.hpp"
 #include "theory/json.hpp"
 
-namespace linflow {
+namespace linflow::theory {
 namespace {
 
 constexpr double kEps = std::numeric_limits<double>::epsilon();
@@ -645,7 +645,7 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
   return a;
 }
 
-nlohmann::json detail::analysis_json(const Analysis& a) {
+nlohmann::json analysis_json(const Analysis& a) {
   using nlohmann::json;
   const Hypotheses& h = a.hypotheses;
   json j;
@@ -1319,7 +1319,7 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
   return ob;
 }
 
-nlohmann::json detail::observation_json(const Observation& ob) {
+nlohmann::json observation_json(const Observation& ob) {
   using nlohmann::json;
   const Summary& sm = ob.summary;
   json j;
@@ -1363,4 +1363,4 @@ nlohmann::json detail::observation_json(const Observation& ob) {
   return j;
 }
 
-}  // namespace linflow
+}  // namespace linflow::theory
