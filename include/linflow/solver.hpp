@@ -1,13 +1,13 @@
 #pragma once
 // Training a deep linear network: gradient flow (GF) as an error-controlled ODE, or gradient descent (GD).
 //
-//   GF: dθ/dt = −∇L(θ), integrated by the Dormand–Prince 5(4) pair of Boost.Odeint with step-size control and
-//       its 4th-order dense output; excess-loss crossings (t_eps) are located on the dense output by bisection.
+//   GF: dθ/dt = −∇L(θ), integrated with step-size control by Hairer's DOP853 (the default: Dormand–Prince 8(5,3)
+//       with its 7th-order dense output) or another `Integrator`; recordings are taken from the dense output, and
+//       the crossing of eps (t_eps) is located on it and polished by a secant iteration over fresh steps.
 //   GD: θ ← θ − η ∇L(θ); iteration k sits at time t = k η so that GD and GF runs share a time axis.
 //   exact: the closed form of docs/theory.md §4 (exact.hpp) walked panel by panel to the recording times; t_eps by
-//   bisection
-//       inside the first panel that ends below eps (the excess loss is monotone along GF); `steps` counts panels;
-//       rtol/atol/max_steps do not apply.
+//       bisection inside the first panel that ends below eps (the excess loss is monotone along GF); `steps` counts
+//       panels; rtol/atol/max_steps do not apply (the closed form's own panel budget ends a run as max_steps).
 //   end_to_end, rank1: reduced gradient flows of balanced networks (same integrator), see `Method`. A start that
 //       does not meet a method's hypotheses is refused with InputError saying which hypothesis fails and by how
 //       much. Their final weights are rebuilt from the reduced state: rank1 exactly (the hidden directions of a
@@ -25,7 +25,7 @@
 namespace linflow {
 
 enum class Method {
-  gf,          ///< gradient flow of all layers, adaptive Dormand–Prince 5(4) with dense output
+  gf,          ///< gradient flow of all layers, by the adaptive `Integrator` (DOP853 by default)
   gd,          ///< gradient descent with constant step `lr`
   end_to_end,  ///< balanced end-to-end flow on W alone (docs/theory.md §2); balanced starts of any rank
   rank1,  ///< polar form (σ, u, v) of a balanced rank-one flow (docs/theory.md §2); needs a width-one layer, whitened
