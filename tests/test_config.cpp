@@ -51,6 +51,7 @@ TEST(Config, RejectsBadValuesNamingTheKey) {
   EXPECT_NE(error_of("[solver]\natol = 0.0\n").find("solver.atol"), std::string::npos);
   EXPECT_NE(error_of("[solver]\nmax_steps = 0\n").find("solver.max_steps"), std::string::npos);
   EXPECT_NE(error_of("[solver]\nlr = 0.0\n").find("solver.lr"), std::string::npos);
+  EXPECT_NE(error_of("[solver]\nbalance_tol = inf\n").find("solver.balance_tol: must be finite"), std::string::npos);
   EXPECT_NE(error_of("[solver]\nsteps = -3\n").find("solver.steps"), std::string::npos);
   EXPECT_NE(error_of("[solver]\nrtol = \"tight\"\n").find("solver.rtol: expected a number"), std::string::npos);
   EXPECT_NE(error_of("[solver]\nmethod = \"newton\"\n").find("solver.method: unknown method 'newton'"),

@@ -76,6 +76,22 @@ TEST(GradientDescent, TracksGradientFlowWithFirstOrderError) {
 
 // Near a balanced global minimizer the top Hessian eigenvalue is N s_1^{2−2/N} (docs/theory.md §3 [checked]); GD is
 // stable below η* = 2/(N s_1^{2−2/N}) and must report divergence above it.
+// Without `steps`, the iterations t_max / lr are bounded by max_steps: t_max = 1e12 at lr = 1e-3 (1e15 iterations)
+// ends after max_steps with that status instead of running for days.
+TEST(GradientDescent, HorizonBeyondMaxStepsEndsAtTheStepBudget) {
+  const Problem problem = test::synthetic(3, 3, {2.0, 1.0}, 5);
+  const Shape shape({3, 2, 3});
+  InitOptions init;
+  init.kind = InitKind::gaussian;
+  Eigen::VectorXd theta = initialize(shape, init);
+  SolverOptions o = gd(1e-3, 1e12);
+  o.max_steps = 1000;
+  const Summary s = train(problem, shape, theta, o);
+  EXPECT_EQ(s.status, Status::max_steps) << s.message;
+  EXPECT_EQ(s.stats.steps, o.max_steps);
+  EXPECT_DOUBLE_EQ(s.t_final, 1000 * o.lr);
+}
+
 TEST(GradientDescent, DetectsDivergenceAboveTheLocalStabilityLimit) {
   const int N = 3;
   const Problem problem = test::synthetic(3, 3, {2.0, 1.0}, 5);

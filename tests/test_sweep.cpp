@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "linflow/error.hpp"
+#include "linflow/run.hpp"
 #include "linflow/sweep.hpp"
 
 namespace linflow {
@@ -326,6 +327,72 @@ TEST(SweepRun, RefusesToResumeADifferentSweep) {
   const fs::path dir = fresh_dir("different");
   run(sweep_of("[sweep]\n"), dir, 1);
   EXPECT_THROW(run(small_sweep(), dir, 1, /*resume=*/true), InputError);
+}
+
+// A damaged sweep.json cannot vouch for runs.jsonl: resuming over it is refused (a failed parse used to compare
+// unequal to nothing, so the runs of two sweeps could mix in one file).
+TEST(SweepRun, RefusesToResumeOverADamagedSweepDescription) {
+  const SweepConfig sweep = sweep_of("[sweep]\n");
+  const fs::path dir = fresh_dir("damaged");
+  run(sweep, dir, 1);
+  std::ofstream(dir / "sweep.json", std::ios::trunc) << "{\"format\": 1, \"axes\": [";
+  try {
+    run(sweep, dir, 1, /*resume=*/true);
+    FAIL() << "resumed over a damaged sweep.json";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("sweep.json: not valid JSON"), std::string::npos) << e.what();
+  }
+}
+
+const char* kRun = R"(
+[problem]
+singular_values = [2.0, 1.0]
+seed = 3
+[network]
+widths = [3, 2, 1, 2]
+[init]
+sigma0 = 0.1
+seed = 4
+[solver]
+eps = 1e-10
+t_max = 100.0
+)";
+
+// A run's files in a folder belong to one run: a rerun that fails midway leaves the earlier run's files as they
+// were (and no pending trajectory); a finished rerun replaces them all, an earlier, deeper run's layers included.
+TEST(RunOutputs, ARerunReplacesAFinishedRunOnlyWhenItFinishes) {
+  const fs::path dir = fresh_dir("rerun");
+  run_config(parse_config(kRun, "."), dir.string());
+  const std::string summary = read(dir / "summary.json"), trajectory = read(dir / "trajectory.csv");
+  const std::string w3 = read(dir / "weights" / "W3.npy");
+  struct Interrupted {};
+  const ProgressSink interrupt = [](const Progress& p) {
+    if (p.t > 1.0) throw Interrupted{};
+  };
+  EXPECT_THROW(run_config(parse_config(kRun, ".", {"init.sigma0=0.2"}), dir.string(), interrupt), Interrupted);
+  EXPECT_EQ(read(dir / "summary.json"), summary);
+  EXPECT_EQ(read(dir / "trajectory.csv"), trajectory);
+  EXPECT_EQ(read(dir / "weights" / "W3.npy"), w3);
+  EXPECT_FALSE(fs::exists(dir / "trajectory.csv.tmp"));
+
+  run_config(parse_config(kRun, ".", {"network.widths=[3, 1, 2]"}), dir.string());
+  EXPECT_NE(read(dir / "summary.json"), summary);
+  EXPECT_EQ(nlohmann::json::parse(read(dir / "summary.json"))["config"]["network"]["widths"],
+            std::vector<int>({3, 1, 2}));
+  EXPECT_TRUE(fs::exists(dir / "weights" / "W2.npy"));
+  EXPECT_FALSE(fs::exists(dir / "weights" / "W3.npy")) << "a layer of the earlier, deeper run was left behind";
+}
+
+// A path that is not UTF-8 (a folder named in Latin-1) is written to summary.json with U+FFFD in its place; it used
+// to throw a JSON type_error after the run had finished, leaving no summary.
+TEST(RunOutputs, APathThatIsNotUtf8StillGetsItsSummary) {
+  const fs::path dir = fresh_dir(std::string("caf\xe9"));
+  fs::create_directories(dir);
+  std::ofstream(dir / "target.csv") << "2,0,0\n0,1,0\n";
+  const RunConfig config =
+      parse_config(kRun, ".", {"problem.target=" + (dir / "target.csv").string(), "network.widths=[3, 2, 1, 2]"});
+  ASSERT_NO_THROW(run_config(config, (dir / "out").string()));
+  EXPECT_NE(read(dir / "out" / "summary.json").find("caf\xef\xbf\xbd"), std::string::npos);
 }
 
 TEST(SweepRun, AnInvalidCombinationBecomesAnErrorLineAndTheSweepGoesOn) {

@@ -79,7 +79,7 @@ struct SolverOptions {
   double eps = 1e-12;
   /// Stop as soon as the excess loss reaches eps (otherwise run on to t_max and report the crossing).
   bool stop_at_eps = true;
-  /// GF: accepted-step budget, > 0.
+  /// GF: accepted-step budget; GD without `steps`: iteration budget (t_max / lr beyond it ends as max_steps). > 0.
   long max_steps = 10'000'000;
   /// end_to_end, rank1: a start counts as balanced when max_j ‖D_j‖_F ≤ balance_tol · (1 + max_j ‖W_j‖_F²).
   double balance_tol = 1e-10;

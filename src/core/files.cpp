@@ -15,6 +15,9 @@ namespace linflow::detail {
 namespace fs = std::filesystem;
 
 std::string read_text(const fs::path& path, const std::string& what) {
+  std::error_code ec;
+  // An ifstream opens a directory and reads it as empty: a config that is a folder would run the defaults.
+  if (fs::is_directory(path, ec)) throw InputError(path.string() + ": is a directory, expected a " + what);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path.string() + ": cannot open " + what);
   std::stringstream ss;

@@ -235,7 +235,10 @@ void write_npy(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>&
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header.push_back('\n');
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  // Written beside the target and renamed over it once complete and closed: a failed write (a full disk shows at
+  // close) leaves the earlier file, never a truncated one under the final name.
+  const std::string tmp = path + ".tmp";
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
   if (!out) fail(path, "cannot write file");
   out.write("\x93NUMPY\x01\x00", 8);
   const auto len = static_cast<std::uint16_t>(header.size());
@@ -244,7 +247,14 @@ void write_npy(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>&
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
   const Eigen::MatrixXd dense = M;  // contiguous column-major copy
   out.write(reinterpret_cast<const char*>(dense.data()), static_cast<std::streamsize>(sizeof(double) * dense.size()));
-  if (!out) fail(path, "write failed");
+  out.close();
+  std::error_code ec;
+  if (!out) {
+    std::filesystem::remove(tmp, ec);
+    fail(path, "write failed");
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) fail(path, "cannot replace: " + ec.message());
 }
 
 Eigen::MatrixXd read_csv(const std::string& path) {

@@ -8,6 +8,7 @@
 #include "core/files.hpp"
 #include "experiments/analyses.hpp"
 #include "linflow/error.hpp"
+#include "run/json_text.hpp"
 
 namespace linflow {
 namespace {
@@ -60,7 +61,7 @@ ExperimentReport analyze_experiment(const std::string& name, const SweepConfig& 
 ExperimentReport report_experiment(const std::string& name, const SweepConfig& sweep, const std::string& out_dir) {
   const std::filesystem::path dir(out_dir);
   ExperimentReport report = analyze_experiment(name, sweep, read_runs((dir / "runs.jsonl").string()));
-  detail::write_file_atomically(dir / "experiment.json", report.json.dump(2) + "\n");
+  detail::write_file_atomically(dir / "experiment.json", detail::json_text(report.json, 2));
   return report;
 }
 

@@ -282,7 +282,9 @@ Summary run_exact(const RunContext& c, Eigen::VectorXd& theta) {
 Summary run_gd(const RunContext& c, Eigen::VectorXd& theta) {
   Summary s;
   const long budget_t = static_cast<long>(std::min(std::floor(c.options.t_max / c.options.lr + 1e-9), 9.0e18));
-  const long budget = c.options.steps > 0 ? std::min<long>(c.options.steps, budget_t) : budget_t;
+  // Without `steps` the horizon sets the iterations, bounded by max_steps: t_max = 1e12 at lr = 1e-3 would be 1e15.
+  const long budget_steps = c.options.steps > 0 ? c.options.steps : c.options.max_steps;
+  const long budget = std::min<long>(budget_steps, budget_t);
   Eigen::VectorXd grad(c.shape.size());
   size_t next_sample = 0;
   double ceiling = 0;
@@ -320,9 +322,9 @@ Summary run_gd(const RunContext& c, Eigen::VectorXd& theta) {
       break;
     }
     if (k >= budget) {
-      s.status = (s.t_eps && excess <= c.options.eps)                   ? Status::converged
-                 : (c.options.steps > 0 && c.options.steps <= budget_t) ? Status::max_steps
-                                                                        : Status::t_max;
+      s.status = (s.t_eps && excess <= c.options.eps) ? Status::converged
+                 : budget_steps <= budget_t           ? Status::max_steps
+                                                      : Status::t_max;
       break;
     }
     theta.noalias() -= c.options.lr * grad;
@@ -412,7 +414,7 @@ bool SolverOptions::is_valid(std::string* why) const {
   if (max_steps <= 0) return bad("solver.max_steps: must be > 0, got " + std::to_string(max_steps));
   if (!(grad_tol >= 0) || !std::isfinite(grad_tol))
     return bad("solver.grad_tol: must be finite and ≥ 0, got " + fmt(grad_tol));
-  if (!(balance_tol > 0)) return bad("solver.balance_tol: must be > 0, got " + fmt(balance_tol));
+  if (!positive(balance_tol)) return bad("solver.balance_tol: must be finite and > 0, got " + fmt(balance_tol));
   if (!(divergence_factor > 1)) return bad("solver.divergence_factor: must be > 1, got " + fmt(divergence_factor));
   return true;
 }

@@ -1,6 +1,7 @@
 #include "linflow/run.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -10,6 +11,7 @@
 #include "linflow/error.hpp"
 #include "linflow/init.hpp"
 #include "linflow/io.hpp"
+#include "run/json_text.hpp"
 
 namespace linflow {
 namespace {
@@ -19,6 +21,42 @@ namespace fs = std::filesystem;
 nlohmann::json number_or_null(double v) {
   if (!std::isfinite(v)) return nullptr;
   return v;
+}
+
+// A run writes its trajectory here while it runs; write_run_outputs moves it into place when the run has finished.
+constexpr const char* kTrajectoryPending = "trajectory.csv.tmp";
+
+// Removes the pending trajectory unless the run reached write_run_outputs (which moved it): a failed or interrupted
+// rerun leaves the folder's earlier run as it was, without a stray file.
+class PendingTrajectory {
+ public:
+  explicit PendingTrajectory(fs::path path) : path_(std::move(path)) {}
+  PendingTrajectory(const PendingTrajectory&) = delete;
+  PendingTrajectory& operator=(const PendingTrajectory&) = delete;
+  ~PendingTrajectory() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Removes W<j>.npy files of `wdir` with j > keep (all of them for keep = 0): an earlier run's layers that this run
+// does not replace.
+void remove_stale_weights(const fs::path& wdir, int keep) {
+  std::error_code ec;
+  if (!fs::is_directory(wdir, ec)) return;
+  for (const auto& entry : fs::directory_iterator(wdir, ec)) {
+    const std::string name = entry.path().filename().string();
+    int j = 0;
+    if (name.size() > 5 && name.front() == 'W' && name.ends_with(".npy") &&
+        std::from_chars(name.data() + 1, name.data() + name.size() - 4, j).ptr == name.data() + name.size() - 4 &&
+        j > keep) {
+      fs::remove(entry.path(), ec);
+    }
+  }
 }
 
 void write_trajectory(const fs::path& path, const std::vector<Sample>& samples) {
@@ -79,14 +117,25 @@ nlohmann::json summary_json(const RunConfig& config, const Problem& problem, con
 void write_run_outputs(const std::string& out_dir, const RunConfig& config, const Shape& shape,
                        const nlohmann::json& summary, const Eigen::VectorXd& theta) {
   const fs::path dir(out_dir);
+  std::error_code ec;
+  // First the marker of a complete run goes: from here until summary.json is written again, the folder holds no
+  // complete run rather than a mix of two.
+  fs::remove(dir / "summary.json", ec);
+  const fs::path wdir = dir / "weights";
+  remove_stale_weights(wdir, config.output.save_weights ? shape.depth() : 0);
   if (config.output.save_weights) {
-    const fs::path wdir = dir / "weights";
     fs::create_directories(wdir);
     for (int l = 1; l <= shape.depth(); ++l) {
       write_npy((wdir / weights_file_name(l)).string(), shape.layer(theta, l));
     }
   }
-  detail::write_file_atomically(dir / "summary.json", summary.dump(2) + "\n");
+  if (config.output.trajectory) {
+    fs::rename(dir / kTrajectoryPending, dir / "trajectory.csv", ec);
+    if (ec) throw InputError((dir / "trajectory.csv").string() + ": cannot replace: " + ec.message());
+  } else {
+    fs::remove(dir / "trajectory.csv", ec);
+  }
+  detail::write_file_atomically(dir / "summary.json", detail::json_text(summary, 2));
 }
 
 RunSetup set_up(const RunConfig& config) {
@@ -122,9 +171,10 @@ RunResult run_config(const RunConfig& config, const std::string& out_dir, const 
   const RecordOptions record = record_options(setup);
   std::ofstream csv;
   const bool write_csv = !out_dir.empty() && config.output.trajectory;
+  const PendingTrajectory pending(write_csv ? dir / kTrajectoryPending : fs::path());
   if (write_csv) {
-    csv.open(dir / "trajectory.csv", std::ios::trunc);
-    if (!csv) throw InputError((dir / "trajectory.csv").string() + ": cannot write");
+    csv.open(pending.path(), std::ios::trunc);
+    if (!csv) throw InputError(pending.path().string() + ": cannot write");
     csv << trajectory_header(record.modes) << '\n' << std::setprecision(17);
   }
   SampleSink sink;
@@ -136,7 +186,7 @@ RunResult run_config(const RunConfig& config, const std::string& out_dir, const 
   if (!out_dir.empty()) {
     if (write_csv) {
       csv.close();
-      if (!csv) throw InputError((dir / "trajectory.csv").string() + ": write failed");
+      if (!csv) throw InputError(pending.path().string() + ": write failed");
     }
     write_run_outputs(out_dir, config, setup.shape, result.json, result.theta);
   }
@@ -159,13 +209,14 @@ AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std:
     result.run = RunResult{ob.summary, ob.theta, summary_json(config, setup.problem, setup.shape, ob.summary)};
     result.json["observed"] = to_json(ob);
     if (!out_dir.empty()) {
-      if (config.output.trajectory) write_trajectory(dir / "trajectory.csv", ob.samples);
+      const PendingTrajectory pending(config.output.trajectory ? dir / kTrajectoryPending : fs::path());
+      if (config.output.trajectory) write_trajectory(pending.path(), ob.samples);
       write_run_outputs(out_dir, config, setup.shape, result.run->json, ob.theta);
     }
   }
   result.json["version"] = version();
   result.json["config"] = to_json(config);
-  if (!out_dir.empty()) detail::write_file_atomically(dir / "analysis.json", result.json.dump(2) + "\n");
+  if (!out_dir.empty()) detail::write_file_atomically(dir / "analysis.json", detail::json_text(result.json, 2));
   return result;
 }
 

@@ -16,6 +16,7 @@
 #include "linflow/run.hpp"
 #include "linflow/theory.hpp"
 #include "run/config_table.hpp"
+#include "run/json_text.hpp"
 #include "run/toml_reader.hpp"
 
 namespace linflow {
@@ -393,7 +394,7 @@ std::string run_line(const SweepConfig& sweep, long k) {
     line["status"] = "error";
     line["message"] = e.what();
   }
-  return line.dump();
+  return detail::json_text(line);
 }
 
 ordered_json to_json(const SweepConfig& sweep) {

@@ -20,6 +20,7 @@
 #include "core/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/sweep.hpp"
+#include "run/json_text.hpp"
 #include "sweep/protocol.hpp"
 
 namespace linflow {
@@ -128,7 +129,7 @@ void prepare(const SweepConfig& sweep, const SweepOptions& options, RunsFile& ru
   ensure_writable_dir(dir);
   const fs::path description = dir / "sweep.json";
   const fs::path runs_path = dir / "runs.jsonl";
-  const std::string text = to_json(sweep).dump(2) + "\n";
+  const std::string text = detail::json_text(to_json(sweep), 2);
   std::error_code ec;
   const bool has_runs = fs::exists(runs_path, ec) && fs::file_size(runs_path, ec) > 0;
   if (!options.resume && has_runs) {
@@ -139,6 +140,12 @@ void prepare(const SweepConfig& sweep, const SweepOptions& options, RunsFile& ru
       throw InputError(runs_path.string() + " has no sweep.json next to it: cannot tell which sweep it belongs to");
     }
     const json old = json::parse(read_text(description, "sweep description"), nullptr, false);
+    // A parse failure is a "discarded" value, which compares unequal to nothing: test it first, or a corrupt
+    // sweep.json would pass as the same sweep and two sweeps' runs would mix in one runs.jsonl.
+    if (old.is_discarded()) {
+      throw InputError(description.string() + ": not valid JSON (damaged?): cannot tell which sweep " +
+                       runs_path.string() + " belongs to; restore it or choose another --out");
+    }
     if (old != json::parse(text)) {
       throw InputError(description.string() +
                        " describes a different sweep (or another linflow version) than the one "
