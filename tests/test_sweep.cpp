@@ -1,6 +1,8 @@
 // Sweeps: grid and random expansion, derived seeds, output identical for any thread count, crash-safe resume, and
 // bad sweep files.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -393,6 +395,25 @@ TEST(RunOutputs, APathThatIsNotUtf8StillGetsItsSummary) {
       parse_config(kRun, ".", {"problem.target=" + (dir / "target.csv").string(), "network.widths=[3, 2, 1, 2]"});
   ASSERT_NO_THROW(run_config(config, (dir / "out").string()));
   EXPECT_NE(read(dir / "out" / "summary.json").find("caf\xef\xbf\xbd"), std::string::npos);
+}
+
+// Two sweeps never write one folder at once: while one holds it, a second (a concurrent --resume) is refused.
+TEST(SweepRun, RefusesAFolderAnotherSweepIsWriting) {
+  const SweepConfig sweep = sweep_of("[sweep]\n");
+  const fs::path dir = fresh_dir("locked");
+  fs::create_directories(dir);
+  const int held = ::open((dir / ".linflow.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX | LOCK_NB), 0);
+  try {
+    run(sweep, dir, 1);
+    FAIL() << "a second writer was let in";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("another linflow process is writing to this folder"), std::string::npos)
+        << e.what();
+  }
+  ::close(held);
+  EXPECT_NO_THROW(run(sweep, dir, 1));
 }
 
 TEST(SweepRun, AnInvalidCombinationBecomesAnErrorLineAndTheSweepGoesOn) {

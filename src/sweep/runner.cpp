@@ -1,6 +1,7 @@
 // Running a sweep: the thread pool (and MPI ranks, through sweep/protocol.hpp) that executes the missing runs,
 // and the crash-safe runs.jsonl (one write() per line, resume, the final sorted rewrite).
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,6 +48,20 @@ class RunsFile {
   RunsFile& operator=(const RunsFile&) = delete;
   ~RunsFile() {
     if (fd_ >= 0) ::close(fd_);
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+  }
+
+  // One writer per output folder: an exclusive lock on DIR/.linflow.lock, held until this sweep ends (the kernel
+  // releases it if the process dies), so a second sweep or `--resume` on the same folder is refused instead of
+  // running the same runs and racing on sweep.json.tmp.
+  void lock_folder(const fs::path& dir) {
+    const fs::path path = dir / ".linflow.lock";
+    lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0) throw InputError(path.string() + ": cannot open: " + std::strerror(errno));
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      throw InputError(dir.string() + ": another linflow process is writing to this folder (it holds " + path.string() +
+                       "); wait for it, or choose another --out");
+    }
   }
 
   // Takes over the lines of an interrupted session. A kill can leave the last line half written; it is cut off
@@ -121,12 +136,14 @@ class RunsFile {
   std::map<std::string, long> counts_;
   long resumed_ = 0;
   int fd_ = -1;
+  int lock_fd_ = -1;
 };
 
 // Makes out_dir ready: sweep.json written (or checked on resume), runs.jsonl loaded and open for appending.
 void prepare(const SweepConfig& sweep, const SweepOptions& options, RunsFile& runs) {
   const fs::path dir(options.out_dir);
   ensure_writable_dir(dir);
+  runs.lock_folder(dir);
   const fs::path description = dir / "sweep.json";
   const fs::path runs_path = dir / "runs.jsonl";
   const std::string text = detail::json_text(to_json(sweep), 2);
