@@ -59,6 +59,19 @@ void remove_stale_weights(const fs::path& wdir, int keep) {
   }
 }
 
+// Checks, before any work, that a run can write its files into `dir`: the folder itself, and a weights/ that is a
+// folder (a file of that name would fail only after the run).
+void check_run_folder(const fs::path& dir, const RunConfig& config) {
+  detail::ensure_writable_dir(dir);
+  std::error_code ec;
+  const fs::path weights = dir / "weights";
+  if (config.output.save_weights && fs::exists(weights, ec) && !fs::is_directory(weights, ec)) {
+    throw InputError(weights.string() +
+                     ": exists and is not a directory; the run writes its weights there (or set output.save_weights "
+                     "= false)");
+  }
+}
+
 void write_trajectory(const fs::path& path, const std::vector<Sample>& samples) {
   std::ofstream csv(path, std::ios::trunc);
   if (!csv) throw InputError(path.string() + ": cannot write");
@@ -164,7 +177,7 @@ theory::ObserveOptions observe_options(const OutputOptions& output) {
 
 RunResult run_config(const RunConfig& config, const std::string& out_dir, const ProgressSink& progress) {
   const fs::path dir(out_dir);
-  if (!out_dir.empty()) detail::ensure_writable_dir(dir);
+  if (!out_dir.empty()) check_run_folder(dir, config);
   const RunSetup setup = set_up(config);
   RunResult result;
   result.theta = setup.theta0;
@@ -196,7 +209,13 @@ RunResult run_config(const RunConfig& config, const std::string& out_dir, const 
 AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std::string& out_dir,
                               const ProgressSink& progress) {
   const fs::path dir(out_dir);
-  if (!out_dir.empty()) detail::ensure_writable_dir(dir);
+  if (!out_dir.empty()) {
+    if (simulate) {
+      check_run_folder(dir, config);
+    } else {
+      detail::ensure_writable_dir(dir);
+    }
+  }
   const RunSetup setup = set_up(config);
   AnalysisResult result;
   result.analysis = theory::analyze(setup.problem, setup.shape, setup.theta0, config.solver);
