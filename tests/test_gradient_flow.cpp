@@ -160,7 +160,7 @@ TEST(GradientFlow, DepthTwoMatchesRiccatiClosedForm) {
   H.bottomLeftCorner(dx, dy) = problem.q().transpose();
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(H);
   const double T = 1.7;
-  const Eigen::VectorXd h = eig.eigenvalues();
+  const Eigen::VectorXd& h = eig.eigenvalues();
   const Eigen::MatrixXd& E = eig.eigenvectors();
   Eigen::VectorXd exp_th(h.size()), integral(h.size());
   for (Eigen::Index i = 0; i < h.size(); ++i) {

@@ -103,7 +103,7 @@ class BadFiles : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string write(const std::string& name, const std::string& bytes) const {
-    const auto path = (dir_ / name).string();
+    auto path = (dir_ / name).string();
     std::ofstream out(path, std::ios::binary);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     return path;

@@ -65,7 +65,7 @@ values = ["gf", "gd"]
 }
 
 fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = scratch() / name;
+  fs::path dir = scratch() / name;
   fs::remove_all(dir);
   return dir;
 }
@@ -337,7 +337,7 @@ TEST(SweepRun, RefusesToResumeOverADamagedSweepDescription) {
   const SweepConfig sweep = sweep_of("[sweep]\n");
   const fs::path dir = fresh_dir("damaged");
   run(sweep, dir, 1);
-  std::ofstream(dir / "sweep.json", std::ios::trunc) << "{\"format\": 1, \"axes\": [";
+  std::ofstream(dir / "sweep.json", std::ios::trunc) << R"({"format": 1, "axes": [)";
   try {
     run(sweep, dir, 1, /*resume=*/true);
     FAIL() << "resumed over a damaged sweep.json";
