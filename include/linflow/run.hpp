@@ -68,7 +68,11 @@ AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std:
 nlohmann::json summary_json(const RunConfig& config, const Problem& problem, const Shape& shape,
                             const Summary& summary);
 
-/// Writes DIR/summary.json (atomically) and, when config.output.save_weights, DIR/weights/Wj.npy.
+/// Puts a finished run's files in place in DIR, so that a folder with a summary.json holds one run's files only: an
+/// earlier run's summary.json is removed first; then DIR/weights/Wj.npy (when config.output.save_weights; an earlier,
+/// deeper run's extra layers are removed), the trajectory the run wrote to DIR/trajectory.csv.tmp moved to
+/// DIR/trajectory.csv (when config.output.trajectory; an earlier one removed otherwise), and DIR/summary.json last,
+/// atomically.
 void write_run_outputs(const std::string& out_dir, const RunConfig& config, const Shape& shape,
                        const nlohmann::json& summary, const Eigen::VectorXd& theta);
 
