@@ -67,6 +67,10 @@ TEST(Config, RejectsBadValuesNamingTheKey) {
   EXPECT_NE(error_of("[problem]\nx = \"a.npy\"\n").find("problem.x and problem.y"), std::string::npos);
   EXPECT_NE(error_of("[solver\n").find("test.toml:1"), std::string::npos);
   EXPECT_NE(error_of("", {"solver.rtol"}).find("expected section.key=value"), std::string::npos);
+  // TOML reads a multi-line value's first line only: refused rather than silently cut.
+  EXPECT_NE(error_of("", {"solver.rtol=1e-9\nsolver.atol=1"}).find("the value spans several lines"), std::string::npos);
+  EXPECT_NE(error_of("[solver]\nmethod = \"gd\"\nlr = 2.0\nt_max = 1.0\n").find("exceeds solver.t_max"),
+            std::string::npos);
 }
 
 // A template parsed once gives, for any overrides, what parsing the text with those overrides gives.

@@ -416,6 +416,24 @@ TEST(SweepRun, RefusesAFolderAnotherSweepIsWriting) {
   EXPECT_NO_THROW(run(sweep, dir, 1));
 }
 
+// A point too large for memory is refused by its estimate, as that run's error line, before anything is allocated:
+// it used to end in bad_alloc, aborting the whole sweep (and every --resume the same way).
+TEST(SweepRun, APointTooLargeForMemoryBecomesAnErrorLine) {
+  const SweepConfig sweep = sweep_of(R"(
+[[axis]]
+key = "network.widths"
+values = [[3, 2, 1, 2], [3, 2000000, 2000000, 2]]
+)");
+  const fs::path dir = fresh_dir("oversized");
+  const SweepSummary summary = run(sweep, dir, 1);
+  EXPECT_EQ(summary.status, SweepStatus::run_errors);
+  const std::vector<nlohmann::json> lines = read_runs((dir / "runs.jsonl").string());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0]["status"], "error") << lines[0];
+  EXPECT_EQ(lines[1]["status"], "error");
+  EXPECT_NE(lines[1]["message"].get<std::string>().find("this run needs about"), std::string::npos) << lines[1];
+}
+
 TEST(SweepRun, AnInvalidCombinationBecomesAnErrorLineAndTheSweepGoesOn) {
   // Fixed target dimensions and a widths axis: the second network does not fit the target. Only building the
   // problem can tell, so the run reports it instead of the up-front check.

@@ -416,6 +416,10 @@ bool SolverOptions::is_valid(std::string* why) const {
     return bad("solver.grad_tol: must be finite and ≥ 0, got " + fmt(grad_tol));
   if (!positive(balance_tol)) return bad("solver.balance_tol: must be finite and > 0, got " + fmt(balance_tol));
   if (!(divergence_factor > 1)) return bad("solver.divergence_factor: must be > 1, got " + fmt(divergence_factor));
+  if (method == Method::gd && lr > t_max) {
+    return bad("solver.lr = " + fmt(lr) + " exceeds solver.t_max = " + fmt(t_max) +
+               ": gradient descent would end before its first step");
+  }
   return true;
 }
 

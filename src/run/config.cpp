@@ -131,6 +131,10 @@ void apply_override(toml::table& root, const std::string& assignment) {
   const std::string section = assignment.substr(0, dot);
   const std::string key = assignment.substr(dot + 1, eq - dot - 1);
   const std::string value = assignment.substr(eq + 1);
+  // TOML would read the first line and drop the rest without a word.
+  if (value.find_first_of("\r\n") != std::string::npos) {
+    throw InputError("--set '" + section + "." + key + "': the value spans several lines; give it on one line");
+  }
   if (section.empty() || key.empty() || key.find('.') != std::string::npos) {
     throw InputError("--set '" + assignment + "': expected section.key=value");
   }

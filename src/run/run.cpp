@@ -1,5 +1,7 @@
 #include "linflow/run.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
@@ -69,6 +71,32 @@ void check_run_folder(const fs::path& dir, const RunConfig& config) {
     throw InputError(weights.string() +
                      ": exists and is not a directory; the run writes its weights there (or set output.save_weights "
                      "= false)");
+  }
+}
+
+// Refuses, before anything is allocated, a run whose memory would exceed the machine's: widths, dimensions or sample
+// counts that would otherwise end in bad_alloc (an internal error, and in a sweep the end of every other run too).
+// The estimate counts the parameter vector about 24 times (θ, the gradient, the integrator's stages and dense output,
+// the objective's products), the problem's d × d matrices six times, and every recorded row.
+void check_memory(const RunConfig& config) {
+  const std::vector<int>& w = config.widths;
+  if (w.size() < 2) return;  // Shape reports it
+  double parameters = 0;
+  for (size_t j = 1; j < w.size(); ++j) parameters += static_cast<double>(w[j]) * w[j - 1];
+  const double dx = config.problem.dims.size() == 2 ? config.problem.dims[0] : w.front();
+  const double dy = config.problem.dims.size() == 2 ? config.problem.dims[1] : w.back();
+  const double rows = 1.0 + config.output.samples_log + config.output.samples_uniform;
+  const double bytes = 8.0 * (24.0 * parameters + 6.0 * (dx * dx + dy * dy + dx * dy) +
+                              rows * (8.0 + 2.0 * std::max(config.output.modes, 0)));
+  const double physical =
+      static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  if (physical > 0 && bytes > physical) {
+    std::ostringstream os;
+    os.precision(3);
+    os << "network.widths, problem.dims and output.samples_*: this run needs about " << bytes / (1 << 30) << " GiB ("
+       << parameters << " parameters, " << rows << " recorded rows), more than this machine's " << physical / (1 << 30)
+       << " GiB";
+    throw InputError(os.str());
   }
 }
 
@@ -152,6 +180,7 @@ void write_run_outputs(const std::string& out_dir, const RunConfig& config, cons
 }
 
 RunSetup set_up(const RunConfig& config) {
+  check_memory(config);
   Problem problem = make_problem(config);
   Shape shape(config.widths);
   Eigen::VectorXd theta0 = initialize(shape, config.init);
