@@ -375,8 +375,10 @@ std::string run_line(const SweepConfig& sweep, long k) {
     if (sweep.analyze) {
       AnalysisResult result = analyze_config(config, /*simulate=*/true, "");
       summary = std::move(result.run->json);
-      analysis = to_json(result.analysis);
       observed = std::move(result.json["observed"]);
+      // analysis.json's content less what the line holds elsewhere: to_json(analysis), not serialised a second time.
+      analysis = std::move(result.json);
+      for (const char* key : {"observed", "version", "config"}) analysis.erase(key);
     } else {
       summary = run_config(config, "").json;
     }
