@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libeigen3-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libboost-dev
+  libsundials-dev libspectra-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
   libopenmpi-dev openmpi-bin libopenblas-dev

@@ -41,9 +41,22 @@ enum class Integrator {
   dop853,          ///< adaptive Dormand–Prince 8(5,3), Hairer's error estimate, control and 7th-order dense output
                    ///< (as scipy's DOP853); the default
   gauss_legendre,  ///< 3-stage Gauss–Legendre collocation, order 6, fixed step `dt`: conserves the imbalances
+  bdf,  ///< implicit: SUNDIALS CVODE's BDF, orders 1–5, rtol/atol, Newton iterations on the exact Hessian (gf) or
+        ///< difference quotients (end_to_end, rank1); for stiff runs: small starts, long plateaus (docs/theory.md §9)
 };
 const char* to_string(Integrator integrator);
 Integrator integrator_from_string(const std::string& name);  ///< throws InputError naming the valid ones
+
+/// How the implicit integrator solves its Newton systems (I − γJ) δ = r.
+enum class LinearSolver {
+  automatic,  ///< dense when the state has at most kDenseJacobianLimit entries, krylov above ("auto")
+  dense,      ///< the Jacobian formed (gf: the dense Hessian, n Hessian-vector products) and factored by LU
+  krylov,     ///< matrix-free GMRES on Jacobian-vector products (gf: exact Hessian-vector products)
+};
+const char* to_string(LinearSolver solver);
+LinearSolver linear_solver_from_string(const std::string& name);  ///< throws InputError naming the valid ones
+/// The state size up to which `automatic` forms dense Jacobians (docs/performance.md, "Plateau").
+inline constexpr long kDenseJacobianLimit = 1024;
 
 enum class Status {
   converged,  ///< the excess loss reached `eps`
@@ -67,6 +80,8 @@ struct SolverOptions {
   /// gauss_legendre conserves every imbalance D_j to round-off however long the run (a quadratic invariant), at a
   /// fixed step `dt` that must keep h ‖∂f/∂θ‖ < 1.
   Integrator integrator = Integrator::dop853;
+  /// bdf: how its linear systems are solved.
+  LinearSolver linear_solver = LinearSolver::automatic;
   /// gauss_legendre: the fixed step, > 0.
   double dt = 0.01;
   /// GD: step size η > 0.
@@ -111,9 +126,11 @@ struct RecordOptions {
 };
 
 struct Stats {
-  long steps = 0;           ///< accepted steps (GF), iterations (GD) or panels (exact)
-  long rejected_steps = 0;  ///< GF steps rejected by the error control
-  long rhs_evals = 0;       ///< gradient evaluations
+  long steps = 0;                     ///< accepted steps (GF), iterations (GD) or panels (exact)
+  long rejected_steps = 0;            ///< GF steps rejected by the error control
+  long rhs_evals = 0;                 ///< gradient evaluations
+  long jacobians = 0;                 ///< bdf: Jacobians formed (dense) or linearisation points set (krylov)
+  long jacobian_vector_products = 0;  ///< bdf with krylov: Hessian-vector products
   double wall_seconds = 0;
 };
 

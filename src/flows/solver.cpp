@@ -9,10 +9,12 @@
 
 #include "flows/gauss_legendre.hpp"
 #include "flows/monitor.hpp"
+#include "flows/ode/bdf.hpp"
 #include "flows/ode/drivers.hpp"
 #include "flows/reduced_flows.hpp"
 #include "linflow/error.hpp"
 #include "linflow/exact.hpp"
+#include "linflow/hessian.hpp"
 #include "linflow/init.hpp"
 
 namespace linflow {
@@ -33,11 +35,21 @@ class LayerwiseFlow {
   double excess_fsal() const { return obj_.excess_loss(opt_); }
   static double grad_norm(const detail::State& /*x*/, const detail::State& dxdt) { return dxdt.norm(); }
   long evals() const { return evals_; }
+  // The exact Jacobian −∇²L for the implicit integrator (flows/ode/bdf.hpp).
+  void set_jacobian_point(const detail::State& x) { hessian().set_point(x); }
+  void jacobian_vector(const detail::State& v, detail::State& out) { hessian().apply(v, out, -1.0); }
+  void jacobian(Eigen::Ref<Eigen::MatrixXd> J) { hessian().dense(J, -1.0); }
 
  private:
+  Hessian& hessian() {
+    if (!hessian_) hessian_.emplace(obj_.problem(), obj_.shape());
+    return *hessian_;
+  }
+
   Objective& obj_;
   const Problem::Optimum& opt_;
   long evals_ = 0;
+  std::optional<Hessian> hessian_;
 };
 
 std::string fmt(double v) {
@@ -95,6 +107,9 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
     case Integrator::gauss_legendre:
       r = detail::integrate_gauss_legendre(flow, x, d, on_sample, on_progress);
       break;
+    case Integrator::bdf:
+      r = detail::integrate_bdf(flow, x, d, on_sample, on_progress);
+      break;
   }
   Summary s;
   s.status = r.status;
@@ -103,6 +118,8 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
   s.stats.steps = r.steps;
   s.stats.rejected_steps = r.rejected;
   s.stats.rhs_evals = flow.evals();
+  s.stats.jacobians = r.jacobians;
+  s.stats.jacobian_vector_products = r.jacobian_vector_products;
   if (!r.reason.empty()) s.message = r.reason;
   return s;
 }
@@ -362,16 +379,38 @@ const char* to_string(Integrator integrator) {
       return "dop853";
     case Integrator::gauss_legendre:
       return "gauss_legendre";
+    case Integrator::bdf:
+      return "bdf";
   }
   return "?";
 }
 
+const char* to_string(LinearSolver solver) {
+  switch (solver) {
+    case LinearSolver::automatic:
+      return "auto";
+    case LinearSolver::dense:
+      return "dense";
+    case LinearSolver::krylov:
+      return "krylov";
+  }
+  return "?";
+}
+
+LinearSolver linear_solver_from_string(const std::string& name) {
+  for (auto l : {LinearSolver::automatic, LinearSolver::dense, LinearSolver::krylov}) {
+    if (name == to_string(l)) return l;
+  }
+  throw InputError("solver.linear_solver: unknown linear solver '" + name + "' (expected auto, dense or krylov)");
+}
+
 Integrator integrator_from_string(const std::string& name) {
-  for (auto i : {Integrator::dopri5, Integrator::rk78, Integrator::dop853, Integrator::gauss_legendre}) {
+  for (auto i :
+       {Integrator::dopri5, Integrator::rk78, Integrator::dop853, Integrator::gauss_legendre, Integrator::bdf}) {
     if (name == to_string(i)) return i;
   }
   throw InputError("solver.integrator: unknown integrator '" + name +
-                   "' (expected dopri5, rk78, dop853 or gauss_legendre)");
+                   "' (expected dopri5, rk78, dop853, gauss_legendre or bdf)");
 }
 
 Method method_from_string(const std::string& name) {
@@ -443,6 +482,12 @@ Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta
   std::string why;
   if (!options.is_valid(&why)) throw InputError(why);
   if (theta.size() != shape.size()) throw InputError("parameter vector has the wrong size for the network shape");
+  if (options.method == Method::gf && options.integrator == Integrator::bdf &&
+      options.linear_solver == LinearSolver::dense && shape.size() > Hessian::dense_limit()) {
+    throw InputError("solver.linear_solver = \"dense\": the network has " + std::to_string(shape.size()) +
+                     " parameters, more than the dense Hessian's limit of " + std::to_string(Hessian::dense_limit()) +
+                     " (use \"krylov\" or \"auto\")");
+  }
   const auto start = std::chrono::steady_clock::now();
   Objective objective(problem, shape);
   const Problem::Optimum optimum = problem.optimum(shape.min_width());

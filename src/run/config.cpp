@@ -26,8 +26,8 @@ const std::map<std::string, std::vector<std::string>>& schema() {
       {"network", {"widths"}},
       {"init", {"kind", "seed", "scale", "rank", "end_to_end", "sigma0", "u0", "v0", "delta", "dir"}},
       {"solver",
-       {"method", "rtol", "atol", "dt0", "integrator", "dt", "lr", "steps", "t_max", "eps", "stop_at_eps", "max_steps",
-        "grad_tol", "divergence_factor", "balance_tol"}},
+       {"method", "rtol", "atol", "dt0", "integrator", "linear_solver", "dt", "lr", "steps", "t_max", "eps",
+        "stop_at_eps", "max_steps", "grad_tol", "divergence_factor", "balance_tol"}},
       {"output", {"samples_log", "samples_uniform", "t_min", "modes", "save_weights", "trajectory"}},
   };
   return s;
@@ -222,6 +222,9 @@ RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides)
   std::string integrator;
   r.get("solver", "integrator", integrator);
   if (!integrator.empty()) c.solver.integrator = integrator_from_string(integrator);
+  std::string linear_solver;
+  r.get("solver", "linear_solver", linear_solver);
+  if (!linear_solver.empty()) c.solver.linear_solver = linear_solver_from_string(linear_solver);
   r.get("solver", "dt", c.solver.dt);
   r.get("solver", "lr", c.solver.lr);
   r.get("solver", "steps", c.solver.steps);
@@ -281,6 +284,7 @@ nlohmann::json to_json(const RunConfig& c) {
                  {"atol", s.atol},
                  {"dt0", s.dt0},
                  {"integrator", to_string(s.integrator)},
+                 {"linear_solver", to_string(s.linear_solver)},
                  {"dt", s.dt},
                  {"lr", s.lr},
                  {"steps", s.steps},

@@ -142,6 +142,8 @@ nlohmann::json to_json(const Summary& s) {
   j["stats"] = {{"steps", s.stats.steps},
                 {"rejected_steps", s.stats.rejected_steps},
                 {"rhs_evals", s.stats.rhs_evals},
+                {"jacobians", s.stats.jacobians},
+                {"jacobian_vector_products", s.stats.jacobian_vector_products},
                 {"wall_seconds", s.stats.wall_seconds}};
   return j;
 }

@@ -43,7 +43,9 @@ struct DriverResult {
   std::optional<double> t_eps;
   long steps = 0;
   long rejected = 0;
-  std::string reason;  ///< set for diverged
+  long jacobians = 0;                 ///< implicit integrators: Jacobians formed (or linearisation points set)
+  long jacobian_vector_products = 0;  ///< implicit integrators, matrix-free: products with the Jacobian
+  std::string reason;                 ///< set for diverged
 };
 
 /// The flow as an odeint system f(x, dxdt, t).

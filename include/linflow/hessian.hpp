@@ -1,0 +1,64 @@
+#pragma once
+// Second derivatives of L(θ) = L_1(W_N ⋯ W_1) (docs/theory.md §9): exact Hessian-vector products, the dense Hessian
+// assembled from them, and the Hessian's extreme eigenvalues.
+//
+// With prefixes P_j = W_j ⋯ W_1 (P_0 = I), back-propagated residuals R_N = G = ∇L_1(W), R_{j−1} = W_jᵀ R_j, the
+// gradient is ∇_{W_j} L = R_j P_{j−1}ᵀ. Differentiating along V = (V_1, …, V_N):
+//   dP_j = W_j dP_{j−1} + V_j P_{j−1}  (dP_0 = 0),   dR_N = dP_N Σ  (Σ = X Xᵀ; = dP_N whitened),
+//   dR_{j−1} = W_jᵀ dR_j + V_jᵀ R_j,                 d∇_{W_j} L = dR_j P_{j−1}ᵀ + R_j dP_{j−1}ᵀ.
+// `set_point` forms P_j and R_j once (the gradient's products); each `apply` then costs 6(N − 1) matrix products
+// (one more on data), about two gradient evaluations, and allocates nothing (Eigen may allocate GEMM packing buffers
+// for layers of a few hundred units, as in Objective).
+#include <Eigen/Dense>
+#include <string>
+#include <vector>
+
+#include "linflow/network.hpp"
+#include "linflow/problem.hpp"
+
+namespace linflow {
+
+/// The Hessian ∇²L(θ) of one problem and shape as an operator. Not thread-safe: one per thread. Keeps references to
+/// `problem` and `shape`, which must outlive it.
+class Hessian {
+ public:
+  Hessian(const Problem& problem, const Shape& shape);
+
+  /// Linearises at θ (size shape.size()).
+  void set_point(const Eigen::Ref<const Eigen::VectorXd>& theta);
+  /// out = scale · ∇²L(θ) v at the last point set; v and out of size shape.size(), not aliased.
+  void apply(const Eigen::Ref<const Eigen::VectorXd>& v, Eigen::Ref<Eigen::VectorXd> out, double scale = 1.0);
+  /// H = scale · ∇²L(θ), n × n, column by column from `apply` (n = shape.size() ≤ dense_limit()). The result is
+  /// symmetric to rounding; it is symmetrised.
+  void dense(Eigen::Ref<Eigen::MatrixXd> H, double scale = 1.0);
+
+  /// The largest parameter count for which `dense` is offered (a 4096 × 4096 Hessian is 128 MiB).
+  static Eigen::Index dense_limit() { return 4096; }
+  Eigen::Index size() const { return shape_.size(); }
+
+ private:
+  const Problem& problem_;
+  const Shape& shape_;
+  Eigen::VectorXd theta_;
+  std::vector<Eigen::MatrixXd> p_, r_, dp_, dr_;  // index j = 1..N (entry 0 unused): P_j, R_j, dP_j, dR_j
+  Eigen::VectorXd unit_;
+};
+
+/// The extreme eigenvalues of ∇²L(θ) and, when computed densely, the inertia.
+struct HessianSpectrum {
+  std::string method;  ///< "dense" (all eigenvalues, n ≤ Hessian::dense_limit()) or "lanczos" (Spectra)
+  double min_eigenvalue = 0;
+  double max_eigenvalue = 0;
+  double tolerance = 0;  ///< |λ| ≤ tolerance counts as zero: n · ε · max(1, |λ|_max) · 100
+  int negative = -1;  ///< counts of eigenvalues below −tolerance, within ±tolerance, above (dense only; −1 else)
+  int zero = -1;
+  int positive = -1;
+};
+
+/// The spectrum of ∇²L(θ): dense (Eigen's symmetric eigensolver) when shape.size() ≤ dense_limit, otherwise the two
+/// extreme eigenvalues by Lanczos iterations on the Hessian-vector product (Spectra). Throws InputError on a θ of
+/// the wrong size.
+HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
+                                 const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Index dense_limit = 1024);
+
+}  // namespace linflow

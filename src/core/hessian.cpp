@@ -1,0 +1,153 @@
+#include "linflow/hessian.hpp"
+
+#include <Spectra/SymEigsSolver.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "linflow/error.hpp"
+
+namespace linflow {
+
+Hessian::Hessian(const Problem& problem, const Shape& shape) : problem_(problem), shape_(shape) {
+  check_compatible(problem, shape);
+  const int N = shape.depth();
+  const Eigen::Index d0 = shape.width(0);
+  p_.resize(static_cast<size_t>(N) + 1);
+  r_.resize(p_.size());
+  dp_.resize(p_.size());
+  dr_.resize(p_.size());
+  for (int j = 1; j <= N; ++j) {
+    const auto J = static_cast<size_t>(j);
+    p_[J].resize(shape.width(j), d0);
+    r_[J].resize(shape.width(j), d0);
+    dp_[J].resize(shape.width(j), d0);
+    dr_[J].resize(shape.width(j), d0);
+  }
+  theta_.setZero(shape.size());
+  unit_.setZero(shape.size());
+}
+
+void Hessian::set_point(const Eigen::Ref<const Eigen::VectorXd>& theta) {
+  if (theta.size() != shape_.size()) throw InputError("Hessian: parameter vector has the wrong size for the network");
+  theta_ = theta;
+  const int N = shape_.depth();
+  p_[1] = shape_.layer(theta_, 1);
+  for (int j = 2; j <= N; ++j) {
+    const auto J = static_cast<size_t>(j);
+    p_[J].noalias() = shape_.layer(theta_, j) * p_[J - 1];
+  }
+  const auto n = static_cast<size_t>(N);
+  problem_.end_to_end_gradient(p_[n], r_[n]);
+  for (int j = N; j >= 2; --j) {
+    const auto J = static_cast<size_t>(j);
+    r_[J - 1].noalias() = shape_.layer(theta_, j).transpose() * r_[J];
+  }
+}
+
+void Hessian::apply(const Eigen::Ref<const Eigen::VectorXd>& v, Eigen::Ref<Eigen::VectorXd> out, double scale) {
+  const int N = shape_.depth();
+  const auto n = static_cast<size_t>(N);
+  dp_[1] = shape_.layer(v, 1);
+  for (int j = 2; j <= N; ++j) {
+    const auto J = static_cast<size_t>(j);
+    dp_[J].noalias() = shape_.layer(theta_, j) * dp_[J - 1];
+    dp_[J].noalias() += shape_.layer(v, j) * p_[J - 1];
+  }
+  if (problem_.whitened()) {
+    dr_[n] = scale * dp_[n];
+  } else {
+    dr_[n].noalias() = scale * dp_[n] * problem_.sigma();
+  }
+  for (int j = N; j >= 2; --j) {
+    const auto J = static_cast<size_t>(j);
+    dr_[J - 1].noalias() = shape_.layer(theta_, j).transpose() * dr_[J];
+    dr_[J - 1].noalias() += scale * shape_.layer(v, j).transpose() * r_[J];
+  }
+  shape_.mutable_layer(out, 1) = dr_[1];
+  for (int j = 2; j <= N; ++j) {
+    const auto J = static_cast<size_t>(j);
+    auto out_j = shape_.mutable_layer(out, j);
+    out_j.noalias() = dr_[J] * p_[J - 1].transpose();
+    out_j.noalias() += scale * r_[J] * dp_[J - 1].transpose();
+  }
+}
+
+void Hessian::dense(Eigen::Ref<Eigen::MatrixXd> H, double scale) {
+  const Eigen::Index n = shape_.size();
+  if (n > dense_limit() || H.rows() != n || H.cols() != n) {
+    throw InputError("Hessian: dense form needs an n × n matrix with n ≤ " + std::to_string(dense_limit()) +
+                     " (n = " + std::to_string(n) + ")");
+  }
+  for (Eigen::Index c = 0; c < n; ++c) {
+    unit_(c) = 1.0;
+    apply(unit_, H.col(c), scale);
+    unit_(c) = 0.0;
+  }
+  // Symmetric in exact arithmetic; the two triangles differ by rounding in the order of the products.
+  for (Eigen::Index c = 0; c < n; ++c) {
+    for (Eigen::Index r = c + 1; r < n; ++r) H(r, c) = H(c, r) = 0.5 * (H(r, c) + H(c, r));
+  }
+}
+
+namespace {
+
+// The Hessian as Spectra's matrix operation (y = H x); Spectra holds it by const reference.
+class HessianOp {
+ public:
+  using Scalar = double;
+  explicit HessianOp(Hessian& h) : h_(&h) {}
+  Eigen::Index rows() const { return h_->size(); }
+  Eigen::Index cols() const { return h_->size(); }
+  void perform_op(const double* x_in, double* y_out) const {
+    h_->apply(Eigen::Map<const Eigen::VectorXd>(x_in, rows()), Eigen::Map<Eigen::VectorXd>(y_out, rows()));
+  }
+
+ private:
+  Hessian* h_;
+};
+
+double lanczos_extreme(Hessian& h, Spectra::SortRule rule) {
+  HessianOp op(h);
+  const Eigen::Index n = h.size();
+  const Eigen::Index ncv = std::min<Eigen::Index>(n, 40);
+  Spectra::SymEigsSolver<HessianOp> eigs(op, 1, ncv);
+  eigs.init();
+  eigs.compute(rule, 1000, 1e-10);
+  if (eigs.info() != Spectra::CompInfo::Successful) return std::numeric_limits<double>::quiet_NaN();
+  return eigs.eigenvalues()(0);
+}
+
+}  // namespace
+
+HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
+                                 const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Index dense_limit) {
+  Hessian h(problem, shape);
+  h.set_point(theta);
+  const Eigen::Index n = shape.size();
+  HessianSpectrum s;
+  if (n <= std::min(dense_limit, Hessian::dense_limit()) || n < 3) {
+    Eigen::MatrixXd H(n, n);
+    h.dense(H);
+    const Eigen::VectorXd lambda =
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(H, Eigen::EigenvaluesOnly).eigenvalues();
+    s.method = "dense";
+    s.min_eigenvalue = lambda(0);
+    s.max_eigenvalue = lambda(n - 1);
+    const double top = std::max({1.0, std::abs(s.min_eigenvalue), std::abs(s.max_eigenvalue)});
+    s.tolerance = 100.0 * static_cast<double>(n) * std::numeric_limits<double>::epsilon() * top;
+    s.negative = static_cast<int>((lambda.array() < -s.tolerance).count());
+    s.positive = static_cast<int>((lambda.array() > s.tolerance).count());
+    s.zero = static_cast<int>(n) - s.negative - s.positive;
+    return s;
+  }
+  s.method = "lanczos";
+  s.max_eigenvalue = lanczos_extreme(h, Spectra::SortRule::LargestAlge);
+  s.min_eigenvalue = lanczos_extreme(h, Spectra::SortRule::SmallestAlge);
+  const double top = std::max({1.0, std::abs(s.min_eigenvalue), std::abs(s.max_eigenvalue)});
+  s.tolerance = 100.0 * static_cast<double>(n) * std::numeric_limits<double>::epsilon() * top;
+  return s;
+}
+
+}  // namespace linflow

@@ -1,0 +1,291 @@
+#include "flows/ode/bdf.hpp"
+
+#include "flows/ode/step_logic.hpp"
+
+#include <cvode/cvode.h>
+#include <nvector/nvector_serial.h>
+#include <sunlinsol/sunlinsol_spgmr.h>
+#include <sunmatrix/sunmatrix_dense.h>
+
+#include <cmath>
+#include <exception>
+#include <memory>
+#include <string>
+
+namespace linflow::detail {
+namespace {
+
+// What CVODE's callbacks reach through their user-data pointer.
+struct Callbacks {
+  Callbacks(ImplicitFlow& f, double e, const State& x0)
+      : flow(f), eps(e), x(x0), dxdt(x0.size()), v(x0.size()), jv(x0.size()) {}
+  ImplicitFlow& flow;
+  double eps;
+  State x, dxdt, v, jv;  // copies in and out of CVODE's vectors (a stiff run takes few steps)
+  long jacobians = 0;
+  long products = 0;
+  std::string error;           // CVODE's last error message
+  std::exception_ptr failure;  // an exception from the flow, held while CVODE (C) unwinds, rethrown after
+};
+
+// A callback's body, with exceptions stopped at the C boundary: CVODE sees an unrecoverable failure (−1).
+template <class Body>
+int guarded(Callbacks& c, Body&& body) {
+  try {
+    return body();
+  } catch (...) {
+    c.failure = std::current_exception();
+    return -1;
+  }
+}
+
+Eigen::Map<Eigen::VectorXd> view(N_Vector y) { return {N_VGetArrayPointer(y), N_VGetLength(y)}; }
+
+int rhs(realtype /*t*/, N_Vector y, N_Vector ydot, void* data) {
+  auto& c = *static_cast<Callbacks*>(data);
+  return guarded(c, [&] {
+    c.x = view(y);
+    c.flow.rhs(c.x, c.dxdt);
+    view(ydot) = c.dxdt;
+    return c.dxdt.allFinite() ? 0 : 1;  // recoverable: CVODE retries with a smaller step
+  });
+}
+
+// g = excess − eps: its zero is t_eps (the excess loss is non-increasing along gradient flow).
+int excess_root(realtype /*t*/, N_Vector y, realtype* g, void* data) {
+  auto& c = *static_cast<Callbacks*>(data);
+  return guarded(c, [&] {
+    c.x = view(y);
+    g[0] = c.flow.excess(c.x) - c.eps;
+    return 0;
+  });
+}
+
+int dense_jacobian(realtype /*t*/, N_Vector y, N_Vector /*fy*/, SUNMatrix J, void* data, N_Vector /*tmp1*/,
+                   N_Vector /*tmp2*/, N_Vector /*tmp3*/) {
+  auto& c = *static_cast<Callbacks*>(data);
+  return guarded(c, [&] {
+    c.x = view(y);
+    c.flow.set_jacobian_point(c.x);
+    const auto n = static_cast<Eigen::Index>(SUNDenseMatrix_Rows(J));
+    c.flow.jacobian(Eigen::Map<Eigen::MatrixXd>(SUNDenseMatrix_Data(J), n, n));
+    ++c.jacobians;
+    return 0;
+  });
+}
+
+// Matrix-free: the linearisation point is set when CVODE updates its Newton matrix (as often as it would form a
+// dense Jacobian), so each product reuses the products formed there.
+int jacobian_setup(realtype /*t*/, N_Vector y, N_Vector /*fy*/, void* data) {
+  auto& c = *static_cast<Callbacks*>(data);
+  return guarded(c, [&] {
+    c.x = view(y);
+    c.flow.set_jacobian_point(c.x);
+    ++c.jacobians;
+    return 0;
+  });
+}
+
+int jacobian_times(N_Vector v, N_Vector Jv, realtype /*t*/, N_Vector /*y*/, N_Vector /*fy*/, void* data,
+                   N_Vector /*tmp*/) {
+  auto& c = *static_cast<Callbacks*>(data);
+  return guarded(c, [&] {
+    c.v = view(v);
+    c.flow.jacobian_vector(c.v, c.jv);
+    view(Jv) = c.jv;
+    ++c.products;
+    return 0;
+  });
+}
+
+void keep_error(int /*code*/, const char* /*module*/, const char* function, char* msg, void* data) {
+  static_cast<Callbacks*>(data)->error = std::string(function) + ": " + msg;
+}
+
+// Owners of CVODE's objects, released in reverse order of creation.
+struct Context {
+  SUNContext ctx = nullptr;
+  Context() { SUNContext_Create(nullptr, &ctx); }
+  ~Context() { SUNContext_Free(&ctx); }
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+};
+struct VectorDeleter {
+  void operator()(_generic_N_Vector* v) const { N_VDestroy(v); }
+};
+struct MatrixDeleter {
+  void operator()(_generic_SUNMatrix* m) const { SUNMatDestroy(m); }
+};
+struct SolverDeleter {
+  void operator()(_generic_SUNLinearSolver* s) const { SUNLinSolFree(s); }
+};
+struct MemoryDeleter {
+  void operator()(void* mem) const { CVodeFree(&mem); }
+};
+
+// SUNDIALS's own dense LU is unblocked: at n = 256 it took 83 % of a run's instructions (callgrind). This linear
+// solver factors CVODE's Newton matrix I − γJ with Eigen's blocked partial-pivoting LU instead (its products go to
+// OpenBLAS when linflow is built with it) and solves with it.
+struct EigenLu {
+  Eigen::Index n;
+  Eigen::PartialPivLU<Eigen::MatrixXd> lu;
+};
+
+EigenLu& lu_of(SUNLinearSolver s) { return *static_cast<EigenLu*>(s->content); }
+
+SUNLinearSolver eigen_lu_solver(Eigen::Index n, SUNContext ctx) {
+  SUNLinearSolver s = SUNLinSolNewEmpty(ctx);
+  s->content = new EigenLu{n, Eigen::PartialPivLU<Eigen::MatrixXd>(n)};
+  s->ops->gettype = [](SUNLinearSolver) { return SUNLINEARSOLVER_DIRECT; };
+  s->ops->getid = [](SUNLinearSolver) { return SUNLINEARSOLVER_CUSTOM; };
+  s->ops->setup = [](SUNLinearSolver self, SUNMatrix A) {
+    EigenLu& e = lu_of(self);
+    e.lu.compute(Eigen::Map<const Eigen::MatrixXd>(SUNDenseMatrix_Data(A), e.n, e.n));
+    const auto pivots = e.lu.matrixLU().diagonal().array();
+    return (pivots != 0.0).all() && pivots.isFinite().all() ? SUNLS_SUCCESS : SUNLS_LUFACT_FAIL;  // CVODE retries
+  };
+  s->ops->solve = [](SUNLinearSolver self, SUNMatrix /*A*/, N_Vector x, N_Vector b, realtype /*tol*/) {
+    view(x) = lu_of(self).lu.solve(view(b));
+    return SUNLS_SUCCESS;
+  };
+  s->ops->free = [](SUNLinearSolver self) {
+    delete static_cast<EigenLu*>(self->content);
+    self->content = nullptr;
+    SUNLinSolFreeEmpty(self);
+    return 0;
+  };
+  return s;
+}
+
+bool use_dense(const SolverOptions& o, Eigen::Index n) {
+  switch (o.linear_solver) {
+    case LinearSolver::dense:
+      return true;
+    case LinearSolver::krylov:
+      return false;
+    case LinearSolver::automatic:
+      return n <= kDenseJacobianLimit;
+  }
+  return true;
+}
+
+}  // namespace
+
+DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o, const SampleFn& on_sample,
+                           const ProgressFn& on_progress) {
+  const SolverOptions& so = o.solver;
+  const Eigen::Index n = x.size();
+  DriverResult r;
+  Callbacks c(flow, so.eps, x);
+  size_t next_sample = 0;
+  flow.rhs(x, c.dxdt);
+  {
+    struct Forward {  // the Flow concept's view of `flow`, for begin()
+      ImplicitFlow& f;
+      void operator()(const State& s, State& ds, double /*t*/) { f.rhs(s, ds); }
+      double excess(const State& s) { return f.excess(s); }
+      double excess_fsal() const { return 0; }
+      double grad_norm(const State& s, const State& ds) { return f.grad_norm(s, ds); }
+    } forward{flow};
+    if (begin(forward, x, State(c.dxdt), o, r, o.times, next_sample, on_sample)) return r;
+  }
+
+  Context context;
+  std::unique_ptr<_generic_N_Vector, VectorDeleter> y(N_VNew_Serial(n, context.ctx));
+  view(y.get()) = x;
+  std::unique_ptr<void, MemoryDeleter> mem(CVodeCreate(CV_BDF, context.ctx));
+  CVodeInit(mem.get(), rhs, 0.0, y.get());
+  CVodeSetUserData(mem.get(), &c);
+  CVodeSetErrHandlerFn(mem.get(), keep_error, &c);
+  CVodeSStolerances(mem.get(), so.rtol, so.atol);
+  CVodeSetStopTime(mem.get(), so.t_max);
+  CVodeSetMaxNumSteps(mem.get(), -1);  // one step per call below; the budget is counted here
+  if (so.dt0 > 0) CVodeSetInitStep(mem.get(), so.dt0);
+  std::unique_ptr<_generic_SUNMatrix, MatrixDeleter> matrix;
+  std::unique_ptr<_generic_SUNLinearSolver, SolverDeleter> solver;
+  if (use_dense(so, n)) {
+    matrix.reset(SUNDenseMatrix(n, n, context.ctx));
+    solver.reset(eigen_lu_solver(n, context.ctx));
+    CVodeSetLinearSolver(mem.get(), solver.get(), matrix.get());
+    if (flow.has_jacobian()) CVodeSetJacFn(mem.get(), dense_jacobian);
+  } else {
+    solver.reset(SUNLinSol_SPGMR(y.get(), SUN_PREC_NONE, 0, context.ctx));
+    CVodeSetLinearSolver(mem.get(), solver.get(), nullptr);
+    if (flow.has_jacobian()) CVodeSetJacTimes(mem.get(), jacobian_setup, jacobian_times);
+  }
+  const bool find_eps = !r.t_eps;
+  if (find_eps) CVodeRootInit(mem.get(), 1, excess_root);
+
+  State out(n);
+  double t = 0;
+  for (;;) {
+    if (out_of_budget(r, t, o)) break;
+    const double t_old = t;
+    const int flag = CVode(mem.get(), so.t_max, y.get(), &t, CV_ONE_STEP);
+    if (c.failure) std::rethrow_exception(c.failure);
+    if (flag < 0) {
+      r.status = Status::diverged;
+      r.reason = "CVODE " + std::string(CVodeGetReturnFlagName(flag)) + " at t = " + std::to_string(t_old) +
+                 (c.error.empty() ? "" : " (" + c.error + ")");
+      t = t_old;
+      CVodeGetDky(mem.get(), t, 0, y.get());
+      x = view(y.get());
+      break;
+    }
+    CVodeGetNumSteps(mem.get(), &r.steps);
+    x = view(y.get());
+    if (non_finite(r, x, t)) break;
+    const bool crossing = flag == CV_ROOT_RETURN;
+    if (crossing) {
+      r.t_eps = t;
+      CVodeRootInit(mem.get(), 0, nullptr);  // one crossing: the excess loss does not come back up
+    }
+    const double t_stop = crossing && so.stop_at_eps ? t : [&] {
+      double t_cur = t;
+      CVodeGetCurrentTime(mem.get(), &t_cur);
+      return t_cur;
+    }();
+    // Recordings up to the end of the step CVODE has taken (or the crossing when stopping there), interpolated.
+    while (next_sample < o.times.size() && o.times[next_sample] <= t_stop) {
+      const double ts = o.times[next_sample++];
+      if (ts == t) {
+        on_sample(x, ts);
+      } else {
+        N_Vector wrap = N_VMake_Serial(n, out.data(), context.ctx);
+        CVodeGetDky(mem.get(), ts, 0, wrap);
+        N_VDestroy(wrap);
+        on_sample(out, ts);
+      }
+    }
+    r.excess = flow.excess(x);
+    flow.rhs(x, c.dxdt);
+    r.grad_norm = flow.grad_norm(x, c.dxdt);
+    if (crossing && so.stop_at_eps) {
+      r.status = Status::converged;
+      break;
+    }
+    on_progress(t, r.excess, r.steps);
+    if (so.grad_tol > 0 && r.grad_norm <= so.grad_tol && r.excess > so.eps) {
+      r.status = Status::stalled;
+      break;
+    }
+  }
+  long rejected = 0, failures = 0;
+  CVodeGetNumErrTestFails(mem.get(), &rejected);
+  CVodeGetNumNonlinSolvConvFails(mem.get(), &failures);
+  r.rejected = rejected + failures;
+  r.t = t;
+  if (matrix) {
+    long jac = 0;
+    CVodeGetNumJacEvals(mem.get(), &jac);
+    r.jacobians = flow.has_jacobian() ? c.jacobians : jac;
+  } else {
+    r.jacobians = c.jacobians;
+    long jtimes = 0;
+    CVodeGetNumJtimesEvals(mem.get(), &jtimes);
+    r.jacobian_vector_products = flow.has_jacobian() ? c.products : jtimes;
+  }
+  return r;
+}
+
+}  // namespace linflow::detail

@@ -1,0 +1,77 @@
+#pragma once
+// The implicit driver (private): SUNDIALS CVODE's variable-order BDF (orders 1–5) with Newton iterations whose
+// Jacobian is the flow's own when it has one (gradient flow: −∇²L, exact, from Hessian-vector products) and
+// otherwise CVODE's difference quotients. The linear systems of the Newton iterations are solved densely (LU) for
+// small states and matrix-free by GMRES on Jacobian-vector products for large ones (`SolverOptions::linear_solver`).
+// What the explicit drivers do around a step is done here from CVODE's own tools: recordings from its interpolant
+// (CVodeGetDky, of the method's accuracy), the first crossing of eps by its root finding on excess − eps.
+//
+// The driver is not a template: CVODE is a C library calling back through function pointers, and a stiff run takes
+// few steps, so the flow is reached through a small virtual interface (ImplicitFlow) that any Flow is wrapped in.
+#include <Eigen/Dense>
+#include <functional>
+
+#include "flows/ode/flow.hpp"
+
+namespace linflow::detail {
+
+/// A flow as the implicit driver sees it.
+class ImplicitFlow {
+ public:
+  virtual ~ImplicitFlow() = default;
+  virtual void rhs(const State& x, State& dxdt) = 0;
+  virtual double excess(const State& x) = 0;
+  virtual double grad_norm(const State& x, const State& dxdt) = 0;
+  virtual long evals() const = 0;
+  /// Whether the three below give the exact Jacobian J = ∂f/∂x (else CVODE forms difference quotients).
+  virtual bool has_jacobian() const { return false; }
+  /// Linearises at x; jacobian_vector and jacobian then refer to that point.
+  virtual void set_jacobian_point(const State& /*x*/) {}
+  virtual void jacobian_vector(const State& /*v*/, State& /*out*/) {}
+  virtual void jacobian(Eigen::Ref<Eigen::MatrixXd> /*J*/) {}
+};
+
+/// Any Flow as an ImplicitFlow; flows with set_jacobian_point / jacobian_vector / jacobian give their Jacobian.
+template <Flow F>
+class ImplicitAdapter final : public ImplicitFlow {
+ public:
+  explicit ImplicitAdapter(F& flow) : flow_(flow) {}
+  void rhs(const State& x, State& dxdt) override { flow_(x, dxdt, 0.0); }
+  double excess(const State& x) override { return flow_.excess(x); }
+  double grad_norm(const State& x, const State& dxdt) override { return flow_.grad_norm(x, dxdt); }
+  long evals() const override { return flow_.evals(); }
+  static constexpr bool kExact = requires(F f, const State& x, State& out, Eigen::Ref<Eigen::MatrixXd> J) {
+    f.set_jacobian_point(x);
+    f.jacobian_vector(x, out);
+    f.jacobian(J);
+  };
+  bool has_jacobian() const override { return kExact; }
+  void set_jacobian_point(const State& x) override {
+    if constexpr (kExact) flow_.set_jacobian_point(x);
+  }
+  void jacobian_vector(const State& v, State& out) override {
+    if constexpr (kExact) flow_.jacobian_vector(v, out);
+  }
+  void jacobian(Eigen::Ref<Eigen::MatrixXd> J) override {
+    if constexpr (kExact) flow_.jacobian(J);
+  }
+
+ private:
+  F& flow_;
+};
+
+using SampleFn = std::function<void(const State&, double)>;
+using ProgressFn = std::function<void(double, double, long)>;
+
+/// Integrates `flow` from x by CVODE's BDF under the same contract as integrate_dense (statuses, recordings at
+/// `o.times`, t_eps, stop at eps). On return x is the final state.
+DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o, const SampleFn& on_sample,
+                           const ProgressFn& on_progress);
+
+template <Flow F, class OnSample, class OnProgress>
+DriverResult integrate_bdf(F& flow, State& x, const DriverOptions& o, OnSample&& on_sample, OnProgress&& on_progress) {
+  ImplicitAdapter<F> adapter(flow);
+  return integrate_bdf(adapter, x, o, SampleFn(on_sample), ProgressFn(on_progress));
+}
+
+}  // namespace linflow::detail

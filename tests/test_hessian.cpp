@@ -1,0 +1,153 @@
+// The Hessian of L(θ) = L_1(W_N ⋯ W_1): Hessian-vector products against finite differences of the gradient
+// (docs/theory.md §9, P14) and the spectrum at constructed critical points (P15).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "fixtures.hpp"
+#include "linflow/hessian.hpp"
+
+namespace linflow {
+namespace {
+
+constexpr double kProductTol = 1e-7;    // P14: relative, central differences at step 1e-5
+constexpr double kSymmetryTol = 1e-12;  // ⟨w, Hv⟩ = ⟨v, Hw⟩, relative
+constexpr double kSpectrumTol = 1e-8;   // P15
+
+// (∇L(θ + h v) − ∇L(θ − h v)) / 2h.
+Eigen::VectorXd central_difference(const Problem& p, const Shape& shape, const Eigen::VectorXd& theta,
+                                   const Eigen::VectorXd& v, double h) {
+  Objective obj(p, shape);
+  Eigen::VectorXd plus(shape.size()), minus(shape.size());
+  obj.evaluate(theta + h * v, plus);
+  obj.evaluate(theta - h * v, minus);
+  return (plus - minus) / (2 * h);
+}
+
+void expect_product_matches_differences(const Problem& p, const Shape& shape, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  const Eigen::VectorXd theta = test::random_theta(shape, rng, 0.7);
+  const Eigen::VectorXd v = test::random_theta(shape, rng, 1.0);
+  Hessian h(p, shape);
+  h.set_point(theta);
+  Eigen::VectorXd hv(shape.size());
+  h.apply(v, hv);
+  const Eigen::VectorXd fd = central_difference(p, shape, theta, v, 1e-5);
+  EXPECT_LE((hv - fd).norm(), kProductTol * fd.norm()) << "widths " << shape.widths().size();
+  // The scale folds into the same pass.
+  Eigen::VectorXd scaled(shape.size());
+  h.apply(v, scaled, -2.0);
+  EXPECT_LE((scaled + 2 * hv).norm(), 1e-14 * hv.norm());
+}
+
+TEST(Hessian, ProductMatchesFiniteDifferencesOfTheGradient) {
+  expect_product_matches_differences(test::synthetic(4, 3, {2.0, 1.0, 0.5}, 1), Shape({4, 3}), 1);
+  expect_product_matches_differences(test::synthetic(4, 3, {2.0, 1.0, 0.5}, 2), Shape({4, 5, 3}), 2);
+  expect_product_matches_differences(test::synthetic(5, 4, {3.0, 1.0}, 3), Shape({5, 3, 1, 2, 4}), 3);
+  expect_product_matches_differences(test::random_data(4, 3, 20, 4), Shape({4, 6, 2, 3}), 4);
+  expect_product_matches_differences(test::random_data(3, 2, 9, 5), Shape({3, 2}), 5);
+}
+
+TEST(Hessian, ProductIsSymmetricAndDenseFormAgreesWithIt) {
+  const Problem p = test::random_data(4, 3, 15, 7);
+  const Shape shape({4, 3, 2, 3});
+  std::mt19937_64 rng(7);
+  const Eigen::VectorXd theta = test::random_theta(shape, rng, 0.8);
+  const Eigen::VectorXd v = test::random_theta(shape, rng, 1.0), w = test::random_theta(shape, rng, 1.0);
+  Hessian h(p, shape);
+  h.set_point(theta);
+  Eigen::VectorXd hv(shape.size()), hw(shape.size());
+  h.apply(v, hv);
+  h.apply(w, hw);
+  EXPECT_NEAR(w.dot(hv), v.dot(hw), kSymmetryTol * hv.norm() * w.norm());
+  Eigen::MatrixXd H(shape.size(), shape.size());
+  h.dense(H);
+  EXPECT_LE((H * v - hv).norm(), 1e-12 * hv.norm());
+  EXPECT_EQ(H, H.transpose());
+}
+
+TEST(Hessian, OneLayerIsTheDataCovariance) {
+  // L = ½‖Y − W X‖²: ∇²L = Σ ⊗ I (column-major vec), so every eigenvalue of Σ appears d_y times.
+  const Problem p = test::random_data(3, 2, 10, 11);
+  const Shape shape({3, 2});
+  const HessianSpectrum s = hessian_spectrum(p, shape, Eigen::VectorXd::Random(shape.size()));
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> sigma(p.sigma());
+  EXPECT_NEAR(s.max_eigenvalue, sigma.eigenvalues().maxCoeff(), kSpectrumTol * sigma.eigenvalues().maxCoeff());
+  EXPECT_NEAR(s.min_eigenvalue, sigma.eigenvalues().minCoeff(), kSpectrumTol * sigma.eigenvalues().maxCoeff());
+  EXPECT_EQ(s.positive, 6);
+}
+
+TEST(Hessian, OriginIsAStrictSaddleForTwoLayersAndFlatForThreeOrMore) {
+  const Problem p = test::synthetic(4, 3, {2.0, 1.0, 0.5}, 13);
+  // N = 2: L(V) ≈ ½‖Z‖² − ⟨Z, V_2 V_1⟩, so the eigenvalues at the origin are ±s_i.
+  const Shape two({4, 3, 3});
+  const HessianSpectrum s2 = hessian_spectrum(p, two, Eigen::VectorXd::Zero(two.size()));
+  EXPECT_EQ(s2.method, "dense");
+  EXPECT_NEAR(s2.min_eigenvalue, -2.0, kSpectrumTol);
+  EXPECT_NEAR(s2.max_eigenvalue, 2.0, kSpectrumTol);
+  EXPECT_GT(s2.negative, 0);
+  // N = 3: every term of ∇²L at the origin has a zero layer in it.
+  const Shape three({4, 3, 3, 3});
+  Hessian h(p, three);
+  h.set_point(Eigen::VectorXd::Zero(three.size()));
+  std::mt19937_64 rng(13);
+  Eigen::VectorXd hv(three.size());
+  h.apply(test::random_theta(three, rng, 1.0), hv);
+  EXPECT_EQ(hv.norm(), 0.0);
+  const HessianSpectrum s3 = hessian_spectrum(p, three, Eigen::VectorXd::Zero(three.size()));
+  EXPECT_EQ(s3.zero, three.size());
+}
+
+// A balanced factorization of s_k u_k v_kᵀ through the shape (docs/theory.md §2).
+Eigen::VectorXd balanced_at_mode(const Problem& p, const Shape& shape, int k) {
+  InitOptions init;
+  init.kind = InitKind::balanced;
+  init.end_to_end = p.s()(k) * p.u().col(k) * p.v().col(k).transpose();
+  return initialize(shape, init);
+}
+
+TEST(Hessian, BalancedMinimizerOfAWidthOneNetworkHasTheClosedFormSharpness) {
+  // λ_max = N s_1^{2−2/N} at a balanced global minimizer, no negative eigenvalue (docs/theory.md §9).
+  const Problem p = test::synthetic(3, 3, {2.0, 1.0, 0.5}, 17);
+  for (int N : {2, 3, 4}) {
+    std::vector<int> widths(static_cast<size_t>(N) + 1, 1);
+    widths.front() = widths.back() = 3;
+    const Shape shape(widths);
+    const HessianSpectrum s = hessian_spectrum(p, shape, balanced_at_mode(p, shape, 0));
+    EXPECT_NEAR(s.max_eigenvalue, N * std::pow(2.0, 2.0 - 2.0 / N), kSpectrumTol) << "N = " << N;
+    EXPECT_GE(s.min_eigenvalue, -kSpectrumTol) << "N = " << N;
+    EXPECT_EQ(s.negative, 0) << "N = " << N;
+  }
+}
+
+TEST(Hessian, WidthOneSaddleOfTheSecondModeIsStrictWithTheCheckedEigenvalue) {
+  // λ_min = −(s_1 − s_k) s_k^{1−2/N} at the balanced factorization of s_k u_k v_kᵀ (docs/theory.md §9, [checked]).
+  const Problem p = test::synthetic(3, 3, {2.0, 1.0, 0.5}, 19);
+  for (int N : {2, 3, 5}) {
+    std::vector<int> widths(static_cast<size_t>(N) + 1, 1);
+    widths.front() = widths.back() = 3;
+    const Shape shape(widths);
+    for (int k : {1, 2}) {
+      const double sk = p.s()(k);
+      const HessianSpectrum s = hessian_spectrum(p, shape, balanced_at_mode(p, shape, k));
+      EXPECT_NEAR(s.min_eigenvalue, -(2.0 - sk) * std::pow(sk, 1.0 - 2.0 / N), kSpectrumTol) << N << " " << k;
+    }
+  }
+}
+
+TEST(Hessian, LanczosFindsTheDenseExtremes) {
+  const Problem p = test::random_data(6, 5, 30, 23);
+  const Shape shape({6, 8, 7, 5});
+  std::mt19937_64 rng(23);
+  const Eigen::VectorXd theta = test::random_theta(shape, rng, 0.5);
+  const HessianSpectrum dense = hessian_spectrum(p, shape, theta);
+  const HessianSpectrum lanczos = hessian_spectrum(p, shape, theta, /*dense_limit=*/10);
+  EXPECT_EQ(dense.method, "dense");
+  EXPECT_EQ(lanczos.method, "lanczos");
+  EXPECT_NEAR(lanczos.max_eigenvalue, dense.max_eigenvalue, 1e-8 * std::abs(dense.max_eigenvalue));
+  EXPECT_NEAR(lanczos.min_eigenvalue, dense.min_eigenvalue, 1e-8 * std::abs(dense.max_eigenvalue));
+  EXPECT_EQ(lanczos.negative, -1);
+}
+
+}  // namespace
+}  // namespace linflow

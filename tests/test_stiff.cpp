@@ -1,0 +1,184 @@
+// The implicit integrator (solver.integrator = "bdf", SUNDIALS CVODE with the exact Hessian as its Jacobian): the
+// same contract as the explicit ones — the closed form of an aligned depth-2 flow (Saxe et al. 2014, docs/theory.md
+// §7), agreement with DOP853 on unbalanced starts, recordings at the requested times, t_eps, the statuses — and the
+// reason it exists: on small starts its step count does not grow with the plateau (docs/theory.md §9).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "fixtures.hpp"
+#include "linflow/error.hpp"
+#include "linflow/init.hpp"
+#include "linflow/solver.hpp"
+
+namespace linflow {
+namespace {
+
+// rtol 1e-10 keeps BDF's global error on these short, well-conditioned runs under about 1e-7.
+constexpr double kAgreement = 1e-6;
+
+SolverOptions bdf(double t_max, LinearSolver linear = LinearSolver::automatic) {
+  SolverOptions o;
+  o.integrator = Integrator::bdf;
+  o.linear_solver = linear;
+  o.rtol = 1e-10;
+  o.atol = 1e-12;
+  o.t_max = t_max;
+  return o;
+}
+
+struct Outcome {
+  Summary summary;
+  Eigen::VectorXd theta;
+  std::vector<Sample> samples;
+};
+
+Outcome run(const Problem& p, const Shape& shape, Eigen::VectorXd theta, const SolverOptions& o,
+            const std::vector<double>& times = {}) {
+  Outcome r;
+  RecordOptions record;
+  record.times = times;
+  r.summary = train(p, shape, theta, o, record, [&](const Sample& s) { r.samples.push_back(s); });
+  r.theta = theta;
+  return r;
+}
+
+TEST(Bdf, FollowsTheClosedFormOfAnAlignedDepthTwoFlow) {
+  // W(t) = σ(t) u_1 v_1ᵀ, σ(t) = s e^{2st}/(e^{2st} − 1 + s/σ0); the excess loss ½(s − σ)² reaches eps at a known time.
+  const double s = 1.5, sigma0 = 0.2, eps = 1e-10;
+  const Problem p = test::synthetic(3, 3, {s}, 7);
+  const Shape shape({3, 1, 3});
+  Eigen::VectorXd theta(6);
+  theta << std::sqrt(sigma0) * p.v().col(0), std::sqrt(sigma0) * p.u().col(0);
+  SolverOptions o = bdf(100);
+  o.rtol = 1e-12;  // t_eps moves by δσ / (2s √(2 eps)): the state must be right to well under √eps
+  o.atol = 1e-14;
+  o.eps = eps;
+  const Outcome r = run(p, shape, theta, o, {0.5, 1.0, 2.0});
+  ASSERT_EQ(r.summary.status, Status::converged) << r.summary.message;
+  const double sigma1 = s - std::sqrt(2 * eps);
+  const double t_eps = std::log((sigma1 * (s / sigma0 - 1)) / (s - sigma1)) / (2 * s);
+  EXPECT_NEAR(*r.summary.t_eps, t_eps, kAgreement * t_eps);
+  EXPECT_NEAR(r.summary.t_final, t_eps, kAgreement * t_eps);
+  ASSERT_GE(r.samples.size(), 3U);
+  for (size_t i = 0; i < 3; ++i) {
+    const double t = r.samples[i].t, e = std::exp(2 * s * t);
+    EXPECT_NEAR(r.samples[i].singular_values(0), s * e / (e - 1 + s / sigma0), kAgreement) << "t = " << t;
+  }
+  EXPECT_GT(r.summary.stats.jacobians, 0);
+}
+
+TEST(Bdf, AgreesWithDop853OnUnbalancedStartsWithDenseAndKrylovSolves) {
+  for (const Problem& p : {test::synthetic(4, 3, {2.0, 1.0, 0.5}, 3), test::random_data(4, 3, 12, 5)}) {
+    const Shape shape({4, 5, 2, 3});
+    std::mt19937_64 rng(11);
+    const Eigen::VectorXd theta0 = test::random_theta(shape, rng, 0.4);
+    const std::vector<double> times{0.25, 1.0, 3.0};
+    SolverOptions reference = test::tight_flow(6.0);
+    const Outcome ref = run(p, shape, theta0, reference, times);
+    for (LinearSolver linear : {LinearSolver::dense, LinearSolver::krylov}) {
+      SolverOptions o = bdf(6.0, linear);
+      o.eps = 1e-300;
+      o.stop_at_eps = false;
+      o.grad_tol = 0;
+      const Outcome r = run(p, shape, theta0, o, times);
+      ASSERT_EQ(r.summary.status, Status::t_max) << r.summary.message;
+      EXPECT_LE((r.theta - ref.theta).norm(), kAgreement * ref.theta.norm()) << to_string(linear);
+      ASSERT_EQ(r.samples.size(), ref.samples.size());
+      for (size_t i = 0; i < ref.samples.size(); ++i) {
+        EXPECT_EQ(r.samples[i].t, ref.samples[i].t);
+        EXPECT_NEAR(r.samples[i].loss, ref.samples[i].loss, kAgreement * ref.samples[i].loss) << to_string(linear);
+      }
+      if (linear == LinearSolver::krylov) {
+        EXPECT_GT(r.summary.stats.jacobian_vector_products, 0);
+      }
+    }
+  }
+}
+
+TEST(Bdf, ReducedFlowsIntegrateWithDifferenceQuotientJacobians) {
+  // rank1 and end_to_end with BDF against the closed form (method exact) of the same balanced rank-one start.
+  const Problem p = test::synthetic(3, 3, {2.0, 1.0}, 21);
+  const Shape shape({3, 1, 1, 3});
+  InitOptions init;
+  init.sigma0 = 0.05;
+  init.seed = 4;
+  const Eigen::VectorXd theta0 = initialize(shape, init);
+  SolverOptions exact;
+  exact.method = Method::exact;
+  exact.t_max = 200;
+  exact.eps = 1e-9;
+  const Outcome ref = run(p, shape, theta0, exact);
+  ASSERT_EQ(ref.summary.status, Status::converged) << ref.summary.message;
+  for (Method m : {Method::rank1, Method::end_to_end}) {
+    SolverOptions o = bdf(200);
+    o.method = m;
+    o.eps = 1e-9;
+    const Outcome r = run(p, shape, theta0, o);
+    ASSERT_EQ(r.summary.status, Status::converged) << to_string(m) << ": " << r.summary.message;
+    EXPECT_NEAR(*r.summary.t_eps, *ref.summary.t_eps, 1e-5 * *ref.summary.t_eps) << to_string(m);
+    EXPECT_EQ(r.summary.stats.jacobian_vector_products, 0) << to_string(m);
+  }
+}
+
+TEST(Bdf, SmallStartsCostStepsForAccuracyNotForThePlateau) {
+  // Gaussian starts of entry size σ0 at depth 4: the plateaus between modes last ∝ σ0^{−2} and the explicit method is
+  // held to h ≲ 3/λ_max through them (about 100× the steps for 10× smaller starts); BDF's step count barely moves.
+  const Problem p = test::synthetic(4, 4, {5.0, 3.0, 1.0, 0.5}, 29);
+  const Shape shape({4, 4, 4, 4, 4});
+  std::vector<long> bdf_steps, explicit_steps;
+  for (double sigma0 : {3e-1, 3e-2}) {
+    std::mt19937_64 rng(29);
+    const Eigen::VectorXd theta0 = test::random_theta(shape, rng, sigma0);
+    SolverOptions o = bdf(1e6);
+    o.rtol = 1e-8;
+    o.eps = 1e-10;
+    const Outcome implicit = run(p, shape, theta0, o);
+    o.integrator = Integrator::dop853;
+    const Outcome dop = run(p, shape, theta0, o);
+    ASSERT_EQ(implicit.summary.status, Status::converged) << implicit.summary.message;
+    ASSERT_EQ(dop.summary.status, Status::converged) << dop.summary.message;
+    EXPECT_NEAR(*implicit.summary.t_eps, *dop.summary.t_eps, 1e-4 * *dop.summary.t_eps) << "σ0 = " << sigma0;
+    bdf_steps.push_back(implicit.summary.stats.steps);
+    explicit_steps.push_back(dop.summary.stats.steps);
+  }
+  EXPECT_LT(bdf_steps[1], 2 * bdf_steps[0]) << bdf_steps[0] << " → " << bdf_steps[1];
+  EXPECT_GT(explicit_steps[1], 30 * explicit_steps[0]) << explicit_steps[0] << " → " << explicit_steps[1];
+  EXPECT_LT(10 * bdf_steps[1], explicit_steps[1]);
+}
+
+TEST(Bdf, StatusesMatchTheExplicitDrivers) {
+  const Problem p = test::synthetic(3, 3, {2.0, 1.0}, 31);
+  const Shape shape({3, 3, 3});
+  std::mt19937_64 rng(31);
+  const Eigen::VectorXd theta0 = test::random_theta(shape, rng, 0.3);
+  SolverOptions o = bdf(0.5);
+  EXPECT_EQ(run(p, shape, theta0, o).summary.status, Status::t_max);
+  o.t_max = 1e4;
+  o.max_steps = 3;
+  const Outcome budget = run(p, shape, theta0, o);
+  EXPECT_EQ(budget.summary.status, Status::max_steps);
+  EXPECT_EQ(budget.summary.stats.steps, 3);
+  o.max_steps = 100000;
+  o.eps = 1e-8;
+  o.stop_at_eps = false;
+  o.t_max = 400;
+  const Outcome on = run(p, shape, theta0, o);
+  EXPECT_EQ(on.summary.status, Status::converged) << on.summary.message;
+  EXPECT_EQ(on.summary.t_final, 400.0);
+  ASSERT_TRUE(on.summary.t_eps.has_value());
+  EXPECT_LT(*on.summary.t_eps, 400.0);
+  EXPECT_LT(on.summary.excess_loss, 1e-8);
+}
+
+TEST(Bdf, DenseJacobianBeyondItsLimitIsRefused) {
+  const Problem p = test::synthetic(70, 70, {1.0}, 37);
+  const Shape shape({70, 70});  // 4900 parameters
+  Eigen::VectorXd theta = Eigen::VectorXd::Zero(shape.size());
+  SolverOptions o = bdf(1.0, LinearSolver::dense);
+  EXPECT_THROW(train(p, shape, theta, o), InputError);
+}
+
+}  // namespace
+}  // namespace linflow
