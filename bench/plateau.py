@@ -34,7 +34,10 @@ Methods (all one thread, same θ(0), same stopping rule):
 - linflow's CLI: `linflow train -q -c DIR/<name>/linflow.toml --set solver.integrator="NAME"` for every NAME of
   `--integrators` (default dop853,bdf; `bdf` is issue 16's stiff integrator — a name linflow refuses is recorded as
   an error row, not a crash), timed by summary.json's `stats.wall_seconds` (the solve inside the process; the
-  process's wall time is recorded beside it). Final state: DIR/.../weights/Wj.npy.
+  process's wall time is recorded beside it). Final state: DIR/.../weights/Wj.npy, used only when the run stopped
+  at its t_eps (`t_final` = `t_eps`; otherwise the row carries a warning and no error). Jacobian count: the first of
+  `JAC_KEYS` that summary.json's `stats` has (all its keys are kept in the JSON). `--linflow-set KEY=VALUE` adds
+  `--set`s to every linflow run (e.g. options a new integrator needs).
 - Tolerances: rtol on the ladder (default 1e-6 … 1e-12), atol = rtol · σ0 (the entries that decide when the next
   mode escapes stay of size σ0 for most of the run), for every method.
 
@@ -91,6 +94,9 @@ REF_RTOL = 1e-12
 T_EPS_TOL = 1e-6
 THETA_TOL = 1e-5
 PROBE_STEPS = 20000
+# summary.json stats keys that may count Jacobian (Hessian) evaluations of an implicit integrator; the first present
+# is reported (every stats key is kept in the JSON as `linflow_stats`).
+JAC_KEYS = ("jac_evals", "jacobian_evals", "hessian_evals", "njev", "jacobians")
 SCIPY_METHODS = {"LSODA": LSODA, "BDF": BDF, "Radau": Radau}
 # Orders used to extrapolate a run's cost to a tighter tolerance (steps ∝ rtol^(−1/order)).
 ORDER = {"LSODA": 5, "BDF": 5, "Radau": 5, "dop853": 8, "dopri5": 5, "rk78": 8}
@@ -338,9 +344,14 @@ def run_linflow(exe, path, integrator, rtol, atol, timeout=None, max_steps=None,
     st = s["stats"]
     info = {"status": "ok" if s["status"] == "converged" else s["status"], "linflow_status": s["status"],
             "message": s["message"], "t_eps": s["t_eps"], "t_final": s["t_final"], "steps": st["steps"],
-            "rejected_steps": st.get("rejected_steps"), "nfev": st["rhs_evals"], "njev": st.get("jac_evals", 0),
-            "wall_inner": st["wall_seconds"], "process_wall": wall}
+            "rejected_steps": st.get("rejected_steps"), "nfev": st["rhs_evals"],
+            "njev": next((st[k] for k in JAC_KEYS if k in st), 0), "wall_inner": st["wall_seconds"],
+            "process_wall": wall, "linflow_stats": st}
     if s["status"] != "converged":
+        return None, info
+    if s["t_eps"] is None or abs(s["t_final"] - s["t_eps"]) > T_EPS_TOL * abs(s["t_eps"]):
+        # The weights are the final state: compared with θ_ref(t_eps) only if the run stopped at its t_eps.
+        info["warning"] = f"final weights at t = {s['t_final']!r}, not at t_eps = {s['t_eps']!r}"
         return None, info
     N = len(s["config"]["network"]["widths"]) - 1
     layers = [np.load(os.path.join(out, "weights", f"W{j}.npy")) for j in range(1, N + 1)]
@@ -427,6 +438,7 @@ class Suite:
         points, history = [], []
         for rtol in rtols:
             guess = predict_from_ladder(history, rtol, order)
+            pinfo = None
             if probe is not None:
                 p, pinfo = probe(rtol)
                 if pinfo is not None and pinfo.get("status") == "error":
@@ -438,7 +450,8 @@ class Suite:
             reps = a.reps
             if guess is not None and guess * (reps + (guess < 1.0)) > a.budget:
                 if guess > a.budget:
-                    points.append({"method": label, "rtol": rtol, "status": "skipped", "predicted_wall": guess})
+                    points.append({"method": label, "rtol": rtol, "status": "skipped", "predicted_wall": guess,
+                                   "predicted_steps": (pinfo or {}).get("predicted_steps")})
                     print(f"  {label} rtol {rtol:g}: skipped (predicted {guess:.3g} s, budget {a.budget:g} s)",
                           file=sys.stderr)
                     continue
@@ -639,11 +652,14 @@ def report(data, baseline):
         for p in pr["points"]:
             st = p.get("status", "ok")
             if st == "skipped":
-                st = f"skipped (predicted {p['predicted_wall']:.3g} s)"
+                st = f"skipped (predicted {p['predicted_wall']:.3g} s" + (
+                    f", {p['predicted_steps']:.3g} steps)" if p.get("predicted_steps") else ")")
             elif st in ("exceeded", "error", "not run", "failed"):
                 st = f"{st}: {p.get('message', '')}"
             elif st == "ok":
                 st = "matched" if p.get("matched") else "ok"
+            if p.get("warning"):
+                st += f" ({p['warning']})"
             P(f"| {p['method']} | {fmt(p.get('rtol'), 'g')} | {st} | {fmt(p.get('t_eps_rel_err'), '.1e')} | "
               f"{fmt(p.get('err_theta'), '.1e')} | {fmt(p.get('err_W'), '.1e')} | {fmt(p.get('steps'), 'd')} | "
               f"{fmt(p.get('nfev'), 'd')} | {fmt(p.get('njev'), 'd')} | {fmt(p.get('nlu'), 'd')} | "
