@@ -4,7 +4,8 @@
     bench/plateau.py run [DIR] [--quick] [--integrators dop853,bdf] [--baseline bdf] [--reps R] [--budget S]
                      [--ref-budget S] [--rtols 1e-6,...] [--problems name,...] [--linflow PATH] [--json FILE]
                      [--linflow-set KEY=VALUE ...]
-    bench/plateau.py selftest        the exact Hessian against finite differences of the gradient (exit 1 if not)
+    bench/plateau.py selftest [--perturb X]   the exact Hessian against finite differences of the gradient (exit 1
+                                              if not; --perturb 1e-4 spoils one block to show that it fails)
     bench/plateau.py list [--quick]  the problems and their sizes
 
 Problems. L(θ) = ½‖Z − W_N ⋯ W_1‖_F², dθ/dt = −∇L(θ), depth N = 3…6, every width d (d_x = d_y = d, hidden layers
@@ -708,9 +709,10 @@ def report(data, baseline):
 # Self-test
 
 
-def selftest():
+def selftest(perturb=0.0):
     """The Hessian against central differences of the gradient (relative Frobenius error ≤ 1e-6), its symmetry,
-    the gradient against differences of the loss, and a negative control: the Gauss–Newton part alone must fail."""
+    the gradient against differences of the loss, and a negative control: the Gauss–Newton part alone must fail.
+    `perturb` > 0 scales the Hessian's (1, 2) block by 1 + perturb (a demonstration that the test fails)."""
     ok = True
     rng = np.random.default_rng(7)
 
@@ -728,6 +730,9 @@ def selftest():
         theta = f.flatten(layers)
         n = theta.size
         H = hessian(layers, Z)
+        if perturb and N > 1:
+            n1 = layers[0].size
+            H[:n1, n1:n1 + layers[1].size] *= 1.0 + perturb
         # Central differences of the gradient, column by column.
         h = 1e-5 * scale
         Hfd = np.empty((n, n))
@@ -777,7 +782,9 @@ def selftest():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("selftest", help="the exact Hessian against finite differences")
+    sp = sub.add_parser("selftest", help="the exact Hessian against finite differences")
+    sp.add_argument("--perturb", type=float, default=0.0,
+                    help="scale one off-diagonal Hessian block by 1 + PERTURB first (the test must then fail)")
     lp = sub.add_parser("list", help="the problems")
     lp.add_argument("--quick", action="store_true")
     rp = sub.add_parser("run", help="the suite")
@@ -801,7 +808,7 @@ def main():
     args = ap.parse_args()
 
     if args.cmd == "selftest":
-        sys.exit(selftest())
+        sys.exit(selftest(args.perturb))
     if args.cmd == "list":
         for spec in problem_list(args.quick):
             print(problem_name(*spec), spec[0] * spec[1] ** 2, "parameters")
