@@ -52,8 +52,9 @@ time, so this does not re-measure the time error); the reported point of a metho
 
 Timing and budgets: median over R repetitions (`--reps`) after one untimed warm-up when a run takes under a second,
 as bench/peers.py. Before a point, its time is predicted — from the previous (looser) tolerance of the ladder by the
-method's order, and for linflow's explicit dop853 also from two probe runs of `PROBE_STEPS` and 2 · `PROBE_STEPS` steps
-(steps per unit time at the end of the second probe, which is in the stability-bound plateau) — and a point predicted
+method's order, and for linflow's explicit integrators instead from probe runs (`probe_explicit`: a pilot of 1000
+steps, then K and 2K steps, K ≤ `PROBE_STEPS` = 20000, the three within a fifth of the budget; the steps per unit time
+at the end of the second probe, in the stability-bound plateau, carried to t_ref) — and a point predicted
 over `--budget` seconds is skipped and recorded with its prediction; a point whose repetitions would not fit is run
 once. A run that still exceeds the budget is stopped (scipy: checked after each step; linflow: process timeout) and
 recorded as `exceeded`, with the time it reached.
@@ -94,6 +95,7 @@ SCIPY_LIMIT = 5000
 REF_RTOL = 1e-12
 T_EPS_TOL = 1e-6
 THETA_TOL = 1e-5
+PILOT_STEPS = 1000
 PROBE_STEPS = 20000
 # summary.json stats keys that may count Jacobian (Hessian) evaluations of an implicit integrator; the first present
 # is reported (every stats key is kept in the JSON as `linflow_stats`).
@@ -416,22 +418,34 @@ class Suite:
 
         return fn
 
-    def probe_explicit(self, path, meta, rtol, t_ref, integrator="dop853"):
-        """Predicted seconds of an explicit linflow run to t_ref from two short runs (PROBE_STEPS, 2·PROBE_STEPS)."""
+    def probe_explicit(self, path, meta, rtol, t_ref, budget, integrator="dop853"):
+        """Predicted seconds (and steps) of an explicit linflow run to t_ref: a pilot of `PILOT_STEPS` steps gives the
+        time per step; two probes of K and 2K steps (K ≤ PROBE_STEPS, the three runs within a fifth of `budget`) give
+        the steps per unit time at the end of the second one, taken as constant up to t_ref (the stability bound of
+        the plateau). Returns (None, info) when the integrator is refused."""
+        def go(k):
+            return run_linflow(self.exe, path, integrator, rtol, rtol * meta["sigma0"], max_steps=k,
+                               extra=self.extra)[1]
+
+        pilot = go(PILOT_STEPS)
+        if pilot["status"] == "error":
+            return None, pilot
+        if pilot.get("linflow_status") == "converged":
+            return pilot["wall_inner"], pilot
+        per_step = pilot["wall_inner"] / max(pilot["steps"], 1)
+        k = int(min(PROBE_STEPS, max(PILOT_STEPS, 0.2 * budget / (3 * max(per_step, 1e-9)))))
         probes = []
-        for k in (PROBE_STEPS, 2 * PROBE_STEPS):
-            _, info = run_linflow(self.exe, path, integrator, rtol, rtol * meta["sigma0"], max_steps=k, extra=self.extra)
-            if info["status"] == "error":
-                return None, info
+        for steps in (k, 2 * k):
+            info = go(steps)
             if info.get("linflow_status") == "converged":
                 return info["wall_inner"], info
             probes.append(info)
-        (a, b) = probes
+        a, b = probes
         dt = b["t_final"] - a["t_final"]
         if dt <= 0:
             return math.inf, b
         steps = b["steps"] + (b["steps"] - a["steps"]) / dt * max(t_ref - b["t_final"], 0.0)
-        return b["wall_inner"] / b["steps"] * steps, dict(b, predicted_steps=steps)
+        return b["wall_inner"] / b["steps"] * steps, dict(b, predicted_steps=steps, probe_steps=k)
 
     # -- the ladder of one method ---------------------------------------------------------------------------
     def ladder(self, label, make_fn, rtols, ref, order, probe=None):
@@ -522,7 +536,7 @@ class Suite:
         if ref["source"] is None or not ref["source"].startswith("scipy"):
             return None
         ref_rtol = self.args.ref_rtol
-        p, pinfo = self.probe_explicit(path, meta, ref_rtol, ref["t_eps"])
+        p, pinfo = self.probe_explicit(path, meta, ref_rtol, ref["t_eps"], self.args.ref_budget)
         if p is None or p > self.args.ref_budget:
             return {"skipped": True, "predicted_wall": p,
                     "message": pinfo.get("message") if pinfo and pinfo.get("status") == "error" else None}
@@ -568,7 +582,7 @@ class Suite:
         for integ in a.integrators:
             probe = None
             if integ in ("dop853", "dopri5", "rk78"):
-                probe = lambda r, i=integ: self.probe_explicit(path, meta, r, ref["t_eps"], i)  # noqa: E731
+                probe = lambda r, i=integ: self.probe_explicit(path, meta, r, ref["t_eps"], a.budget, i)  # noqa: E731
             out["points"] += self.ladder(f"linflow {integ}",
                                          lambda r, b, i=integ: self.linflow_fn(path, i, meta, r, b),
                                          rtols, ref, ORDER.get(integ, 5), probe=probe)
