@@ -61,7 +61,9 @@ recorded as `exceeded`, with the time it reached.
 
 Output: Markdown on stdout (per problem: the reference and cross-check, best matched point per method with the ratios
 to `--baseline`, the full work-precision rows; then the scaling table: steps and evaluations at matched accuracy
-against σ0, with the fitted exponent p of steps ∝ σ0^p), JSON in DIR/plateau.json (or `--json`). Progress on stderr.
+against σ0, with the fitted exponent p of steps ∝ σ0^p), JSON in DIR/plateau.json (or `--json`), a work-precision
+figure (wall time against t_eps error per problem) in DIR/work_precision.{png,svg} (or `--figure STEM`; matplotlib).
+Progress on stderr.
 `--quick`: three small problems (N = 3 at σ0 = 1e-2 and 1e-3, N = 4 balanced at 1e-2), rtols 1e-6, 1e-8, 1e-10,
 3 repetitions, 5 s per point: one to two minutes. Called by bench/run (LINFLOW_PLATEAU=0 skips it).
 """
@@ -725,6 +727,48 @@ def report(data, baseline):
     return "\n".join(lines)
 
 
+def plot(data, stem):
+    """Work-precision figure: per problem, wall time against t_eps relative error, one line per method (the runs
+    that finished; matched ones filled). Writes STEM.png and STEM.svg (matplotlib, Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    probs = [p for p in data["problems"] if any(q.get("t_eps_rel_err") is not None for q in p["points"])]
+    if not probs:
+        return []
+    cols = min(3, len(probs))
+    rows = (len(probs) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    for ax, pr in zip(axes.flat, probs):
+        for m in dict.fromkeys(q["method"] for q in pr["points"]):
+            pts = sorted((max(q["t_eps_rel_err"], 1e-16), q["wall"], q.get("matched", False)) for q in pr["points"]
+                         if q["method"] == m and q.get("t_eps_rel_err") is not None)
+            if not pts:
+                continue
+            line, = ax.loglog([e for e, _, _ in pts], [w for _, w, _ in pts], "-", lw=1.2, label=m)
+            for e, w, ok in pts:
+                ax.loglog([e], [w], "o", color=line.get_color(), mfc=line.get_color() if ok else "white", ms=5)
+        ax.axvline(T_EPS_TOL, color="0.6", lw=0.8, ls="--")
+        ax.set_title(pr["name"], fontsize=9)
+        ax.set_xlabel("t_eps relative error", fontsize=8)
+        ax.set_ylabel("wall (s)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(probs):]:
+        ax.axis("off")
+    fig.suptitle(f"plateau suite: eps = {EPS:g}; filled = matched (t_eps within {T_EPS_TOL:g}, θ within "
+                 f"{THETA_TOL:g})", fontsize=9)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
+    out = [stem + ".png", stem + ".svg"]
+    for f in out:
+        fig.savefig(f, dpi=110)
+    plt.close(fig)
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Self-test
 
@@ -825,6 +869,8 @@ def main():
     rp.add_argument("--linflow-set", action="append", metavar="KEY=VALUE",
                     help="extra --set for every linflow run (repeatable)")
     rp.add_argument("--json", default=None, help="JSON output (default DIR/plateau.json)")
+    rp.add_argument("--figure", default=None, help="work-precision figure STEM.{png,svg} (default DIR/work_precision; "
+                                                   "'none': no figure)")
     args = ap.parse_args()
 
     if args.cmd == "selftest":
@@ -876,6 +922,13 @@ def main():
     with open(json_path, "w") as f:
         json.dump(data, f, indent=1)
     print(report(data, args.baseline))
+    if args.figure != "none":
+        try:
+            files = plot(data, args.figure or os.path.join(args.dir, "work_precision"))
+            if files:
+                print(f"plateau: figure {', '.join(files)}", file=sys.stderr)
+        except ImportError as e:
+            print(f"plateau: no figure ({e})", file=sys.stderr)
     print(f"plateau: {data['seconds']:.0f} s in all; JSON in {json_path}", file=sys.stderr)
 
 
