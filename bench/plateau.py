@@ -44,7 +44,9 @@ Methods (all one thread, same θ(0), same stopping rule):
 
 Accuracy. The reference t_eps and θ(t_eps) of a problem come from the tightest run available: scipy Radau at rtol
 `REF_RTOL` = 1e-12 with the exact Jacobian; if it does not fit `--ref-budget` (or scipy is not run), linflow dop853 at
-1e-12, then the first other linflow integrator at 1e-12 (recorded as `reference.source`). Where linflow dop853 at 1e-12
+1e-12 (skipped when its probes predict more than the budget, with t_eps estimated by a first implicit linflow
+integrator at 1e-8), then the other linflow integrators at 1e-12 (recorded as `reference.source`, the runs not used
+as `reference.tried`). Where linflow dop853 at 1e-12
 is predicted to fit the reference budget it is run as a cross-check and the disagreement (t_eps relative, θ
 relative) is reported. A point is *matched* when |t_eps − t_ref| ≤ `T_EPS_TOL` · t_ref (1e-6) and
 ‖θ − θ_ref‖ ≤ `THETA_TOL` · ‖θ_ref‖ (1e-5; θ at each run's own t_eps — near t_eps θ moves by ≈ ‖∇L‖ ≈ 1e-4 per unit
@@ -101,6 +103,7 @@ PILOT_STEPS = 1000
 PROBE_STEPS = 20000
 # summary.json stats keys that may count Jacobian (Hessian) evaluations of an implicit integrator; the first present
 # is reported (every stats key is kept in the JSON as `linflow_stats`).
+EXPLICIT = ("dop853", "dopri5", "rk78")  # linflow integrators whose cost is predicted from probe runs
 JAC_KEYS = ("jac_evals", "jacobian_evals", "hessian_evals", "njev", "jacobians")
 SCIPY_METHODS = {"LSODA": LSODA, "BDF": BDF, "Radau": Radau}
 # Orders used to extrapolate a run's cost to a tighter tolerance (steps ∝ rtol^(−1/order)).
@@ -450,6 +453,8 @@ class Suite:
             probes.append(info)
         a, b = probes
         dt = b["t_final"] - a["t_final"]
+        if t_ref is None:  # no reference time yet: a lower bound, to the time the probes reached
+            return b["wall_inner"], b
         if dt <= 0:
             return math.inf, b
         steps = b["steps"] + (b["steps"] - a["steps"]) / dt * max(t_ref - b["t_final"], 0.0)
@@ -526,7 +531,23 @@ class Suite:
                 tried.append(f"scipy Radau: {info.get('message')}")
             except OverBudget as e:
                 tried.append(f"scipy Radau: over the reference budget ({e})")
+        # An estimate of t_eps for the explicit integrator's cost prediction: an implicit linflow run at 1e-8.
+        t_est = None
+        for integ in [i for i in a.integrators if i not in EXPLICIT]:
+            try:
+                _, info = run_linflow(self.exe, path, integ, 1e-8, 1e-8 * meta["sigma0"], timeout=budget,
+                                      extra=self.extra)
+            except OverBudget:
+                continue
+            if info.get("linflow_status") == "converged":
+                t_est = info["t_eps"]
+                break
         for integ in ["dop853"] + [i for i in a.integrators if i != "dop853"]:
+            if integ in EXPLICIT:
+                p, pinfo = self.probe_explicit(path, meta, ref_rtol, t_est, budget, integ)
+                if p is not None and p > budget:
+                    tried.append(f"linflow {integ}: predicted {p:.3g} s, over the reference budget")
+                    continue
             try:
                 layers, info = run_linflow(self.exe, path, integ, ref_rtol, ref_rtol * meta["sigma0"],
                                            timeout=budget, extra=self.extra)
@@ -589,7 +610,7 @@ class Suite:
                               for m in a.scipy_methods]
         for integ in a.integrators:
             probe = None
-            if integ in ("dop853", "dopri5", "rk78"):
+            if integ in EXPLICIT:
                 probe = lambda r, i=integ: self.probe_explicit(path, meta, r, ref["t_eps"], a.budget, i)  # noqa: E731
             out["points"] += self.ladder(f"linflow {integ}",
                                          lambda r, b, i=integ: self.linflow_fn(path, i, meta, r, b),
