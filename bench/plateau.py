@@ -43,12 +43,12 @@ Methods (all one thread, same θ(0), same stopping rule):
   mode escapes stay of size σ0 for most of the run), for every method.
 
 Accuracy. The reference t_eps and θ(t_eps) of a problem come from the tightest run available: scipy Radau at rtol
-`REF_RTOL` = 1e-12 with the exact Jacobian; if it does not fit `--ref-budget` (or scipy is not run), linflow dop853 at
-1e-12 (skipped when its probes predict more than the budget, with t_eps estimated by a first implicit linflow
-integrator at 1e-8), then the other linflow integrators at 1e-12 (recorded as `reference.source`, the runs not used
-as `reference.tried`). Where linflow dop853 at 1e-12
-is predicted to fit the reference budget it is run as a cross-check and the disagreement (t_eps relative, θ
-relative) is reported. A point is *matched* when |t_eps − t_ref| ≤ `T_EPS_TOL` · t_ref (1e-6) and
+`REF_RTOL` = 1e-12 (`--ref-rtol`) with the exact Jacobian; if it does not fit `--ref-budget` (or θ has more than
+`SCIPY_LIMIT` parameters), linflow dop853 at that rtol (skipped when its probes predict more than the budget, t_eps
+estimated by a first implicit linflow integrator at 1e-8), then the other linflow integrators (recorded as
+`reference.source`, the runs not used as `reference.tried`). Where linflow dop853 at the reference rtol is predicted
+to fit the reference budget it is run as a cross-check of a scipy reference and the disagreement (t_eps relative,
+θ relative) is reported. A point is *matched* when |t_eps − t_ref| ≤ `T_EPS_TOL` · t_ref (1e-6) and
 ‖θ − θ_ref‖ ≤ `THETA_TOL` · ‖θ_ref‖ (1e-5; θ at each run's own t_eps — near t_eps θ moves by ≈ ‖∇L‖ ≈ 1e-4 per unit
 time, so this does not re-measure the time error); the reported point of a method is its fastest matched one.
 
