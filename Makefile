@@ -31,7 +31,8 @@ asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_FLAGS="-DLINFLOW_SANITIZE=ON -DLINFLOW_BUILD_BENCHMARKS=OFF -DLINFLOW_BLAS=OFF"
 
 # Benchmarks: Google Benchmark tables, then the peer benchmark (scipy, PyTorch; bench/run_peers), whose extra
-# packages (SciPy, PyTorch, OpenBLAS) scripts/setup_bench.sh installs. LINFLOW_PEERS=0 skips the peers.
+# packages (SciPy, PyTorch, OpenBLAS) scripts/setup_bench.sh installs. LINFLOW_PEERS=0 skips the peers;
+# LINFLOW_PLATEAU=0 skips the plateau suite (bench/plateau.py), LINFLOW_PLATEAU_QUICK=1 runs its short version.
 bench: build
 	@scripts/setup_bench.sh
 	bench/run $(BUILD)
