@@ -56,7 +56,7 @@ enum class LinearSolver {
 const char* to_string(LinearSolver solver);
 LinearSolver linear_solver_from_string(const std::string& name);  ///< throws InputError naming the valid ones
 /// The state size up to which `automatic` forms dense Jacobians (docs/performance.md, "Plateau").
-inline constexpr long kDenseJacobianLimit = 1024;
+inline constexpr long kDenseJacobianLimit = 256;
 
 enum class Status {
   converged,  ///< the excess loss reached `eps`

@@ -7,6 +7,7 @@
 #include <sunlinsol/sunlinsol_spgmr.h>
 #include <sunmatrix/sunmatrix_dense.h>
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <memory>
@@ -209,7 +210,11 @@ DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o,
     CVodeSetLinearSolver(mem.get(), solver.get(), matrix.get());
     if (flow.has_jacobian()) CVodeSetJacFn(mem.get(), dense_jacobian);
   } else {
-    solver.reset(SUNLinSol_SPGMR(y.get(), SUN_PREC_NONE, 0, context.ctx));
+    // SPGMR's default of 5 Krylov vectors is too few for I − γJ on a plateau (γ λ_max up to 1e4): its linear solves
+    // failed, CVODE took 5× the steps and t_eps moved by 1e-2 (widths 16-16-16-16-16, std 1e-3). With 50 they converge
+    // in a few iterations and t_eps matches the dense solve; classical Gram–Schmidt fuses the dot products.
+    solver.reset(SUNLinSol_SPGMR(y.get(), SUN_PREC_NONE, static_cast<int>(std::min<Eigen::Index>(n, 50)), context.ctx));
+    SUNLinSol_SPGMRSetGSType(solver.get(), SUN_CLASSICAL_GS);
     CVodeSetLinearSolver(mem.get(), solver.get(), nullptr);
     if (flow.has_jacobian()) CVodeSetJacTimes(mem.get(), jacobian_setup, jacobian_times);
   }
