@@ -9,6 +9,7 @@ after the call.
 """
 from __future__ import annotations
 
+import collections.abc
 import json
 import math
 import os
@@ -28,6 +29,11 @@ MATRIX_KEYS = ("problem.target", "problem.x", "problem.y", "init.end_to_end")
 WEIGHTS_KEY = "init.weights"
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _is_mapping(value: Any) -> bool:
+    # dict first: an isinstance check against an abstract class costs microseconds, and a configuration has many values.
+    return isinstance(value, dict) or isinstance(value, collections.abc.Mapping)
 
 ConfigLike = Union["Config", Mapping[str, Any], str, "os.PathLike[str]"]
 
@@ -86,7 +92,7 @@ def _toml_key(key: str) -> str:
 
 
 def _is_table_array(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) and len(value) > 0 and all(isinstance(v, Mapping) for v in value)
+    return isinstance(value, (list, tuple)) and len(value) > 0 and all(_is_mapping(v) for v in value)
 
 
 def toml_text(table: Mapping[str, Any]) -> str:
@@ -97,11 +103,11 @@ def toml_text(table: Mapping[str, Any]) -> str:
         if header:
             lines.append(header)
         for k, v in tbl.items():
-            if not isinstance(v, Mapping) and not _is_table_array(v):
+            if not _is_mapping(v) and not _is_table_array(v):
                 lines.append(f"{_toml_key(str(k))} = {toml_value(v, (prefix + '.' if prefix else '') + str(k))}")
         for k, v in tbl.items():
             path = (prefix + "." if prefix else "") + _toml_key(str(k))
-            if isinstance(v, Mapping):
+            if _is_mapping(v):
                 emit(path, v, f"[{path}]")
             elif _is_table_array(v):
                 for item in v:
@@ -154,8 +160,8 @@ class Config:
             self.table = {}
         elif isinstance(source, (str, os.PathLike)):
             self.path = os.fspath(source)
-        elif isinstance(source, Mapping):
-            self.table = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in source.items()}
+        elif _is_mapping(source):
+            self.table = {k: (dict(v) if _is_mapping(v) else v) for k, v in source.items()}
         else:
             raise InputError(f"config: expected a dict, a path or a linflow.Config, got {type(source).__name__}")
         self.overrides = extra
@@ -182,6 +188,13 @@ class Config:
         return f"linflow.Config({src}, overrides={self.overrides!r})"
 
 
+def _scratch_root() -> Optional[str]:
+    """Where arrays are written: /dev/shm (memory) when writable, since creating and removing a folder there costs
+    tens of µs where a disk's file system can take milliseconds; else the default temporary directory."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 class _Inputs:
     """Temporary directory for arrays passed where the configuration takes files."""
 
@@ -190,7 +203,7 @@ class _Inputs:
 
     def path(self, name: str) -> str:
         if self.dir is None:
-            self.dir = tempfile.mkdtemp(prefix="linflow-inputs-")
+            self.dir = tempfile.mkdtemp(prefix="linflow-inputs-", dir=_scratch_root())
         return os.path.join(self.dir, name)
 
     def matrix(self, key: str, value: Any) -> str:
@@ -260,7 +273,7 @@ def make_run_config(config: Config, inputs: _Inputs) -> "_linflow.RunConfig":
     table: dict = {}
     extra: dict = {}
     for section, body in config.table.items():
-        if not isinstance(body, Mapping):
+        if not _is_mapping(body):
             table[section] = body
             continue
         new: dict = {}
