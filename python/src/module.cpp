@@ -152,7 +152,7 @@ void save_run(const Run& run, const std::string& dir) {
 
 // The trajectory as a (rows × columns) array in the column order of trajectory.csv.
 py::array_t<double> trajectory_array(const Run& run) {
-  const auto cols = static_cast<py::ssize_t>(6 + 2 * run.modes);
+  const py::ssize_t cols = 6 + 2 * static_cast<py::ssize_t>(run.modes);
   py::array_t<double> a({static_cast<py::ssize_t>(run.samples.size()), cols});
   auto m = a.mutable_unchecked<2>();
   for (py::ssize_t i = 0; i < static_cast<py::ssize_t>(run.samples.size()); ++i) {
