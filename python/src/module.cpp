@@ -38,28 +38,18 @@ namespace fs = std::filesystem;
 namespace linflow::python {
 namespace {
 
-// Engine work runs here, with the GIL released so that other Python threads (and train_many's workers) proceed.
-// TODO(interrupt): when include/linflow/interrupt.hpp (request_interrupt, interrupt_requested, clear_interrupt,
-// Status::interrupted) is on main, this is the one place Ctrl-C support goes: install a SIGINT handler that calls
-// linflow::request_interrupt() for the duration of `work` (restoring the previous handler after), and when
-// interrupt_requested() afterwards, clear_interrupt() and raise KeyboardInterrupt
-// (PyErr_SetNone(PyExc_KeyboardInterrupt); throw py::error_already_set()). Until then a run started from Python
-// cannot be stopped by Ctrl-C before it finishes.
-template <class Work>
-auto run_engine(Work&& work) {
-  const py::gil_scoped_release release;
-  return work();
-}
-
 // A Python callable `callback(dict)` made into a callback the engine can call from any thread, at most every
-// `interval` seconds (the GIL is taken for each call). The callable must outlive the engine call that uses it; an
-// exception it raises is dropped and stops further calls (progress display must never end a run).
+// `interval` seconds (the GIL is taken for each call). The callable must outlive the engine call that uses it. An
+// exception it raises stops further calls and is dropped (progress display must never end a run), except
+// KeyboardInterrupt: Python runs its SIGINT handler in the main thread's next Python code, which during a run with a
+// progress display is this callback, so Ctrl-C lands here and is remembered for run_engine to raise.
 struct Throttled {
   PyObject* callback = nullptr;
   double interval = 0.1;
   std::mutex mutex;
   std::chrono::steady_clock::time_point last{};
   bool failed = false;
+  std::atomic<bool> interrupted{false};
 
   bool due(bool force) {
     const std::lock_guard<std::mutex> lock(mutex);
@@ -70,18 +60,30 @@ struct Throttled {
   }
   void call(py::dict&& arg) {
     try {
-      py::handle(callback)(std::move(arg));
+      const py::handle function(callback);
+      function(std::move(arg));
     } catch (py::error_already_set& e) {
       failed = true;
-      e.discard_as_unraisable("linflow progress callback");
+      if (e.matches(PyExc_KeyboardInterrupt)) {
+        interrupted = true;
+        // TODO(interrupt): linflow::request_interrupt() here, so that the run stops now rather than at its end.
+      } else {
+        e.discard_as_unraisable("linflow progress callback");
+      }
     }
   }
 };
+using Callback = std::shared_ptr<Throttled>;
 
-ProgressSink progress_sink(const py::object& callback) {
-  if (callback.is_none()) return {};
+Callback callback_of(const py::object& callback) {
+  if (callback.is_none()) return nullptr;
   auto state = std::make_shared<Throttled>();
   state->callback = callback.ptr();
+  return state;
+}
+
+ProgressSink progress_sink(const Callback& state) {
+  if (!state) return {};
   return [state](const Progress& p) {
     if (!state->due(false)) return;
     const py::gil_scoped_acquire gil;
@@ -94,10 +96,8 @@ ProgressSink progress_sink(const py::object& callback) {
   };
 }
 
-SweepProgressSink sweep_progress_sink(const py::object& callback) {
-  if (callback.is_none()) return {};
-  auto state = std::make_shared<Throttled>();
-  state->callback = callback.ptr();
+SweepProgressSink sweep_progress_sink(const Callback& state) {
+  if (!state) return {};
   return [state](const SweepProgress& p) {
     if (!state->due(p.done == p.total)) return;
     const py::gil_scoped_acquire gil;
@@ -109,6 +109,26 @@ SweepProgressSink sweep_progress_sink(const py::object& callback) {
     d["eta"] = p.eta;
     state->call(std::move(d));
   };
+}
+
+// Engine work runs here, with the GIL released so that other Python threads (and train_many's workers) proceed.
+// Ctrl-C during the work is raised as KeyboardInterrupt when it returns: caught by the progress callback (above)
+// or, without one, by Python's own handler right after. The run is not stopped early yet.
+// TODO(interrupt): when include/linflow/interrupt.hpp (request_interrupt, interrupt_requested, clear_interrupt,
+// Status::interrupted) is on main, this is the one place the rest goes: install a SIGINT handler that calls
+// linflow::request_interrupt() for the duration of `work` (restoring Python's after), and when interrupt_requested()
+// afterwards, clear_interrupt() and raise KeyboardInterrupt as below.
+template <class Work>
+auto run_engine(const Callback& callback, Work&& work) {
+  auto result = [&] {
+    const py::gil_scoped_release release;
+    return work();
+  }();
+  if (callback && callback->interrupted) {
+    PyErr_SetNone(PyExc_KeyboardInterrupt);
+    throw py::error_already_set();
+  }
+  return result;
 }
 
 // One finished run held in memory: what `linflow train` would write, before it is written.
@@ -231,8 +251,9 @@ SweepSummary sweep_into(const SweepConfig& sweep, const std::string& out_dir, in
   options.out_dir = out_dir;
   options.threads = threads;
   options.resume = resume;
-  const SweepProgressSink sink = sweep_progress_sink(progress);
-  return run_engine([&] { return run_sweep(sweep, options, sink); });
+  const Callback callback = callback_of(progress);
+  const SweepProgressSink sink = sweep_progress_sink(callback);
+  return run_engine(callback, [&] { return run_sweep(sweep, options, sink); });
 }
 
 }  // namespace
@@ -275,21 +296,24 @@ PYBIND11_MODULE(_linflow, m) {
   m.def(
       "train",
       [](const RunConfig& config, const py::object& progress) {
-        const ProgressSink sink = progress_sink(progress);
-        return run_engine([&] { return train_run(config, sink); });
+        const Callback callback = callback_of(progress);
+        const ProgressSink sink = progress_sink(callback);
+        return run_engine(callback, [&] { return train_run(config, sink); });
       },
       py::arg("config"), py::arg("progress") = py::none(), "Trains one configuration; returns a Run.");
   m.def(
       "train_many",
       [](const std::vector<RunConfig>& configs, int threads) {
-        return run_engine([&] { return train_many(configs, threads); });
+        return run_engine(nullptr, [&] { return train_many(configs, threads); });
       },
       py::arg("configs"), py::arg("threads") = 0, "Trains many configurations on `threads` threads (0: all cores).");
   m.def(
       "analyze",
       [](const RunConfig& config, bool simulate, const std::string& out_dir, const py::object& progress) {
-        const ProgressSink sink = progress_sink(progress);
-        const AnalysisResult result = run_engine([&] { return analyze_config(config, simulate, out_dir, sink); });
+        const Callback callback = callback_of(progress);
+        const ProgressSink sink = progress_sink(callback);
+        const AnalysisResult result =
+            run_engine(callback, [&] { return analyze_config(config, simulate, out_dir, sink); });
         std::shared_ptr<Run> run;
         if (result.run && result.observation) {
           const auto& ob = *result.observation;
@@ -329,7 +353,7 @@ PYBIND11_MODULE(_linflow, m) {
         d["sweep"] = sweep_summary_dict(summary);
         d["description"] = sweep.description;
         if (summary.status == SweepStatus::run_errors) return d;
-        const ExperimentReport report = run_engine([&] { return report_experiment(name, sweep, out_dir); });
+        const ExperimentReport report = run_engine(nullptr, [&] { return report_experiment(name, sweep, out_dir); });
         d["passed"] = report.passed;
         d["verdict"] = report.verdict;
         d["table"] = report.table;

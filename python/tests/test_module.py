@@ -286,3 +286,35 @@ def test_version_and_docstrings():
         obj = getattr(linflow, name)
         if callable(obj):
             assert obj.__doc__, name
+
+
+def test_ctrl_c_during_a_run_raises_keyboard_interrupt():
+    # SIGINT while the engine runs: Python's handler raises in the progress callback, the next Python code the main
+    # thread runs; the binding remembers it and raises KeyboardInterrupt when the engine returns (the run itself is
+    # not cut short until the engine's interrupt flag exists: TODO(interrupt) in python/src/module.cpp).
+    import signal
+    from linflow import _linflow
+    from linflow._config import resolved
+    calls = []
+
+    def progress(p):
+        calls.append(p)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with resolved(SMALL) as rc:
+        with pytest.raises(KeyboardInterrupt):
+            _linflow.train(rc, progress)
+        assert calls and isinstance(_linflow.train(rc, progress=None), _linflow.Run)
+
+
+def test_progress_reaches_the_bar_during_a_run(monkeypatch):
+    from linflow import _progress
+    made = []
+    monkeypatch.setattr(_progress, "DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(_progress, "_tqdm", lambda: (lambda **kw: made.append(kw) or _Recorder()))
+    linflow.train(SMALL, progress=True)
+    assert made and made[0]["unit"] == "step"
+    made.clear()
+    linflow.sweep(sweep_file("tiny.toml"), progress=True)
+    assert made and made[0]["total"] == 12 and made[0]["unit"] == "run"
