@@ -245,15 +245,19 @@ class resolved:
         self.inputs.close()
 
 
+_CONSUMED = object()  # init.weights: turned into init.dir (and init.kind), not a key of its own
+
+
 def _replace_arrays(key: str, value: Any, inputs: _Inputs, kind_given: bool, sets: dict) -> Any:
-    """The value to hand the parser for `key`: arrays at matrix keys become temporary files."""
+    """The value to hand the parser for `key`: arrays at matrix keys become temporary files; init.weights becomes
+    `sets` (init.dir, init.kind) and _CONSUMED."""
     if key in MATRIX_KEYS and _is_array_like_matrix(value):
         return inputs.matrix(key, value)
     if key == WEIGHTS_KEY:
         sets["init.dir"] = inputs.weights(value)
         if not kind_given:
             sets["init.kind"] = "files"
-        return None
+        return _CONSUMED
     return value
 
 
@@ -264,7 +268,7 @@ def make_run_config(config: Config, inputs: _Inputs) -> "_linflow.RunConfig":
     for k, v in config.overrides.items():
         sets: dict = {}
         v = _replace_arrays(k, v, inputs, kind_given, sets)
-        if v is not None:
+        if v is not _CONSUMED:
             overrides[k] = v
         overrides.update(sets)
     strings = [f"{k}={toml_value(v, k)}" for k, v in overrides.items()]
@@ -279,7 +283,7 @@ def make_run_config(config: Config, inputs: _Inputs) -> "_linflow.RunConfig":
         new: dict = {}
         for k, v in body.items():
             v = _replace_arrays(f"{section}.{k}", v, inputs, kind_given, extra)
-            if v is not None:
+            if v is not _CONSUMED:
                 new[k] = v
         table[section] = new
     for k, v in extra.items():

@@ -318,3 +318,10 @@ def test_progress_reaches_the_bar_during_a_run(monkeypatch):
     made.clear()
     linflow.sweep(sweep_file("tiny.toml"), progress=True)
     assert made and made[0]["total"] == 12 and made[0]["unit"] == "run"
+
+
+def test_a_value_that_has_no_toml_form_is_refused():
+    with pytest.raises(linflow.InputError, match="solver.eps: cannot write a NoneType"):
+        linflow.train(SMALL, solver__eps=None)
+    with pytest.raises(linflow.InputError, match="network.widths: cannot write a object"):
+        linflow.train({"network": {"widths": object()}})
