@@ -220,6 +220,18 @@ class _Inputs:
             np.save(os.path.join(d, f"W{j}.npy"), as_matrix(w, f"{WEIGHTS_KEY}[{j - 1}] (W{j})"))
         return d
 
+    def describe(self, message: str) -> str:
+        """`message` with the temporary files named as the arrays they hold ("problem.target (array)",
+        "init.weights[1] (W2, array)")."""
+        if self.dir is None or self.dir not in message:
+            return message
+        weights = re.escape(os.path.join(self.dir, "weights")) + r"/W(\d+)\.npy"
+        message = re.sub(weights, lambda m: f"{WEIGHTS_KEY}[{int(m.group(1)) - 1}] (W{m.group(1)}, array)", message)
+        for key in MATRIX_KEYS:
+            path = os.path.join(self.dir, key.replace(".", "_") + ".npy")
+            message = message.replace(f"{key} {path}", f"{key} (array)").replace(path, f"{key} (array)")
+        return message.replace(os.path.join(self.dir, "weights"), f"{WEIGHTS_KEY} (arrays)")
+
     def close(self) -> None:
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -237,12 +249,21 @@ class resolved:
     def __enter__(self) -> "_linflow.RunConfig":
         try:
             return make_run_config(self.config, self.inputs)
+        except InputError as e:
+            message = self.inputs.describe(str(e))
+            self.inputs.close()
+            if message != str(e):
+                raise InputError(message) from None
+            raise
         except BaseException:
             self.inputs.close()
             raise
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        message = self.inputs.describe(str(exc)) if isinstance(exc, InputError) else None
         self.inputs.close()
+        if message is not None and message != str(exc):
+            raise InputError(message) from None
 
 
 _CONSUMED = object()  # init.weights: turned into init.dir (and init.kind), not a key of its own

@@ -325,3 +325,14 @@ def test_a_value_that_has_no_toml_form_is_refused():
         linflow.train(SMALL, solver__eps=None)
     with pytest.raises(linflow.InputError, match="network.widths: cannot write a object"):
         linflow.train({"network": {"widths": object()}})
+
+
+def test_errors_about_arrays_name_the_key_not_a_temporary_file():
+    with pytest.raises(linflow.InputError) as e:
+        linflow.train(None, problem__target=np.full((5, 6), np.inf))
+    assert str(e.value) == "problem.target (array): contains NaN or Inf"
+    with pytest.raises(linflow.InputError) as e:
+        linflow.train(None, problem__target=np.ones((3, 4)))
+    assert str(e.value).startswith("problem.target (array) gives d_x = 4, d_y = 3 but network.widths has d_0 = 6")
+    with pytest.raises(linflow.InputError, match=r"^init.weights\[1\] \(W2, array\): shape 4x6, expected 1x4"):
+        linflow.train(None, init__weights=[np.ones((4, 6))] * 4)
