@@ -19,8 +19,8 @@ assert os.path.isfile(os.path.join(linflow.experiments_dir(), "escape-time.toml"
 print("imported", where, "-", r.summary["message"])'
 case "$how" in
   pip)
-    if ! "$py" -c "import venv, ensurepip" 2>/dev/null && ! "$py" -m pip --version >/dev/null 2>&1; then
-      echo "skipped: $py has no venv/pip (Debian python3-venv, python3-pip)"
+    if ! "$py" -c "import venv, ensurepip, pip, setuptools, wheel" 2>/dev/null; then
+      echo "skipped: $py lacks venv, ensurepip, pip, setuptools or wheel (Debian python3-venv, python3-pip, python3-setuptools, python3-wheel)"
       exit 77
     fi
     "$py" -m venv --system-site-packages "$work/venv"
