@@ -17,9 +17,10 @@ configure: setup
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# Only what the demo needs: the CLI and the library (the tests and benchmarks are built by `make test`, `make bench`).
+# Only what the demo needs: the CLI and the library, and the Python module `import linflow` (python/; the tests and
+# benchmarks are built by `make test`, `make bench`).
 run: configure
-	@cmake --build $(BUILD) -j $(JOBS) --target linflow_cli
+	@cmake --build $(BUILD) -j $(JOBS) --target linflow_cli _linflow
 	$(BUILD)/linflow demo --out out/demo
 	$(BUILD)/linflow plot out/demo
 

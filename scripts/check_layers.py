@@ -3,6 +3,8 @@
 
     core → flows → theory → run → sweep → experiments → cli
 
+The Python bindings (python/src/) are a client at the top like the CLI, beside it: public headers only.
+
 A file may include headers of its own layer and of the layers beneath it, never above. Public headers
 (include/linflow/) include only public headers; the command-line tool (src/cli/) includes only public headers and
 its own. Every public header must be assigned a layer here, so a new one cannot slip in unplaced.
@@ -13,6 +15,7 @@ import re
 import sys
 
 LAYERS = ["core", "flows", "theory", "run", "sweep", "experiments", "cli"]
+CLIENTS = {"cli": "src/cli", "python": "python/src"}  # top-level clients: public headers (and their own) only
 PUBLIC = {
     "error.hpp": "core", "random.hpp": "core", "problem.hpp": "core", "network.hpp": "core",
     "init.hpp": "core", "io.hpp": "core", "hessian.hpp": "core",
@@ -43,6 +46,8 @@ def main(root):
     sources = [(p, PUBLIC.get(p.name, "unassigned"), True) for p in sorted(public_dir.glob("*.hpp"))]
     for layer in LAYERS:
         sources += [(p, layer, False) for p in sorted((root / "src" / layer).rglob("*")) if p.suffix in (".cpp", ".hpp")]
+    sources += [(p, "python", False) for p in sorted((root / CLIENTS["python"]).rglob("*"))
+                if p.suffix in (".cpp", ".hpp")]
     for path, layer, public in sources:
         rel = path.relative_to(root)
         for name in INCLUDE.findall(path.read_text(encoding="utf-8")):
@@ -56,6 +61,10 @@ def main(root):
                 errors.append(f"{rel}: a public header includes the private \"{name}\"")
             elif layer == "cli" and not (name.startswith("linflow/") or name.startswith("cli/")):
                 errors.append(f"{rel}: the CLI includes the library's private \"{name}\"")
+            elif layer == "python" and not name.startswith("linflow/"):
+                errors.append(f"{rel}: the Python bindings include the library's private \"{name}\"")
+            elif layer == "python":
+                continue
             elif layer in LAYERS and LAYERS.index(target) > LAYERS.index(layer):
                 errors.append(f"{rel} ({layer}): includes \"{name}\" from the higher layer {target}")
     for e in errors:

@@ -11,9 +11,15 @@ two numbers agree within NUMBER_RTOL relative, integers also within INTEGER_ATOL
 " s") are not compared. A changed format, a new field or a changed algorithm (a fit of 297 points that became 230)
 still fails.
 
-usage: check_readme.py LINFLOW_BINARY README.md
+Python sessions (fenced blocks whose first line starts with ">>> ") are run as doctests by PYTHON (the third
+argument, an interpreter that imports the build tree's module: PYTHONPATH is set to the `python` folder next to the
+binary), in a scratch directory of their own; without that argument they are skipped, and said so (the sanitizer
+build has no Python module).
+
+usage: check_readme.py LINFLOW_BINARY README.md [PYTHON]
 Prints one line per transcript and exits 1 when any differs, with a diff of the first difference.
 """
+import os
 import difflib
 import pathlib
 import re
@@ -50,6 +56,53 @@ def transcripts(text):
     return blocks
 
 
+def python_sessions(text):
+    """(line number, block text) for every fenced block that starts with '>>> '."""
+    lines = text.splitlines()
+    blocks, i = [], 0
+    while i < len(lines):
+        if lines[i].startswith("```"):
+            start, body = i + 1, []
+            i += 1
+            while i < len(lines) and not lines[i].startswith("```"):
+                body.append(lines[i])
+                i += 1
+            if body and body[0].startswith(">>> "):
+                blocks.append((start, "\n".join(body) + "\n"))
+        i += 1
+    return blocks
+
+
+DOCTEST = """import doctest, sys
+test = doctest.DocTestParser().get_doctest(sys.stdin.read(), {}, "README", "README.md", 0)
+runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+runner.run(test)
+sys.exit(1 if runner.failures else 0)
+"""
+
+
+def check_python(binary, readme, python):
+    """Runs the README's Python sessions as doctests; returns (passed, failed)."""
+    sessions = python_sessions(pathlib.Path(readme).read_text(encoding="utf-8"))
+    if python is None:
+        if sessions:
+            print(f"check_readme: {len(sessions)} Python session(s) skipped (no PYTHON argument)")
+        return 0, 0
+    env = dict(os.environ, PYTHONPATH=str(pathlib.Path(binary).parent / "python"), MPLBACKEND="Agg")
+    passed = failed = 0
+    for start, body in sessions:
+        with tempfile.TemporaryDirectory(prefix="linflow-readme-") as scratch:
+            run = subprocess.run([python, "-c", DOCTEST], input=body, cwd=scratch, capture_output=True, text=True,
+                                 env=env, timeout=300)
+        if run.returncode == 0:
+            passed += 1
+            print(f"README.md:{start}: the Python session prints what the README shows")
+        else:
+            failed += 1
+            print(f"README.md:{start}: the Python session prints something else:\n{run.stdout}{run.stderr}")
+    return passed, failed
+
+
 def normalise(lines):
     return [WALL_TIME.sub("<wall time> s", line.rstrip()) for line in lines]
 
@@ -75,7 +128,7 @@ def lines_agree(want, got):
     return True
 
 
-def main(binary, readme):
+def main(binary, readme, python=None):
     binary = str(pathlib.Path(binary).resolve())
     failures = 0
     blocks = transcripts(pathlib.Path(readme).read_text(encoding="utf-8"))
@@ -99,9 +152,11 @@ def main(binary, readme):
                     break
             else:
                 print(f"README.md:{start}: {len(steps)} command(s) print what the README shows")
-    print(f"check_readme: {len(blocks) - failures} passed, {failures} failed")
+    py_passed, py_failed = check_python(binary, readme, python)
+    failures += py_failed
+    print(f"check_readme: {len(blocks) - failures + py_failed + py_passed} passed, {failures} failed")
     return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None))

@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""Many small runs from Python: linflow's module in a loop, in one batch call, and scipy in the same loop.
+
+    PYTHONPATH=build/python bench/python_loop.py [--runs 1000] [--scipy-runs 50] [--threads 0] [--json FILE]
+
+Two problems, 500 runs each by default (seeds 0..): widths 8-8-1-8 and 8-8-8-8, a synthetic 8×8 target with
+singular values 3, 2.5, 2, 1.5, 1, 0.8, 0.6, 0.5 (full rank: a zero singular value would decay only algebraically in
+the 8-8-8-8 network, far beyond t_max; random orthogonal vectors per seed), a gaussian start (entries N(0, 0.3²/8)), gradient
+flow to excess loss eps = 1e-10 (t_eps), rtol 1e-11, atol 1e-13 (linflow's defaults). Targets and starts are drawn
+with numpy and written to .npy files before anything is timed; every run reads them (problem.target, init.kind =
+"files"), so both sides start from the same θ(0).
+
+Measured (wall time, perf_counter, one process):
+  module loop    `linflow.train(config)` per run: µs per call, and the engine's own time (summary stats.wall_seconds)
+                 so that the per-call overhead over the engine is the difference, split (on up to 200 runs, through
+                 the package's internals) into configuration (dict to TOML, C++ parse and validation), C++ set-up
+                 and summary (target file read and factored, start read; what `linflow train` does too) and
+                 the result's conversion to Python objects;
+  arrays loop    the same with the target passed as a numpy array (a temporary .npy per call);
+  batch          `linflow.train_many(configs, threads=K)` over all runs (K = 0: one thread per core);
+  scipy loop     `solve_ivp(method="DOP853", rtol, atol)` with bench/peers.py's right-hand side (prefix and suffix
+                 products into preallocated buffers) and a terminal event at excess loss = eps, on the first
+                 --scipy-runs runs of each problem (it is slow: the per-call time is what is compared).
+Accuracy is matched by construction (same tolerances, same stopping rule) and checked: the relative difference
+of t_eps between scipy and linflow is reported (median and max). Not a test: nothing here fails on a time.
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peers import GradientFlow  # noqa: E402  (bench/peers.py: the careful numpy right-hand side)
+
+import linflow  # noqa: E402
+from linflow._config import resolved  # noqa: E402
+
+PROBLEMS = {"8-8-1-8": [8, 8, 1, 8], "8-8-8-8": [8, 8, 8, 8]}
+SINGULAR_VALUES = [3.0, 2.5, 2.0, 1.5, 1.0, 0.8, 0.6, 0.5]
+EPS, RTOL, ATOL = 1e-10, 1e-11, 1e-13
+
+
+def draw(widths, seed):
+    rng = np.random.default_rng(seed)
+    d_x, d_y = widths[0], widths[-1]
+    u, _ = np.linalg.qr(rng.standard_normal((d_y, d_y)))
+    v, _ = np.linalg.qr(rng.standard_normal((d_x, d_x)))
+    s = np.zeros(min(d_x, d_y))
+    s[:len(SINGULAR_VALUES)] = SINGULAR_VALUES
+    Z = u[:, :len(s)] @ np.diag(s) @ v[:, :len(s)].T
+    Ws = [rng.standard_normal((widths[j + 1], widths[j])) * 0.3 / math.sqrt(8) for j in range(len(widths) - 1)]
+    return Z, Ws
+
+
+def optimal_loss(widths):
+    k = min(widths)
+    return 0.5 * sum(s * s for s in SINGULAR_VALUES[k:])
+
+
+def prepare(runs_per_problem, work):
+    """[(problem name, widths, config dict, Z, Ws)] with Z and Ws written under `work`."""
+    cases = []
+    for name, widths in PROBLEMS.items():
+        for seed in range(runs_per_problem):
+            Z, Ws = draw(widths, seed)
+            d = os.path.join(work, f"{name}-{seed}")
+            os.makedirs(d)
+            np.save(os.path.join(d, "Z.npy"), Z)
+            for j, W in enumerate(Ws, start=1):
+                np.save(os.path.join(d, f"W{j}.npy"), W)
+            config = {"problem": {"target": os.path.join(d, "Z.npy")}, "network": {"widths": widths},
+                      "init": {"kind": "files", "dir": d},
+                      "solver": {"eps": EPS, "rtol": RTOL, "atol": ATOL, "t_max": 1e4},
+                      "output": {"trajectory": False, "save_weights": False}}
+            cases.append((name, widths, config, Z, Ws))
+    return cases
+
+
+def scipy_run(widths, Z, Ws):
+    from scipy.integrate import solve_ivp
+    f = GradientFlow(Z, [W.shape for W in Ws])
+    target = optimal_loss(widths) + EPS
+
+    def excess(t, y):
+        layers = f.layers(y)
+        W = layers[0]
+        for Wj in layers[1:]:
+            W = Wj @ W
+        return 0.5 * float(np.sum((Z - W) ** 2)) - target
+
+    excess.terminal = True
+    excess.direction = -1
+    sol = solve_ivp(f, (0.0, 1e4), f.flatten(Ws), method="DOP853", rtol=RTOL, atol=ATOL, events=excess)
+    return sol.t_events[0][0] if len(sol.t_events[0]) else None, f.nfev
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=1000, help="runs in all (half per problem)")
+    ap.add_argument("--scipy-runs", type=int, default=50, help="scipy runs per problem")
+    ap.add_argument("--threads", type=int, default=0, help="threads of the batch call (0: one per core)")
+    ap.add_argument("--json", help="also write the figures here")
+    args = ap.parse_args()
+    per = args.runs // len(PROBLEMS)
+    out = {"runs": per * len(PROBLEMS), "cpus": os.cpu_count(), "linflow": linflow.__version__}
+    with tempfile.TemporaryDirectory(prefix="linflow-bench-") as work:
+        cases = prepare(per, work)
+        configs = [linflow.Config(c[2]) for c in cases]
+        linflow.train(configs[0])  # libxsmm and OpenBLAS start-up, once per process, not timed
+
+        for name in PROBLEMS:
+            idx = [i for i, c in enumerate(cases) if c[0] == name]
+            calls, engine, t_eps = [], [], {}
+            for i in idx:
+                t0 = time.perf_counter()
+                r = linflow.train(configs[i])
+                calls.append(time.perf_counter() - t0)
+                engine.append(r.summary["stats"]["wall_seconds"])
+                t_eps[i] = r.t_eps
+                assert r.status == "converged", r.summary["message"]
+            # Where the overhead goes, on the same runs through the package's internals: configuration (dict to TOML,
+            # C++ parse and validation), the C++ call less the engine's own time (set-up: files read, target
+            # factored; summary), and the conversion of the result to Python objects.
+            parts = {"config": [], "setup_and_summary": [], "result": []}
+            for i in idx[:min(len(idx), 200)]:
+                t0 = time.perf_counter()
+                with resolved(configs[i]) as rc:
+                    t1 = time.perf_counter()
+                    run = linflow._linflow.train(rc)
+                    t2 = time.perf_counter()
+                r = linflow.Result(run)
+                t3 = time.perf_counter()
+                parts["config"].append(t1 - t0)
+                parts["setup_and_summary"].append(t2 - t1 - r.summary["stats"]["wall_seconds"])
+                parts["result"].append(t3 - t2)
+            arrays = []
+            for i in idx[:min(len(idx), 200)]:
+                cfg = dict(cases[i][2])
+                cfg["problem"] = {"target": cases[i][3]}
+                t0 = time.perf_counter()
+                linflow.train(cfg)
+                arrays.append(time.perf_counter() - t0)
+            sp_calls, rel = [], []
+            for i in idx[:args.scipy_runs]:
+                t0 = time.perf_counter()
+                te, _ = scipy_run(cases[i][1], cases[i][3], cases[i][4])
+                sp_calls.append(time.perf_counter() - t0)
+                rel.append(abs(te - t_eps[i]) / t_eps[i] if te is not None else float("inf"))
+            mean_call = statistics.mean(calls)
+            mean_engine = statistics.mean(engine)
+            res = {
+                "module_us_per_call": 1e6 * mean_call,
+                "module_median_us": 1e6 * statistics.median(calls),
+                "engine_us_per_run": 1e6 * mean_engine,
+                "overhead_us_per_call": 1e6 * (mean_call - mean_engine),
+                "overhead_fraction": (mean_call - mean_engine) / mean_call,
+                "arrays_us_per_call": 1e6 * statistics.mean(arrays),
+                "overhead_parts_us": {k: 1e6 * statistics.mean(v) for k, v in parts.items()},
+                "scipy_runs": len(sp_calls),
+                "scipy_us_per_call": 1e6 * statistics.mean(sp_calls),
+                "scipy_over_module": statistics.mean(sp_calls) / mean_call,
+                "t_eps_rel_diff_median": statistics.median(rel),
+                "t_eps_rel_diff_max": max(rel),
+                "t_eps_median": statistics.median(t_eps.values()),
+            }
+            out[name] = res
+            print(f"{name}: module {res['module_us_per_call']:.0f} µs/call (median {res['module_median_us']:.0f}), "
+                  f"engine {res['engine_us_per_run']:.0f} µs, overhead {res['overhead_us_per_call']:.0f} µs "
+                  f"({100 * res['overhead_fraction']:.1f} %: "
+                  + ", ".join(f"{k} {v:.0f}" for k, v in res["overhead_parts_us"].items())
+                  + f"), arrays {res['arrays_us_per_call']:.0f} µs/call; "
+                  f"scipy DOP853 {res['scipy_us_per_call']:.0f} µs/call ({len(sp_calls)} runs) = "
+                  f"{res['scipy_over_module']:.1f}× the module; t_eps rel. diff median "
+                  f"{res['t_eps_rel_diff_median']:.1e}, max {res['t_eps_rel_diff_max']:.1e}", flush=True)
+
+        t0 = time.perf_counter()
+        linflow.train_many(configs, threads=args.threads)
+        batch = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        linflow.train_many(configs, threads=1)
+        batch1 = time.perf_counter() - t0
+        out["batch"] = {"threads": args.threads, "seconds": batch, "us_per_run": 1e6 * batch / len(configs),
+                        "one_thread_seconds": batch1, "speedup": batch1 / batch}
+        print(f"train_many: {len(configs)} runs in {batch:.3f} s on threads={args.threads} "
+              f"({1e6 * batch / len(configs):.0f} µs/run); threads=1: {batch1:.3f} s; speed-up {batch1 / batch:.2f}×")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

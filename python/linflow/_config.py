@@ -1,0 +1,318 @@
+"""Configurations from Python: a dict with the TOML file's sections and keys, a path, or a `Config`, plus overrides.
+
+A dict is written out as TOML text and parsed by the same C++ parser as a file, and overrides become the
+`--set section.key=value` strings of the CLI, so validation and error messages are the CLI's. numpy arrays given
+where the configuration takes a file (`problem.target`, `problem.x`, `problem.y`, `init.end_to_end`) and
+`init.weights = [W1, ..., WN]` are written to temporary `.npy` files for the duration of the call (the engine
+reads matrices from files); the echoed configuration in `summary["config"]` names those files, which are gone
+after the call.
+"""
+from __future__ import annotations
+
+import collections.abc
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _linflow
+from ._linflow import InputError
+
+#: Keys whose value is a matrix file; a numpy array (or nested list of numbers) may stand there.
+MATRIX_KEYS = ("problem.target", "problem.x", "problem.y", "init.end_to_end")
+#: The key that takes the initial layers as arrays (written to a directory, with init.kind = "files").
+WEIGHTS_KEY = "init.weights"
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _is_mapping(value: Any) -> bool:
+    # dict first: an isinstance check against an abstract class costs microseconds, and a configuration has many values.
+    return isinstance(value, dict) or isinstance(value, collections.abc.Mapping)
+
+ConfigLike = Union["Config", Mapping[str, Any], str, "os.PathLike[str]"]
+
+
+def as_matrix(value: Any, key: str) -> np.ndarray:
+    """`value` as a C-ordered float64 matrix, converted only when lossless; InputError naming `key` otherwise."""
+    a = np.asarray(value)
+    if a.dtype == object or a.dtype.kind not in "fiub":
+        raise InputError(f"{key}: expected a real numeric array, got dtype {a.dtype}")
+    if a.dtype.kind == "b":
+        raise InputError(f"{key}: expected a real numeric array, got booleans")
+    if a.ndim != 2:
+        raise InputError(f"{key}: expected a 2-D array (a matrix), got shape {a.shape}")
+    if a.dtype.kind in "iu":
+        # Integers convert exactly up to 2^53.
+        if a.size and np.max(np.abs(a.astype(object))) > 2**53:
+            raise InputError(f"{key}: integer entries beyond 2^53 do not convert to float64 exactly")
+    elif a.dtype.kind == "f" and a.dtype.itemsize > 8:
+        converted = a.astype(np.float64)
+        if not np.array_equal(converted.astype(a.dtype), a, equal_nan=True):
+            raise InputError(f"{key}: {a.dtype} entries do not convert to float64 exactly")
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _is_array_like_matrix(value: Any) -> bool:
+    return isinstance(value, np.ndarray) or (
+        isinstance(value, (list, tuple)) and len(value) > 0 and isinstance(value[0], (list, tuple, np.ndarray)))
+
+
+def toml_value(value: Any, key: str) -> str:
+    """A Python value as a TOML value (the right-hand side of `key = ...`)."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        if math.isnan(f):
+            return "nan"
+        if math.isinf(f):
+            return "inf" if f > 0 else "-inf"
+        return repr(f)
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v, key) for v in value) + "]"
+    raise InputError(f"{key}: cannot write a {type(value).__name__} into a configuration")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key)
+
+
+def _is_table_array(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) > 0 and all(_is_mapping(v) for v in value)
+
+
+def toml_text(table: Mapping[str, Any]) -> str:
+    """A nested dict as TOML text: sub-dicts become [tables], lists of dicts [[arrays of tables]]."""
+    lines: list = []
+
+    def emit(prefix: str, tbl: Mapping[str, Any], header: str) -> None:
+        if header:
+            lines.append(header)
+        for k, v in tbl.items():
+            if not _is_mapping(v) and not _is_table_array(v):
+                lines.append(f"{_toml_key(str(k))} = {toml_value(v, (prefix + '.' if prefix else '') + str(k))}")
+        for k, v in tbl.items():
+            path = (prefix + "." if prefix else "") + _toml_key(str(k))
+            if _is_mapping(v):
+                emit(path, v, f"[{path}]")
+            elif _is_table_array(v):
+                for item in v:
+                    emit(path, item, f"[[{path}]]")
+
+    emit("", table, "")
+    return "\n".join(lines) + "\n"
+
+
+def _split_key(key: str) -> tuple:
+    section, dot, name = key.partition(".")
+    if not dot or not section or not name:
+        raise InputError(f"override '{key}': expected section.key")
+    return section, name
+
+
+def normalize_overrides(overrides: Optional[Mapping[str, Any]], kwargs: Mapping[str, Any]) -> dict:
+    """Overrides from a {"section.key": value} dict and section__key=value keywords, as one {"section.key": value}."""
+    out: dict = {}
+    for k, v in (overrides or {}).items():
+        _split_key(k)
+        out[k] = v
+    for k, v in kwargs.items():
+        section, sep, name = k.partition("__")
+        if not sep or not section or not name:
+            raise InputError(f"unknown keyword argument '{k}' (overrides are written section__key=value, "
+                             "e.g. solver__rtol=1e-8)")
+        out[f"{section}.{name}"] = v
+    return out
+
+
+class Config:
+    """A run configuration: a dict (the TOML file's sections and keys), a TOML file path, or another Config, with
+    overrides on top. Overrides are `{"section.key": value}` dicts or `section__key=value` keywords; they are
+    applied as `linflow train --set section.key=value` applies them (same checks, same messages).
+
+    >>> cfg = Config({"network": {"widths": [3, 1, 3]}}, solver__eps=1e-10)
+    """
+
+    def __init__(self, source: Optional[ConfigLike] = None, overrides: Optional[Mapping[str, Any]] = None,
+                 **kwargs: Any) -> None:
+        extra = normalize_overrides(overrides, kwargs)
+        if isinstance(source, Config):
+            self.path: Optional[str] = source.path
+            self.table: Optional[dict] = source.table
+            self.overrides: dict = {**source.overrides, **extra}
+            return
+        self.path, self.table = None, None
+        if source is None:
+            self.table = {}
+        elif isinstance(source, (str, os.PathLike)):
+            self.path = os.fspath(source)
+        elif _is_mapping(source):
+            self.table = {k: (dict(v) if _is_mapping(v) else v) for k, v in source.items()}
+        else:
+            raise InputError(f"config: expected a dict, a path or a linflow.Config, got {type(source).__name__}")
+        self.overrides = extra
+
+    def with_overrides(self, overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> "Config":
+        """A copy with more overrides (later ones win)."""
+        return Config(self, overrides, **kwargs)
+
+    def toml(self) -> str:
+        """The configuration as TOML text (a path's file text with the overrides as comments is not attempted:
+        only dict configurations have a TOML form here)."""
+        if self.table is None:
+            with open(self.path, encoding="utf-8") as f:
+                return f.read()
+        return toml_text(self.table)
+
+    def effective(self) -> dict:
+        """Every key with its value after defaults and overrides (summary.json's "config"), validated."""
+        with resolved(self) as rc:
+            return json.loads(rc.to_json())
+
+    def __repr__(self) -> str:
+        src = repr(self.path) if self.path is not None else repr(self.table)
+        return f"linflow.Config({src}, overrides={self.overrides!r})"
+
+
+def _scratch_root() -> Optional[str]:
+    """Where arrays are written: /dev/shm (memory) when writable, since creating and removing a folder there costs
+    tens of µs where a disk's file system can take milliseconds; else the default temporary directory."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+
+
+class _Inputs:
+    """Temporary directory for arrays passed where the configuration takes files."""
+
+    def __init__(self) -> None:
+        self.dir: Optional[str] = None
+
+    def path(self, name: str) -> str:
+        if self.dir is None:
+            self.dir = tempfile.mkdtemp(prefix="linflow-inputs-", dir=_scratch_root())
+        return os.path.join(self.dir, name)
+
+    def matrix(self, key: str, value: Any) -> str:
+        path = self.path(key.replace(".", "_") + ".npy")
+        np.save(path, as_matrix(value, key))
+        return path
+
+    def weights(self, value: Any) -> str:
+        if not isinstance(value, (list, tuple)) or not value:
+            raise InputError(f"{WEIGHTS_KEY}: expected a list of matrices [W1, ..., WN]")
+        d = self.path("weights")
+        os.makedirs(d, exist_ok=True)
+        for j, w in enumerate(value, start=1):
+            np.save(os.path.join(d, f"W{j}.npy"), as_matrix(w, f"{WEIGHTS_KEY}[{j - 1}] (W{j})"))
+        return d
+
+    def describe(self, message: str) -> str:
+        """`message` with the temporary files named as the arrays they hold ("problem.target (array)",
+        "init.weights[1] (W2, array)")."""
+        if self.dir is None or self.dir not in message:
+            return message
+        weights = re.escape(os.path.join(self.dir, "weights")) + r"/W(\d+)\.npy"
+        message = re.sub(weights, lambda m: f"{WEIGHTS_KEY}[{int(m.group(1)) - 1}] (W{m.group(1)}, array)", message)
+        for key in MATRIX_KEYS:
+            path = os.path.join(self.dir, key.replace(".", "_") + ".npy")
+            message = message.replace(f"{key} {path}", f"{key} (array)").replace(path, f"{key} (array)")
+        return message.replace(os.path.join(self.dir, "weights"), f"{WEIGHTS_KEY} (arrays)")
+
+    def close(self) -> None:
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+
+class resolved:
+    """Context manager: the validated C++ configuration (`_linflow.RunConfig`) of a ConfigLike, with its temporary
+    input files alive until exit."""
+
+    def __init__(self, config: ConfigLike, overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
+        self.config = Config(config, overrides, **kwargs)
+        self.inputs = _Inputs()
+
+    def __enter__(self) -> "_linflow.RunConfig":
+        try:
+            return make_run_config(self.config, self.inputs)
+        except InputError as e:
+            message = self.inputs.describe(str(e))
+            self.inputs.close()
+            if message != str(e):
+                raise InputError(message) from None
+            raise
+        except BaseException:
+            self.inputs.close()
+            raise
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        message = self.inputs.describe(str(exc)) if isinstance(exc, InputError) else None
+        self.inputs.close()
+        if message is not None and message != str(exc):
+            raise InputError(message) from None
+
+
+_CONSUMED = object()  # init.weights: turned into init.dir (and init.kind), not a key of its own
+
+
+def _replace_arrays(key: str, value: Any, inputs: _Inputs, kind_given: bool, sets: dict) -> Any:
+    """The value to hand the parser for `key`: arrays at matrix keys become temporary files; init.weights becomes
+    `sets` (init.dir, init.kind) and _CONSUMED."""
+    if key in MATRIX_KEYS and _is_array_like_matrix(value):
+        return inputs.matrix(key, value)
+    if key == WEIGHTS_KEY:
+        sets["init.dir"] = inputs.weights(value)
+        if not kind_given:
+            sets["init.kind"] = "files"
+        return _CONSUMED
+    return value
+
+
+def make_run_config(config: Config, inputs: _Inputs) -> "_linflow.RunConfig":
+    """Parses `config` (arrays written through `inputs`) into a validated `_linflow.RunConfig`."""
+    overrides: dict = {}
+    kind_given = "init.kind" in config.overrides or "kind" in ((config.table or {}).get("init") or {})
+    for k, v in config.overrides.items():
+        sets: dict = {}
+        v = _replace_arrays(k, v, inputs, kind_given, sets)
+        if v is not _CONSUMED:
+            overrides[k] = v
+        overrides.update(sets)
+    strings = [f"{k}={toml_value(v, k)}" for k, v in overrides.items()]
+    if config.path is not None:
+        return _linflow.load_config(config.path, strings)
+    table: dict = {}
+    extra: dict = {}
+    for section, body in config.table.items():
+        if not _is_mapping(body):
+            table[section] = body
+            continue
+        new: dict = {}
+        for k, v in body.items():
+            v = _replace_arrays(f"{section}.{k}", v, inputs, kind_given, extra)
+            if v is not _CONSUMED:
+                new[k] = v
+        table[section] = new
+    for k, v in extra.items():
+        section, name = _split_key(k)
+        table.setdefault(section, {})[name] = v
+    return _linflow.parse_config(toml_text(table), os.getcwd(), "config", strings)
+
+
+def iter_configs(configs: Sequence[ConfigLike]) -> Iterator[Config]:
+    for c in configs:
+        yield Config(c)

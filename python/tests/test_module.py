@@ -1,0 +1,338 @@
+"""The Python module against the CLI on the same configurations: bit-identical runs, analyses and sweeps, the
+CLI's error messages, arrays in place of files, batches on threads, figures."""
+import os
+import threading
+import time
+import tomllib
+
+import numpy as np
+import pytest
+
+import linflow
+from conftest import cli, data, load_json, read_csv, sweep_file, without_wall_times
+
+SMALL = data("small.toml")
+
+
+def assert_same_run(result, run_dir):
+    """`result` equals, bit for bit, the run the CLI wrote in run_dir (wall time aside)."""
+    csv = read_csv(os.path.join(run_dir, "trajectory.csv"))
+    assert list(result.trajectory) == list(csv)
+    for name, column in csv.items():
+        assert np.array_equal(result.trajectory[name], column), name
+    depth = len(result.weights)
+    assert depth == len(os.listdir(os.path.join(run_dir, "weights")))
+    for j, w in enumerate(result.weights, start=1):
+        expected = np.load(os.path.join(run_dir, "weights", f"W{j}.npy"))
+        assert w.shape == expected.shape and np.array_equal(w, expected), f"W{j}"
+    assert without_wall_times(result.summary) == without_wall_times(load_json(os.path.join(run_dir, "summary.json")))
+
+
+def test_train_from_a_file_is_bit_identical_to_the_cli(tmp_path, cli_path):
+    cli("train", "-q", "-c", SMALL, "-o", str(tmp_path / "cli"))
+    result = linflow.train(SMALL)
+    assert result.status == "converged" and result.t_eps is not None
+    assert_same_run(result, tmp_path / "cli")
+    end_to_end = result.weights[-1]
+    for w in reversed(result.weights[:-1]):
+        end_to_end = end_to_end @ w
+    assert np.allclose(result.end_to_end, end_to_end, rtol=1e-13, atol=1e-15)
+
+
+def test_save_writes_what_the_cli_writes(tmp_path, cli_path):
+    cli("train", "-q", "-c", SMALL, "-o", str(tmp_path / "cli"))
+    linflow.train(SMALL).save(tmp_path / "py")
+    for name in ["trajectory.csv"] + [os.path.join("weights", f) for f in os.listdir(tmp_path / "cli" / "weights")]:
+        assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name
+    cli_summary = (tmp_path / "cli" / "summary.json").read_text().splitlines()
+    py_summary = (tmp_path / "py" / "summary.json").read_text().splitlines()
+    differ = [a for a, b in zip(cli_summary, py_summary) if a != b]
+    assert len(cli_summary) == len(py_summary) and all('"wall_seconds"' in line for line in differ), differ
+    assert sorted(os.listdir(tmp_path / "py")) == sorted(os.listdir(tmp_path / "cli"))
+
+
+def test_a_dict_with_overrides_is_the_file_with_set(tmp_path, cli_path):
+    with open(SMALL, "rb") as f:
+        table = tomllib.load(f)
+    cli("train", "-q", "-c", SMALL, "-o", str(tmp_path / "cli"), "--set", "solver.eps=1e-8",
+        "--set", "network.widths=[3,1,1,3]")
+    by_keywords = linflow.train(table, solver__eps=1e-8, network__widths=[3, 1, 1, 3])
+    assert_same_run(by_keywords, tmp_path / "cli")
+    by_dict = linflow.train(linflow.Config(table), overrides={"solver.eps": 1e-8, "network.widths": [3, 1, 1, 3]})
+    for name, column in by_keywords.trajectory.items():
+        assert np.array_equal(by_dict.trajectory[name], column)
+
+
+def test_to_pandas_has_the_trajectory_columns():
+    pd = pytest.importorskip("pandas")
+    result = linflow.train(SMALL)
+    frame = result.to_pandas()
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame.columns) == list(result.trajectory)
+    assert np.array_equal(frame["excess_loss"].to_numpy(), result.trajectory["excess_loss"])
+
+
+def test_analyze_is_the_cli_analysis(tmp_path, cli_path):
+    config = data("analyze_small.toml")
+    cli("analyze", "-q", "-c", config, "-o", str(tmp_path / "cli"), "--simulate")
+    analysis = linflow.analyze(config, simulate=True)
+    assert without_wall_times(dict(analysis)) == without_wall_times(load_json(tmp_path / "cli" / "analysis.json"))
+    assert analysis["prediction"]["limit"] == "global_min" and analysis.contradictions == []
+    assert_same_run(analysis.run, tmp_path / "cli")
+    md = analysis._repr_markdown_()
+    assert "global_min" in md and "late_time_rate" in md and "| quantity |" in md
+    plain = linflow.analyze(config)
+    assert plain.run is None and "observed" not in plain and plain["prediction"] == analysis["prediction"]
+
+
+def test_analyze_writes_what_the_cli_writes(tmp_path, cli_path):
+    config = data("analyze_small.toml")
+    cli("analyze", "-q", "-c", config, "-o", str(tmp_path / "cli"))
+    linflow.analyze(config, out=tmp_path / "py")
+    assert (tmp_path / "py" / "analysis.json").read_bytes() == (tmp_path / "cli" / "analysis.json").read_bytes()
+
+
+def test_sweep_is_byte_identical_to_the_cli(tmp_path, cli_path):
+    cli("sweep", "-q", "-c", sweep_file("tiny.toml"), "-o", str(tmp_path / "cli"), "-j", "2")
+    result = linflow.sweep(sweep_file("tiny.toml"), threads=2, out=tmp_path / "py")
+    assert (tmp_path / "py" / "runs.jsonl").read_bytes() == (tmp_path / "cli" / "runs.jsonl").read_bytes()
+    assert result.summary["status"] == "complete" and result.summary["total"] == 12
+    assert len(result.lines) == 12 and [line["run"] for line in result.lines] == list(range(12))
+    in_memory = linflow.sweep(sweep_file("tiny.toml"), threads=1)
+    assert in_memory.out is None and in_memory.lines == result.lines
+    pd = pytest.importorskip("pandas")
+    assert isinstance(result.runs, pd.DataFrame) and len(result.runs) == 12
+    assert "params.init.sigma0" in result.runs.columns and "stats.rhs_evals" in result.runs.columns
+
+
+def test_a_sweep_dict_with_an_inline_base(tmp_path):
+    with open(sweep_file("base.toml"), "rb") as f:
+        base = tomllib.load(f)
+    result = linflow.sweep({"sweep": {"seeds": 1}, "base": base,
+                            "axis": [{"key": "init.sigma0", "values": [0.1, 0.01]}]})
+    assert [line["params"]["init.sigma0"] for line in result.lines] == [0.1, 0.01]
+    single = linflow.train(base, init__sigma0=0.01)
+    assert result.lines[1]["t_eps"] == single.t_eps and result.lines[1]["stats"]["steps"] == \
+        single.summary["stats"]["steps"]
+
+
+@pytest.mark.parametrize("args, overrides", [
+    (["--set", "init.sigma=1"], {"init__sigma": 1}),
+    (["--set", "init.u0=[1.0,2.0]"], {"init__u0": [1.0, 2.0]}),
+    (["--set", "solver.rtol=-1.0"], {"solver__rtol": -1.0}),
+    (["--set", "network.widths=[3,2]"], {"network__widths": [3, 2]}),
+])
+def test_bad_input_raises_the_clis_message(tmp_path, cli_path, args, overrides):
+    config = data("analyze_small.toml")
+    _, err = cli("train", "-q", "-c", config, "-o", str(tmp_path / "x"), *args, expect=2)
+    with pytest.raises(linflow.InputError) as e:
+        linflow.train(config, **overrides)
+    assert isinstance(e.value, ValueError)
+    assert "linflow: error: " + str(e.value) == err.strip()
+
+
+def test_bad_input_in_a_dict():
+    with pytest.raises(linflow.InputError, match=r"unknown key init.sigma \(did you mean 'sigma0'\?\)"):
+        linflow.train({"init": {"sigma": 0.1}})
+    with pytest.raises(linflow.InputError, match="overrides are written section__key=value"):
+        linflow.train(None, rtol=1e-8)
+    with pytest.raises(linflow.InputError, match="cannot open config file"):
+        linflow.train("/nonexistent/run.toml")
+    with pytest.raises(linflow.InputError, match="unknown experiment 'nope'"):
+        linflow.experiment("nope")
+
+
+def test_an_array_target_is_the_file_target(tmp_path, cli_path):
+    target = np.load(data("target_3x4.npy"))
+    cli("train", "-q", "-c", SMALL, "-o", str(tmp_path / "cli"), "--set", f"problem.target={data('target_3x4.npy')}",
+        "--set", "network.widths=[4,2,1,3]")
+    result = linflow.train(SMALL, problem__target=target, network__widths=[4, 2, 1, 3])
+    csv = read_csv(tmp_path / "cli" / "trajectory.csv")
+    for name, column in csv.items():
+        assert np.array_equal(result.trajectory[name], column), name
+    # Lossless conversions give the same run: Fortran order, float32 values, integers.
+    fortran = linflow.train(SMALL, problem__target=np.asfortranarray(target), network__widths=[4, 2, 1, 3])
+    assert np.array_equal(fortran.trajectory["excess_loss"], result.trajectory["excess_loss"])
+    small_ints = np.array([[3, 0, 0, 0], [0, 2, 0, 0], [0, 0, 1, 0]])
+    as_ints = linflow.train(SMALL, problem__target=small_ints, network__widths=[4, 2, 1, 3])
+    as_f32 = linflow.train(SMALL, problem__target=small_ints.astype(np.float32), network__widths=[4, 2, 1, 3])
+    assert np.array_equal(as_ints.trajectory["excess_loss"], as_f32.trajectory["excess_loss"])
+
+
+@pytest.mark.parametrize("value, message", [
+    (np.ones(4), "expected a 2-D array"),
+    (np.ones((3, 4), dtype=complex), "expected a real numeric array"),
+    (np.array([["a", "b"]]), "expected a real numeric array"),
+    (np.ones((3, 4), dtype=bool), "got booleans"),
+    (np.array([[2**60, 1]]), "beyond 2\\^53"),
+])
+def test_arrays_that_do_not_convert_exactly_are_refused(value, message):
+    with pytest.raises(linflow.InputError, match="problem.target: .*" + message):
+        linflow.train(SMALL, problem__target=value)
+
+
+def test_nan_in_an_array_is_refused_by_the_engine():
+    target = np.load(data("target_3x4.npy"))
+    target[1, 2] = np.nan
+    with pytest.raises(linflow.InputError, match="NaN|non-finite|not finite"):
+        linflow.train(SMALL, problem__target=target, network__widths=[4, 2, 1, 3])
+
+
+def test_initial_weights_as_arrays_continue_a_run(tmp_path):
+    first = linflow.train(SMALL, solver__stop_at_eps=False, solver__t_max=2.0)
+    first.save(tmp_path / "first")
+    from_files = linflow.train(SMALL, init__kind="files", init__dir=str(tmp_path / "first" / "weights"))
+    from_arrays = linflow.train(SMALL, init__weights=first.weights)
+    assert from_arrays.summary["initial_loss"] == first.summary["loss"]
+    for name, column in from_files.trajectory.items():
+        assert np.array_equal(from_arrays.trajectory[name], column), name
+    with pytest.raises(linflow.InputError, match=r"init.weights\[1\] \(W2\): expected a 2-D array"):
+        linflow.train(SMALL, init__weights=[first.weights[0], np.ones(3)])
+
+
+def test_train_many_equals_one_by_one():
+    configs = [linflow.Config(SMALL, init__seed=seed, init__sigma0=sigma0)
+               for seed in (1, 2, 3) for sigma0 in (0.1, 0.01)]
+    batch = linflow.train_many(configs, threads=2)
+    assert len(batch) == len(configs)
+    for config, result in zip(configs, batch):
+        single = linflow.train(config)
+        for name, column in single.trajectory.items():
+            assert np.array_equal(result.trajectory[name], column)
+        assert without_wall_times(result.summary) == without_wall_times(single.summary)
+    with pytest.raises(linflow.InputError, match="init.sigma0"):
+        linflow.train_many([SMALL, linflow.Config(SMALL, init__sigma0=-1.0)], threads=2)
+
+
+def test_the_engine_runs_without_the_gil():
+    # A run of a few tenths of a second in a thread: the main thread keeps running meanwhile only if the GIL is
+    # released (held, the main thread would stand still for the whole run).
+    config = linflow.Config(None, network__widths=[30, 30, 30, 30, 30], problem__singular_values=[3.0, 2.0, 1.0],
+                            solver__rtol=1e-12, solver__atol=1e-14, init__sigma0=1e-3, output__trajectory=False)
+    start = time.monotonic()
+    linflow.train(config)
+    duration = time.monotonic() - start
+    assert duration > 0.05, "the run is too short to show anything"
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (linflow.train(config), done.set()))
+    ticks, longest, last = 0, 0.0, time.monotonic()
+    worker.start()
+    while not done.is_set():
+        now = time.monotonic()
+        longest, last = max(longest, now - last), now
+        ticks += 1
+        time.sleep(0.001)
+    worker.join()
+    assert ticks > 5 and longest < 0.5 * duration, (ticks, longest, duration)
+
+
+def test_figures_of_a_run_and_a_sweep():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    figures = linflow.train(SMALL).plot()
+    assert set(figures) == {"loss", "spectrum"} and all(isinstance(f, Figure) for f in figures.values())
+    simulated = linflow.analyze(data("analyze_small.toml"), simulate=True)
+    labels = [line.get_label() for line in linflow.plot_run(simulated)["loss"].axes[0].get_lines()]
+    assert any("late-time rate" in label for label in labels)
+    fig = linflow.sweep(sweep_file("tiny.toml")).plot(field="stats.rhs_evals")
+    assert isinstance(fig, Figure) and "stats.rhs_evals vs init.sigma0" in fig.axes[0].get_title()
+    with pytest.raises(linflow.InputError, match="no trajectory"):
+        linflow.train(SMALL, output__trajectory=False).plot()
+
+
+def test_an_experiment_gives_its_verdict(tmp_path, monkeypatch, cli_path):
+    # tests/sweep/experiments holds reduced copies of the shipped experiments (as the CLI's tests use them).
+    monkeypatch.setenv("LINFLOW_EXPERIMENTS", sweep_file("experiments"))
+    result = linflow.experiment("rate-vs-depth", threads=2, out=tmp_path / "py")
+    assert result.passed is True and result.verdict.startswith("rate-vs-depth: PASS")
+    assert result.report["experiment"] == "rate-vs-depth" and result.table
+    assert (tmp_path / "py" / "experiment.json").is_file()
+    stdout, _ = cli("experiment", "rate-vs-depth", "-q", "-o", str(tmp_path / "cli"), "-j", "2")
+    assert stdout.strip() == result.verdict
+    assert "PASS" in result._repr_markdown_()
+
+
+def test_progress_is_off_when_not_interactive(monkeypatch):
+    from linflow import _progress
+    monkeypatch.setattr(_progress, "interactive", lambda: False)
+    with _progress.progress_bar(None, "train", "x") as bar:
+        assert bar is None
+    calls = []
+    with _progress.progress_bar(True, "train", "x") as bar:
+        assert bar is not None
+        monkeypatch.setattr(_progress, "DELAY_SECONDS", 0.0)
+        bar.tqdm = lambda **kw: calls.append(kw) or _Recorder()
+        bar({"t": 1.0, "t_max": 10.0, "excess_loss": 0.5, "steps": 7})
+    assert calls and calls[0]["unit"] == "step"
+
+
+class _Recorder:
+    n = 0
+
+    def set_postfix(self, **kw):
+        self.postfix = kw
+
+    def refresh(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_version_and_docstrings():
+    assert linflow.__version__ == cli("--version")[0].split()[-1]
+    for name in linflow.__all__:
+        obj = getattr(linflow, name)
+        if callable(obj):
+            assert obj.__doc__, name
+
+
+def test_ctrl_c_during_a_run_raises_keyboard_interrupt():
+    # SIGINT while the engine runs: Python's handler raises in the progress callback, the next Python code the main
+    # thread runs; the binding remembers it and raises KeyboardInterrupt when the engine returns (the run itself is
+    # not cut short until the engine's interrupt flag exists: TODO(interrupt) in python/src/module.cpp).
+    import signal
+    from linflow import _linflow
+    from linflow._config import resolved
+    calls = []
+
+    def progress(p):
+        calls.append(p)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with resolved(SMALL) as rc:
+        with pytest.raises(KeyboardInterrupt):
+            _linflow.train(rc, progress)
+        assert calls and isinstance(_linflow.train(rc, progress=None), _linflow.Run)
+
+
+def test_progress_reaches_the_bar_during_a_run(monkeypatch):
+    from linflow import _progress
+    made = []
+    monkeypatch.setattr(_progress, "DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(_progress, "_tqdm", lambda: (lambda **kw: made.append(kw) or _Recorder()))
+    linflow.train(SMALL, progress=True)
+    assert made and made[0]["unit"] == "step"
+    made.clear()
+    linflow.sweep(sweep_file("tiny.toml"), progress=True)
+    assert made and made[0]["total"] == 12 and made[0]["unit"] == "run"
+
+
+def test_a_value_that_has_no_toml_form_is_refused():
+    with pytest.raises(linflow.InputError, match="solver.eps: cannot write a NoneType"):
+        linflow.train(SMALL, solver__eps=None)
+    with pytest.raises(linflow.InputError, match="network.widths: cannot write a object"):
+        linflow.train({"network": {"widths": object()}})
+
+
+def test_errors_about_arrays_name_the_key_not_a_temporary_file():
+    with pytest.raises(linflow.InputError) as e:
+        linflow.train(None, problem__target=np.full((5, 6), np.inf))
+    assert str(e.value) == "problem.target (array): contains NaN or Inf"
+    with pytest.raises(linflow.InputError) as e:
+        linflow.train(None, problem__target=np.ones((3, 4)))
+    assert str(e.value).startswith("problem.target (array) gives d_x = 4, d_y = 3 but network.widths has d_0 = 6")
+    with pytest.raises(linflow.InputError, match=r"^init.weights\[1\] \(W2, array\): shape 4x6, expected 1x4"):
+        linflow.train(None, init__weights=[np.ones((4, 6))] * 4)
