@@ -200,7 +200,7 @@ DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o,
   CVodeSetErrHandlerFn(mem.get(), keep_error, &c);
   CVodeSStolerances(mem.get(), so.rtol, so.atol);
   CVodeSetStopTime(mem.get(), so.t_max);
-  CVodeSetMaxNumSteps(mem.get(), -1);  // one step per call below; the budget is counted here
+  CVodeSetMaxNumSteps(mem.get(), -1);
   if (so.dt0 > 0) CVodeSetInitStep(mem.get(), so.dt0);
   std::unique_ptr<_generic_SUNMatrix, MatrixDeleter> matrix;
   std::unique_ptr<_generic_SUNLinearSolver, SolverDeleter> solver;
