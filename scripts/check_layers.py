@@ -15,7 +15,7 @@ import sys
 LAYERS = ["core", "flows", "theory", "run", "sweep", "experiments", "cli"]
 PUBLIC = {
     "error.hpp": "core", "random.hpp": "core", "problem.hpp": "core", "network.hpp": "core",
-    "init.hpp": "core", "io.hpp": "core",
+    "init.hpp": "core", "io.hpp": "core", "interrupt.hpp": "core",
     "solver.hpp": "flows", "exact.hpp": "flows",
     "theory.hpp": "theory",
     "config.hpp": "run", "json.hpp": "run", "run.hpp": "run",
