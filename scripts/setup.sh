@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libeigen3-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-format clang-tidy
+  clang-format clang-tidy clang libclang-rt-14-dev
   libopenmpi-dev openmpi-bin libopenblas-dev
   python3 python3-numpy python3-matplotlib
   "$@"
