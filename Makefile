@@ -4,7 +4,7 @@ JOBS ?= 2
 BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build run test asan bench clean
+.PHONY: all setup configure build run test asan fuzz bench clean
 
 all: build
 
@@ -31,6 +31,11 @@ test: build
 asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan BUILD_TYPE=RelWithDebInfo CMAKE_FLAGS="-DLINFLOW_SANITIZE=ON -DLINFLOW_BUILD_BENCHMARKS=OFF -DLINFLOW_BLAS=OFF"
 
+# libFuzzer harnesses of the input readers (fuzz/), FUZZ_SECONDS each, under ASan + UBSan in build-fuzz/ (clang).
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
 # Benchmarks: Google Benchmark tables, then the peer benchmark (scipy, PyTorch; bench/run_peers), whose extra
 # packages (SciPy, PyTorch, OpenBLAS) scripts/setup_bench.sh installs. LINFLOW_PEERS=0 skips the peers;
 # LINFLOW_PLATEAU=0 skips the plateau suite (bench/plateau.py), LINFLOW_PLATEAU_QUICK=1 runs its short version.
@@ -39,4 +44,4 @@ bench: build
 	bench/run $(BUILD)
 
 clean:
-	rm -rf build build-asan build.configure.log build-asan.configure.log
+	rm -rf build build-asan build-fuzz build.configure.log build-asan.configure.log build-fuzz.configure.log

@@ -18,7 +18,7 @@ LAYERS = ["core", "flows", "theory", "run", "sweep", "experiments", "cli"]
 CLIENTS = {"cli": "src/cli", "python": "python/src"}  # top-level clients: public headers (and their own) only
 PUBLIC = {
     "error.hpp": "core", "random.hpp": "core", "problem.hpp": "core", "network.hpp": "core",
-    "init.hpp": "core", "io.hpp": "core", "hessian.hpp": "core",
+    "init.hpp": "core", "io.hpp": "core", "hessian.hpp": "core", "interrupt.hpp": "core",
     "solver.hpp": "flows", "exact.hpp": "flows",
     "theory.hpp": "theory",
     "config.hpp": "run", "json.hpp": "run", "run.hpp": "run",

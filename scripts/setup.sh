@@ -8,7 +8,7 @@ packages=(
   libeigen3-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libboost-dev
   libsundials-dev libspectra-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-format clang-tidy
+  clang-format clang-tidy clang libclang-rt-14-dev
   libopenmpi-dev openmpi-bin libopenblas-dev
   python3 python3-numpy python3-matplotlib
   # the Python module (python/): build, tests, pip install, notebooks (examples/), the Python-loop benchmark

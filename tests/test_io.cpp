@@ -1,8 +1,11 @@
 // Matrix files: .npy (both memory orders, float64/float32) and CSV, with every malformed input rejected by name.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <atomic>
@@ -10,8 +13,11 @@
 #include <filesystem>
 #include <fstream>
 #include <new>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "core/files.hpp"
 #include "linflow/error.hpp"
 #include "linflow/io.hpp"
 
@@ -269,6 +275,53 @@ TEST_F(BadFiles, CsvSignIsTakenOnce) {
   EXPECT_EQ(input_error(both), "line 1: '+-1' is not a finite number");
   const auto twice = write("twice.csv", "++1, 2\n");
   EXPECT_EQ(input_error(twice), "line 1: '++1' is not a finite number");
+}
+
+// The files a failed atomic write leaves: none besides what was there. Failures are provoked without root: a rename
+// onto a non-empty directory, and a write past RLIMIT_FSIZE (EFBIG, as on a full disk, with SIGXFSZ ignored).
+class FailedWrite : public BadFiles {
+ protected:
+  std::vector<std::string> temporaries() const {
+    std::vector<std::string> found;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_)) {
+      if (entry.path().extension() == ".tmp") found.push_back(entry.path().string());
+    }
+    return found;
+  }
+};
+
+TEST_F(FailedWrite, ARenameThatFailsLeavesNoTemporary) {
+  const auto target = dir_ / "summary.json";
+  std::filesystem::create_directories(target / "inside");  // a non-empty directory cannot be renamed over
+  EXPECT_THROW(detail::write_file_atomically(target, "{}\n"), InputError);
+  EXPECT_THROW(write_npy(target.string(), Eigen::MatrixXd::Ones(2, 2)), InputError);
+  EXPECT_TRUE(temporaries().empty()) << temporaries().front();
+  EXPECT_TRUE(std::filesystem::is_directory(target / "inside"));
+}
+
+TEST_F(FailedWrite, AWriteThatFailsLeavesNoTemporaryAndTheOldFile) {
+  const auto target = dir_ / "summary.json";
+  detail::write_file_atomically(target, "old\n");
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  const auto previous = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = saved;
+  small.rlim_cur = 16;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  bool threw = false;
+  try {
+    detail::write_file_atomically(target, std::string(1000, 'x'));
+  } catch (const InputError& e) {
+    threw = std::string(e.what()).find("write failed") != std::string::npos;
+  }
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, previous);
+  EXPECT_TRUE(threw);
+  EXPECT_TRUE(temporaries().empty()) << temporaries().front();
+  std::ifstream in(target);
+  std::string content;
+  std::getline(in, content);
+  EXPECT_EQ(content, "old");
 }
 
 }  // namespace

@@ -102,6 +102,20 @@ TEST(Problem, ExcessLossIsZeroAtOptimumAndAgreesWithSubtraction) {
   EXPECT_NEAR(problem.excess_loss(W, opt), problem.loss(W) - opt.loss, 1e-14 * problem.loss(W));
 }
 
+// L − L* ≥ 0 over rank ≤ k; a negative computed difference is rounding and reads 0 (problem.hpp). Here the point
+// W* + δ T Σ^{-1/2} has rank k + 2 and lies below L* (½δ²‖T‖² − δ‖T‖² < 0): the clamp shows as 0, and a NaN from a
+// diverged state is not hidden by it.
+TEST(Problem, ExcessLossIsNeverNegativeAndKeepsNaN) {
+  const Problem problem = test::synthetic(6, 5, {3.0, 2.0, 1.0}, 7);
+  const auto opt = problem.optimum(1);
+  const Eigen::MatrixXd W = opt.w + 1e-3 * opt.tail;  // whitened: Σ = I
+  ASSERT_LT(problem.loss(W) - opt.loss, 0.0);
+  EXPECT_EQ(problem.excess_loss(W, opt), 0.0);
+  Eigen::MatrixXd bad = opt.w;
+  bad(0, 0) = std::nan("");
+  EXPECT_TRUE(std::isnan(problem.excess_loss(bad, opt)));
+}
+
 // Where the optimum is exact (target of rank ≤ k, no tail), L − L* = ½‖W − W*‖² is computed to full relative
 // precision even when it is 1e-16.
 TEST(Problem, ExcessLossKeepsRelativePrecisionNearAnExactOptimum) {

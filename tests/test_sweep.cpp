@@ -467,6 +467,33 @@ TEST(SweepRun, ReadRunsIgnoresAPartialLastLine) {
   EXPECT_THROW(read_runs((dir / "runs.jsonl").string()), InputError);
 }
 
+// The up-front check parses the first 1000 points only (sweep_plan.hpp), so a sweep of a billion points starts at
+// once; an invalid point beyond them is its run's error line, like any invalid combination.
+TEST(SweepPlan, PointsBeyondTheFirstThousandAreCheckedWhenTheyRun) {
+  const SweepConfig sweep = sweep_of(R"(
+[sweep]
+samples = 1000000000
+[[axis]]
+key = "init.sigma0"
+from = 1e-3
+to = 1.0
+log = true
+)");  // parse_sweep returns: it did not parse 1e9 points
+  EXPECT_EQ(run_count(sweep), 1'000'000'000);
+  const std::string axis = "[[axis]]\nkey = \"init.sigma0\"\n";
+  // A grid whose point 1000 (the 1001st) is invalid passes parse_sweep; the run of that point is an error line.
+  std::string values = "values = [";
+  for (int i = 0; i < 1000; ++i) values += "0.1, ";
+  values += "-1.0]\n";
+  const SweepConfig late = sweep_of(axis + values);
+  EXPECT_EQ(run_count(late), 1001);
+  const nlohmann::json line = nlohmann::json::parse(run_line(late, 1000));
+  EXPECT_EQ(line["status"], "error");
+  EXPECT_NE(line["message"].get<std::string>().find("init.sigma0"), std::string::npos) << line["message"];
+  // Within the first thousand the same value is refused up front.
+  EXPECT_THROW(sweep_of(axis + "values = [0.1, -1.0]\n"), InputError);
+}
+
 struct BadSweep {
   const char* name;
   std::string text;

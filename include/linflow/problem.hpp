@@ -56,12 +56,16 @@ class Problem {
   /// L_1(W) = ½‖Q − W Σ^{1/2}‖_F² + c.
   double loss(const Eigen::Ref<const Eigen::MatrixXd>& W) const;
   /// L_1(W) − L* without cancellation between large numbers: with E = W Σ^{1/2} − [Q]_k and T = Q − [Q]_k,
-  /// L − L* = ½‖E‖_F² − ⟨T, E⟩ (both terms vanish at the optimum).
+  /// L − L* = ½‖E‖_F² − ⟨T, E⟩ (both terms vanish at the optimum). It is ≥ 0 for every W of rank ≤ k; the rounding
+  /// of ⟨T, E⟩ can make the computed difference slightly negative (some −1e-17) near the optimum, where the true
+  /// value is below that rounding: such a value is reported as 0, so any eps counts as reached there. NaN stays NaN.
   double excess_loss(const Eigen::Ref<const Eigen::MatrixXd>& W, const Optimum& opt) const;
-  /// The same, ½‖E‖_F² − ⟨T, E⟩, from E = W Σ^{1/2} − [Q]_k given as any Eigen expression (nothing allocated).
+  /// The same, ½‖E‖_F² − ⟨T, E⟩ clamped at 0, from E = W Σ^{1/2} − [Q]_k given as any Eigen expression (nothing
+  /// allocated).
   template <class Derived>
   static double excess_from_residual(const Eigen::MatrixBase<Derived>& E, const Optimum& opt) {
-    return 0.5 * E.squaredNorm() - (opt.tail.array() * E.array()).sum();
+    const double excess = 0.5 * E.squaredNorm() - (opt.tail.array() * E.array()).sum();
+    return excess < 0 ? 0.0 : excess;  // not std::max: a NaN must stay NaN (a diverged run)
   }
   /// scale · ∇L_1(W) = scale · (W Σ − B), written into G (must be d_y × d_x); scale = −1 gives the velocity's sign in
   /// the same pass.

@@ -44,10 +44,17 @@ struct RunResult {
   Summary summary;
   Eigen::VectorXd theta;  ///< final parameters
   nlohmann::json json;    ///< the content of summary.json
+  /// An interrupted run (Status::interrupted) into a folder that holds a finished run: its files were not written,
+  /// the finished run was kept (see run_config).
+  bool kept_finished_run = false;
 };
 
 /// Runs `config`; when `out_dir` is non-empty writes the files above into it (created if missing; InputError when
-/// it cannot be written — checked before the run starts, so no work is lost to an unwritable directory).
+/// it cannot be written — checked before the run starts, so no work is lost to an unwritable directory). A run that
+/// ends interrupted (request_interrupt(), interrupt.hpp) writes its files like any other — summary.json with status
+/// "interrupted", the trajectory and weights of the state reached — unless the folder holds a finished run (a
+/// summary.json with another status): finished work is never replaced by unfinished work, so that folder is left
+/// as it was and `kept_finished_run` is set.
 RunResult run_config(const RunConfig& config, const std::string& out_dir, const ProgressSink& progress = {});
 
 struct AnalysisResult {
@@ -59,7 +66,8 @@ struct AnalysisResult {
 
 /// Analyzes `config`'s start; with `simulate` also runs it and confronts the run with every prediction (the run
 /// follows the steps `run_config` would). When `out_dir` is non-empty writes analysis.json into it and, when
-/// simulated, the run's files as `run_config` does (the directory is checked before any work, as there).
+/// simulated, the run's files as `run_config` does (the directory is checked before any work, as there; an interrupted
+/// simulation writes nothing, analysis.json included, into a folder that holds a finished run).
 AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std::string& out_dir,
                               const ProgressSink& progress = {});
 

@@ -64,6 +64,8 @@ enum class Status {
   max_steps,  ///< the step budget (`max_steps` for GF, `steps` for GD) ran out first
   diverged,   ///< non-finite values, a loss that exploded, or a step-size underflow
   stalled,    ///< the gradient norm fell below `grad_tol` while the excess loss was above `eps`: a critical point
+  /// request_interrupt() (linflow/interrupt.hpp; SIGINT/SIGTERM in the CLI) stopped the run at a step
+  interrupted,
 };
 const char* to_string(Status status);
 

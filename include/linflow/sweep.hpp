@@ -27,6 +27,11 @@
 // describes the same sweep and linflow version, and runs exactly the missing indices. At the end runs.jsonl is
 // rewritten sorted by run index (temporary file + rename), so the final file is byte-identical to that of an
 // uninterrupted sweep.
+//
+// Interruption (request_interrupt(), interrupt.hpp: SIGINT or SIGTERM in the CLI). No run is handed out after it;
+// the runs in flight stop at their next step with status "interrupted" and are not written (a run that finishes in
+// spite of it is), so runs.jsonl holds finished runs only, unsorted, and `resume` runs the others. The sweep returns
+// SweepStatus::interrupted. Under MPI a worker's interrupted runs are dropped by rank 0 in the same way.
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -67,6 +72,7 @@ enum class SweepStatus {
   complete,     ///< every run is in runs.jsonl, which is final
   run_errors,   ///< complete, but some runs' parameters were rejected as input ("status": "error" lines)
   worker_done,  ///< an MPI worker rank (rank > 0) finished; rank 0 wrote the files
+  interrupted,  ///< stopped by request_interrupt() with runs missing: runs.jsonl holds the finished ones; resume it
 };
 const char* to_string(SweepStatus status);
 
@@ -76,6 +82,7 @@ struct SweepSummary {
   long total = 0;       ///< runs in the sweep
   long resumed = 0;     ///< runs found on disk
   long executed = 0;    ///< runs executed by this sweep invocation (all ranks)
+  long missing = 0;     ///< runs not in runs.jsonl (interrupted only)
   long errors = 0;      ///< "error" lines
   std::vector<std::pair<std::string, long>> status_counts;  ///< per "status" word, sorted by word
   double wall_seconds = 0;

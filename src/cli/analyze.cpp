@@ -158,10 +158,16 @@ void setup_analyze(CLI::App& app, AnalyzeOptions& opt, std::function<int()>& act
 
 int run_analyze(const AnalyzeOptions& opt) {
   const RunConfig config = load_config(opt.config, opt.overrides);
+  if (opt.simulate) install_interrupt_handlers();
   ProgressPrinter progress("analyze");
   const AnalysisResult result =
       analyze_config(config, opt.simulate, opt.out, opt.quiet ? ProgressSink{} : progress.sink());
   progress.finish();
+  if (result.run && result.run->summary.status == Status::interrupted) {
+    std::cerr << interrupted_line(*result.run, opt.out) << (result.run->kept_finished_run ? "" : ", no comparisons")
+              << "\n";
+    return kExitInterrupted;
+  }
   const Observation* observation = result.observation ? &*result.observation : nullptr;
   const bool contradicted = observation && !observation->contradictions.empty();
   if (!opt.quiet) {

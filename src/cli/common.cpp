@@ -1,11 +1,20 @@
 #include "cli/common.hpp"
 
 #include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
 
+#include "linflow/interrupt.hpp"
+
 namespace linflow::cli {
+namespace {
+
+void on_interrupt_signal(int /*signal*/) { request_interrupt(); }
+
+}  // namespace
 
 ProgressPrinter::ProgressPrinter(std::string label, double delay_seconds)
     : label_(std::move(label)),
@@ -50,6 +59,28 @@ std::string describe_run(const RunResult& r) {
      << "t_eps:        " << (s.t_eps ? std::to_string(*s.t_eps) : std::string("not reached")) << "\n"
      << "steps:        " << s.stats.steps << " accepted, " << s.stats.rejected_steps << " rejected, "
      << s.stats.rhs_evals << " gradient evaluations, " << s.stats.wall_seconds << " s\n";
+  return os.str();
+}
+
+void install_interrupt_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_interrupt_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESETHAND;  // the second signal is the default one: the user can always force-quit
+  for (const int sig : {SIGINT, SIGTERM}) ::sigaction(sig, &action, nullptr);
+}
+
+std::string interrupted_line(const RunResult& r, const std::string& out) {
+  const Summary& s = r.summary;
+  std::ostringstream os;
+  os.precision(4);
+  os << "linflow: interrupted at t = " << s.t_final << " with excess loss " << s.excess_loss << " after "
+     << s.stats.steps << " steps; ";
+  if (r.kept_finished_run) {
+    os << out << " holds a finished run, kept as it was: this run's files were not written";
+  } else {
+    os << "its files up to there are in " << out << " (summary.json status \"interrupted\")";
+  }
   return os.str();
 }
 

@@ -28,4 +28,16 @@ class ProgressPrinter {
 /// A short human summary of a finished run (several lines).
 std::string describe_run(const RunResult& result);
 
+/// The exit code of a command stopped by SIGINT or SIGTERM (128 + SIGINT, as shells report a Ctrl-C).
+constexpr int kExitInterrupted = 130;
+
+/// Installs the handlers of SIGINT and SIGTERM for a command that computes: the first signal calls
+/// request_interrupt() (linflow/interrupt.hpp), so runs stop at their next step and the command writes what it has;
+/// the handler is then reset (SA_RESETHAND), so a second signal ends the process at once.
+void install_interrupt_handlers();
+
+/// For a single run that ended interrupted: the one line to print (on stderr) saying where it stopped and where its
+/// files are (or that `out` kept a finished run instead).
+std::string interrupted_line(const RunResult& result, const std::string& out);
+
 }  // namespace linflow::cli

@@ -53,9 +53,14 @@ int run_demo(const DemoOptions& opt) {
   std::cout << "linflow " << version() << " demo: depth-4 network 6-4-1-4-5 (one-neuron layer), synthetic target "
             << "with singular values 3, 2, 1, balanced rank-one start (sigma0 = 0.05), gradient flow to excess "
             << "loss 1e-12\n";
+  install_interrupt_handlers();
   ProgressPrinter progress("demo");
   const RunResult result = run_config(config, opt.out, progress.sink());
   progress.finish();
+  if (result.summary.status == Status::interrupted) {
+    std::cerr << interrupted_line(result, opt.out) << "\n";
+    return kExitInterrupted;
+  }
   // The theory's predictions for the same start (no second simulation), so that `linflow plot` draws the bounds
   // beside the run.
   analyze_config(config, /*simulate=*/false, opt.out);

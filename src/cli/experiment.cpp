@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/common.hpp"
 #include "cli/resources.hpp"
 #include "cli/sweep.hpp"
 #include "linflow/error.hpp"
@@ -60,9 +61,12 @@ int run_experiment(const ExperimentOptions& opt) {
       std::cout << "experiment " << opt.name << ": " << sweep.description << "\n"
                 << "sweep file: " << file.string() << " (" << run_count(sweep) << " runs)\n";
     }
+    install_interrupt_handlers();
     const SweepSummary summary = execute_sweep(sweep, opt.out, opt.threads, opt.resume, opt.quiet, group);
     if (group.rank() != 0) return 0;
-    if (const int code = sweep_exit_code(summary); code != 0) return code;
+    const std::string resume =
+        "linflow experiment " + opt.name + " -o " + opt.out + " -j " + std::to_string(opt.threads) + " --resume";
+    if (const int code = sweep_exit_code(summary, resume); code != 0) return code;
 
     const ExperimentReport report = report_experiment(opt.name, sweep, opt.out);
     if (!opt.quiet) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/common.hpp"
 #include "linflow/error.hpp"
 
 namespace linflow::cli {
@@ -76,7 +77,7 @@ SweepSummary execute_sweep(const SweepConfig& sweep, const std::string& out, int
   const bool show = !quiet && group.rank() == 0;
   SweepSummary summary = run_sweep(sweep, options, show ? printer.sink() : SweepProgressSink{});
   printer.finish();
-  if (show) {
+  if (show && summary.status != SweepStatus::interrupted) {
     const std::filesystem::path dir(out);
     std::cout << "sweep: " << summary.message << "\n"
               << "output: " << (dir / "runs.jsonl").string() << ", " << (dir / "sweep.json").string() << "\n";
@@ -84,7 +85,11 @@ SweepSummary execute_sweep(const SweepConfig& sweep, const std::string& out, int
   return summary;
 }
 
-int sweep_exit_code(const SweepSummary& summary) {
+int sweep_exit_code(const SweepSummary& summary, const std::string& resume) {
+  if (summary.status == SweepStatus::interrupted) {
+    std::cerr << "linflow: sweep " << summary.message << "; continue with: " << resume << "\n";
+    return kExitInterrupted;
+  }
   if (summary.status != SweepStatus::run_errors) return 0;
   std::cerr << "linflow: error: " << summary.errors << " of " << summary.total
             << R"( runs had invalid parameters ("status": "error" lines in )" << summary.runs_file << ")\n";
@@ -95,8 +100,11 @@ int run_sweep_command(const SweepCommandOptions& opt) {
   const ProcessGroup group;  // before anything can fail, so that every rank takes part in MPI's start and end
   try {
     const SweepConfig sweep = load_sweep(opt.config);
+    install_interrupt_handlers();
     const SweepSummary summary = execute_sweep(sweep, opt.out, opt.threads, opt.resume, opt.quiet, group);
-    return group.rank() == 0 ? sweep_exit_code(summary) : 0;
+    return group.rank() == 0 ? sweep_exit_code(summary, "linflow sweep -c " + opt.config + " -o " + opt.out + " -j " +
+                                                            std::to_string(opt.threads) + " --resume")
+                             : 0;
   } catch (const InputError&) {
     // Rank 0 reports the error and exits with 2. A worker exits quietly with 0: a non-zero exit would make mpiexec
     // kill rank 0, possibly before it has printed the error.

@@ -23,7 +23,8 @@ int run_sweep_command(const SweepCommandOptions& opt);
 SweepSummary execute_sweep(const SweepConfig& sweep, const std::string& out, int threads, bool resume, bool quiet,
                            const ProcessGroup& group);
 
-/// Exit code for a finished sweep on rank 0: 0, or 2 (with one line on stderr) when runs had invalid parameters.
-int sweep_exit_code(const SweepSummary& summary);
+/// Exit code for a sweep on rank 0: 0; 2 (with one line on stderr) when runs had invalid parameters; 130 when it was
+/// interrupted, with one line on stderr saying what is done and the command `resume` that continues it.
+int sweep_exit_code(const SweepSummary& summary, const std::string& resume);
 
 }  // namespace linflow::cli

@@ -20,9 +20,14 @@ void setup_train(CLI::App& app, TrainOptions& opt, std::function<int()>& action)
 
 int run_train(const TrainOptions& opt) {
   const RunConfig config = load_config(opt.config, opt.overrides);
+  install_interrupt_handlers();
   ProgressPrinter progress("train");
   const RunResult result = run_config(config, opt.out, opt.quiet ? ProgressSink{} : progress.sink());
   progress.finish();
+  if (result.summary.status == Status::interrupted) {
+    std::cerr << interrupted_line(result, opt.out) << "\n";
+    return kExitInterrupted;
+  }
   if (!opt.quiet) std::cout << describe_run(result) << "output:       " << opt.out << "\n";
   return 0;
 }

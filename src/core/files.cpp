@@ -53,18 +53,24 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
   const fs::path tmp = path.string() + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw InputError(tmp.string() + ": cannot write: " + std::strerror(errno));
+  // From here every failure removes the temporary: nothing but the old or the new content is left under either name.
+  auto fail = [&tmp](const std::string& message) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw InputError(message);
+  };
   try {
     write_all(fd, text, tmp);
-  } catch (...) {
+  } catch (const InputError& e) {
     ::close(fd);
-    throw;
+    fail(e.what());
   }
   // fsync before rename: after a power cut the name points at either the old or the complete new content.
   const bool synced = ::fsync(fd) == 0;
-  if (::close(fd) != 0 || !synced) throw InputError(tmp.string() + ": write failed: " + std::strerror(errno));
+  if (::close(fd) != 0 || !synced) fail(tmp.string() + ": write failed: " + std::strerror(errno));
   std::error_code ec;
   fs::rename(tmp, path, ec);
-  if (ec) throw InputError(path.string() + ": cannot replace: " + ec.message());
+  if (ec) fail(path.string() + ": cannot replace: " + ec.message());
 }
 
 }  // namespace linflow::detail

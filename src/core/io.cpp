@@ -254,7 +254,11 @@ void write_npy(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>&
     fail(path, "write failed");
   }
   std::filesystem::rename(tmp, path, ec);
-  if (ec) fail(path, "cannot replace: " + ec.message());
+  if (ec) {
+    const std::string why = ec.message();
+    std::filesystem::remove(tmp, ec);
+    fail(path, "cannot replace: " + why);
+  }
 }
 
 Eigen::MatrixXd read_csv(const std::string& path) {

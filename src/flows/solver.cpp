@@ -16,6 +16,7 @@
 #include "linflow/exact.hpp"
 #include "linflow/hessian.hpp"
 #include "linflow/init.hpp"
+#include "linflow/interrupt.hpp"
 
 namespace linflow {
 namespace {
@@ -79,6 +80,10 @@ std::string describe(const Summary& s, const SolverOptions& o) {
     case Status::stalled:
       os << "stalled at a critical point: gradient norm ≤ grad_tol " << o.grad_tol << " at t = " << s.t_final
          << " with excess loss " << s.excess_loss << " > eps " << o.eps;
+      break;
+    case Status::interrupted:
+      os << "interrupted at t = " << s.t_final << " (of t_max = " << o.t_max << ") with excess loss " << s.excess_loss
+         << " after " << s.stats.steps << " steps";
       break;
   }
   if (s.t_eps && s.status != Status::converged) os << "; excess loss first reached eps at t = " << *s.t_eps;
@@ -277,11 +282,18 @@ Summary run_exact(const RunContext& c, Eigen::VectorXd& theta) {
         c.sink(c.monitor.sample_end_to_end(W, p.t, c.problem.loss(W), grad, 0.0));
       }
       if (hi >= t_end()) break;
+      if (interrupt_requested()) {  // at the end of the panel walked, where the samples stop
+        s.status = Status::interrupted;
+        s.t_final = hi;
+        break;
+      }
       walker->advance();
     }
-    s.t_final = t_end();
-    if (s.t_eps && (c.options.stop_at_eps || excess(walker->at(s.t_final)) <= c.options.eps))
-      s.status = Status::converged;
+    if (s.status != Status::interrupted) {
+      s.t_final = t_end();
+      if (s.t_eps && (c.options.stop_at_eps || excess(walker->at(s.t_final)) <= c.options.eps))
+        s.status = Status::converged;
+    }
   } catch (const ExactFlowFailure& e) {
     // The closed form cannot go further: the run ends where its last complete panel starts (the start itself when
     // the first panel failed), with the reason as its message.
@@ -342,6 +354,10 @@ Summary run_gd(const RunContext& c, Eigen::VectorXd& theta) {
       s.status = (s.t_eps && excess <= c.options.eps) ? Status::converged
                  : budget_steps <= budget_t           ? Status::max_steps
                                                       : Status::t_max;
+      break;
+    }
+    if (interrupt_requested()) {
+      s.status = Status::interrupted;
       break;
     }
     theta.noalias() -= c.options.lr * grad;
@@ -432,6 +448,8 @@ const char* to_string(Status status) {
       return "diverged";
     case Status::stalled:
       return "stalled";
+    case Status::interrupted:
+      return "interrupted";
   }
   return "?";
 }

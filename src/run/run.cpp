@@ -100,6 +100,16 @@ void check_memory(const RunConfig& config) {
   }
 }
 
+// Whether an interrupted run must leave `dir` alone: it holds a finished run (a summary.json whose status is not
+// "interrupted"; one that cannot be read counts as finished, since summary.json is only ever written whole).
+bool keeps_finished_run(const fs::path& dir, const Summary& summary) {
+  std::error_code ec;
+  if (summary.status != Status::interrupted || !fs::exists(dir / "summary.json", ec)) return false;
+  const nlohmann::json old =
+      nlohmann::json::parse(std::ifstream(dir / "summary.json"), nullptr, /*allow_exceptions=*/false);
+  return !(old.is_object() && old.value("status", "") == to_string(Status::interrupted));
+}
+
 void write_trajectory(const fs::path& path, const std::vector<Sample>& samples) {
   std::ofstream csv(path, std::ios::trunc);
   if (!csv) throw InputError(path.string() + ": cannot write");
@@ -227,7 +237,8 @@ RunResult run_config(const RunConfig& config, const std::string& out_dir, const 
   }
   result.summary = train(setup.problem, setup.shape, result.theta, config.solver, record, sink, progress);
   result.json = summary_json(config, setup.problem, setup.shape, result.summary);
-  if (!out_dir.empty()) {
+  result.kept_finished_run = !out_dir.empty() && keeps_finished_run(dir, result.summary);
+  if (!out_dir.empty() && !result.kept_finished_run) {
     if (write_csv) {
       csv.close();
       if (!csv) throw InputError(pending.path().string() + ": write failed");
@@ -258,6 +269,8 @@ AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std:
     // observe's simulation is the run: train() of `config` follows the same steps (recording never changes them).
     result.run = RunResult{ob.summary, ob.theta, summary_json(config, setup.problem, setup.shape, ob.summary)};
     result.json["observed"] = to_json(ob);
+    result.run->kept_finished_run = !out_dir.empty() && keeps_finished_run(dir, ob.summary);
+    if (result.run->kept_finished_run) return result;
     if (!out_dir.empty()) {
       const PendingTrajectory pending(config.output.trajectory ? dir / kTrajectoryPending : fs::path());
       if (config.output.trajectory) write_trajectory(pending.path(), ob.samples);

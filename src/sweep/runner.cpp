@@ -20,6 +20,7 @@
 
 #include "core/files.hpp"
 #include "linflow/error.hpp"
+#include "linflow/interrupt.hpp"
 #include "linflow/sweep.hpp"
 #include "run/json_text.hpp"
 #include "sweep/protocol.hpp"
@@ -200,6 +201,8 @@ const char* to_string(SweepStatus status) {
       return "run_errors";
     case SweepStatus::worker_done:
       return "worker_done";
+    case SweepStatus::interrupted:
+      return "interrupted";
   }
   return "?";
 }
@@ -269,7 +272,7 @@ SweepSummary run_sweep(const SweepConfig& sweep, const SweepOptions& options, co
     stop = true;
   };
   const detail::TakeRun take = [&]() -> std::optional<long> {
-    if (stop) return std::nullopt;
+    if (stop || interrupt_requested()) return std::nullopt;
     const size_t i = next.fetch_add(1);
     if (i >= todo.size()) return std::nullopt;
     return todo[i];
@@ -277,6 +280,12 @@ SweepSummary run_sweep(const SweepConfig& sweep, const SweepOptions& options, co
   const detail::DeliverRun deliver = [&](long k, std::string line) {
     const std::lock_guard<std::mutex> lock(mutex);
     if (failure) return;
+    // An interrupted run is not finished: left out of runs.jsonl, it is run again by --resume. It also stops the
+    // hand-out here when only an MPI worker was signalled.
+    if (status_of(line) == to_string(Status::interrupted)) {
+      stop = true;
+      return;
+    }
     try {
       runs.append(k, std::move(line));
       ++executed;
@@ -309,9 +318,20 @@ SweepSummary run_sweep(const SweepConfig& sweep, const SweepOptions& options, co
     if (summary.processes > 1) detail::serve_runs(take, deliver);
   }
   if (failure) std::rethrow_exception(failure);
+  summary.executed = executed;
+  summary.missing = static_cast<long>(runs.missing().size());
+  if (summary.missing > 0) {  // interrupted: the journal stays as it is, for --resume
+    summary.status = SweepStatus::interrupted;
+    summary.status_counts.assign(runs.counts().begin(), runs.counts().end());
+    summary.wall_seconds = seconds();
+    std::ostringstream os;
+    os << "interrupted: " << summary.total - summary.missing << " of " << summary.total << " runs in "
+       << summary.runs_file << " (" << executed << " run now), " << summary.missing << " missing";
+    summary.message = os.str();
+    return summary;
+  }
   runs.finish();
 
-  summary.executed = executed;
   summary.status_counts.assign(runs.counts().begin(), runs.counts().end());
   const auto errors = runs.counts().find("error");
   summary.errors = errors == runs.counts().end() ? 0 : errors->second;

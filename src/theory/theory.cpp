@@ -897,7 +897,19 @@ std::vector<Point> simulate(const ObservationSetting& S, const ProgressSink& pro
     if (progress) progress(pr);
   };
   Eigen::VectorXd theta = theta0;
-  const Summary first = train(problem, shape, theta, options, {}, {}, collect);
+  // The samples at t = 0 and at the end only (recording changes no step): all there is of an interrupted run.
+  RecordOptions ends;
+  ends.times = {0.0};
+  ends.modes = std::min({8, k, problem.input_dim(), problem.output_dim()});
+  std::vector<Sample> end_samples;
+  const Summary first = train(
+      problem, shape, theta, options, ends, [&](const Sample& x) { end_samples.push_back(x); }, collect);
+  if (first.status == Status::interrupted) {
+    ob.summary = first;
+    ob.samples = std::move(end_samples);
+    ob.theta = theta;
+    return curve;
+  }
   const double t_end = first.t_final;
   std::optional<double> t_window;  // the last pass-1 point above the fit window: the window starts after it
   for (size_t i = 0; i < curve.size(); ++i) {
@@ -1306,6 +1318,11 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
   const ObservationSetting setting = make_observation_setting(problem, shape, theta0, options, analysis, oo);
   Observation ob;
   const std::vector<Point> curve = simulate(setting, progress, ob);
+  if (ob.summary.status == Status::interrupted) {  // nothing to compare: the run did not go where it was going
+    ob.message =
+        "simulation interrupted at t = " + num(ob.summary.t_final) + " (" + ob.summary.message + "); no comparisons";
+    return ob;
+  }
   identify_limit(setting, ob);
   const std::vector<Point> points = excess_points(ob, curve);
   const std::pair<double, double> halves = fit_late_time_rate(setting, points, ob);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "flows/ode/flow.hpp"
+#include "linflow/interrupt.hpp"
 
 namespace linflow::detail {
 
@@ -73,7 +74,9 @@ std::optional<double> finish_step(F& flow, const DriverOptions& o, DriverResult&
   return crossing;
 }
 
-/// Whether the run is over before its next step: at t_max (converged or t_max) or with the step budget spent.
+/// Whether the run is over before its next step: at t_max (converged or t_max), with the step budget spent, or
+/// interrupted (request_interrupt(); one relaxed atomic load per step). A run that has reached its end is reported
+/// as such even when an interruption came in the same step.
 inline bool out_of_budget(DriverResult& r, double t, const DriverOptions& o) {
   if (t >= o.solver.t_max) {
     r.status = r.t_eps && r.excess <= o.solver.eps ? Status::converged : Status::t_max;
@@ -81,6 +84,10 @@ inline bool out_of_budget(DriverResult& r, double t, const DriverOptions& o) {
   }
   if (r.steps >= o.solver.max_steps) {
     r.status = Status::max_steps;
+    return true;
+  }
+  if (interrupt_requested()) {
+    r.status = Status::interrupted;
     return true;
   }
   return false;
