@@ -6,6 +6,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,6 +26,7 @@
 #include "linflow/config.hpp"
 #include "linflow/error.hpp"
 #include "linflow/experiment.hpp"
+#include "linflow/interrupt.hpp"
 #include "linflow/json.hpp"
 #include "linflow/run.hpp"
 #include "linflow/sweep.hpp"
@@ -66,7 +69,7 @@ struct Throttled {
       failed = true;
       if (e.matches(PyExc_KeyboardInterrupt)) {
         interrupted = true;
-        // TODO(interrupt): linflow::request_interrupt() here, so that the run stops now rather than at its end.
+        request_interrupt();  // the run stops within a step, as on Ctrl-C outside a callback
       } else {
         e.discard_as_unraisable("linflow progress callback");
       }
@@ -112,19 +115,39 @@ SweepProgressSink sweep_progress_sink(const Callback& state) {
 }
 
 // Engine work runs here, with the GIL released so that other Python threads (and train_many's workers) proceed.
-// Ctrl-C during the work is raised as KeyboardInterrupt when it returns: caught by the progress callback (above)
-// or, without one, by Python's own handler right after. The run is not stopped early yet.
-// TODO(interrupt): when include/linflow/interrupt.hpp (request_interrupt, interrupt_requested, clear_interrupt,
-// Status::interrupted) is on main, this is the one place the rest goes: install a SIGINT handler that calls
-// linflow::request_interrupt() for the duration of `work` (restoring Python's after), and when interrupt_requested()
-// afterwards, clear_interrupt() and raise KeyboardInterrupt as below.
+// Ctrl-C stops it within a step: on the main thread, for the duration of the work, SIGINT calls
+// linflow::request_interrupt() (Python's own handler only sets a flag the interpreter reads when it runs again); the
+// runs end with status "interrupted" and KeyboardInterrupt is raised when the work returns. A KeyboardInterrupt
+// raised inside a progress callback (above) stops the run the same way.
+void on_sigint(int /*signal*/) { request_interrupt(); }
+
 template <class Work>
 auto run_engine(const Callback& callback, Work&& work) {
+  const py::module_ threading = py::module_::import("threading");
+  const bool main_thread = threading.attr("current_thread")().is(threading.attr("main_thread")());
+  struct sigaction previous {};
+  if (main_thread) {
+    struct sigaction handler {};
+    handler.sa_handler = on_sigint;
+    sigemptyset(&handler.sa_mask);
+    sigaction(SIGINT, &handler, &previous);
+  }
+  auto restore = [&] {
+    if (main_thread) sigaction(SIGINT, &previous, nullptr);
+  };
   auto result = [&] {
     const py::gil_scoped_release release;
-    return work();
+    try {
+      return work();
+    } catch (...) {
+      restore();
+      throw;
+    }
   }();
-  if (callback && callback->interrupted) {
+  restore();
+  const bool stopped = interrupt_requested();
+  if (main_thread) clear_interrupt();
+  if (stopped || (callback && callback->interrupted)) {
     PyErr_SetNone(PyExc_KeyboardInterrupt);
     throw py::error_already_set();
   }

@@ -290,8 +290,7 @@ def test_version_and_docstrings():
 
 def test_ctrl_c_during_a_run_raises_keyboard_interrupt():
     # SIGINT while the engine runs: Python's handler raises in the progress callback, the next Python code the main
-    # thread runs; the binding remembers it and raises KeyboardInterrupt when the engine returns (the run itself is
-    # not cut short until the engine's interrupt flag exists: TODO(interrupt) in python/src/module.cpp).
+    # thread runs; the binding stops the run (linflow's interrupt flag) and raises KeyboardInterrupt.
     import signal
     from linflow import _linflow
     from linflow._config import resolved
@@ -306,6 +305,25 @@ def test_ctrl_c_during_a_run_raises_keyboard_interrupt():
         with pytest.raises(KeyboardInterrupt):
             _linflow.train(rc, progress)
         assert calls and isinstance(_linflow.train(rc, progress=None), _linflow.Run)
+
+
+def test_ctrl_c_stops_a_long_run_without_a_callback():
+    # A gradient-descent run of 2e9 iterations (minutes): SIGINT from a timer thread reaches linflow's handler while
+    # the GIL is released, the run ends within a step, KeyboardInterrupt is raised, and the next run is not affected.
+    import signal
+    import threading
+    import time
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            linflow.train(SMALL, solver__method="gd", solver__lr=1e-3, solver__t_max=1e12, solver__max_steps=2000000000,
+                          solver__stop_at_eps=False, solver__grad_tol=0.0)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - start < 30
+    assert linflow.train(SMALL).summary["status"] == "converged"
 
 
 def test_progress_reaches_the_bar_during_a_run(monkeypatch):
