@@ -180,16 +180,20 @@ DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o,
   Callbacks c(flow, so.eps, x);
   size_t next_sample = 0;
   flow.rhs(x, c.dxdt);
-  {
-    struct Forward {  // the Flow concept's view of `flow`, for begin()
-      ImplicitFlow& f;
-      void operator()(const State& s, State& ds, double /*t*/) { f.rhs(s, ds); }
-      double excess(const State& s) { return f.excess(s); }
-      double excess_fsal() const { return 0; }
-      double grad_norm(const State& s, const State& ds) { return f.grad_norm(s, ds); }
-    } forward{flow};
-    if (begin(forward, x, State(c.dxdt), o, r, o.times, next_sample, on_sample)) return r;
-  }
+  struct Forward {  // the Flow concept's view of `flow`, for begin() and initial_step()
+    ImplicitFlow& f;
+    void operator()(const State& s, State& ds, double /*t*/) { f.rhs(s, ds); }
+    double excess(const State& s) { return f.excess(s); }
+    double excess_fsal() const { return 0; }
+    double grad_norm(const State& s, const State& ds) { return f.grad_norm(s, ds); }
+  } forward{flow};
+  const State f0 = c.dxdt;
+  if (begin(forward, x, f0, o, r, o.times, next_sample, on_sample)) return r;
+  // CVODE's own first step is bounded below by 100 ε |t_max|: with t_max = 1e30 that is 2e16, and its first steps
+  // failed to converge at h ≈ 137 (widths 8-8-8-8-8, std 1e-2). Hairer's estimate for a first-order method (CVODE
+  // starts at order 1) depends on the flow, not on the horizon.
+  State scratch(n);
+  const double h0 = so.dt0 > 0 ? so.dt0 : initial_step(forward, x, f0, o, 1, scratch);
 
   Context context;
   std::unique_ptr<_generic_N_Vector, VectorDeleter> y(N_VNew_Serial(n, context.ctx));
@@ -201,7 +205,7 @@ DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o,
   CVodeSStolerances(mem.get(), so.rtol, so.atol);
   CVodeSetStopTime(mem.get(), so.t_max);
   CVodeSetMaxNumSteps(mem.get(), -1);
-  if (so.dt0 > 0) CVodeSetInitStep(mem.get(), so.dt0);
+  CVodeSetInitStep(mem.get(), h0);
   std::unique_ptr<_generic_SUNMatrix, MatrixDeleter> matrix;
   std::unique_ptr<_generic_SUNLinearSolver, SolverDeleter> solver;
   if (use_dense(so, n)) {
