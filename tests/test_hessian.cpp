@@ -6,6 +6,7 @@
 
 #include "fixtures.hpp"
 #include "linflow/hessian.hpp"
+#include "linflow/theory.hpp"
 
 namespace linflow {
 namespace {
@@ -147,6 +148,28 @@ TEST(Hessian, LanczosFindsTheDenseExtremes) {
   EXPECT_NEAR(lanczos.max_eigenvalue, dense.max_eigenvalue, 1e-8 * std::abs(dense.max_eigenvalue));
   EXPECT_NEAR(lanczos.min_eigenvalue, dense.min_eigenvalue, 1e-8 * std::abs(dense.max_eigenvalue));
   EXPECT_EQ(lanczos.negative, -1);
+}
+
+TEST(PointKind, ConstructedCriticalPointsAreClassifiedAsTheTheorySays) {
+  const Problem p = test::synthetic(3, 3, {2.0, 1.0, 0.5}, 41);
+  // The origin: a strict saddle for N = 2, a non-strict one (Hessian zero) for N ≥ 3 (docs/theory.md §3, §9).
+  const Shape two({3, 2, 3}), three({3, 2, 2, 3});
+  EXPECT_EQ(theory::classify_point(p, two, Eigen::VectorXd::Zero(two.size())).kind, "strict_saddle");
+  EXPECT_EQ(theory::classify_point(p, three, Eigen::VectorXd::Zero(three.size())).kind, "non_strict_saddle");
+  // Width-one layers: the balanced factorization of s_1 u_1 v_1ᵀ is the global minimum, of s_2 u_2 v_2ᵀ a strict
+  // saddle; the rescaling orbit is one dimension per width-one hidden layer.
+  const Shape thin({3, 1, 1, 3});
+  const theory::PointKind minimum = theory::classify_point(p, thin, balanced_at_mode(p, thin, 0));
+  EXPECT_EQ(minimum.kind, "minimum");
+  EXPECT_EQ(minimum.spectrum.negative, 0);
+  EXPECT_EQ(minimum.symmetry_zeros, 2);
+  EXPECT_GE(minimum.spectrum.zero, minimum.symmetry_zeros);
+  const theory::PointKind saddle = theory::classify_point(p, thin, balanced_at_mode(p, thin, 1));
+  EXPECT_EQ(saddle.kind, "strict_saddle");
+  EXPECT_GT(saddle.spectrum.negative, 0);
+  // Anywhere else: not critical.
+  std::mt19937_64 rng(41);
+  EXPECT_EQ(theory::classify_point(p, thin, test::random_theta(thin, rng, 0.5)).kind, "not_critical");
 }
 
 }  // namespace

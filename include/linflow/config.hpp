@@ -32,6 +32,7 @@ struct OutputOptions {
   int modes = 8;             ///< singular values / alignments per trajectory row (≥ 0)
   bool save_weights = true;  ///< write weights/W1.npy … WN.npy
   bool trajectory = true;    ///< write trajectory.csv
+  bool hessian = false;      ///< analyze: the Hessian at the start (and the end, simulated) in analysis.json
 };
 
 struct RunConfig {

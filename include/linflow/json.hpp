@@ -42,4 +42,9 @@ nlohmann::json to_json(const theory::Analysis& analysis);
 ///   contradictions [string], notes [string]
 nlohmann::json to_json(const theory::Observation& observation);
 
+/// A point's kind from its Hessian, the "start" and "end" members of analysis.json's "hessian" (output.hessian):
+///   kind, grad_norm, excess_loss, critical_tolerance, method, min_eigenvalue, max_eigenvalue, zero_tolerance, and
+///   when dense negative, zero, positive, symmetry_zeros.
+nlohmann::json to_json(const theory::PointKind& point);
+
 }  // namespace linflow

@@ -61,6 +61,8 @@ struct AnalysisResult {
   theory::Analysis analysis;
   std::optional<theory::Observation> observation;  ///< the simulated run confronted with the analysis (`simulate` only)
   std::optional<RunResult> run;                    ///< the simulated run as `run_config` reports it (`simulate` only)
+  std::optional<theory::PointKind> hessian_start;  ///< output.hessian: the kind of the start
+  std::optional<theory::PointKind> hessian_end;    ///< output.hessian with `simulate`: the kind of the end
   nlohmann::json json;                             ///< the content of analysis.json
 };
 

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "linflow/hessian.hpp"
 #include "linflow/network.hpp"
 #include "linflow/problem.hpp"
 #include "linflow/solver.hpp"
@@ -301,5 +302,28 @@ struct Observation {
 Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta0,
                     const SolverOptions& options, const Analysis& analysis, const ObserveOptions& observe_options = {},
                     const ProgressSink& progress = {});
+
+/// What kind of point θ is, read from its gradient and Hessian (docs/theory.md §9): the instrument behind
+/// `linflow analyze --hessian` (output.hessian).
+struct PointKind {
+  HessianSpectrum spectrum;       ///< extreme eigenvalues; the inertia when dense (zero within `zero_tolerance`)
+  double grad_norm = 0;           ///< ‖∇L(θ)‖
+  double excess_loss = 0;         ///< L(θ) − L*
+  double critical_tolerance = 0;  ///< θ counts as critical when grad_norm ≤ this: 1e-5 · max(1, ‖Q‖_F)
+  double zero_tolerance = 0;  ///< |λ| ≤ this counts as zero: the spectrum's rounding tolerance, and at a critical
+                              ///< point at least 10 · grad_norm (θ may be only nearly critical)
+  /// Dimension of the tangent space of the rescaling orbit W_j ↦ G_j W_j G_{j−1}^{−1} at θ: zero eigenvalues the
+  /// symmetry forces (docs/theory.md §9). −1 when not computed (beyond the dense limit).
+  int symmetry_zeros = -1;
+  /// "minimum" (critical, excess ≤ 1e-8 · max(1, ‖Q‖_F²)), "strict_saddle" (critical, above the minimum, a negative
+  /// eigenvalue below −zero_tolerance), "non_strict_saddle" (critical, above the minimum, none), "not_critical".
+  /// Deep linear networks have no spurious local minima (Kawaguchi 2016), so a critical point above the minimum
+  /// value is a saddle.
+  std::string kind;
+};
+
+/// Classifies θ. `dense_limit` as for hessian_spectrum: above it only the extreme eigenvalues are computed (Lanczos).
+PointKind classify_point(const Problem& problem, const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta,
+                         Eigen::Index dense_limit = 1024);
 
 }  // namespace linflow::theory

@@ -145,19 +145,41 @@ std::string describe_analysis(const Analysis& a, const Observation* ob) {
   return os.str();
 }
 
+// One line on a point's kind (docs/theory.md §9), or nothing when it was not asked for.
+std::string describe_point(const char* label, const std::optional<theory::PointKind>& point) {
+  if (!point) return {};
+  std::ostringstream os;
+  os.precision(3);
+  os << label << " " << point->kind << " (‖∇L‖ = " << point->grad_norm << ", λ_min = " << point->spectrum.min_eigenvalue
+     << ", λ_max = " << point->spectrum.max_eigenvalue;
+  if (point->spectrum.negative >= 0) {
+    os << "; " << point->spectrum.negative << " negative, " << point->spectrum.zero << " zero within "
+       << point->zero_tolerance << " (the rescaling symmetry accounts for " << point->symmetry_zeros << "), "
+       << point->spectrum.positive << " positive";
+  } else {
+    os << ", " << point->spectrum.method;
+  }
+  os << "; docs/theory.md §9)\n";
+  return os.str();
+}
+
 void setup_analyze(CLI::App& app, AnalyzeOptions& opt, std::function<int()>& action) {
   auto* sub = app.add_subcommand("analyze", "What the theory predicts for a configuration; with --simulate, check it");
   sub->add_option("--config,-c", opt.config, "TOML run configuration (as for train)")->required();
   sub->add_option("--out,-o", opt.out, "Output directory for analysis.json (created if missing)")->required();
   sub->add_option("--set", opt.overrides, "Override a config key: section.key=value (repeatable)");
   sub->add_flag("--simulate", opt.simulate, "Run the configured solver and compare each prediction with the run");
+  sub->add_flag("--hessian", opt.hessian,
+                "Classify the start (and the end, with --simulate) by its Hessian: minimum, strict or non-strict "
+                "saddle, not critical (output.hessian)");
   sub->add_flag("--strict", opt.strict, "Exit with code 3 when the simulation contradicts a prediction");
   sub->add_flag("--quiet,-q", opt.quiet, "Print nothing but errors and contradictions");
   sub->callback([&] { action = [&] { return run_analyze(opt); }; });
 }
 
 int run_analyze(const AnalyzeOptions& opt) {
-  const RunConfig config = load_config(opt.config, opt.overrides);
+  RunConfig config = load_config(opt.config, opt.overrides);
+  if (opt.hessian) config.output.hessian = true;
   if (opt.simulate) install_interrupt_handlers();
   ProgressPrinter progress("analyze");
   const AnalysisResult result =
@@ -173,6 +195,8 @@ int run_analyze(const AnalyzeOptions& opt) {
   if (!opt.quiet) {
     std::cout << "linflow " << version() << " analyze: " << result.analysis.message << "\n"
               << describe_analysis(result.analysis, observation)
+              << describe_point("Hessian at the start:", result.hessian_start)
+              << describe_point("Hessian at the end:  ", result.hessian_end)
               << "output:                " << (fs::path(opt.out) / "analysis.json").string() << "\n";
   } else if (contradicted) {
     for (const auto& c : observation->contradictions) std::cout << "CONTRADICTION: " << c << '\n';

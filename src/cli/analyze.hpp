@@ -13,6 +13,7 @@ struct AnalyzeOptions {
   std::string out;
   std::vector<std::string> overrides;
   bool simulate = false;  ///< also run the configured solver and compare every prediction with the run
+  bool hessian = false;   ///< classify the start (and the end) by the Hessian (output.hessian)
   bool strict = false;    ///< exit with code 3 when the simulation contradicts a prediction
   bool quiet = false;     ///< print nothing but errors and contradictions
 };

@@ -122,7 +122,8 @@ double lanczos_extreme(Hessian& h, Spectra::SortRule rule) {
 }  // namespace
 
 HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
-                                 const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Index dense_limit) {
+                                 const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Index dense_limit,
+                                 double zero_tolerance) {
   Hessian h(problem, shape);
   h.set_point(theta);
   const Eigen::Index n = shape.size();
@@ -136,7 +137,8 @@ HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
     s.min_eigenvalue = lambda(0);
     s.max_eigenvalue = lambda(n - 1);
     const double top = std::max({1.0, std::abs(s.min_eigenvalue), std::abs(s.max_eigenvalue)});
-    s.tolerance = 100.0 * static_cast<double>(n) * std::numeric_limits<double>::epsilon() * top;
+    s.tolerance =
+        std::max(zero_tolerance, 100.0 * static_cast<double>(n) * std::numeric_limits<double>::epsilon() * top);
     s.negative = static_cast<int>((lambda.array() < -s.tolerance).count());
     s.positive = static_cast<int>((lambda.array() > s.tolerance).count());
     s.zero = static_cast<int>(n) - s.negative - s.positive;
@@ -146,7 +148,7 @@ HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
   s.max_eigenvalue = lanczos_extreme(h, Spectra::SortRule::LargestAlge);
   s.min_eigenvalue = lanczos_extreme(h, Spectra::SortRule::SmallestAlge);
   const double top = std::max({1.0, std::abs(s.min_eigenvalue), std::abs(s.max_eigenvalue)});
-  s.tolerance = 100.0 * static_cast<double>(n) * std::numeric_limits<double>::epsilon() * top;
+  s.tolerance = std::max(zero_tolerance, 100.0 * static_cast<double>(n) * std::numeric_limits<double>::epsilon() * top);
   return s;
 }
 

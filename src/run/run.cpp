@@ -262,6 +262,10 @@ AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std:
   AnalysisResult result;
   result.analysis = theory::analyze(setup.problem, setup.shape, setup.theta0, config.solver);
   result.json = to_json(result.analysis);
+  if (config.output.hessian) {
+    result.hessian_start = theory::classify_point(setup.problem, setup.shape, setup.theta0);
+    result.json["hessian"]["start"] = to_json(*result.hessian_start);
+  }
   if (simulate) {
     result.observation = theory::observe(setup.problem, setup.shape, setup.theta0, config.solver, result.analysis,
                                          observe_options(config.output), progress);
@@ -269,6 +273,10 @@ AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std:
     // observe's simulation is the run: train() of `config` follows the same steps (recording never changes them).
     result.run = RunResult{ob.summary, ob.theta, summary_json(config, setup.problem, setup.shape, ob.summary)};
     result.json["observed"] = to_json(ob);
+    if (config.output.hessian && ob.summary.status != Status::interrupted) {
+      result.hessian_end = theory::classify_point(setup.problem, setup.shape, ob.theta);
+      result.json["hessian"]["end"] = to_json(*result.hessian_end);
+    }
     result.run->kept_finished_run = !out_dir.empty() && keeps_finished_run(dir, ob.summary);
     if (result.run->kept_finished_run) return result;
     if (!out_dir.empty()) {

@@ -1380,4 +1380,59 @@ nlohmann::json observation_json(const Observation& ob) {
   return j;
 }
 
+namespace {
+
+// The dimension of the tangent space of the rescaling orbit at θ: the rank of
+// (A_1, …, A_{N−1}) ↦ (A_1 W_1, A_2 W_2 − W_2 A_1, …, −W_N A_{N−1}), A_j ∈ R^{d_j × d_j}.
+int orbit_dimension(const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta) {
+  const int N = shape.depth();
+  Eigen::Index columns = 0;
+  for (int j = 1; j < N; ++j) columns += Eigen::Index{shape.width(j)} * shape.width(j);
+  if (columns == 0) return 0;
+  Eigen::MatrixXd T = Eigen::MatrixXd::Zero(shape.size(), columns);
+  Eigen::VectorXd column(shape.size());
+  Eigen::Index c = 0;
+  for (int j = 1; j < N; ++j) {
+    for (int b = 0; b < shape.width(j); ++b) {
+      for (int a = 0; a < shape.width(j); ++a, ++c) {
+        column.setZero();
+        // E_ab W_j: row a of the result is row b of W_j; −W_{j+1} E_ab: column b is −column a of W_{j+1}.
+        shape.mutable_layer(column, j).row(a) = shape.layer(theta, j).row(b);
+        shape.mutable_layer(column, j + 1).col(b) = -shape.layer(theta, j + 1).col(a);
+        T.col(c) = column;
+      }
+    }
+  }
+  Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(T);
+  qr.setThreshold(1e-10);
+  return static_cast<int>(qr.rank());
+}
+
+}  // namespace
+
+PointKind classify_point(const Problem& problem, const Shape& shape, const Eigen::Ref<const Eigen::VectorXd>& theta,
+                         Eigen::Index dense_limit) {
+  PointKind p;
+  Objective objective(problem, shape);
+  Eigen::VectorXd grad(shape.size());
+  objective.evaluate(theta, grad);
+  p.grad_norm = grad.norm();
+  p.excess_loss = problem.excess_loss(objective.end_to_end(), problem.optimum(shape.min_width()));
+  const double scale = std::max(1.0, problem.q().norm());
+  p.critical_tolerance = 1e-5 * scale;
+  const bool critical = p.grad_norm <= p.critical_tolerance;
+  // Near a critical point its zero eigenvalues move by about the distance to it; elsewhere only rounding counts.
+  p.spectrum = hessian_spectrum(problem, shape, theta, dense_limit, critical ? 10 * p.grad_norm : 0.0);
+  p.zero_tolerance = p.spectrum.tolerance;
+  if (p.spectrum.method == "dense") p.symmetry_zeros = orbit_dimension(shape, theta);
+  if (!critical) {
+    p.kind = "not_critical";
+  } else if (p.excess_loss <= 1e-8 * scale * scale) {
+    p.kind = "minimum";
+  } else {
+    p.kind = p.spectrum.min_eigenvalue < -p.zero_tolerance ? "strict_saddle" : "non_strict_saddle";
+  }
+  return p;
+}
+
 }  // namespace linflow::theory
