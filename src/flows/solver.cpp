@@ -502,9 +502,9 @@ Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta
   if (theta.size() != shape.size()) throw InputError("parameter vector has the wrong size for the network shape");
   if (options.method == Method::gf && options.integrator == Integrator::bdf &&
       options.linear_solver == LinearSolver::dense && shape.size() > Hessian::dense_limit()) {
-    throw InputError("solver.linear_solver = \"dense\": the network has " + std::to_string(shape.size()) +
+    throw InputError(R"(solver.linear_solver = "dense": the network has )" + std::to_string(shape.size()) +
                      " parameters, more than the dense Hessian's limit of " + std::to_string(Hessian::dense_limit()) +
-                     " (use \"krylov\" or \"auto\")");
+                     R"( (use "krylov" or "auto"))");
   }
   const auto start = std::chrono::steady_clock::now();
   Objective objective(problem, shape);
