@@ -315,8 +315,9 @@ struct PointKind {
   /// Dimension of the tangent space of the rescaling orbit W_j ↦ G_j W_j G_{j−1}^{−1} at θ: zero eigenvalues the
   /// symmetry forces (docs/theory.md §9). −1 when not computed (beyond the dense limit).
   int symmetry_zeros = -1;
-  /// "minimum" (critical, excess ≤ 1e-8 · max(1, ‖Q‖_F²)), "strict_saddle" (critical, above the minimum, a negative
-  /// eigenvalue below −zero_tolerance), "non_strict_saddle" (critical, above the minimum, none), "not_critical".
+  /// "minimum" (excess ≤ 1e-8 · max(1, ‖Q‖_F²): at a global minimizer to that accuracy, whatever the gradient),
+  /// "strict_saddle" (critical, above it, a negative eigenvalue below −zero_tolerance), "non_strict_saddle"
+  /// (critical, above it, none), "not_critical" (neither).
   /// Deep linear networks have no spurious local minima (Kawaguchi 2016), so a critical point above the minimum
   /// value is a saddle.
   std::string kind;

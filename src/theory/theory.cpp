@@ -1425,10 +1425,12 @@ PointKind classify_point(const Problem& problem, const Shape& shape, const Eigen
   p.spectrum = hessian_spectrum(problem, shape, theta, dense_limit, critical ? 10 * p.grad_norm : 0.0);
   p.zero_tolerance = p.spectrum.tolerance;
   if (p.spectrum.method == "dense") p.symmetry_zeros = orbit_dimension(shape, theta);
-  if (!critical) {
-    p.kind = "not_critical";
-  } else if (p.excess_loss <= 1e-8 * scale * scale) {
+  // Near the set of global minimizers first: at the end of a run converged to eps the gradient is about √(2 eps) λ,
+  // which can exceed the critical tolerance while L − L* is already tiny.
+  if (p.excess_loss <= 1e-8 * scale * scale) {
     p.kind = "minimum";
+  } else if (!critical) {
+    p.kind = "not_critical";
   } else {
     p.kind = p.spectrum.min_eigenvalue < -p.zero_tolerance ? "strict_saddle" : "non_strict_saddle";
   }
