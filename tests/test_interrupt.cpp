@@ -32,7 +32,7 @@ struct Demo {
 std::vector<SolverOptions> every_method() {
   std::vector<SolverOptions> all;
   for (const Integrator integrator :
-       {Integrator::dop853, Integrator::dopri5, Integrator::rk78, Integrator::gauss_legendre}) {
+       {Integrator::dop853, Integrator::dopri5, Integrator::rk78, Integrator::gauss_legendre, Integrator::bdf}) {
     SolverOptions o;
     o.integrator = integrator;
     all.push_back(o);
