@@ -29,7 +29,9 @@ nlohmann::json to_json(const Summary& summary);
 ///                asymptotic_result, asymptotic_mode, mode_rates: [{mode, rate}],
 ///                escape_time: {sigma_target, lower, upper, result}, lingering_estimate, lingering_result,
 ///                roundoff_escape_estimate, roundoff_result,
-///                gd: {applies, failed, delta_max, lr_max, iterations_bound, local_stability_lr, asymptotic_rate,
+///                gd: {applies, failed, delta_max, lr_max, iterations_bound, local_stability_lr,
+///                local_stability_source,
+///                     asymptotic_rate,
 ///                     result, local_stability_result, asymptotic_result}}
 ///   not_applicable, still_applies   [string]
 nlohmann::json to_json(const theory::Analysis& analysis);

@@ -146,12 +146,14 @@ struct EscapeBound {
 /// Gradient descent: Arora, Cohen, Golowich & Hu 2018a, Theorem 1 (docs/theory.md §6), and the local step limit
 /// (docs/theory.md §3).
 struct GdBounds {
-  bool applies = false;                      ///< every hypothesis of Theorem 1 holds, with the configured step
-  std::vector<std::string> failed;           ///< the hypotheses that fail, each with its numbers
-  std::optional<double> delta_max;           ///< c² / (256 N³ ‖Q‖_F^{2(N−1)/N}), when c > 0
-  std::optional<double> lr_max;              ///< c^{(4N−2)/N} / (6144 N³ ‖Q‖_F^{(6N−4)/N}), when c > 0
-  std::optional<double> iterations_bound;    ///< ln((L(0) − L*)/eps) / (lr c^{2(N−1)/N}), when applies
-  std::optional<double> local_stability_lr;  ///< 2 / (N s_1^{2−2/N}) [checked]
+  bool applies = false;                    ///< every hypothesis of Theorem 1 holds, with the configured step
+  std::vector<std::string> failed;         ///< the hypotheses that fail, each with its numbers
+  std::optional<double> delta_max;         ///< c² / (256 N³ ‖Q‖_F^{2(N−1)/N}), when c > 0
+  std::optional<double> lr_max;            ///< c^{(4N−2)/N} / (6144 N³ ‖Q‖_F^{(6N−4)/N}), when c > 0
+  std::optional<double> iterations_bound;  ///< ln((L(0) − L*)/eps) / (lr c^{2(N−1)/N}), when applies
+  /// 2 / λ_max(∇²L) at a balanced global minimizer: 2 / (N s_1^{2−2/N}) whitened [checked], from the Hessian on data
+  std::optional<double> local_stability_lr;
+  std::string local_stability_source;  ///< which of the two `local_stability_lr` is
   /// Late-time rate of GD in time units t = k·lr, −2 ln q / lr with q = max(|1 − lr h_min|, |1 − lr h_max|),
   /// h_min = asymptotic_rate/2, h_max = N s_1^{2−2/N} [checked], when §5 predicts the global minimum.
   std::optional<double> asymptotic_rate;

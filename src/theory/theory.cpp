@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "linflow/error.hpp"
+#include "linflow/hessian.hpp"
+#include "linflow/init.hpp"
 #include "theory/json.hpp"
 
 namespace linflow::theory {
@@ -417,6 +419,18 @@ AnalysisStatus predict_limit(const Setting& S, const Hypotheses& h, const Start&
 }
 
 // Rates, t_eps bounds, escape and near-saddle times for gradient flow, and Theorem 1's bounds for gradient descent.
+// λ_max(∇²L) at a balanced global minimizer: a balanced factorization of W* = [Q]_k Σ^{−1/2}; every balanced
+// minimizer has the same spectrum (orthogonal changes of the hidden bases, docs/theory.md §9). On whitened data it is
+// N s_1^{2−2/N} [checked]; on data there is no closed form, and the whitened one was wrong by 4.6× on standardised
+// digits (widths 61-20-10: 3.36 printed against a true limit of 0.73, issue 16).
+double sharpness_at_minimum(const Setting& S) {
+  InitOptions balanced;
+  balanced.kind = InitKind::balanced;
+  balanced.end_to_end = S.optimum.w;
+  const Eigen::VectorXd minimizer = initialize(S.shape, balanced);
+  return hessian_spectrum(S.problem, S.shape, minimizer).max_eigenvalue;
+}
+
 Bounds compute_bounds(const Setting& S, const Hypotheses& h, const Start& st, const Conditions& cond,
                       const Prediction& p) {
   const Problem& problem = S.problem;
@@ -513,7 +527,13 @@ Bounds compute_bounds(const Setting& S, const Hypotheses& h, const Start& st, co
 
   GdBounds& g = b.gd;
   g.result = kArora;
-  if (r >= 1) g.local_stability_lr = 2.0 / (N * std::pow(s1, 2.0 - 2.0 / N));
+  if (r >= 1 && h.whitened) {
+    g.local_stability_lr = 2.0 / (N * std::pow(s1, 2.0 - 2.0 / N));
+    g.local_stability_source = "closed form 2/(N s_1^{2−2/N}) (whitened)";
+  } else if (r >= 1) {
+    g.local_stability_lr = 2.0 / sharpness_at_minimum(S);
+    g.local_stability_source = "2/λ_max(∇²L) at a balanced global minimizer (no closed form on data)";
+  }
   const double c = cond.deficiency_margin.margin;
   const double normQ = Q.norm();
   if (!h.whitened) g.failed.emplace_back("data not whitened (X Xᵀ ≠ I)");
@@ -576,8 +596,8 @@ std::vector<std::string> not_applicable(const Setting& S, const Hypotheses& h, c
       na.push_back("Arora et al. 2018a Theorem 1 (GD): " + list);
     }
     if (g.local_stability_lr && options.lr >= *g.local_stability_lr) {
-      na.push_back("lr = " + num(options.lr) + " ≥ 2/(N s_1^{2−2/N}) = " + num(*g.local_stability_lr) +
-                   ": GD cannot settle at a balanced global minimizer [checked]");
+      na.push_back("lr = " + num(options.lr) + " ≥ the local step limit " + num(*g.local_stability_lr) + ", " +
+                   g.local_stability_source + ": GD cannot settle at a balanced global minimizer [checked]");
     }
   }
   return na;
@@ -733,6 +753,7 @@ nlohmann::json analysis_json(const Analysis& a) {
                    {"lr_max", optional_json(g.lr_max)},
                    {"iterations_bound", optional_json(g.iterations_bound)},
                    {"local_stability_lr", optional_json(g.local_stability_lr)},
+                   {"local_stability_source", g.local_stability_source},
                    {"asymptotic_rate", optional_json(g.asymptotic_rate)},
                    {"result", citation_json(g.result)},
                    {"local_stability_result",
