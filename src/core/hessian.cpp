@@ -119,6 +119,13 @@ double lanczos_extreme(Hessian& h, Spectra::SortRule rule) {
   return eigs.eigenvalues()(0);
 }
 
+// The zero tolerance of a spectrum with extremes lo, hi of an n × n Hessian: its rounding, 100 n ε max(1, |λ|), or
+// the caller's, whichever is larger.
+double zero_tolerance_of(Eigen::Index n, double lo, double hi, double requested) {
+  const double top = std::max({1.0, std::abs(lo), std::abs(hi)});
+  return std::max(requested, 100.0 * static_cast<double>(n) * std::numeric_limits<double>::epsilon() * top);
+}
+
 }  // namespace
 
 HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
@@ -136,9 +143,7 @@ HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
     s.method = "dense";
     s.min_eigenvalue = lambda(0);
     s.max_eigenvalue = lambda(n - 1);
-    const double top = std::max({1.0, std::abs(s.min_eigenvalue), std::abs(s.max_eigenvalue)});
-    s.tolerance =
-        std::max(zero_tolerance, 100.0 * static_cast<double>(n) * std::numeric_limits<double>::epsilon() * top);
+    s.tolerance = zero_tolerance_of(n, s.min_eigenvalue, s.max_eigenvalue, zero_tolerance);
     s.negative = static_cast<int>((lambda.array() < -s.tolerance).count());
     s.positive = static_cast<int>((lambda.array() > s.tolerance).count());
     s.zero = static_cast<int>(n) - s.negative - s.positive;
@@ -147,8 +152,7 @@ HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
   s.method = "lanczos";
   s.max_eigenvalue = lanczos_extreme(h, Spectra::SortRule::LargestAlge);
   s.min_eigenvalue = lanczos_extreme(h, Spectra::SortRule::SmallestAlge);
-  const double top = std::max({1.0, std::abs(s.min_eigenvalue), std::abs(s.max_eigenvalue)});
-  s.tolerance = std::max(zero_tolerance, 100.0 * static_cast<double>(n) * std::numeric_limits<double>::epsilon() * top);
+  s.tolerance = zero_tolerance_of(n, s.min_eigenvalue, s.max_eigenvalue, zero_tolerance);
   return s;
 }
 
