@@ -33,10 +33,10 @@ NUMBER_RTOL = 0.02
 INTEGER_ATOL = 1
 
 
-def transcripts(text):
-    """(line number, [(command, expected output lines)]) for every fenced block that starts with '$ '."""
+def fenced_blocks(text):
+    """(line number of the first body line, body lines) for every fenced code block."""
     lines = text.splitlines()
-    blocks, i = [], 0
+    i = 0
     while i < len(lines):
         if lines[i].startswith("```"):
             start, body = i + 1, []
@@ -44,33 +44,29 @@ def transcripts(text):
             while i < len(lines) and not lines[i].startswith("```"):
                 body.append(lines[i])
                 i += 1
-            if body and body[0].startswith("$ "):
-                steps = []
-                for line in body:
-                    if line.startswith("$ "):
-                        steps.append((line[2:], []))
-                    else:
-                        steps[-1][1].append(line)
-                blocks.append((start, steps))
+            yield start, body
         i += 1
+
+
+def transcripts(text):
+    """(line number, [(command, expected output lines)]) for every fenced block that starts with '$ '."""
+    blocks = []
+    for start, body in fenced_blocks(text):
+        if body and body[0].startswith("$ "):
+            steps = []
+            for line in body:
+                if line.startswith("$ "):
+                    steps.append((line[2:], []))
+                else:
+                    steps[-1][1].append(line)
+            blocks.append((start, steps))
     return blocks
 
 
 def python_sessions(text):
     """(line number, block text) for every fenced block that starts with '>>> '."""
-    lines = text.splitlines()
-    blocks, i = [], 0
-    while i < len(lines):
-        if lines[i].startswith("```"):
-            start, body = i + 1, []
-            i += 1
-            while i < len(lines) and not lines[i].startswith("```"):
-                body.append(lines[i])
-                i += 1
-            if body and body[0].startswith(">>> "):
-                blocks.append((start, "\n".join(body) + "\n"))
-        i += 1
-    return blocks
+    return [(start, "\n".join(body) + "\n") for start, body in fenced_blocks(text)
+            if body and body[0].startswith(">>> ")]
 
 
 DOCTEST = """import doctest, sys
