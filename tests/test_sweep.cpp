@@ -146,27 +146,46 @@ TEST(SweepSeeds, RepeatsShareSeedsAcrossPointsAndDependOnBaseAndRepeatOnly) {
   for (long k = 0; k < run_count(sweep); ++k) {
     const auto params = run_parameters(sweep, k);
     const auto repeat = static_cast<unsigned long long>(k % 2);
+    if (repeat == 0) {  // repeat 0 keeps the base seeds: `linflow train` of the base with the point's values
+      EXPECT_FALSE(params.contains("init.seed")) << params;
+      EXPECT_EQ(run_configuration(sweep, k).init.seed, 4u);
+      continue;
+    }
     EXPECT_EQ(params["init.seed"].get<unsigned long long>(), derive_seed(4, repeat));
     EXPECT_EQ(params["problem.seed"].get<unsigned long long>(), derive_seed(3, repeat));
   }
   EXPECT_NE(derive_seed(4, 0), derive_seed(4, 1));
 }
 
-TEST(SweepSeeds, PerRunSeedsDependOnBaseAndRunIndex) {
+// seed_per = "run": every run its own instance, its seeds a function of its point's values and repeat — not of its
+// index, so a point keeps its seeds when values are added before it.
+TEST(SweepSeeds, PerRunSeedsDependOnThePointsValuesNotItsIndex) {
   const SweepConfig sweep = sweep_of(R"(
 [sweep]
 seed_per = "run"
+seeds = 2
 [[axis]]
 key = "init.sigma0"
 values = [0.1, 0.2, 0.3]
 )");
   std::set<unsigned long long> seen;
-  for (long k = 0; k < 3; ++k) {
-    const auto seed = run_parameters(sweep, k)["init.seed"].get<unsigned long long>();
-    EXPECT_EQ(seed, derive_seed(4, static_cast<unsigned long long>(k)));
-    seen.insert(seed);
+  for (long k = 0; k < run_count(sweep); ++k)
+    seen.insert(run_parameters(sweep, k)["init.seed"].get<unsigned long long>());
+  EXPECT_EQ(seen.size(), 6u);
+  const SweepConfig reordered = sweep_of(R"(
+[sweep]
+seed_per = "run"
+seeds = 3
+[[axis]]
+key = "init.sigma0"
+values = [0.05, 0.3, 0.1]
+)");
+  // sigma0 = 0.1 is point 0 of the first sweep and point 2 of the second; repeats 0 and 1 keep their seeds.
+  for (long r = 0; r < 2; ++r) {
+    EXPECT_EQ(run_parameters(reordered, 2 * 3 + r), run_parameters(sweep, r));
+    EXPECT_EQ(run_key(reordered, 2 * 3 + r), run_key(sweep, r));
+    EXPECT_EQ(run_id(reordered, 2 * 3 + r), run_id(sweep, r));
   }
-  EXPECT_EQ(seen.size(), 3u);
 }
 
 TEST(SweepSeeds, AnAxisOnASeedIsNeverReplaced) {
@@ -483,7 +502,7 @@ log = true
   const std::string axis = "[[axis]]\nkey = \"init.sigma0\"\n";
   // A grid whose point 1000 (the 1001st) is invalid passes parse_sweep; the run of that point is an error line.
   std::string values = "values = [";
-  for (int i = 0; i < 1000; ++i) values += "0.1, ";
+  for (int i = 1; i <= 1000; ++i) values += std::to_string(i) + "e-3, ";
   values += "-1.0]\n";
   const SweepConfig late = sweep_of(axis + values);
   EXPECT_EQ(run_count(late), 1001);
@@ -547,7 +566,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadSweep{"log of zero", kAxis + "from = 0.0\nto = 1.0\ncount = 3\nlog = true\n" + kBase, "from > 0"},
         BadSweep{"unknown axis key", kAxis + "values = [1.0]\nstep = 2\n" + kBase, "unknown key axis 1: step"},
         BadSweep{"duplicate axis", kAxis + "values = [1.0]\n" + kAxis + "values = [2.0]\n" + kBase, "appears twice"},
-        BadSweep{"inline table value", kAxis + "values = [{a = 1}]\n" + kBase, "values must be"}),
+        BadSweep{"inline table value", kAxis + "values = [{a = 1}]\n" + kBase, "values must be"},
+        BadSweep{"repeated value", kAxis + "values = [0.1, 0.2, 0.1]\n" + kBase,
+                 "the point init.sigma0 = 0.1 appears twice"},
+        BadSweep{"integer range rounding to one value",
+                 std::string("[[axis]]\nkey = \"solver.steps\"\nfrom = 1\nto = 3\ncount = 5\ninteger = true\n") + kBase,
+                 "appears twice"},
+        BadSweep{"zip on the first axis", kAxis + "values = [0.1]\nzip = true\n" + kBase, "the first has none"},
+        BadSweep{"zip of unequal lengths",
+                 kAxis + "values = [0.1, 0.2]\n[[axis]]\nkey = \"solver.t_max\"\nvalues = [1.0]\nzip = true\n" + kBase,
+                 "needs as many values (2), got 1"},
+        BadSweep{"save of an unknown file", std::string("[sweep]\nsave = [\"trajectory\", \"loss\"]\n") + kBase,
+                 "sweep.save: each entry must be"}),
     [](const ::testing::TestParamInfo<BadSweep>& info) {
       std::string name = info.param.name;
       for (char& ch : name) {
@@ -564,6 +594,165 @@ TEST(SweepFile, ZeroSamplesIsTheGrid) {
   EXPECT_EQ(zero.samples, 0);
   EXPECT_EQ(run_count(zero), run_count(grid));
   for (long k = 0; k < run_count(grid); ++k) EXPECT_EQ(run_parameters(zero, k), run_parameters(grid, k));
+}
+
+// Zipped axes take their values together: two pairs, not four points.
+TEST(SweepGrid, ZippedAxesTakeTheirValuesTogether) {
+  const SweepConfig sweep = sweep_of(R"(
+[sweep]
+[[axis]]
+key = "solver.method"
+values = ["gf", "gd"]
+[[axis]]
+key = "init.sigma0"
+values = [0.1, 0.01]
+[[axis]]
+key = "solver.t_max"
+from = 50.0
+to = 100.0
+count = 2
+zip = true
+)");
+  ASSERT_EQ(run_count(sweep), 4);
+  for (long k = 0; k < 4; ++k) {
+    const auto params = run_parameters(sweep, k);
+    EXPECT_EQ(params["init.sigma0"].get<double>() == 0.1, params["solver.t_max"].get<double>() == 50.0) << params;
+    EXPECT_EQ(params["solver.method"], k < 2 ? "gf" : "gd") << params;
+  }
+  EXPECT_TRUE(nlohmann::json(to_json(sweep))["axes"][2]["zip"].get<bool>());
+  // Drawn points: one uniform number per zipped group, so paired lists keep their pairs.
+  const SweepConfig drawn = sweep_of(R"(
+[sweep]
+samples = 50
+[[axis]]
+key = "init.sigma0"
+values = [0.1, 0.01, 0.001]
+[[axis]]
+key = "solver.t_max"
+values = [10.0, 100.0, 1000.0]
+zip = true
+)");
+  for (long k = 0; k < run_count(drawn); ++k) {
+    const auto params = run_parameters(drawn, k);
+    EXPECT_NEAR(params["init.sigma0"].get<double>() * params["solver.t_max"].get<double>(), 1.0, 1e-12) << params;
+  }
+}
+
+// --set overrides the base (before the axes): the runs, the derived seeds and sweep.json see it; an axis key is
+// refused, since the axis would silently win.
+TEST(SweepFile, SetOverridesTheBase) {
+  const std::string text = "[[axis]]\nkey = \"init.sigma0\"\nvalues = [0.1, 0.2]\n" + std::string(kBase);
+  const SweepConfig sweep =
+      parse_sweep("[sweep]\nseeds = 2\n" + text, ".", "set.toml", {"solver.t_max=7.5", "init.seed=9"});
+  EXPECT_EQ(run_configuration(sweep, 0).solver.t_max, 7.5);
+  EXPECT_EQ(run_configuration(sweep, 0).init.seed, 9u);
+  EXPECT_EQ(run_parameters(sweep, 1)["init.seed"].get<unsigned long long>(), derive_seed(9, 1));
+  EXPECT_EQ(nlohmann::json(to_json(sweep))["base"]["solver"]["t_max"].get<double>(), 7.5);
+  try {
+    parse_sweep(text, ".", "set.toml", {"init.sigma0=0.5"});
+    FAIL() << "--set of an axis key was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--set init.sigma0: an axis of the sweep varies this key"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(parse_sweep(text, ".", "set.toml", {"init.sigma=0.5"}), InputError);
+}
+
+// Extending a finished sweep — a value inserted in a list, points added to a range, more seeds — and resuming it runs
+// only the new runs and writes the bytes a fresh sweep of the extended grid writes (runs.jsonl in run order).
+TEST(SweepExtend, ResumeOfAnExtendedSweepRunsOnlyTheNewRunsAndEqualsAFreshOne) {
+  const std::string small = R"(
+[sweep]
+[[axis]]
+key = "solver.method"
+values = ["gf", "gd"]
+[[axis]]
+key = "init.sigma0"
+from = 1e-1
+to = 1e-3
+count = 2
+log = true
+)";
+  const std::string extended = R"(
+[sweep]
+seeds = 2
+[[axis]]
+key = "solver.method"
+values = ["gf", "end_to_end", "gd"]
+[[axis]]
+key = "init.sigma0"
+from = 1e-1
+to = 1e-3
+count = 3
+log = true
+)";
+  const fs::path grown = fresh_dir("grown"), fresh = fresh_dir("fresh");
+  EXPECT_EQ(run(sweep_of(small), grown, 2).executed, 4);
+  const SweepSummary s = run(sweep_of(extended), grown, 2, /*resume=*/true);
+  EXPECT_EQ(s.status, SweepStatus::complete) << s.message;
+  EXPECT_EQ(s.resumed, 4);
+  EXPECT_EQ(s.executed, 18 - 4);
+  run(sweep_of(extended), fresh, 1);
+  EXPECT_EQ(read(grown / "runs.jsonl"), read(fresh / "runs.jsonl"));
+  EXPECT_EQ(read(grown / "sweep.json"), read(fresh / "sweep.json"));
+  // The extended sweep's runs are a superset: resuming the small one over it would drop runs, and is refused.
+  try {
+    run(sweep_of(small), grown, 1, /*resume=*/true);
+    FAIL() << "a resume that drops finished runs was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("never drops finished runs"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read(grown / "runs.jsonl"), read(fresh / "runs.jsonl")) << "a refused resume changed runs.jsonl";
+  // Another base is another sweep.
+  EXPECT_THROW(run(parse_sweep(extended + kBase, ".", "t", {"solver.t_max=50"}), grown, 1, true), InputError);
+}
+
+TEST(SweepExtend, MoreDrawnPointsKeepTheEarlierOnes) {
+  const std::string axis = "[[axis]]\nkey = \"init.sigma0\"\nfrom = 1e-2\nto = 1e-1\nlog = true\n";
+  const fs::path grown = fresh_dir("drawn_grown"), fresh = fresh_dir("drawn_fresh");
+  run(sweep_of("[sweep]\nsamples = 3\nseed_per = \"run\"\n" + axis), grown, 1);
+  const SweepConfig more = sweep_of("[sweep]\nsamples = 5\nseed_per = \"run\"\n" + axis);
+  const SweepSummary s = run(more, grown, 1, /*resume=*/true);
+  EXPECT_EQ(s.resumed, 3);
+  EXPECT_EQ(s.executed, 2);
+  run(more, fresh, 1);
+  EXPECT_EQ(read(grown / "runs.jsonl"), read(fresh / "runs.jsonl"));
+}
+
+// sweep.save: each run's files in DIR/runs/<id>/, the line unchanged by the saving; a run whose files are gone is
+// run again by --resume.
+TEST(SweepSave, WritesEachRunsFilesUnderItsIdAndResumeRestoresMissingOnes) {
+  const SweepConfig plain = small_sweep();
+  SweepConfig saving = plain;
+  saving.save_trajectory = true;
+  saving.save_weights = true;
+  const fs::path dir = fresh_dir("save"), reference = fresh_dir("save_reference");
+  run(saving, dir, 2);
+  run(plain, reference, 1);
+  EXPECT_EQ(read(dir / "runs.jsonl"), read(reference / "runs.jsonl"));
+  EXPECT_FALSE(fs::exists(reference / "runs"));
+  const auto lines = read_runs((dir / "runs.jsonl").string());
+  ASSERT_EQ(lines.size(), 12u);
+  std::set<std::string> ids;
+  for (size_t k = 0; k < lines.size(); ++k) {
+    const std::string id = lines[k]["id"].get<std::string>();
+    EXPECT_EQ(id, run_id(saving, static_cast<long>(k)));
+    EXPECT_EQ(id.size(), 16u);
+    ids.insert(id);
+    const fs::path run_dir = dir / "runs" / id;
+    ASSERT_TRUE(fs::exists(run_dir / "summary.json")) << run_dir;
+    const auto summary = nlohmann::json::parse(read(run_dir / "summary.json"));
+    EXPECT_EQ(summary["t_eps"], lines[k]["t_eps"]);
+    EXPECT_EQ(summary["stats"]["rhs_evals"], lines[k]["stats"]["rhs_evals"]);
+    EXPECT_TRUE(fs::exists(run_dir / "trajectory.csv"));
+    EXPECT_TRUE(fs::exists(run_dir / "weights" / "W3.npy"));
+  }
+  EXPECT_EQ(ids.size(), 12u);
+  fs::remove_all(dir / "runs" / lines[5]["id"].get<std::string>());
+  const SweepSummary s = run(saving, dir, 1, /*resume=*/true);
+  EXPECT_EQ(s.executed, 1);
+  EXPECT_TRUE(fs::exists(dir / "runs" / lines[5]["id"].get<std::string>() / "trajectory.csv"));
+  EXPECT_EQ(read(dir / "runs.jsonl"), read(reference / "runs.jsonl"));
 }
 
 TEST(SweepOptions, RejectMissingOutputAndBadThreadCounts) {

@@ -5,9 +5,12 @@
 // Output, in the directory `out_dir`:
 //   sweep.json   the sweep: format, version, mode, counts, axes, derived-seed keys, and the base configuration as
 //                the JSON of `to_json(RunConfig)`; written before the first run.
-//   runs.jsonl   one line per finished run, sorted by "run" once the sweep completes:
-//                {"run": k, "point": p, "repeat": r, "params": {"section.key": value, …},
+//   runs.jsonl   one line per finished run, in run order (k = 0, 1, …: the grid's nested loops, repeats
+//                innermost; sweep_plan.hpp) once the sweep completes:
+//                {"run": k, "point": p, "repeat": r, "id": "<16 hex digits>", "params": {"section.key": value, …},
 //                 <the fields of summary.json except "config" and "version">}
+//                "id" names the run by its parameters (sweep_plan.hpp, Run names): it stays the same when the sweep
+//                is extended, while "run" and "point" are this sweep's numbering.
 //                "params" holds every axis value and every derived seed of the run, so
 //                `linflow train --config BASE --set key=value …` reproduces it. Each line is a pure function of
 //                the sweep and k: stats.wall_seconds is dropped (compare stats.rhs_evals and stats.steps for cost).
@@ -21,12 +24,19 @@
 //                prediction with c_i, conditions with margins, bounds with κ and the t_eps bound, not_applicable,
 //                still_applies) and "observed" (analysis.json's "observed": the limit reached, the late-time rate,
 //                t_eps, and every prediction beside its observation, contradictions listed).
+//   runs/<id>/   with sweep.save: what `linflow train --out` writes for that run — summary.json, and
+//                trajectory.csv and/or weights/ as save asks (analysis.json too with analyze), so `linflow plot
+//                DIR/runs/<id>` draws it. Written before the run's line, so a line on disk has its files.
 //
 // Crash safety. Each line is appended with one write() as its run finishes, so killing a sweep loses only the runs
-// in flight. `resume` re-reads runs.jsonl (truncating a partially written last line), checks that sweep.json
-// describes the same sweep and linflow version, and runs exactly the missing indices. At the end runs.jsonl is
-// rewritten sorted by run index (temporary file + rename), so the final file is byte-identical to that of an
-// uninterrupted sweep.
+// in flight. `resume` checks that sweep.json has the same format, linflow version, analyze and base configuration
+// (after --set), re-reads runs.jsonl (ignoring a partially written last line) and matches its lines to the runs of
+// the sweep given by their keys, not their indices: so the sweep given may extend the one in the folder — more
+// seeds, more points on a range, more values in a list, a longer sample, axes reordered — and only its new runs are
+// run; the lines taken over are renumbered. A finished run that the sweep given does not have is refused (resume
+// never drops results), and with sweep.save a run whose files are missing is run again. The journal is then
+// rewritten with the lines taken over, and at the end runs.jsonl is rewritten in run order (temporary file +
+// rename), so the final file is byte-identical to that of an uninterrupted sweep of the sweep given.
 //
 // Interruption (request_interrupt(), interrupt.hpp: SIGINT or SIGTERM in the CLI). No run is handed out after it;
 // the runs in flight stop at their next step with status "interrupted" and are not written (a run that finishes in
@@ -49,8 +59,8 @@ struct SweepOptions {
   /// Compute threads in this process, ≥ 0 (0 = one per hardware thread). Under MPI, rank 0 runs this many
   /// alongside its coordination and every other rank runs one run at a time: start one rank per core.
   int threads = 1;
-  /// Continue the sweep in out_dir (see Crash safety above). Without it an existing, non-empty runs.jsonl is an
-  /// InputError, so nothing is overwritten by accident.
+  /// Continue or extend the sweep in out_dir (see Crash safety above). Without it an existing, non-empty runs.jsonl
+  /// is an InputError, so nothing is overwritten by accident.
   bool resume = false;
   /// The MPI group; null means a single process.
   const ProcessGroup* processes = nullptr;

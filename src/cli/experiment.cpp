@@ -33,7 +33,9 @@ void setup_experiment(CLI::App& app, ExperimentOptions& opt, std::function<int()
   sub->add_option("--threads,-j", opt.threads, "Compute threads (0 = one per hardware thread; under MPI: on rank 0)")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));
-  sub->add_flag("--resume", opt.resume, "Continue an interrupted experiment in --out");
+  sub->add_option("--set", opt.overrides,
+                  "Override a key of the experiment's base configuration: section.key=value (repeatable)");
+  sub->add_flag("--resume", opt.resume, "Continue an interrupted experiment in --out (or extend it)");
   sub->add_flag("--list", opt.list, "List the built-in experiments and exit");
   sub->add_flag("--quiet,-q", opt.quiet, "Print only the verdict");
   sub->callback([&] { action = [&] { return run_experiment(opt); }; });
@@ -56,7 +58,7 @@ int run_experiment(const ExperimentOptions& opt) {
   const ProcessGroup group;
   try {
     const fs::path file = experiments_dir() / (opt.name + ".toml");
-    const SweepConfig sweep = load_sweep(file.string());
+    const SweepConfig sweep = load_sweep(file.string(), opt.overrides);
     if (!opt.quiet && group.rank() == 0) {
       std::cout << "experiment " << opt.name << ": " << sweep.description << "\n"
                 << "sweep file: " << file.string() << " (" << run_count(sweep) << " runs)\n";
@@ -64,8 +66,8 @@ int run_experiment(const ExperimentOptions& opt) {
     install_interrupt_handlers();
     const SweepSummary summary = execute_sweep(sweep, opt.out, opt.threads, opt.resume, opt.quiet, group);
     if (group.rank() != 0) return 0;
-    const std::string resume =
-        "linflow experiment " + opt.name + " -o " + opt.out + " -j " + std::to_string(opt.threads) + " --resume";
+    const std::string resume = "linflow experiment " + opt.name + " -o " + opt.out + " -j " +
+                               std::to_string(opt.threads) + set_arguments(opt.overrides) + " --resume";
     if (const int code = sweep_exit_code(summary, resume); code != 0) return code;
 
     const ExperimentReport report = report_experiment(opt.name, sweep, opt.out);

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace linflow::cli {
 
@@ -12,6 +13,7 @@ struct ExperimentOptions {
   bool resume = false;
   bool list = false;
   bool quiet = false;
+  std::vector<std::string> overrides;  ///< --set on the experiment's base configuration
 };
 
 void setup_experiment(CLI::App& app, ExperimentOptions& opt, std::function<int()>& action);

@@ -61,7 +61,11 @@ void setup_sweep(CLI::App& app, SweepCommandOptions& opt, std::function<int()>& 
   sub->add_option("--threads,-j", opt.threads, "Compute threads (0 = one per hardware thread; under MPI: on rank 0)")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));
-  sub->add_flag("--resume", opt.resume, "Continue an interrupted sweep in --out: run only the missing runs");
+  sub->add_option("--set", opt.overrides,
+                  "Override a key of the base configuration: section.key=value (repeatable; not a key an axis varies)");
+  sub->add_flag("--resume", opt.resume,
+                "Continue an interrupted sweep in --out, or extend it (more seeds, points, values): run only the "
+                "runs that are not in runs.jsonl");
   sub->add_flag("--quiet,-q", opt.quiet, "Print nothing but errors");
   sub->callback([&] { action = [&] { return run_sweep_command(opt); }; });
 }
@@ -96,15 +100,22 @@ int sweep_exit_code(const SweepSummary& summary, const std::string& resume) {
   return 2;
 }
 
+std::string set_arguments(const std::vector<std::string>& overrides) {
+  std::string text;
+  for (const auto& o : overrides) text += " --set " + o;
+  return text;
+}
+
 int run_sweep_command(const SweepCommandOptions& opt) {
   const ProcessGroup group;  // before anything can fail, so that every rank takes part in MPI's start and end
   try {
-    const SweepConfig sweep = load_sweep(opt.config);
+    const SweepConfig sweep = load_sweep(opt.config, opt.overrides);
     install_interrupt_handlers();
     const SweepSummary summary = execute_sweep(sweep, opt.out, opt.threads, opt.resume, opt.quiet, group);
-    return group.rank() == 0 ? sweep_exit_code(summary, "linflow sweep -c " + opt.config + " -o " + opt.out + " -j " +
-                                                            std::to_string(opt.threads) + " --resume")
-                             : 0;
+    return group.rank() == 0
+               ? sweep_exit_code(summary, "linflow sweep -c " + opt.config + " -o " + opt.out + " -j " +
+                                              std::to_string(opt.threads) + set_arguments(opt.overrides) + " --resume")
+               : 0;
   } catch (const InputError&) {
     // Rank 0 reports the error and exits with 2. A worker exits quietly with 0: a non-zero exit would make mpiexec
     // kill rank 0, possibly before it has printed the error.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -26,11 +27,24 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using nlohmann::ordered_json;
 
-constexpr int kFormat = 1;  // of sweep.json and runs.jsonl
+// Of sweep.json and runs.jsonl. 2: runs named by their parameters ("id"), index-free derived seeds, zip, save.
+constexpr int kFormat = 2;
 constexpr long kMaxRuns = 1'000'000'000;
 // Points whose configuration validate_sweep parses before anything runs (about 20 µs each): 1e9 points would be hours
 // of silence, and a later point's bad value is its run's error line anyway.
 constexpr long kValidatedUpFront = 1000;
+// Axis groups longer than this are not searched for repeated points (a set of their texts would cost seconds).
+constexpr long kDuplicatesCheckedUpTo = 1'000'000;
+
+// FNV-1a, 64 bits: the same hash of the same bytes on every platform, which std::hash does not promise.
+std::uint64_t fnv1a64(const std::string& text) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : text) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
 
 std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
@@ -105,8 +119,17 @@ json grid_value(const SweepAxis& axis, long i) {
   return range_value(axis, fraction);
 }
 
-json sampled_value(const SweepAxis& axis, UnitStream& stream) {
-  const double u = stream.next();
+// Axes joined by zip = true, as index lists in file order: a group takes one index (grid) or one draw (samples).
+std::vector<std::vector<size_t>> axis_groups(const std::vector<SweepAxis>& axes) {
+  std::vector<std::vector<size_t>> groups;
+  for (size_t a = 0; a < axes.size(); ++a) {
+    if (!axes[a].zip || groups.empty()) groups.emplace_back();
+    groups.back().push_back(a);
+  }
+  return groups;
+}
+
+json sampled_value(const SweepAxis& axis, double u) {
   if (!axis.is_range()) {
     const auto n = axis.values.size();
     return axis.values[std::min(n - 1, static_cast<size_t>(u * static_cast<double>(n)))];
@@ -114,6 +137,34 @@ json sampled_value(const SweepAxis& axis, UnitStream& stream) {
   // Endpoints have probability zero for a draw; `fraction` 0 and 1 only select them exactly in the grid.
   return range_value(axis, std::clamp(u, 1e-300, std::nextafter(1.0, 0.0)));
 }
+
+// The axis values of point p, in file order.
+ordered_json point_values(const SweepConfig& sweep, long point) {
+  ordered_json values = ordered_json::object();
+  const auto groups = axis_groups(sweep.axes);
+  if (sweep.samples > 0) {
+    UnitStream stream(derive_seed(sweep.seed, static_cast<unsigned long long>(point)));
+    for (const auto& group : groups) {
+      const double u = stream.next();
+      for (const size_t a : group) values[sweep.axes[a].key] = sampled_value(sweep.axes[a], u);
+    }
+  } else {
+    std::vector<long> index(groups.size());
+    long rest = point;
+    for (size_t g = groups.size(); g-- > 0;) {
+      const long n = axis_length(sweep.axes[groups[g].front()]);
+      index[g] = rest % n;
+      rest /= n;
+    }
+    for (size_t g = 0; g < groups.size(); ++g) {
+      for (const size_t a : groups[g]) values[sweep.axes[a].key] = grid_value(sweep.axes[a], index[g]);
+    }
+  }
+  return values;
+}
+
+// Canonical text: keys sorted (an axis moved in the file names the same run), no spaces.
+std::string canonical(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 struct DerivedSeed {
   const char* key;
@@ -132,33 +183,44 @@ std::vector<DerivedSeed> derived_seed_keys(const SweepConfig& sweep, const RunCo
 }
 
 // The base configuration with `overrides` applied: a copy of the parsed base, never a second parse.
+// --set overrides come first, so that a run's own parameters are applied over them.
 RunConfig parse_base(const SweepConfig& sweep, const std::vector<std::string>& overrides = {}) {
-  return sweep.base.instantiate(overrides);
+  if (sweep.base_overrides.empty()) return sweep.base.instantiate(overrides);
+  std::vector<std::string> all = sweep.base_overrides;
+  all.insert(all.end(), overrides.begin(), overrides.end());
+  return sweep.base.instantiate(all);
 }
 
+// Derived seeds depend on what a run is, never on its index, so that a sweep extended by seeds, points or values
+// gives its earlier runs the same seeds: repeat r of a point under seed_per = "repeat", and the point's axis values
+// (with its sample number when drawn) and r under "run".
 ordered_json parameters(const SweepConfig& sweep, const RunConfig& base, long k) {
   const long point = k / sweep.seeds;
-  const long repeat = k % sweep.seeds;
-  ordered_json params = ordered_json::object();
-  if (sweep.samples > 0) {
-    UnitStream stream(derive_seed(sweep.seed, static_cast<unsigned long long>(point)));
-    for (const auto& axis : sweep.axes) params[axis.key] = sampled_value(axis, stream);
-  } else {
-    std::vector<long> index(sweep.axes.size());
-    long rest = point;
-    for (size_t a = sweep.axes.size(); a-- > 0;) {
-      const long n = axis_length(sweep.axes[a]);
-      index[a] = rest % n;
-      rest /= n;
+  const auto repeat = static_cast<unsigned long long>(k % sweep.seeds);
+  ordered_json params = point_values(sweep, point);
+  if (sweep.seed_per == SeedPer::run) {
+    json name = {{"values", json(params)}};
+    if (sweep.samples > 0) name["point"] = point;
+    const std::uint64_t of_point = fnv1a64(canonical(name));
+    for (const auto& d : derived_seed_keys(sweep, base)) {
+      params[d.key] = derive_seed(derive_seed(d.base, of_point), repeat);
     }
-    for (size_t a = 0; a < sweep.axes.size(); ++a) params[sweep.axes[a].key] = grid_value(sweep.axes[a], index[a]);
-  }
-  const bool per_run = sweep.seed_per == SeedPer::run;
-  if (per_run || sweep.seeds > 1) {
-    const auto stream = static_cast<unsigned long long>(per_run ? k : repeat);
-    for (const auto& d : derived_seed_keys(sweep, base)) params[d.key] = derive_seed(d.base, stream);
+  } else if (repeat > 0) {  // repeat 0 keeps the base seeds: it is `linflow train` of the base with its axis values
+    for (const auto& d : derived_seed_keys(sweep, base)) params[d.key] = derive_seed(d.base, repeat);
   }
   return params;
+}
+
+std::string key_of(const SweepConfig& sweep, const json& params, long point, long repeat) {
+  json key = {{"params", params}, {"repeat", repeat}};
+  if (sweep.samples > 0) key["point"] = point;  // drawn points may repeat: the sample number tells them apart
+  return canonical(key);
+}
+
+std::string id_of(const std::string& key) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(key)));
+  return hex;
 }
 
 std::vector<std::string> overrides_of(const ordered_json& params) {
@@ -206,7 +268,6 @@ bool SweepConfig::is_valid(std::string* why) const {
   if (seeds < 1) return bad("sweep.seeds: must be ≥ 1, got " + std::to_string(seeds));
   if (samples < 0) return bad("sweep.samples: must be ≥ 0, got " + std::to_string(samples));
   std::set<std::string> keys;
-  double runs = static_cast<double>(seeds) * static_cast<double>(samples > 0 ? samples : 1);
   for (const auto& a : axes) {
     const std::string at = "axis '" + a.key + "'";
     const auto dot = a.key.find('.');
@@ -220,13 +281,50 @@ bool SweepConfig::is_valid(std::string* why) const {
       if (a.log && !(a.from > 0 && a.to > 0)) return bad(at + ": a log range needs from > 0 and to > 0");
       if (samples == 0 && a.count < 1) return bad(at + ": count must be ≥ 1");
     }
-    if (samples == 0) runs *= static_cast<double>(axis_length(a));
+  }
+  for (const auto& o : base_overrides) {
+    const std::string key = o.substr(0, o.find('='));
+    if (keys.count(key) != 0) return bad("--set " + key + ": an axis of the sweep varies this key");
+  }
+  if (!axes.empty() && axes.front().zip) {
+    return bad("axis '" + axes.front().key + "': zip = true pairs an axis with the one before it; the first has none");
+  }
+  double runs = static_cast<double>(seeds) * static_cast<double>(samples > 0 ? samples : 1);
+  for (const auto& group : axis_groups(axes)) {
+    const SweepAxis& first = axes[group.front()];
+    for (const size_t a : group) {
+      const SweepAxis& axis = axes[a];
+      // Drawn ranges share one uniform number per group; only grids and drawn lists need equal lengths.
+      if (a == group.front() || (samples > 0 && (axis.is_range() || first.is_range()))) continue;
+      if (axis_length(axis) != axis_length(first)) {
+        return bad("axis '" + axis.key + "': zip = true pairs it with axis '" + first.key + "', so it needs as many " +
+                   "values (" + std::to_string(axis_length(first)) + "), got " + std::to_string(axis_length(axis)));
+      }
+    }
+    if (samples > 0) continue;
+    const long n = axis_length(first);
+    runs *= static_cast<double>(n);
+    // A grid point names its runs (run_key), so two equal points would be one run twice.
+    if (n > kDuplicatesCheckedUpTo) continue;
+    std::set<std::string> seen;
+    for (long i = 0; i < n; ++i) {
+      json point = json::object();
+      for (const size_t a : group) point[axes[a].key] = grid_value(axes[a], i);
+      if (!seen.insert(canonical(point)).second) {
+        std::string text;
+        for (const auto& [key, v] : point.items()) text += (text.empty() ? "" : ", ") + key + " = " + v.dump();
+        return bad("axis '" + first.key + "': the point " + text +
+                   " appears twice (a run is named by its parameters; a range with integer = true rounds close values "
+                   "to one: lower its count)");
+      }
+    }
   }
   if (runs > static_cast<double>(kMaxRuns)) return bad("sweep has more than 1e9 runs");
   return true;
 }
 
-SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_dir, const std::string& origin) {
+SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_dir, const std::string& origin,
+                        const std::vector<std::string>& overrides) {
   const detail::TomlReader r(origin);
   const toml::table root = detail::parse_toml(toml_text, origin);
   r.check_keys(root, "", {"sweep", "axis", "base", "experiment"});
@@ -237,7 +335,7 @@ SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_di
   const toml::node* sweep_node = root.get("sweep");
   if (sweep_node && !sweep_node->is_table()) r.fail("'sweep' must be a table [sweep]");
   const toml::table& t = sweep_node ? *sweep_node->as_table() : empty;
-  r.check_keys(t, "sweep.", {"base", "seeds", "seed_per", "samples", "seed", "analyze"});
+  r.check_keys(t, "sweep.", {"base", "seeds", "seed_per", "samples", "seed", "analyze", "save"});
   if (const auto v = r.integer(t, "seeds", "sweep.")) {
     if (*v < 1 || *v > 1'000'000) r.fail("sweep.seeds: must be in 1..1000000");
     s.seeds = static_cast<int>(*v);
@@ -251,6 +349,19 @@ SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_di
     s.seed = static_cast<unsigned long long>(*v);
   }
   s.analyze = r.boolean(t, "analyze", "sweep.").value_or(false);
+  if (const toml::node* save = t.get("save")) {
+    if (!save->is_array()) r.fail(R"(sweep.save: expected a list, as in save = ["trajectory", "weights"])");
+    for (const auto& item : *save->as_array()) {
+      const auto* word = item.as_string();
+      if (word && word->get() == "trajectory") {
+        s.save_trajectory = true;
+      } else if (word && word->get() == "weights") {
+        s.save_weights = true;
+      } else {
+        r.fail(R"(sweep.save: each entry must be "trajectory" or "weights")");
+      }
+    }
+  }
   if (const auto v = r.string(t, "seed_per", "sweep.")) {
     try {
       s.seed_per = seed_per_from_string(*v);
@@ -288,11 +399,12 @@ SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_di
     for (const auto& node : *axes->as_array()) {
       const toml::table& a = *node.as_table();
       const std::string where = "axis " + std::to_string(++number) + ": ";
-      r.check_keys(a, where, {"key", "values", "from", "to", "count", "log", "integer"});
+      r.check_keys(a, where, {"key", "values", "from", "to", "count", "log", "integer", "zip"});
       SweepAxis axis;
       axis.key = r.string(a, "key", where).value_or("");
       if (axis.key.empty()) r.fail(where + "key: required, as in key = \"init.sigma0\"");
       const std::string at = "axis '" + axis.key + "': ";
+      axis.zip = r.boolean(a, "zip", at).value_or(false);
       if (const toml::node* values = a.get("values")) {
         if (!values->is_array() || values->as_array()->empty()) r.fail(at + "values: expected a non-empty array");
         for (const auto& v : *values->as_array()) axis.values.push_back(value(r, v, at + "values"));
@@ -316,6 +428,7 @@ SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_di
     }
   }
 
+  s.base_overrides = overrides;
   std::string why;
   if (!s.is_valid(&why)) r.fail(why);
   try {
@@ -326,8 +439,8 @@ SweepConfig parse_sweep(const std::string& toml_text, const std::string& base_di
   return s;
 }
 
-SweepConfig load_sweep(const std::string& path) {
-  return parse_sweep(detail::read_text(path, "sweep file"), fs::path(path).parent_path().string(), path);
+SweepConfig load_sweep(const std::string& path, const std::vector<std::string>& overrides) {
+  return parse_sweep(detail::read_text(path, "sweep file"), fs::path(path).parent_path().string(), path, overrides);
 }
 
 void validate_sweep(const SweepConfig& sweep) {
@@ -349,7 +462,7 @@ void validate_sweep(const SweepConfig& sweep) {
 long point_count(const SweepConfig& sweep) {
   if (sweep.samples > 0) return sweep.samples;
   long n = 1;
-  for (const auto& a : sweep.axes) n *= axis_length(a);
+  for (const auto& group : axis_groups(sweep.axes)) n *= axis_length(sweep.axes[group.front()]);
   return n;
 }
 
@@ -364,26 +477,48 @@ RunConfig run_configuration(const SweepConfig& sweep, long k) {
   return parse_base(sweep, overrides_of(run_parameters(sweep, k)));
 }
 
-std::string run_line(const SweepConfig& sweep, long k) {
+std::string run_key(const SweepConfig& sweep, long k) {
+  return key_of(sweep, json(run_parameters(sweep, k)), k / sweep.seeds, k % sweep.seeds);
+}
+
+std::string run_id(const SweepConfig& sweep, long k) { return id_of(run_key(sweep, k)); }
+
+std::string line_key(const SweepConfig& sweep, const nlohmann::json& line) {
+  if (!line.is_object() || !line.contains("params") || !line["params"].is_object() || !line.contains("repeat") ||
+      !line["repeat"].is_number_integer() || (sweep.samples > 0 && !line.contains("point"))) {
+    return "";
+  }
+  return key_of(sweep, line["params"], sweep.samples > 0 ? line["point"].get<long>() : 0, line["repeat"].get<long>());
+}
+
+std::string run_line(const SweepConfig& sweep, long k, const std::string& out_dir) {
   ordered_json line;
   line["run"] = k;
   line["point"] = k / sweep.seeds;
   line["repeat"] = k % sweep.seeds;
   const ordered_json params = run_parameters(sweep, k);
+  const std::string id = id_of(key_of(sweep, json(params), k / sweep.seeds, k % sweep.seeds));
+  line["id"] = id;
   line["params"] = params;
+  const bool save = !out_dir.empty() && (sweep.save_trajectory || sweep.save_weights);
+  const std::string run_dir = save ? (fs::path(out_dir) / "runs" / id).string() : std::string();
   try {
-    const RunConfig config = parse_base(sweep, overrides_of(params));
+    RunConfig config = parse_base(sweep, overrides_of(params));
+    if (save) {
+      config.output.trajectory = sweep.save_trajectory;
+      config.output.save_weights = sweep.save_weights;
+    }
     json summary;
     json analysis, observed;
     if (sweep.analyze) {
-      AnalysisResult result = analyze_config(config, /*simulate=*/true, "");
+      AnalysisResult result = analyze_config(config, /*simulate=*/true, run_dir);
       summary = std::move(result.run->json);
       observed = std::move(result.json["observed"]);
       // analysis.json's content less what the line holds elsewhere: to_json(analysis), not serialised a second time.
       analysis = std::move(result.json);
       for (const char* key : {"observed", "version", "config"}) analysis.erase(key);
     } else {
-      summary = run_config(config, "").json;
+      summary = run_config(config, run_dir).json;
     }
     for (const auto& [key, value] : summary.items()) {
       if (key == "config" || key == "version") continue;
@@ -416,6 +551,7 @@ ordered_json to_json(const SweepConfig& sweep) {
     } else {
       j["values"] = a.values;
     }
+    if (a.zip) j["zip"] = true;
     axes.push_back(std::move(j));
   }
   const RunConfig base = parse_base(sweep);
@@ -433,6 +569,10 @@ ordered_json to_json(const SweepConfig& sweep) {
   j["seed_per"] = to_string(sweep.seed_per);
   j["seed"] = sweep.seed;
   j["analyze"] = sweep.analyze;
+  ordered_json save = ordered_json::array();
+  if (sweep.save_trajectory) save.push_back("trajectory");
+  if (sweep.save_weights) save.push_back("weights");
+  j["save"] = save;
   j["derived_seeds"] = derived;
   j["axes"] = axes;
   if (!sweep.description.empty()) j["description"] = sweep.description;

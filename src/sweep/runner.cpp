@@ -12,6 +12,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -34,6 +35,7 @@ using detail::read_text;
 using detail::write_all;
 using detail::write_file_atomically;
 using nlohmann::json;
+using nlohmann::ordered_json;
 
 std::string status_of(const std::string& line) {
   const json j = json::parse(line, nullptr, false);
@@ -65,36 +67,62 @@ class RunsFile {
     }
   }
 
-  // Takes over the lines of an interrupted session. A kill can leave the last line half written; it is cut off
-  // so that the next append starts on a fresh line.
-  void resume() {
+  // Takes over the finished runs in the folder, matched to this sweep's runs by key (sweep_plan.hpp, Run names), not
+  // by index: an interrupted session's lines, or those of a sweep this one extends, renumbered for this sweep. A kill
+  // can leave the last line half written; it is ignored (and gone after rewrite_journal). A finished run that is not
+  // a run of this sweep is refused rather than dropped, before anything is written. `has_files(k)` says whether a run's
+  // saved files (sweep.save) are in place; a run without them is run again.
+  void resume(const SweepConfig& sweep, const std::function<bool(long)>& has_files) {
     std::error_code ec;
     if (!fs::exists(path_, ec)) return;
     const std::string text = read_text(path_, "runs file");
-    const size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-    if (complete < text.size()) {
-      fs::resize_file(path_, complete, ec);
-      if (ec) throw InputError(path_.string() + ": cannot truncate a partial last line: " + ec.message());
-    }
+    std::map<std::string, std::pair<long, ordered_json>> finished;  // key -> (line number, line)
     size_t begin = 0;
     long number = 0;
-    while (begin < complete) {
-      const size_t end = text.find('\n', begin);
-      std::string line = text.substr(begin, end - begin);
-      begin = end + 1;
+    for (size_t end = text.find('\n'); end != std::string::npos; begin = end + 1, end = text.find('\n', begin)) {
       ++number;
-      const json j = json::parse(line, nullptr, false);
-      const long k = j.is_object() && j.contains("run") && j["run"].is_number_integer() ? j["run"].get<long>() : -1;
-      if (k < 0 || k >= static_cast<long>(lines_.size())) {
+      ordered_json j = ordered_json::parse(text.substr(begin, end - begin), nullptr, false);
+      const std::string key = j.is_discarded() ? std::string() : line_key(sweep, json(j));
+      if (key.empty()) {
         throw InputError(path_.string() + ":" + std::to_string(number) +
-                         ": not a run of this sweep (a JSON object with \"run\" in 0.." +
-                         std::to_string(lines_.size() - 1) + " expected)");
+                         ": not a run of a sweep (a JSON object with \"params\" and \"repeat\" expected)");
       }
-      if (!lines_[static_cast<size_t>(k)].empty()) continue;  // a duplicate cannot differ: runs are deterministic
+      finished.emplace(key, std::make_pair(number, std::move(j)));  // a duplicate cannot differ: runs are deterministic
+    }
+    for (size_t k = 0; k < lines_.size() && !finished.empty(); ++k) {
+      const auto it = finished.find(run_key(sweep, static_cast<long>(k)));
+      if (it == finished.end()) continue;
+      ordered_json j = std::move(it->second.second);
+      finished.erase(it);
+      if (!has_files(static_cast<long>(k))) continue;
+      j["run"] = k;
+      j["point"] = static_cast<long>(k) / sweep.seeds;
+      j["repeat"] = static_cast<long>(k) % sweep.seeds;
+      std::string line = detail::json_text(j);
       count(line);
-      lines_[static_cast<size_t>(k)] = std::move(line);
+      lines_[k] = std::move(line);
       ++resumed_;
     }
+    if (!finished.empty()) {
+      const auto& [line_number, j] = finished.begin()->second;
+      throw InputError(path_.string() + ":" + std::to_string(line_number) + ": run " + j["params"].dump() +
+                       ", repeat " + j["repeat"].dump() +
+                       " of the sweep in this folder is not a run of the one given (" +
+                       std::to_string(finished.size()) +
+                       " such runs): --resume continues or extends a sweep (more seeds, points, values), it never "
+                       "drops finished runs; choose another --out");
+    }
+  }
+
+  // Replaces the journal by the lines taken over by `resume`, in run order (a partial last line is gone with it).
+  void rewrite_journal() {
+    std::error_code ec;
+    if (!fs::exists(path_, ec)) return;
+    std::string kept;
+    for (const auto& line : lines_) {
+      if (!line.empty()) kept += line + "\n";
+    }
+    write_file_atomically(path_, kept);
   }
 
   void open_for_append() {
@@ -160,18 +188,36 @@ void prepare(const SweepConfig& sweep, const SweepOptions& options, RunsFile& ru
     const json old = json::parse(read_text(description, "sweep description"), nullptr, false);
     // A parse failure is a "discarded" value, which compares unequal to nothing: test it first, or a corrupt
     // sweep.json would pass as the same sweep and two sweeps' runs would mix in one runs.jsonl.
-    if (old.is_discarded()) {
+    if (old.is_discarded() || !old.is_object()) {
       throw InputError(description.string() + ": not valid JSON (damaged?): cannot tell which sweep " +
                        runs_path.string() + " belongs to; restore it or choose another --out");
     }
-    if (old != json::parse(text)) {
-      throw InputError(description.string() +
-                       " describes a different sweep (or another linflow version) than the one "
-                       "given: resume it with the same configuration, or choose another --out");
+    // What makes the same parameters give the same line. The axes, seeds, points and sample count may differ: the
+    // runs are matched by key (RunsFile::resume).
+    const json now = json::parse(text);
+    for (const char* field : {"format", "version", "analyze", "base"}) {
+      if (!old.contains(field) || old[field] != now[field]) {
+        throw InputError(description.string() + " describes a sweep with another " +
+                         (std::string(field) == "base" ? std::string("base configuration") : std::string(field)) +
+                         " than the one given (its runs would not be this sweep's runs): resume it with the same "
+                         "base, --set and linflow version, or choose another --out");
+      }
     }
   }
+  if (options.resume) {
+    const bool save = sweep.save_trajectory || sweep.save_weights;
+    runs.resume(sweep, [&](long k) {
+      if (!save) return true;
+      const fs::path run_dir = dir / "runs" / run_id(sweep, k);
+      std::error_code e;
+      return fs::exists(run_dir / "summary.json", e) &&
+             (!sweep.save_trajectory || fs::exists(run_dir / "trajectory.csv", e)) &&
+             (!sweep.save_weights || fs::exists(run_dir / "weights" / "W1.npy", e));
+    });
+  }
+  // sweep.json first: if a kill falls between the two, the journal's lines are still matched by key next time.
   write_file_atomically(description, text);
-  if (options.resume) runs.resume();
+  if (options.resume) runs.rewrite_journal();
   runs.open_for_append();
 }
 
@@ -236,7 +282,7 @@ SweepSummary run_sweep(const SweepConfig& sweep, const SweepOptions& options, co
     long executed = 0;
     detail::work_runs([&](long k) {
       ++executed;
-      return run_line(sweep, k);
+      return run_line(sweep, k, options.out_dir);
     });
     summary.status = SweepStatus::worker_done;
     summary.executed = executed;
@@ -304,7 +350,7 @@ SweepSummary run_sweep(const SweepConfig& sweep, const SweepOptions& options, co
   };
   auto work = [&] {
     try {
-      while (const auto k = take()) deliver(*k, run_line(sweep, *k));
+      while (const auto k = take()) deliver(*k, run_line(sweep, *k, options.out_dir));
     } catch (...) {
       const std::lock_guard<std::mutex> lock(mutex);
       fail(std::current_exception());
