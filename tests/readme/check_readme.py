@@ -8,8 +8,11 @@ standing for the linflow binary under test; the lines up to the next "$ " line a
 (stdout and stderr). The text must match exactly; numbers are compared loosely, because the last digits and the
 step counts of a run move a little with the CPU's kernels and the BLAS the build uses (the sanitizer build has none):
 two numbers agree within NUMBER_RTOL relative, integers also within INTEGER_ATOL. Wall times (a number followed by
-" s") are not compared. A changed format, a new field or a changed algorithm (a fit of 297 points that became 230)
+" s") and rates ("runs/s") are not compared. A changed format, a new field or a changed algorithm (a fit of 297 points that became 230)
 still fails.
+
+A fenced block whose info string names a file, as in "```toml file=sweep.toml", is written into the scratch
+directory of the next transcript before it runs, so a transcript can use the configuration the README shows.
 
 Python sessions (fenced blocks whose first line starts with ">>> ") are run as doctests by PYTHON (the third
 argument, an interpreter that imports the build tree's module: PYTHONPATH is set to the `python` folder next to the
@@ -27,39 +30,47 @@ import subprocess
 import sys
 import tempfile
 
-WALL_TIME = re.compile(r"\b\d+(\.\d+)?(e[-+]?\d+)? s\b")
+WALL_TIME = re.compile(r"\b\d+(\.\d+)?(e[-+]?\d+)? (runs/)?s\b")
+FILE_BLOCK = re.compile(r"\bfile=(\S+)")
 NUMBER = re.compile(r"[-+]?\d+(\.\d+)?([eE][-+]?\d+)?")
 NUMBER_RTOL = 0.02
 INTEGER_ATOL = 1
 
 
-def fenced_blocks(text):
-    """(line number of the first body line, body lines) for every fenced code block."""
+def fenced_blocks(text, with_info=False):
+    """(line number of the first body line, body lines) for every fenced code block; with_info: (line number, info
+    string, body lines)."""
     lines = text.splitlines()
     i = 0
     while i < len(lines):
         if lines[i].startswith("```"):
-            start, body = i + 1, []
+            start, info, body = i + 1, lines[i][3:].strip(), []
             i += 1
             while i < len(lines) and not lines[i].startswith("```"):
                 body.append(lines[i])
                 i += 1
-            yield start, body
+            yield (start, info, body) if with_info else (start, body)
         i += 1
 
 
 def transcripts(text):
-    """(line number, [(command, expected output lines)]) for every fenced block that starts with '$ '."""
+    """(line number, [(command, expected output lines)], {file name: text}) for every fenced block that starts with
+    '$ ', with the file blocks since the previous transcript."""
     blocks = []
-    for start, body in fenced_blocks(text):
-        if body and body[0].startswith("$ "):
+    files = {}
+    for start, info, body in fenced_blocks(text, with_info=True):
+        named = FILE_BLOCK.search(info)
+        if named:
+            files[named.group(1)] = "\n".join(body) + "\n"
+        elif body and body[0].startswith("$ "):
             steps = []
             for line in body:
                 if line.startswith("$ "):
                     steps.append((line[2:], []))
                 else:
                     steps[-1][1].append(line)
-            blocks.append((start, steps))
+            blocks.append((start, steps, files))
+            files = {}
     return blocks
 
 
@@ -131,8 +142,10 @@ def main(binary, readme, python=None):
     if not blocks:
         print(f"check_readme: no transcript in {readme}")
         return 1
-    for start, steps in blocks:
+    for start, steps, files in blocks:
         with tempfile.TemporaryDirectory(prefix="linflow-readme-") as scratch:
+            for name, content in files.items():
+                pathlib.Path(scratch, name).write_text(content, encoding="utf-8")
             pathlib.Path(scratch, "build").mkdir()
             pathlib.Path(scratch, "build", "linflow").symlink_to(binary)
             for command, expected in steps:
