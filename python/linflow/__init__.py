@@ -233,7 +233,7 @@ class SweepResult:
         runs: one row per run (the lines of runs.jsonl: run, point, repeat, params.KEY, the summary fields,
             stats.*; with sweep.analyze also analysis.* and observed.*), a pandas DataFrame when pandas is installed,
             else the list of dicts.
-        lines: the lines of runs.jsonl as dicts, sorted by run.
+        lines: the lines of runs.jsonl as dicts, in run order.
         summary: the sweep's summary (status, message, total, errors, status_counts, wall_seconds, threads, ...).
         sweep: the content of sweep.json (axes, counts, the base configuration).
         out: the output directory, or None when the sweep ran in a temporary one.
@@ -243,9 +243,10 @@ class SweepResult:
         self.summary, self.lines, self.sweep, self.out = summary, lines, sweep, out
         self.runs = _runs_table(lines)
 
-    def plot(self, field: Optional[str] = None, x: Optional[str] = None) -> Any:
+    def plot(self, field: Optional[str] = None, x: Optional[str] = None, xscale: str = "auto",
+             yscale: str = "auto") -> Any:
         """The figure of `linflow plot DIR --field FIELD --x X` for this sweep (a matplotlib Figure)."""
-        return plot_sweep(self, field=field, x=x)
+        return plot_sweep(self, field=field, x=x, xscale=xscale, yscale=yscale)
 
     def __repr__(self) -> str:
         return f"<linflow.SweepResult {self.summary.get('message')!r}>"
@@ -385,14 +386,17 @@ def plot_run(run: Union[Result, Analysis, PathLike]) -> Dict[str, Any]:
     return plotting.run_figures(summary, columns, analysis)
 
 
-def plot_sweep(result: Union[SweepResult, PathLike], field: Optional[str] = None, x: Optional[str] = None) -> Any:
-    """The sweep figure of `linflow plot`: summary field `field` (default t_eps; dotted names reach into stats)
-    against axis `x` (default the first numeric axis), one line per setting of the other axes."""
+def plot_sweep(result: Union[SweepResult, PathLike], field: Optional[str] = None, x: Optional[str] = None,
+               xscale: str = "auto", yscale: str = "auto") -> Any:
+    """The sweep figure of `linflow plot`: summary field `field` (default t_eps; dotted names reach into stats;
+    several comma-separated give one panel each) against `x` (an axis or a numeric field; default the first numeric
+    axis), one colour per setting of the other axes, the median over the seeds with the interquartile band.
+    xscale, yscale: "auto" (log when the values span two decades), "log" or "linear"."""
     from . import plotting
     if isinstance(result, SweepResult):
-        return plotting.sweep_figure(result.sweep, result.lines, field, x)
+        return plotting.sweep_figure(result.sweep, result.lines, field, x, xscale, yscale)
     sweep_json, lines = _read_sweep_dir(os.fspath(result))
-    return plotting.sweep_figure(sweep_json, lines, field, x)
+    return plotting.sweep_figure(sweep_json, lines, field, x, xscale, yscale)
 
 
 def plot_experiment(result: Union[ExperimentResult, PathLike]) -> Any:

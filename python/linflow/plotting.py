@@ -9,18 +9,25 @@ Figures of a linflow output directory, as PNG and SVG in DIR/figures/ (their pat
                         (L(0) - L*) e^{-κt} and the late-time rate
     spectrum.{png,svg}  singular values of W and alignments u_i^T W v_i against t, target singular values dashed
   sweep / experiment directory (sweep.json + runs.jsonl):
-    sweep_FIELD_vs_AXIS.{png,svg}  a summary field of every run against one axis, one line per setting of the
-                                   other axes (FIELD: --field, default t_eps; dotted names reach into stats, as in
-                                   stats.rhs_evals; AXIS: --x, default the first numeric range axis)
+    sweep_FIELD_vs_AXIS.{png,svg}  a summary field against one axis (or numeric field), one colour per setting of
+                                   the other axes, named readably (depth N, σ0, η …); each point the median over
+                                   the seeds with the interquartile band, the runs per point in the legend (outside
+                                   the data). FIELD: --field, default t_eps, dotted names reach into stats, as in
+                                   stats.rhs_evals, several comma-separated give one panel each; AXIS: --x, default
+                                   the first numeric range axis; widths of distinct depths plot as depth N.
+                                   --xscale/--yscale log|linear|auto (auto: log when the values span two decades)
   experiment directory with an experiment.json of these experiments (instead of the sweep figure, unless --field
   or --x asks for it):
+    escape_time        observed t_eps against σ0 per depth with the docs/theory.md §6 escape integral as curves,
+                       and the relative error against the P9 tolerance
     stable_set_map     the slice coloured by the limit GF reached, with the boundary c_1 = 0 and the sufficient
                        conditions of docs/theory.md §5 (deficiency-margin ball, sublevel set, alignment) as contours
     rate_vs_depth      late-time rate against depth N (docs/theory.md §6 line, observed points) and t_eps against its κ bound
     bound_vs_observed  observed t_eps against the §6 κ bound, log-log, with the line y = x
     beyond_one_neuron  fraction of runs at the global optimum against init.scale, one line per depth, 95 % Wilson bars
 
-Command line (scripts/plot.py, what `linflow plot` runs): plot.py DIR [--field NAME] [--x KEY]. Exit code 2 on bad input, with one line on stderr.
+Command line (scripts/plot.py, what `linflow plot` runs): plot.py DIR [--field NAME] [--x KEY] [--xscale S]
+[--yscale S]. Exit code 2 on bad input, with one line on stderr.
 Needs matplotlib (Debian: python3-matplotlib); scripts/plot.py draws with the Agg backend, so no display is needed.
 The figure functions (run_figures, sweep_figure, experiment_figure) return figures and write nothing.
 """
@@ -214,27 +221,101 @@ def read_runs(path):
     return runs
 
 
-def plot_sweep(sweep_dir, out_dir, field, x_key):
+def plot_sweep(sweep_dir, out_dir, field, x_key, xscale="auto", yscale="auto"):
     """Draws a sweep directory's figure into out_dir; returns its paths."""
     with open(os.path.join(sweep_dir, "sweep.json")) as f:
         sweep = json.load(f)
     runs = read_runs(os.path.join(sweep_dir, "runs.jsonl"))
     if not runs:
         raise InputError(f"{sweep_dir}/runs.jsonl: no runs")
-    name, fig = named_sweep_figure(sweep, runs, field, x_key)
+    name, fig = named_sweep_figure(sweep, runs, field, x_key, xscale, yscale)
     return save(fig, out_dir, name)
 
 
-def sweep_figure(sweep, runs, field=None, x_key=None):
-    """The sweep figure: summary field `field` (default t_eps) of every run (runs.jsonl lines) against axis
-    `x_key` (default the first numeric range axis of sweep, the content of sweep.json)."""
-    return named_sweep_figure(sweep, runs, field, x_key)[1]
+def sweep_figure(sweep, runs, field=None, x_key=None, xscale="auto", yscale="auto"):
+    """The sweep figure: summary field `field` (default t_eps; several, comma-separated, give one panel each) of the
+    runs (runs.jsonl lines) against `x_key` (an axis of sweep, the content of sweep.json, or a numeric summary field;
+    default the first numeric range axis), one series per setting of the other axes: the median over the seeds with
+    the interquartile band. xscale, yscale: "log", "linear" or "auto" (log when the values span two decades)."""
+    return named_sweep_figure(sweep, runs, field, x_key, xscale, yscale)[1]
 
 
-def named_sweep_figure(sweep, runs, field, x_key):
+# Readable names of configuration keys in legends and axis labels: (symbol, what it is, unit).
+KEY_NAMES = {
+    "init.sigma0": ("σ0", "initial scale", "units of the target"),
+    "init.scale": ("init scale", "initial scale", "‖W(0)‖_F or entry std"),
+    "init.kind": ("init", "initialization", None),
+    "init.seed": ("init seed", "seed", None),
+    "init.delta": ("δ", "perturbation", None),
+    "solver.lr": ("η", "step size", "time per step"),
+    "solver.method": ("method", "method", None),
+    "solver.integrator": ("integrator", "integrator", None),
+    "solver.t_max": ("t_max", "horizon", "time t"),
+    "solver.eps": ("eps", "target excess loss", "(target units)²"),
+    "solver.rtol": ("rtol", "relative tolerance", None),
+    "problem.seed": ("target seed", "seed", None),
+    "network.widths": ("N", "depth", "layers"),
+}
+FIELD_UNITS = {"t_eps": "time t", "t_final": "time t", "excess_loss": "(target units)²", "loss": "(target units)²",
+               "initial_excess_loss": "(target units)²", "stats.rhs_evals": "gradient evaluations",
+               "stats.steps": "steps", "stats.rejected_steps": "steps"}
+SCALES = ("auto", "log", "linear")
+
+
+def key_symbol(key):
+    return KEY_NAMES.get(key, (key,))[0]
+
+
+def key_label(key):
+    """An axis label for a configuration key: 'σ0: initial scale  [units of the target]  (init.sigma0)'."""
+    if key not in KEY_NAMES:
+        return key
+    symbol, what, unit = KEY_NAMES[key]
+    return f"{what} {symbol}" + (f"  [{unit}]" if unit else "") + f"  ({key})"
+
+
+def value_text(key, value, widths_by_depth=True):
+    """A value as a legend shows it: widths as depth N (with the widths when depths repeat), numbers with %g."""
+    if key == "network.widths" and isinstance(value, list):
+        text = f"N = {len(value) - 1}"
+        return text if widths_by_depth else f"{text} ({'-'.join(str(w) for w in value)})"
+    if is_number(value):
+        return f"{key_symbol(key)} = {value:g}"
+    if isinstance(value, list):
+        return f"{key_symbol(key)} = [{', '.join(f'{v:g}' if is_number(v) else str(v) for v in value)}]"
+    return f"{key_symbol(key)} = {value}"
+
+
+def depths_are_distinct(runs, key="network.widths"):
+    """Whether the widths in the runs differ in depth (then a depth names them)."""
+    widths = {json.dumps(r["params"][key]) for r in runs if isinstance(r.get("params", {}).get(key), list)}
+    return len({len(json.loads(w)) for w in widths}) == len(widths)
+
+
+def check_scale(name, scale):
+    if scale not in SCALES:
+        raise InputError(f"--{name} {scale}: expected one of {', '.join(SCALES)}")
+
+
+def quartiles(values):
+    """(25th percentile, median, 75th percentile) by linear interpolation between order statistics."""
+    v = sorted(values)
+
+    def q(p):
+        pos = p * (len(v) - 1)
+        lo = int(math.floor(pos))
+        hi = min(lo + 1, len(v) - 1)
+        return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+
+    return q(0.25), q(0.5), q(0.75)
+
+
+def named_sweep_figure(sweep, runs, field, x_key, xscale="auto", yscale="auto"):
     """(file name, Figure) of the sweep figure."""
     if not runs:
         raise InputError("no runs")
+    check_scale("xscale", xscale)
+    check_scale("yscale", yscale)
     axes = sweep.get("axes", [])
     keys = [a["key"] for a in axes]
     if x_key is None:
@@ -242,68 +323,113 @@ def named_sweep_figure(sweep, runs, field, x_key):
         x_key = ranges[0] if ranges else (keys[0] if keys else None)
     if x_key is None:
         x_key = "run"
-    elif x_key not in keys:
-        raise InputError(f"--x {x_key}: not an axis of this sweep (axes: {', '.join(keys) or 'none'})")
-    field = field or "t_eps"
-    if all(field_value(r, field) is None for r in runs):
-        raise InputError(f"--field {field}: no run has this field")
+    elif x_key not in keys and not any(is_number(field_value(r, x_key)) for r in runs):
+        raise InputError(f"--x {x_key}: neither an axis of this sweep (axes: {', '.join(keys) or 'none'}) "
+                         "nor a numeric field of its runs")
+    on_axis = x_key in keys
+    fields = [f.strip() for f in (field or "t_eps").split(",") if f.strip()]
+    for f in fields:
+        if all(field_value(r, f) is None for r in runs):
+            raise InputError(f"--field {f}: no run has this field")
+    by_depth = depths_are_distinct(runs)
+    # Zipped axes move together: a group names a series by its first axis, and the group of x names none.
+    groups = []
+    for a in axes:
+        if a.get("zip") and groups:
+            groups[-1].append(a["key"])
+        else:
+            groups.append([a["key"]])
+    series_keys = [g[0] for g in groups if x_key not in g]
 
     def x_of(run):
-        return run["run"] if x_key == "run" else run["params"].get(x_key)
+        if x_key == "run":
+            return run["run"]
+        value = run["params"].get(x_key) if on_axis else field_value(run, x_key)
+        if x_key == "network.widths" and isinstance(value, list) and by_depth:
+            return len(value) - 1  # depth N
+        return value
 
     xs_raw = [x_of(r) for r in runs]
     x_categorical = not all(is_number(v) for v in xs_raw)
-    x_categories = sorted({json.dumps(v) for v in xs_raw}) if x_categorical else []
-    ys_raw = [field_value(r, field) for r in runs]
-    y_categorical = any(isinstance(v, str) for v in ys_raw)
-    y_categories = sorted({v for v in ys_raw if isinstance(v, str)}) if y_categorical else []
+    x_categories = []
+    for v in xs_raw:  # in grid order
+        if x_categorical and json.dumps(v) not in x_categories:
+            x_categories.append(json.dumps(v))
 
-    groups = {}
-    for run, x, y in zip(runs, xs_raw, ys_raw):
-        label = ", ".join(f"{k} = {json.dumps(run['params'].get(k))}" for k in keys if k != x_key)
-        if run.get("repeat", 0) and sweep.get("seeds", 1) > 1:
-            label += (", " if label else "") + f"repeat {run['repeat']}"
+    series = {}  # label -> {x: [runs]}, in grid order
+    for run, x in zip(runs, xs_raw):
+        label = ", ".join(value_text(k, run["params"].get(k), by_depth) for k in series_keys)
         xv = x_categories.index(json.dumps(x)) if x_categorical else x
-        if y_categorical:
-            yv = y_categories.index(y) if isinstance(y, str) else None
-        else:
-            yv = y if is_number(y) else None
-        groups.setdefault(label, []).append((xv, yv))
+        series.setdefault(label, {}).setdefault(xv, []).append(run)
+    repeats = max(len(v) for s in series.values() for v in s.values())
+    palette = plt.get_cmap("tab10" if len(series) <= 10 else "viridis")
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    for i, (label, pts) in enumerate(groups.items()):  # grid order
-        pts = sorted(p for p in pts if p[1] is not None)
-        if not pts:
-            continue
-        style = "o" if y_categorical else "o-"
-        # Categories would stack every group on the same row: offset each group a little so all stay visible.
-        offset = 0.08 * (i - (len(groups) - 1) / 2) if y_categorical else 0.0
-        ax.plot([p[0] for p in pts], [p[1] + offset for p in pts], style, color=f"C{i % 10}", markersize=4,
-                label=label or None)
+    fig, panels = plt.subplots(len(fields), 1, figsize=(9, 3.2 + 2.4 * len(fields)), squeeze=False, sharex=True)
+    for panel, f in zip(panels[:, 0], fields):
+        ys_raw = [field_value(r, f) for r in runs]
+        y_categorical = any(isinstance(v, str) for v in ys_raw)
+        y_categories = sorted({v for v in ys_raw if isinstance(v, str)}) if y_categorical else []
+        for i, (label, points) in enumerate(series.items()):
+            colour = palette(i if len(series) <= 10 else i / max(1, len(series) - 1))
+            if y_categorical:  # statuses: every run a point, each series offset a little so all stay visible
+                offset = 0.08 * (i - (len(series) - 1) / 2)
+                pts = [(x, y_categories.index(field_value(r, f)) + offset) for x, rs in points.items() for r in rs
+                       if isinstance(field_value(r, f), str)]
+                panel.plot([p[0] for p in pts], [p[1] for p in pts], "o", color=colour, markersize=4,
+                           label=f"{label or 'all runs'}")
+                continue
+            xs, lo, med, hi, counts = [], [], [], [], []
+            for x in sorted(points):
+                ys = [field_value(r, f) for r in points[x]]
+                ys = [y for y in ys if is_number(y)]
+                if not ys:
+                    continue
+                q1, q2, q3 = quartiles(ys)
+                xs.append(x)
+                lo.append(q1)
+                med.append(q2)
+                hi.append(q3)
+                counts.append(len(ys))
+            if not xs:
+                continue
+            n = f"n = {min(counts)}" if min(counts) == max(counts) else f"n = {min(counts)}–{max(counts)}"
+            panel.plot(xs, med, "o-", color=colour, markersize=4, label=f"{label or 'all runs'} ({n})")
+            if max(counts) > 1:
+                panel.fill_between(xs, lo, hi, color=colour, alpha=0.2, linewidth=0)
+        if y_categorical:
+            panel.set_yticks(range(len(y_categories)))
+            panel.set_yticklabels(y_categories)
+            panel.set_ylim(-0.5, len(y_categories) - 0.5)
+        elif yscale == "log" or (yscale == "auto" and spans_decades(ys_raw)):
+            panel.set_yscale("log")
+        unit = FIELD_UNITS.get(f)
+        panel.set_ylabel(f + (f"  [{unit}]" if unit else ""))
+        panel.grid(True, which="both", alpha=0.3)
+        missing = sum(1 for y in ys_raw if y is None)
+        title = f"{f} vs {x_key}: {len(runs)} runs"
+        if repeats > 1 and not y_categorical:
+            title += f"; median over {repeats} seeds, band: 25th–75th percentile"
+        if missing:
+            title += f" ({missing} without {f})"
+        panel.set_title(title, fontsize=10)
+        if any(series.keys()) or repeats > 1:
+            panel.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    bottom = panels[-1, 0]
     if x_categorical:
-        ax.set_xticks(range(len(x_categories)))
-        ax.set_xticklabels(x_categories, rotation=20, fontsize=8)
-    elif spans_decades(xs_raw):
-        ax.set_xscale("log")
-    if y_categorical:
-        ax.set_yticks(range(len(y_categories)))
-        ax.set_yticklabels(y_categories)
-    elif spans_decades(ys_raw):
-        ax.set_yscale("log")
-    units = {"t_eps": "  [time t]", "t_final": "  [time t]", "excess_loss": "  [(target units)²]",
-             "loss": "  [(target units)²]", "stats.rhs_evals": "  [gradient evaluations]",
-             "stats.steps": "  [steps]"}
-    ax.set_xlabel(x_key + ("  [run index]" if x_key == "run" else "  [config value]"))
-    ax.set_ylabel(field + units.get(field, ""))
-    ax.grid(True, which="both", alpha=0.3)
-    if any(groups.keys()):
-        ax.legend(fontsize=7)
-    missing = sum(1 for y in ys_raw if y is None)
-    title = f"{field} vs {x_key}: {len(runs)} runs"
-    if missing:
-        title += f" ({missing} without {field})"
-    ax.set_title(title, fontsize=10)
-    name = f"sweep_{field}_vs_{x_key}".replace("/", "_")
+        bottom.set_xticks(range(len(x_categories)))
+        bottom.set_xticklabels(x_categories, rotation=20, fontsize=8)
+    elif xscale == "log" or (xscale == "auto" and spans_decades(xs_raw)):
+        bottom.set_xscale("log")
+    if x_key == "run":
+        bottom.set_xlabel("run  [run index]")
+    elif x_key == "network.widths" and by_depth:
+        bottom.set_xlabel("depth N  [layers]  (network.widths)")
+    elif on_axis:
+        bottom.set_xlabel(key_label(x_key))
+    else:
+        unit = FIELD_UNITS.get(x_key)
+        bottom.set_xlabel(x_key + (f"  [{unit}]" if unit else ""))
+    name = f"sweep_{'+'.join(fields)}_vs_{x_key}".replace("/", "_")
     return name, detach(fig)
 
 
@@ -465,7 +591,75 @@ def plot_beyond_one_neuron(exp):
     return detach(fig)
 
 
+def escape_integral(depth, s1, a, b, points=4001):
+    """The docs/theory.md §6 escape integral ∫_a^b dx / (N x^{2−2/N} (s_1 − x)) for 0 < a < b < s_1: the time the
+    magnitude σ of an aligned balanced start takes from a to b. Simpson's rule in ln x below s_1/2 and in
+    −ln(s_1 − x) above it, where both integrands are smooth."""
+    def simpson(f, lo, hi):
+        if hi <= lo:
+            return 0.0
+        h = (hi - lo) / (points - 1)
+        total = f(lo) + f(hi)
+        for i in range(1, points - 1):
+            total += (4 if i % 2 else 2) * f(lo + i * h)
+        return total * h / 3
+
+    n = float(depth)
+    mid = s1 / 2
+    low = simpson(lambda u: math.exp((2 / n - 1) * u) / (n * (s1 - math.exp(u))),
+                  math.log(a), math.log(min(b, mid)))
+    high = simpson(lambda w: 1 / (n * (s1 - math.exp(-w)) ** (2 - 2 / n)),
+                   -math.log(s1 - max(a, mid)), -math.log(s1 - b)) if b > mid else 0.0
+    return low + high
+
+
+def plot_escape_time(exp):
+    runs = exp["runs"]
+    s1 = exp.get("s1")
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    ax = axes[0]
+    depths = sorted({r["depth"] for r in runs})
+    for i, n in enumerate(depths):
+        sel = sorted((r for r in runs if r["depth"] == n), key=lambda r: r["sigma0"])
+        if s1 and all("sigma1" in r for r in sel):
+            lo, hi = math.log(sel[0]["sigma0"]), math.log(sel[-1]["sigma0"])
+            grid = [math.exp(lo + (hi - lo) * j / 60) for j in range(61)]
+            ax.plot(grid, [escape_integral(n, s1, g, sel[0]["sigma1"], 801) for g in grid], color=f"C{i}",
+                    linewidth=1.2, label=f"N = {n}: §6 escape integral" if i == 0 else f"N = {n}: theory")
+        obs = [r for r in sel if r["observed"] is not None]
+        ax.plot([r["sigma0"] for r in obs], [r["observed"] for r in obs], "o", color=f"C{i}", markersize=6,
+                markerfacecolor="none", label=f"N = {n}: observed t_eps ({len(obs)})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("initial scale σ0  [units of the target]  (init.sigma0)")
+    ax.set_ylabel("escape time t_eps  [time t]")
+    ax.set_title("time to escape from W(0) = σ0 u_1 v_1ᵀ: lines ∫ dx / (N x^{2−2/N}(s_1 − x)) (docs/theory.md §6), "
+                 "circles GF", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    ax = axes[1]
+    for i, n in enumerate(depths):
+        sel = sorted((r for r in runs if r["depth"] == n and r["relative_error"] is not None),
+                     key=lambda r: r["sigma0"])
+        ax.plot([r["sigma0"] for r in sel], [max(r["relative_error"], 1e-17) for r in sel], "o-", color=f"C{i}",
+                markersize=4, label=f"N = {n}")
+    tol = exp.get("tolerance")
+    if tol:
+        ax.axhline(tol, color="red", linestyle="--", label=f"P9 tolerance {tol:g} (docs/theory.md §8)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("initial scale σ0  [units of the target]  (init.sigma0)")
+    ax.set_ylabel("|observed − predicted| / predicted")
+    ax.set_title(f"relative error, max {exp.get('max_relative_error') or float('nan'):.2g}", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    fig.suptitle(exp.get("verdict", "escape-time").split(";")[0], fontsize=9)  # the growth rates follow in the table
+    fig.tight_layout()
+    return detach(fig)
+
+
 EXPERIMENT_FIGURES = {
+    "escape-time": plot_escape_time,
     "stable-set-map": plot_stable_set_map,
     "rate-vs-depth": plot_rate_vs_depth,
     "bound-vs-observed": plot_bound_vs_observed,
@@ -496,8 +690,10 @@ def main(argv):
     """`linflow plot DIR [--field F] [--x K]` (scripts/plot.py): draws DIR's figures into DIR/figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dir", help="output directory of linflow train, demo, sweep or experiment")
-    parser.add_argument("--field", help="sweep: summary field to plot (default t_eps)")
-    parser.add_argument("--x", dest="x_key", help="sweep: axis key for the horizontal axis")
+    parser.add_argument("--field", help="sweep: summary field(s) to plot, comma-separated (default t_eps)")
+    parser.add_argument("--x", dest="x_key", help="sweep: axis key (or numeric field) for the horizontal axis")
+    parser.add_argument("--xscale", default="auto", help="sweep: auto, log or linear")
+    parser.add_argument("--yscale", default="auto", help="sweep: auto, log or linear")
     args = parser.parse_args(argv)
     out_dir = os.path.join(args.dir, "figures")
     try:
@@ -505,7 +701,7 @@ def main(argv):
                 os.path.join(args.dir, "sweep.json")):
             paths = None if args.field or args.x_key else plot_experiment(args.dir, out_dir)
             if paths is None:
-                paths = plot_sweep(args.dir, out_dir, args.field, args.x_key)
+                paths = plot_sweep(args.dir, out_dir, args.field, args.x_key, args.xscale, args.yscale)
         elif os.path.isfile(os.path.join(args.dir, "trajectory.csv")) and os.path.isfile(
                 os.path.join(args.dir, "summary.json")):
             paths = plot_run(args.dir, out_dir)

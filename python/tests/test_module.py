@@ -253,6 +253,49 @@ def test_an_experiment_gives_its_verdict(tmp_path, monkeypatch, cli_path):
     assert "PASS" in result._repr_markdown_()
 
 
+def test_sweep_figure_draws_the_median_over_seeds_with_its_band():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from linflow import plotting
+    result = linflow.sweep(sweep_file("tiny.toml"), threads=2)  # 3 sigma0 × 2 methods × 2 seeds
+    fig = result.plot(field="stats.rhs_evals")
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    assert len(lines) == 2, [line.get_label() for line in lines]  # one per method, not one per method and seed
+    assert len(ax.collections) == 2  # the interquartile bands
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["method = gf (n = 2)", "method = gd (n = 2)"]
+    assert legend.get_bbox_to_anchor().x0 > ax.get_window_extent().x1  # outside the data
+    for line, method in zip(lines, ("gf", "gd")):
+        for x, y in zip(line.get_xdata(), line.get_ydata()):
+            evals = [r["stats"]["rhs_evals"] for r in result.lines
+                     if r["params"]["solver.method"] == method and r["params"]["init.sigma0"] == x]
+            assert len(evals) == 2 and y == pytest.approx(sum(evals) / 2, rel=1e-15)  # the median of two
+    assert plotting.quartiles([1.0, 2.0, 3.0, 4.0, 5.0]) == (2.0, 3.0, 4.0)
+    linear = result.plot(field="stats.rhs_evals,t_final", x="init.sigma0")
+    assert len(linear.axes) == 2
+    with pytest.raises(linflow.InputError, match="--xscale cubic: expected one of auto, log, linear"):
+        plotting.sweep_figure(result.sweep, result.lines, "t_eps", None, xscale="cubic")
+
+
+def test_escape_time_figure_draws_the_theory_the_verdict_uses(tmp_path, monkeypatch):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from linflow import plotting
+    monkeypatch.setenv("LINFLOW_EXPERIMENTS", sweep_file("experiments"))
+    result = linflow.experiment("escape-time", threads=2, out=tmp_path / "escape")
+    assert result.passed is True
+    s1 = result.report["s1"]
+    for run in result.report["runs"]:
+        # The figure's curve (Simpson in Python) is the experiment's prediction (the C++ §6 integral).
+        t = plotting.escape_integral(run["depth"], s1, run["sigma0"], run["sigma1"])
+        assert t == pytest.approx(run["predicted"], rel=1e-9)
+    fig = result.plot()
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert "N = 2: §6 escape integral" in labels and "N = 4: theory" in labels
+    assert "N = 4: observed t_eps (2)" in labels
+
+
 def test_progress_is_off_when_not_interactive(monkeypatch):
     from linflow import _progress
     monkeypatch.setattr(_progress, "interactive", lambda: False)

@@ -18,8 +18,36 @@ void setup_plot(CLI::App& app, PlotOptions& opt, std::function<int()>& action) {
   auto* sub = app.add_subcommand(
       "plot", "Draw the figures of a train/demo or sweep output directory (PNG and SVG, with scripts/plot.py)");
   sub->add_option("dir", opt.dir, "Output directory of train, demo, sweep or experiment")->required();
-  sub->add_option("--field", opt.field, "Sweep: summary field to plot (default t_eps)");
-  sub->add_option("--x", opt.x, "Sweep: axis key for the horizontal axis (default the first axis)");
+  sub->add_option("--field", opt.field,
+                  "Sweep: summary field(s) on the y axis, comma-separated for one panel each (default t_eps; dotted "
+                  "names reach into stats, as in stats.rhs_evals)");
+  sub->add_option("--x", opt.x,
+                  "Sweep: axis key, or numeric summary field, on the x axis (default the first range axis)");
+  sub->add_option("--xscale", opt.xscale, "Sweep: x axis scale")
+      ->check(CLI::IsMember({"auto", "log", "linear"}))
+      ->capture_default_str();
+  sub->add_option("--yscale", opt.yscale, "Sweep: y axis scale (auto: log when the values span two decades)")
+      ->check(CLI::IsMember({"auto", "log", "linear"}))
+      ->capture_default_str();
+  sub->footer(
+      "Figures (in DIR/figures/, PNG and SVG; their paths are printed):\n"
+      "  train, demo, analyze --simulate directory:\n"
+      "    loss       excess loss L - L* against t (linear and log time), eps and t_eps marked; with analysis.json\n"
+      "               the docs/theory.md section 6 kappa bound and the late-time rate\n"
+      "    spectrum   singular values of W and alignments u_i^T W v_i against t, target singular values dashed\n"
+      "  sweep directory (sweep.json + runs.jsonl), or an experiment with --field/--x:\n"
+      "    sweep_FIELD_vs_X   FIELD against X, one colour per setting of the other axes (named as depth N, sigma0,\n"
+      "               ...), the median over the seeds with the 25th-75th percentile band, the runs per point (n)\n"
+      "               in the legend, which stands outside the data; widths of distinct depths plot as depth N\n"
+      "  experiment directory (its own figure):\n"
+      "    escape_time        observed t_eps against sigma0 per depth with the section 6 escape integral as\n"
+      "                       curves, and the relative error against the P9 tolerance\n"
+      "    stable_set_map     the slice coloured by the limit GF reached, the boundary c_1 = 0 and the section 5\n"
+      "                       sufficient conditions as contours\n"
+      "    rate_vs_depth      late-time rate against depth with the section 6 line; t_eps against its kappa bound\n"
+      "    bound_vs_observed  observed t_eps against the section 6 kappa bound, log-log, with y = x\n"
+      "    beyond_one_neuron  fraction of runs at the global optimum against init.scale per depth, Wilson bars\n"
+      "  gd-step-size has no figure of its own: its sweep figure is drawn.");
   sub->callback([&] { action = [&] { return run_plot(opt); }; });
 }
 
@@ -29,6 +57,8 @@ int run_plot(const PlotOptions& opt) {
   std::vector<std::string> args{python, plot_script().string(), opt.dir};
   if (!opt.field.empty()) args.insert(args.end(), {"--field", opt.field});
   if (!opt.x.empty()) args.insert(args.end(), {"--x", opt.x});
+  if (opt.xscale != "auto") args.insert(args.end(), {"--xscale", opt.xscale});
+  if (opt.yscale != "auto") args.insert(args.end(), {"--yscale", opt.yscale});
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());

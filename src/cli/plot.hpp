@@ -7,8 +7,10 @@ namespace linflow::cli {
 
 struct PlotOptions {
   std::string dir;
-  std::string field;  ///< sweep: the summary field on the y axis (default t_eps)
-  std::string x;      ///< sweep: the axis key on the x axis (default the first axis)
+  std::string field;            ///< sweep: the summary field on the y axis (default t_eps)
+  std::string x;                ///< sweep: the axis key (or numeric field) on the x axis (default the first range axis)
+  std::string xscale = "auto";  ///< sweep: log, linear or auto (log when the values span two decades)
+  std::string yscale = "auto";
 };
 
 void setup_plot(CLI::App& app, PlotOptions& opt, std::function<int()>& action);

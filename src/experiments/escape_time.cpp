@@ -21,6 +21,7 @@ struct Row {
   long run = 0;
   int depth = 0;
   double sigma0 = 0;
+  double sigma1 = 0;  // the escape level s_1 − √(2 eps)
   double predicted = 0;
   std::optional<double> observed;
   std::string status;
@@ -60,6 +61,7 @@ ExperimentReport analyze_escape_time(const SweepConfig& sweep, const std::vector
     row.depth = static_cast<int>(c.widths.size()) - 1;
     row.sigma0 = c.init.sigma0;
     const double sigma1 = s1 - std::sqrt(2 * c.solver.eps);
+    row.sigma1 = sigma1;
     if (!(row.sigma0 < sigma1)) {
       throw InputError("escape-time run " + std::to_string(row.run) + ": σ0 = " + format_number(row.sigma0) +
                        " is not below the escape level s_1 − √(2 eps) = " + format_number(sigma1));
@@ -89,6 +91,7 @@ ExperimentReport analyze_escape_time(const SweepConfig& sweep, const std::vector
     measured.push_back({{"run", r.run},
                         {"depth", r.depth},
                         {"sigma0", r.sigma0},
+                        {"sigma1", r.sigma1},
                         {"predicted", r.predicted},
                         {"observed", r.observed ? nlohmann::ordered_json(*r.observed) : nlohmann::ordered_json()},
                         {"relative_error", r.observed ? nlohmann::ordered_json(error) : nlohmann::ordered_json()},
@@ -137,6 +140,7 @@ ExperimentReport analyze_escape_time(const SweepConfig& sweep, const std::vector
   report.json["passed"] = report.passed;
   report.json["verdict"] = report.verdict;
   report.json["tolerance"] = kTolerance;
+  report.json["s1"] = s1;
   report.json["max_relative_error"] = missing == 0 ? nlohmann::ordered_json(worst) : nlohmann::ordered_json();
   report.json["growth"] = growth_json;
   report.json["runs"] = measured;
