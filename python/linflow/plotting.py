@@ -423,6 +423,8 @@ def named_sweep_figure(sweep, runs, field, x_key, xscale="auto", yscale="auto"):
     if x_key == "run":
         bottom.set_xlabel("run  [run index]")
     elif x_key == "network.widths" and by_depth:
+        from matplotlib.ticker import MaxNLocator
+        bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
         bottom.set_xlabel("depth N  [layers]  (network.widths)")
     elif on_axis:
         bottom.set_xlabel(key_label(x_key))

@@ -85,7 +85,7 @@ class RunsFile {
       const std::string key = j.is_discarded() ? std::string() : line_key(sweep, json(j));
       if (key.empty()) {
         throw InputError(path_.string() + ":" + std::to_string(number) +
-                         ": not a run of a sweep (a JSON object with \"params\" and \"repeat\" expected)");
+                         R"(: not a run of a sweep (a JSON object with "params" and "repeat" expected))");
       }
       finished.emplace(key, std::make_pair(number, std::move(j)));  // a duplicate cannot differ: runs are deterministic
     }
