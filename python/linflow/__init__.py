@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from . import _linflow
-from ._config import Config, ConfigLike, as_matrix, resolved, toml_text
+from ._config import Config, ConfigLike, as_matrix, normalize_overrides, resolved, toml_text, toml_value
 from ._linflow import InputError
 from ._progress import progress_bar
 
@@ -283,8 +283,14 @@ class _OutDir:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
+def _set_strings(overrides: Optional[Mapping[str, Any]], kwargs: Mapping[str, Any]) -> List[str]:
+    """{"section.key": value} and section__key=value keywords as `--set` strings."""
+    return [f"{k}={toml_value(v, k)}" for k, v in normalize_overrides(overrides, kwargs).items()]
+
+
 def sweep(sweep_config: Union[PathLike, Mapping[str, Any]], *, threads: int = 1, out: Optional[PathLike] = None,
-          resume: bool = False, progress: Optional[bool] = None) -> SweepResult:
+          resume: bool = False, progress: Optional[bool] = None, overrides: Optional[Mapping[str, Any]] = None,
+          **kwargs: Any) -> SweepResult:
     """Runs a sweep (what `linflow sweep` does): a sweep file path, or a dict with its tables ({"sweep": {...},
     "base": {...} or "sweep": {"base": "base.toml"}, "axis": [{...}, ...]}; relative paths from the current
     directory).
@@ -292,15 +298,18 @@ def sweep(sweep_config: Union[PathLike, Mapping[str, Any]], *, threads: int = 1,
     Args:
         threads: compute threads (0: one per core); runs.jsonl is the same for any number.
         out: the output directory (sweep.json, runs.jsonl); None: a temporary one, removed after reading.
-        resume: continue an interrupted sweep in `out`.
+        resume: continue an interrupted sweep in `out`, or extend it (more seeds, points, values): only the runs
+            not in its runs.jsonl are run.
         progress: a tqdm bar over the runs; None: when interactive.
+        overrides, section__key=value keywords: keys of the base configuration, as `linflow sweep --set`.
 
     A run whose parameters are rejected as input is a row with status "error" (as in the CLI, which then exits 2).
     Raises InputError on a bad sweep file or output directory.
     """
     path, text, base_dir = _sweep_source(sweep_config)
     with _OutDir(out) as d, progress_bar(progress, "sweep", "linflow sweep") as bar:
-        summary = _linflow.sweep(path, text, base_dir, d.path, int(threads), bool(resume), bar)
+        summary = _linflow.sweep(path, text, base_dir, d.path, int(threads), bool(resume), bar,
+                                 _set_strings(overrides, kwargs))
         sweep_json, lines = _read_sweep_dir(d.path)
         return SweepResult(summary, lines, sweep_json, d.path if d.given else None)
 
@@ -354,10 +363,11 @@ def experiments() -> Dict[str, str]:
 
 
 def experiment(name: str, *, threads: int = 1, out: Optional[PathLike] = None, resume: bool = False,
-               progress: Optional[bool] = None) -> ExperimentResult:
+               progress: Optional[bool] = None, overrides: Optional[Mapping[str, Any]] = None,
+               **kwargs: Any) -> ExperimentResult:
     """Runs built-in experiment `name` (what `linflow experiment NAME` does) and returns its runs and verdict.
 
-    Args as `sweep`; the report is also written to OUT/experiment.json. Raises InputError for an unknown name
+    Args as `sweep` (overrides included); the report is also written to OUT/experiment.json. Raises InputError for an unknown name
     (listing the known ones). A sweep with error lines returns without a verdict (passed and verdict None).
     """
     known = experiments()
@@ -365,7 +375,8 @@ def experiment(name: str, *, threads: int = 1, out: Optional[PathLike] = None, r
         raise InputError(f"unknown experiment '{name}' (known: {', '.join(known)})")
     sweep_file = os.path.join(experiments_dir(), name + ".toml")
     with _OutDir(out) as d, progress_bar(progress, "sweep", f"linflow experiment {name}") as bar:
-        data = _linflow.experiment(name, sweep_file, d.path, int(threads), bool(resume), bar)
+        data = _linflow.experiment(name, sweep_file, d.path, int(threads), bool(resume), bar,
+                                   _set_strings(overrides, kwargs))
         sweep_json, lines = _read_sweep_dir(d.path)
         return ExperimentResult(name, data, lines, sweep_json, d.path if d.given else None)
 

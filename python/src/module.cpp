@@ -350,13 +350,15 @@ PYBIND11_MODULE(_linflow, m) {
   m.def(
       "sweep",
       [](const std::string& path, const std::string& toml_text, const std::string& base_dir, const std::string& out_dir,
-         int threads, bool resume, const py::object& progress) {
-        const SweepConfig sweep = path.empty() ? parse_sweep(toml_text, base_dir) : load_sweep(path);
+         int threads, bool resume, const py::object& progress, const std::vector<std::string>& overrides) {
+        const SweepConfig sweep =
+            path.empty() ? parse_sweep(toml_text, base_dir, "sweep", overrides) : load_sweep(path, overrides);
         return sweep_summary_dict(sweep_into(sweep, out_dir, threads, resume, progress));
       },
       py::arg("path"), py::arg("toml_text"), py::arg("base_dir"), py::arg("out_dir"), py::arg("threads"),
-      py::arg("resume"), py::arg("progress") = py::none(),
-      "Runs a sweep (from a file, or TOML text when path is empty) into out_dir; returns its summary.");
+      py::arg("resume"), py::arg("progress") = py::none(), py::arg("overrides") = std::vector<std::string>{},
+      "Runs a sweep (from a file, or TOML text when path is empty; `overrides` as --set on its base) into out_dir; "
+      "returns its summary.");
   m.def(
       "experiments",
       [] {
@@ -368,8 +370,8 @@ PYBIND11_MODULE(_linflow, m) {
   m.def(
       "experiment",
       [](const std::string& name, const std::string& sweep_file, const std::string& out_dir, int threads, bool resume,
-         const py::object& progress) {
-        const SweepConfig sweep = load_sweep(sweep_file);
+         const py::object& progress, const std::vector<std::string>& overrides) {
+        const SweepConfig sweep = load_sweep(sweep_file, overrides);
         const SweepSummary summary = sweep_into(sweep, out_dir, threads, resume, progress);
         py::dict d;
         d["sweep"] = sweep_summary_dict(summary);
@@ -383,5 +385,6 @@ PYBIND11_MODULE(_linflow, m) {
         return d;
       },
       py::arg("name"), py::arg("sweep_file"), py::arg("out_dir"), py::arg("threads"), py::arg("resume"),
-      py::arg("progress") = py::none(), "Runs experiment `name` (its sweep file) into out_dir and reports on it.");
+      py::arg("progress") = py::none(), py::arg("overrides") = std::vector<std::string>{},
+      "Runs experiment `name` (its sweep file; `overrides` as --set on its base) into out_dir and reports on it.");
 }

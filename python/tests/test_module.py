@@ -253,6 +253,19 @@ def test_an_experiment_gives_its_verdict(tmp_path, monkeypatch, cli_path):
     assert "PASS" in result._repr_markdown_()
 
 
+def test_a_sweep_takes_overrides_and_extends_by_resume(tmp_path):
+    part = linflow.sweep(sweep_file("tiny_part.toml"), out=tmp_path / "s", solver__t_max=50.0)
+    assert part.sweep["base"]["solver"]["t_max"] == 50.0 and part.summary["executed"] == 2
+    with pytest.raises(linflow.InputError, match="another base configuration"):
+        linflow.sweep(sweep_file("tiny.toml"), out=tmp_path / "s", resume=True)
+    grown = linflow.sweep(sweep_file("tiny.toml"), out=tmp_path / "s", resume=True,
+                          overrides={"solver.t_max": 50.0})
+    assert grown.summary["resumed"] == 2 and grown.summary["executed"] == 10
+    fresh = linflow.sweep(sweep_file("tiny.toml"), out=tmp_path / "f", overrides={"solver.t_max": 50.0})
+    assert (tmp_path / "s" / "runs.jsonl").read_bytes() == (tmp_path / "f" / "runs.jsonl").read_bytes()
+    assert [line["run"] for line in grown.lines] == list(range(12))
+
+
 def test_sweep_figure_draws_the_median_over_seeds_with_its_band():
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
