@@ -707,6 +707,30 @@ log = true
   EXPECT_THROW(run(parse_sweep(extended + kBase, ".", "t", {"solver.t_max=50"}), grown, 1, true), InputError);
 }
 
+// A kill during the extending session leaves a journal of the earlier sweep's lines (their old numbers), some new
+// lines and half a line; --resume matches them all by key and still writes the fresh sweep's bytes.
+TEST(SweepExtend, AKillWhileExtendingLeavesAJournalThatResumeCompletes) {
+  const std::string axis = "[[axis]]\nkey = \"init.sigma0\"\n";
+  const SweepConfig small = sweep_of("[sweep]\n" + axis + "values = [0.1, 0.001]\n");
+  const SweepConfig extended = sweep_of("[sweep]\nseeds = 2\n" + axis + "values = [0.1, 0.01, 0.001]\n");
+  const fs::path killed = fresh_dir("killed_extension"), fresh = fresh_dir("fresh_extension");
+  run(small, killed, 1);
+  run(extended, fresh, 1);
+  const auto old_lines = lines_of(read(killed / "runs.jsonl"));
+  const auto new_lines = lines_of(read(fresh / "runs.jsonl"));
+  ASSERT_EQ(old_lines.size(), 2u);
+  ASSERT_EQ(new_lines.size(), 6u);
+  // Runs 0 (sigma0 0.1, repeat 0) and 4 (0.001, repeat 0) of the extended sweep are runs 0 and 1 of the small one.
+  EXPECT_EQ(nlohmann::json::parse(old_lines[1])["id"], nlohmann::json::parse(new_lines[4])["id"]);
+  std::ofstream(killed / "sweep.json", std::ios::trunc) << read(fresh / "sweep.json");
+  write(killed / "runs.jsonl",
+        old_lines[0] + "\n" + old_lines[1] + "\n" + new_lines[3] + "\n" + new_lines[2].substr(0, 30));
+  const SweepSummary s = run(extended, killed, 2, /*resume=*/true);
+  EXPECT_EQ(s.resumed, 3);
+  EXPECT_EQ(s.executed, 3);
+  EXPECT_EQ(read(killed / "runs.jsonl"), read(fresh / "runs.jsonl"));
+}
+
 TEST(SweepExtend, MoreDrawnPointsKeepTheEarlierOnes) {
   const std::string axis = "[[axis]]\nkey = \"init.sigma0\"\nfrom = 1e-2\nto = 1e-1\nlog = true\n";
   const fs::path grown = fresh_dir("drawn_grown"), fresh = fresh_dir("drawn_fresh");
