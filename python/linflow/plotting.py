@@ -16,6 +16,8 @@ Figures of a linflow output directory, as PNG and SVG in DIR/figures/ (their pat
                                    stats.rhs_evals, several comma-separated give one panel each; AXIS: --x, default
                                    the first numeric range axis; widths of distinct depths plot as depth N.
                                    --xscale/--yscale log|linear|auto (auto: log when the values span two decades)
+    trajectories.{png,svg}         with sweep.save = ["trajectory"]: excess loss against t of every run, one
+                                   colour per grid point, log-log
   experiment directory with an experiment.json of these experiments (instead of the sweep figure, unless --field
   or --x asks for it):
     escape_time        observed t_eps against σ0 per depth with the docs/theory.md §6 escape integral as curves,
@@ -229,7 +231,42 @@ def plot_sweep(sweep_dir, out_dir, field, x_key, xscale="auto", yscale="auto"):
     if not runs:
         raise InputError(f"{sweep_dir}/runs.jsonl: no runs")
     name, fig = named_sweep_figure(sweep, runs, field, x_key, xscale, yscale)
-    return save(fig, out_dir, name)
+    paths = save(fig, out_dir, name)
+    if "trajectory" in sweep.get("save", []):
+        paths += save(trajectories_figure(sweep, runs, sweep_dir), out_dir, "trajectories")
+    return paths
+
+
+def trajectories_figure(sweep, runs, sweep_dir):
+    """Excess loss against t of every run whose trajectory the sweep saved (sweep.save = ["trajectory"]: in
+    DIR/runs/<id>/trajectory.csv), one colour per point of the grid (its repeats share it), log-log."""
+    keys = [a["key"] for a in sweep.get("axes", [])]
+    by_depth = depths_are_distinct(runs)
+    points = {}
+    for run in runs:
+        path = os.path.join(sweep_dir, "runs", run.get("id", ""), "trajectory.csv")
+        if run.get("id") and os.path.isfile(path):
+            label = ", ".join(value_text(k, run["params"].get(k), by_depth) for k in keys) or "all runs"
+            points.setdefault(label, []).append(read_trajectory(path))
+    if not points:
+        raise InputError(f"{sweep_dir}/runs: no saved trajectory (sweep.save = [\"trajectory\"])")
+    palette = plt.get_cmap("tab10" if len(points) <= 10 else "viridis")
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for i, (label, trajectories) in enumerate(points.items()):
+        colour = palette(i if len(points) <= 10 else i / max(1, len(points) - 1))
+        for j, cols in enumerate(trajectories):
+            pts = [(t, e) for t, e in zip(cols["t"], cols["excess_loss"]) if t > 0 and e > 0]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], color=colour, linewidth=1, alpha=0.8,
+                    label=f"{label} ({len(trajectories)} runs)" if j == 0 else None)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(TIME_LABEL + " (log scale)")
+    ax.set_ylabel(LOSS_LABEL)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    count = sum(len(t) for t in points.values())
+    ax.set_title(f"saved trajectories: {count} runs, one colour per point", fontsize=10)
+    return detach(fig)
 
 
 def sweep_figure(sweep, runs, field=None, x_key=None, xscale="auto", yscale="auto"):

@@ -39,6 +39,8 @@ void setup_plot(CLI::App& app, PlotOptions& opt, std::function<int()>& action) {
       "    sweep_FIELD_vs_X   FIELD against X, one colour per setting of the other axes (named as depth N, sigma0,\n"
       "               ...), the median over the seeds with the 25th-75th percentile band, the runs per point (n)\n"
       "               in the legend, which stands outside the data; widths of distinct depths plot as depth N\n"
+      "    trajectories       with sweep.save = [\"trajectory\"]: excess loss against t of every run, one colour per\n"
+      "                       grid point, log-log\n"
       "  experiment directory (its own figure):\n"
       "    escape_time        observed t_eps against sigma0 per depth with the section 6 escape integral as\n"
       "                       curves, and the relative error against the P9 tolerance\n"
