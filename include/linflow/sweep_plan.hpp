@@ -39,8 +39,8 @@
 // Run numbering. Run k is point p = k / seeds, repeat r = k % seeds. Grid points enumerate the axes like nested
 // loops in file order (the last axis varies fastest; a zipped group is one loop); random point p draws its values
 // from a splitmix64 stream seeded by derive_seed(seed, p), one draw per axis (per zipped group) in file order. Two
-// grid points may not be equal (an InputError names the repeated point; groups longer than 1e6 points are not
-// searched).
+// grid points may not be equal (an InputError names the repeated point; a range with integer = true longer than
+// 1e6 points is not searched).
 //
 // Run names. Run k's key is the canonical JSON text (keys sorted) of {"params": run_parameters, "repeat": r}, plus
 // "point": p for drawn points (which may repeat); its id is 16 hex digits of the key's FNV-1a hash. Neither depends

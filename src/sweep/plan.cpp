@@ -33,7 +33,7 @@ constexpr long kMaxRuns = 1'000'000'000;
 // Points whose configuration validate_sweep parses before anything runs (about 20 µs each): 1e9 points would be hours
 // of silence, and a later point's bad value is its run's error line anyway.
 constexpr long kValidatedUpFront = 1000;
-// Axis groups longer than this are not searched for repeated points (a set of their texts would cost seconds).
+// Rounded ranges longer than this are not searched for repeated points (seconds of work for a sweep's start).
 constexpr long kDuplicatesCheckedUpTo = 1'000'000;
 
 // FNV-1a, 64 bits: the same hash of the same bytes on every platform, which std::hash does not promise.
@@ -289,8 +289,9 @@ bool SweepConfig::is_valid(std::string* why) const {
   if (!axes.empty() && axes.front().zip) {
     return bad("axis '" + axes.front().key + "': zip = true pairs an axis with the one before it; the first has none");
   }
+  const auto groups = axis_groups(axes);
   double runs = static_cast<double>(seeds) * static_cast<double>(samples > 0 ? samples : 1);
-  for (const auto& group : axis_groups(axes)) {
+  for (const auto& group : groups) {
     const SweepAxis& first = axes[group.front()];
     for (const size_t a : group) {
       const SweepAxis& axis = axes[a];
@@ -301,25 +302,36 @@ bool SweepConfig::is_valid(std::string* why) const {
                    "values (" + std::to_string(axis_length(first)) + "), got " + std::to_string(axis_length(axis)));
       }
     }
-    if (samples > 0) continue;
-    const long n = axis_length(first);
-    runs *= static_cast<double>(n);
-    // A grid point names its runs (run_key), so two equal points would be one run twice.
-    if (n > kDuplicatesCheckedUpTo) continue;
+    if (samples == 0) runs *= static_cast<double>(axis_length(first));
+  }
+  if (runs > static_cast<double>(kMaxRuns)) return bad("sweep has more than 1e9 runs");
+  // A grid point names its runs (run_key), so two equal points would be one run twice. A range with from ≠ to that
+  // is not rounded is strictly monotone, and a rounded one monotone (equal points adjacent): only lists need a set.
+  for (const auto& group : groups) {
+    const long n = axis_length(axes[group.front()]);
+    const auto in_group = [&](auto&& predicate) { return std::any_of(group.begin(), group.end(), predicate); };
+    if (samples > 0 || n < 2 ||
+        in_group([&](size_t a) { return axes[a].is_range() && !axes[a].integer && axes[a].from != axes[a].to; })) {
+      continue;
+    }
+    const bool has_list = in_group([&](size_t a) { return !axes[a].is_range(); });
+    if (!has_list && n > kDuplicatesCheckedUpTo) continue;
     std::set<std::string> seen;
+    std::string previous;
     for (long i = 0; i < n; ++i) {
       json point = json::object();
       for (const size_t a : group) point[axes[a].key] = grid_value(axes[a], i);
-      if (!seen.insert(canonical(point)).second) {
-        std::string text;
-        for (const auto& [key, v] : point.items()) text += (text.empty() ? "" : ", ") + key + " = " + v.dump();
-        return bad("axis '" + first.key + "': the point " + text +
+      std::string text = canonical(point);
+      if (has_list ? !seen.insert(text).second : (i > 0 && text == previous)) {
+        std::string shown;
+        for (const auto& [key, v] : point.items()) shown += (shown.empty() ? "" : ", ") + key + " = " + v.dump();
+        return bad("axis '" + axes[group.front()].key + "': the point " + shown +
                    " appears twice (a run is named by its parameters; a range with integer = true rounds close values "
                    "to one: lower its count)");
       }
+      previous = std::move(text);
     }
   }
-  if (runs > static_cast<double>(kMaxRuns)) return bad("sweep has more than 1e9 runs");
   return true;
 }
 
