@@ -1,6 +1,7 @@
 #include "flows/ode/bdf.hpp"
 
 #include "flows/ode/step_logic.hpp"
+#include "flows/ode/vector_ops.hpp"
 
 #include <cvode/cvode.h>
 #include <nvector/nvector_serial.h>
@@ -228,6 +229,7 @@ DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o,
 
   Context context;
   std::unique_ptr<_generic_N_Vector, VectorDeleter> y(N_VNew_Serial(n, context.ctx));
+  use_eigen_vector_ops(y.get());  // before CVodeInit and SPGMR clone it
   view(y.get()) = x;
   std::unique_ptr<void, MemoryDeleter> mem(CVodeCreate(CV_BDF, context.ctx));
   CVodeInit(mem.get(), rhs, 0.0, y.get());
