@@ -31,8 +31,8 @@ struct Demo {
 // Every method of train(), and each integrator of gf: they share no loop.
 std::vector<SolverOptions> every_method() {
   std::vector<SolverOptions> all;
-  for (const Integrator integrator :
-       {Integrator::dop853, Integrator::dopri5, Integrator::rk78, Integrator::gauss_legendre, Integrator::bdf}) {
+  for (const Integrator integrator : {Integrator::dop853, Integrator::dopri5, Integrator::rk78,
+                                      Integrator::gauss_legendre, Integrator::bdf, Integrator::automatic}) {
     SolverOptions o;
     o.integrator = integrator;
     all.push_back(o);

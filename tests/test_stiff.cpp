@@ -172,6 +172,61 @@ TEST(Bdf, StatusesMatchTheExplicitDrivers) {
   EXPECT_LT(on.summary.excess_loss, 1e-8);
 }
 
+TEST(AutoIntegrator, SwitchesToBdfOnAPlateauAndAgreesWithBoth) {
+  // Depth 4 from a start of entry size 3e-2: the first mode is learned early, then the explicit steps are held by
+  // the stiff learned directions for the rest of the run. auto must switch (Hairer's test), keep every recording once
+  // and in order, agree with tight DOP853 on t_eps and θ, and take a fraction of DOP853's steps.
+  const Problem p = test::synthetic(4, 4, {5.0, 3.0, 1.0, 0.5}, 29);
+  const Shape shape({4, 4, 4, 4, 4});
+  std::mt19937_64 rng(29);
+  const Eigen::VectorXd theta0 = test::random_theta(shape, rng, 3e-2);
+  SolverOptions o = bdf(1e6);
+  o.integrator = Integrator::automatic;
+  o.eps = 1e-10;
+  std::vector<double> times;
+  for (double t = 1; t < 1e5; t *= 1.7) times.push_back(t);
+  const Outcome a = run(p, shape, theta0, o, times);
+  o.integrator = Integrator::dop853;
+  o.rtol = 1e-12;
+  const Outcome ref = run(p, shape, theta0, o, times);
+  ASSERT_EQ(a.summary.status, Status::converged) << a.summary.message;
+  ASSERT_EQ(ref.summary.status, Status::converged) << ref.summary.message;
+  ASSERT_TRUE(a.summary.stats.implicit_from.has_value());
+  EXPECT_GT(*a.summary.stats.implicit_from, 0.0);
+  EXPECT_LT(*a.summary.stats.implicit_from, *a.summary.t_eps);
+  EXPECT_GT(a.summary.stats.jacobian_vector_products + a.summary.stats.jacobians, 0);
+  EXPECT_NEAR(*a.summary.t_eps, *ref.summary.t_eps, kAgreement * *ref.summary.t_eps);
+  EXPECT_LT((a.theta - ref.theta).norm(), 1e-4 * ref.theta.norm());
+  ASSERT_EQ(a.samples.size(), ref.samples.size());
+  for (size_t i = 0; i < a.samples.size(); ++i) {
+    EXPECT_NEAR(a.samples[i].t, ref.samples[i].t, kAgreement * ref.samples[i].t);  // the last one is at t_eps
+    EXPECT_NEAR(a.samples[i].loss, ref.samples[i].loss, 1e-6 * std::max(1.0, ref.samples[i].loss))
+        << "t = " << a.samples[i].t;
+  }
+  EXPECT_LT(5 * a.summary.stats.steps, ref.summary.stats.steps)
+      << a.summary.stats.steps << " vs " << ref.summary.stats.steps;
+}
+
+TEST(AutoIntegrator, IsDop853WhereNothingIsStiff) {
+  // A short run from a moderate start: the stiffness test never fires and auto is DOP853 step for step.
+  const Problem p = test::synthetic(3, 3, {2.0, 1.0}, 31);
+  const Shape shape({3, 3, 3});
+  std::mt19937_64 rng(31);
+  const Eigen::VectorXd theta0 = test::random_theta(shape, rng, 0.3);
+  SolverOptions o = bdf(1e3);
+  o.rtol = 1e-8;
+  o.eps = 1e-3;
+  o.integrator = Integrator::automatic;
+  const Outcome a = run(p, shape, theta0, o, {0.5, 1, 2});
+  o.integrator = Integrator::dop853;
+  const Outcome d = run(p, shape, theta0, o, {0.5, 1, 2});
+  ASSERT_EQ(a.summary.status, Status::converged) << a.summary.message;
+  EXPECT_FALSE(a.summary.stats.implicit_from.has_value());
+  EXPECT_EQ(a.summary.stats.steps, d.summary.stats.steps);
+  EXPECT_EQ(*a.summary.t_eps, *d.summary.t_eps);
+  EXPECT_EQ(a.theta, d.theta);
+}
+
 TEST(Bdf, DenseJacobianBeyondItsLimitIsRefused) {
   const Problem p = test::synthetic(70, 70, {1.0}, 37);
   const Shape shape({70, 70});  // 4900 parameters

@@ -7,8 +7,10 @@
 //   dP_j = W_j dP_{j−1} + V_j P_{j−1}  (dP_0 = 0),   dR_N = dP_N Σ  (Σ = X Xᵀ; = dP_N whitened),
 //   dR_{j−1} = W_jᵀ dR_j + V_jᵀ R_j,                 d∇_{W_j} L = dR_j P_{j−1}ᵀ + R_j dP_{j−1}ᵀ.
 // `set_point` forms P_j and R_j once (the gradient's products); each `apply` then costs 6(N − 1) matrix products
-// (one more on data), about two gradient evaluations, and allocates nothing (Eigen may allocate GEMM packing buffers
-// for layers of a few hundred units, as in Objective).
+// (one more on data), about two gradient evaluations, and allocates nothing (OpenBLAS may allocate packing buffers
+// for layers of a few hundred units, as in Objective). The products are planned once for their shapes, as the
+// gradient's are (libxsmm's kernels for small layers: at widths 8 they were 38 % of a matrix-free implicit run's
+// instructions through OpenBLAS's dgemm, whose call overhead dominates products of 8 × 8 matrices).
 #include <Eigen/Dense>
 #include <string>
 #include <vector>
@@ -18,11 +20,17 @@
 
 namespace linflow {
 
+namespace detail {
+class Product;  // a planned matrix product (src/core/products.hpp)
+}
+
 /// The Hessian ∇²L(θ) of one problem and shape as an operator. Not thread-safe: one per thread. Keeps references to
 /// `problem` and `shape`, which must outlive it.
 class Hessian {
  public:
   Hessian(const Problem& problem, const Shape& shape);
+  Hessian(Hessian&&) noexcept;
+  ~Hessian();
 
   /// Linearises at θ (size shape.size()).
   void set_point(const Eigen::Ref<const Eigen::VectorXd>& theta);
@@ -41,6 +49,11 @@ class Hessian {
   const Shape& shape_;
   Eigen::VectorXd theta_;
   std::vector<Eigen::MatrixXd> p_, r_, dp_, dr_;  // index j = 1..N (entry 0 unused): P_j, R_j, dP_j, dR_j
+  // The second term of each sum in `apply`, by layer j = 2..N (entry j − 2): V_j P_{j−1}, V_jᵀ R_j, R_j dP_{j−1}ᵀ.
+  std::vector<Eigen::MatrixXd> forward_term_, back_term_, gradient_term_;
+  // Planned products by layer j = 2..N (entry j − 2): forward_ A·B of d_j × d_{j−1} by d_{j−1} × d_0, back_ Aᵀ·B of
+  // d_j × d_{j−1} by d_j × d_0, gradient_ A·Bᵀ of d_j × d_0 by d_{j−1} × d_0; sigma_ (data problems) dP_N Σ.
+  std::vector<detail::Product> forward_, back_, gradient_, sigma_;
   Eigen::VectorXd unit_;
 };
 

@@ -43,6 +43,8 @@ enum class Integrator {
   gauss_legendre,  ///< 3-stage Gauss–Legendre collocation, order 6, fixed step `dt`: conserves the imbalances
   bdf,  ///< implicit: SUNDIALS CVODE's BDF, orders 1–5, rtol/atol, Newton iterations on the exact Hessian (gf) or
         ///< difference quotients (end_to_end, rank1); for stiff runs: small starts, long plateaus (docs/theory.md §9)
+  automatic,  ///< dop853 until Hairer's stiffness test says its steps are held by stability, then bdf to the end
+              ///< ("auto"; Stats::implicit_from says where)
 };
 const char* to_string(Integrator integrator);
 Integrator integrator_from_string(const std::string& name);  ///< throws InputError naming the valid ones
@@ -55,8 +57,9 @@ enum class LinearSolver {
 };
 const char* to_string(LinearSolver solver);
 LinearSolver linear_solver_from_string(const std::string& name);  ///< throws InputError naming the valid ones
-/// The state size up to which `automatic` forms dense Jacobians (docs/performance.md, "Plateau").
-inline constexpr long kDenseJacobianLimit = 256;
+/// The state size up to which `automatic` forms dense Jacobians (docs/performance.md, "Plateau"): GMRES on exact
+/// Hessian-vector products was 2× faster than dense LU at 108 parameters and 1.8× slower at 64 (bdf, rtol 1e-9).
+inline constexpr long kDenseJacobianLimit = 80;
 
 enum class Status {
   converged,  ///< the excess loss reached `eps`
@@ -128,11 +131,12 @@ struct RecordOptions {
 };
 
 struct Stats {
-  long steps = 0;                     ///< accepted steps (GF), iterations (GD) or panels (exact)
-  long rejected_steps = 0;            ///< GF steps rejected by the error control
-  long rhs_evals = 0;                 ///< gradient evaluations
-  long jacobians = 0;                 ///< bdf: Jacobians formed (dense) or linearisation points set (krylov)
-  long jacobian_vector_products = 0;  ///< bdf with krylov: Hessian-vector products
+  long steps = 0;                       ///< accepted steps (GF), iterations (GD) or panels (exact)
+  long rejected_steps = 0;              ///< GF steps rejected by the error control
+  long rhs_evals = 0;                   ///< gradient evaluations
+  long jacobians = 0;                   ///< bdf: Jacobians formed (dense) or linearisation points set (krylov)
+  long jacobian_vector_products = 0;    ///< bdf with krylov: Hessian-vector products
+  std::optional<double> implicit_from;  ///< auto: the time it switched from dop853 to bdf (none: it did not)
   double wall_seconds = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/products.hpp"
 #include "linflow/error.hpp"
 
 namespace linflow {
@@ -25,9 +26,23 @@ Hessian::Hessian(const Problem& problem, const Shape& shape) : problem_(problem)
     dp_[J].resize(shape.width(j), d0);
     dr_[J].resize(shape.width(j), d0);
   }
+  using detail::Op;
+  for (int j = 2; j <= N; ++j) {
+    const int dj = shape.width(j), dk = shape.width(j - 1);
+    forward_.emplace_back(dj, d0, dk, Op::none, Op::none);
+    back_.emplace_back(dk, d0, dj, Op::transpose, Op::none);
+    gradient_.emplace_back(dj, dk, d0, Op::none, Op::transpose);
+    forward_term_.emplace_back(dj, d0);
+    back_term_.emplace_back(dk, d0);
+    gradient_term_.emplace_back(dj, dk);
+  }
+  if (!problem.whitened()) sigma_.emplace_back(shape.width(N), d0, d0, Op::none, Op::none);
   theta_.setZero(shape.size());
   unit_.setZero(shape.size());
 }
+
+Hessian::Hessian(Hessian&&) noexcept = default;
+Hessian::~Hessian() = default;
 
 void Hessian::set_point(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   if (theta.size() != shape_.size()) throw InputError("Hessian: parameter vector has the wrong size for the network");
@@ -36,13 +51,13 @@ void Hessian::set_point(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   p_[1] = shape_.layer(theta_, 1);
   for (int j = 2; j <= N; ++j) {
     const auto J = static_cast<size_t>(j);
-    p_[J].noalias() = shape_.layer(theta_, j) * p_[J - 1];
+    forward_[J - 2](p_[J], shape_.layer(theta_, j), p_[J - 1]);
   }
   const auto n = static_cast<size_t>(N);
   problem_.end_to_end_gradient(p_[n], r_[n]);
   for (int j = N; j >= 2; --j) {
     const auto J = static_cast<size_t>(j);
-    r_[J - 1].noalias() = shape_.layer(theta_, j).transpose() * r_[J];
+    back_[J - 2](r_[J - 1], shape_.layer(theta_, j), r_[J]);
   }
 }
 
@@ -52,25 +67,29 @@ void Hessian::apply(const Eigen::Ref<const Eigen::VectorXd>& v, Eigen::Ref<Eigen
   dp_[1] = shape_.layer(v, 1);
   for (int j = 2; j <= N; ++j) {
     const auto J = static_cast<size_t>(j);
-    dp_[J].noalias() = shape_.layer(theta_, j) * dp_[J - 1];
-    dp_[J].noalias() += shape_.layer(v, j) * p_[J - 1];
+    forward_[J - 2](dp_[J], shape_.layer(theta_, j), dp_[J - 1]);
+    forward_[J - 2](forward_term_[J - 2], shape_.layer(v, j), p_[J - 1]);
+    dp_[J] += forward_term_[J - 2];
   }
   if (problem_.whitened()) {
     dr_[n] = scale * dp_[n];
   } else {
-    dr_[n].noalias() = scale * dp_[n] * problem_.sigma();
+    sigma_.front()(dr_[n], dp_[n], problem_.sigma());
+    dr_[n] *= scale;
   }
   for (int j = N; j >= 2; --j) {
     const auto J = static_cast<size_t>(j);
-    dr_[J - 1].noalias() = shape_.layer(theta_, j).transpose() * dr_[J];
-    dr_[J - 1].noalias() += scale * shape_.layer(v, j).transpose() * r_[J];
+    back_[J - 2](dr_[J - 1], shape_.layer(theta_, j), dr_[J]);
+    back_[J - 2](back_term_[J - 2], shape_.layer(v, j), r_[J]);
+    dr_[J - 1] += scale * back_term_[J - 2];
   }
   shape_.mutable_layer(out, 1) = dr_[1];
   for (int j = 2; j <= N; ++j) {
     const auto J = static_cast<size_t>(j);
     auto out_j = shape_.mutable_layer(out, j);
-    out_j.noalias() = dr_[J] * p_[J - 1].transpose();
-    out_j.noalias() += scale * r_[J] * dp_[J - 1].transpose();
+    gradient_[J - 2](out_j, dr_[J], p_[J - 1]);
+    gradient_[J - 2](gradient_term_[J - 2], r_[J], dp_[J - 1]);
+    out_j += scale * gradient_term_[J - 2];
   }
 }
 

@@ -99,6 +99,7 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
   };
   const detail::DriverOptions d{o, record.times};
   detail::DriverResult r;
+  std::optional<double> implicit_from;
   switch (o.integrator) {
     case Integrator::dopri5:
       r = detail::integrate_dopri5(flow, x, d, on_sample, on_progress);
@@ -115,6 +116,15 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
     case Integrator::bdf:
       r = detail::integrate_bdf(flow, x, d, on_sample, on_progress);
       break;
+    case Integrator::automatic: {
+      const detail::DriverOptions explicit_part{o, record.times, true};
+      r = detail::integrate_dop853(flow, x, explicit_part, on_sample, on_progress);
+      if (r.stiff) {
+        implicit_from = r.t;
+        r = detail::integrate_bdf(flow, x, d, on_sample, on_progress, &r);
+      }
+      break;
+    }
   }
   Summary s;
   s.status = r.status;
@@ -125,6 +135,7 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
   s.stats.rhs_evals = flow.evals();
   s.stats.jacobians = r.jacobians;
   s.stats.jacobian_vector_products = r.jacobian_vector_products;
+  s.stats.implicit_from = implicit_from;
   if (!r.reason.empty()) s.message = r.reason;
   return s;
 }
@@ -397,6 +408,8 @@ const char* to_string(Integrator integrator) {
       return "gauss_legendre";
     case Integrator::bdf:
       return "bdf";
+    case Integrator::automatic:
+      return "auto";
   }
   return "?";
 }
@@ -421,12 +434,12 @@ LinearSolver linear_solver_from_string(const std::string& name) {
 }
 
 Integrator integrator_from_string(const std::string& name) {
-  for (auto i :
-       {Integrator::dopri5, Integrator::rk78, Integrator::dop853, Integrator::gauss_legendre, Integrator::bdf}) {
+  for (auto i : {Integrator::dopri5, Integrator::rk78, Integrator::dop853, Integrator::gauss_legendre, Integrator::bdf,
+                 Integrator::automatic}) {
     if (name == to_string(i)) return i;
   }
   throw InputError("solver.integrator: unknown integrator '" + name +
-                   "' (expected dopri5, rk78, dop853, gauss_legendre or bdf)");
+                   "' (expected dopri5, rk78, dop853, gauss_legendre, bdf or auto)");
 }
 
 Method method_from_string(const std::string& name) {
@@ -500,7 +513,8 @@ Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta
   std::string why;
   if (!options.is_valid(&why)) throw InputError(why);
   if (theta.size() != shape.size()) throw InputError("parameter vector has the wrong size for the network shape");
-  if (options.method == Method::gf && options.integrator == Integrator::bdf &&
+  if (options.method == Method::gf &&
+      (options.integrator == Integrator::bdf || options.integrator == Integrator::automatic) &&
       options.linear_solver == LinearSolver::dense && shape.size() > Hessian::dense_limit()) {
     throw InputError(R"(solver.linear_solver = "dense": the network has )" + std::to_string(shape.size()) +
                      " parameters, more than the dense Hessian's limit of " + std::to_string(Hessian::dense_limit()) +

@@ -155,6 +155,7 @@ nlohmann::json to_json(const Summary& s) {
                 {"jacobians", s.stats.jacobians},
                 {"jacobian_vector_products", s.stats.jacobian_vector_products},
                 {"wall_seconds", s.stats.wall_seconds}};
+  if (s.stats.implicit_from) j["stats"]["implicit_from"] = *s.stats.implicit_from;
   return j;
 }
 

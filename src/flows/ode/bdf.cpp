@@ -1,6 +1,7 @@
 #include "flows/ode/bdf.hpp"
 
 #include "flows/ode/step_logic.hpp"
+#include "flows/ode/vector_ops.hpp"
 
 #include <cvode/cvode.h>
 #include <nvector/nvector_serial.h>
@@ -204,7 +205,7 @@ bool use_dense(const SolverOptions& o, Eigen::Index n) {
 }  // namespace
 
 DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o, const SampleFn& on_sample,
-                           const ProgressFn& on_progress) {
+                           const ProgressFn& on_progress, const DriverResult* before) {
   const SolverOptions& so = o.solver;
   const Eigen::Index n = x.size();
   DriverResult r;
@@ -219,18 +220,27 @@ DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o,
     double grad_norm(const State& s, const State& ds) { return f.grad_norm(s, ds); }
   } forward{flow};
   const State f0 = c.dxdt;
-  if (begin(forward, x, f0, o, r, o.times, next_sample, on_sample)) return r;
+  const double t0 = before ? before->t : 0.0;
+  if (before) {
+    r = *before;
+    r.stiff = false;
+    while (next_sample < o.times.size() && o.times[next_sample] <= t0) ++next_sample;  // recorded already
+  } else if (begin(forward, x, f0, o, r, o.times, next_sample, on_sample)) {
+    return r;
+  }
+  const long steps_before = r.steps, rejected_before = r.rejected;
   // CVODE's own first step is bounded below by 100 ε |t_max|: with t_max = 1e30 that is 2e16, and its first steps
   // failed to converge at h ≈ 137 (widths 8-8-8-8-8, std 1e-2). Hairer's estimate for a first-order method (CVODE
   // starts at order 1) depends on the flow, not on the horizon.
   State scratch(n);
-  const double h0 = so.dt0 > 0 ? so.dt0 : initial_step(forward, x, f0, o, 1, scratch);
+  const double h0 = so.dt0 > 0 && !before ? so.dt0 : initial_step(forward, x, f0, o, 1, scratch);
 
   Context context;
   std::unique_ptr<_generic_N_Vector, VectorDeleter> y(N_VNew_Serial(n, context.ctx));
+  use_eigen_vector_ops(y.get());  // before CVodeInit and SPGMR clone it
   view(y.get()) = x;
   std::unique_ptr<void, MemoryDeleter> mem(CVodeCreate(CV_BDF, context.ctx));
-  CVodeInit(mem.get(), rhs, 0.0, y.get());
+  CVodeInit(mem.get(), rhs, t0, y.get());
   CVodeSetUserData(mem.get(), &c);
   CVodeSetErrHandlerFn(mem.get(), keep_error, &c);
   CVodeSStolerances(mem.get(), so.rtol, so.atol);
@@ -257,7 +267,7 @@ DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o,
   if (find_eps) CVodeRootInit(mem.get(), 1, excess_root);
 
   State out(n);
-  double t = 0;
+  double t = t0;
   for (;;) {
     if (out_of_budget(r, t, o)) break;
     const double t_old = t;
@@ -273,6 +283,7 @@ DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o,
       break;
     }
     CVodeGetNumSteps(mem.get(), &r.steps);
+    r.steps += steps_before;
     x = view(y.get());
     if (non_finite(r, x, t)) break;
     const bool crossing = flag == CV_ROOT_RETURN;
@@ -313,7 +324,7 @@ DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o,
   long rejected = 0, failures = 0;
   CVodeGetNumErrTestFails(mem.get(), &rejected);
   CVodeGetNumNonlinSolvConvFails(mem.get(), &failures);
-  r.rejected = rejected + failures;
+  r.rejected = rejected_before + rejected + failures;
   r.t = t;
   if (matrix) {
     long jac = 0;

@@ -64,14 +64,16 @@ using SampleFn = std::function<void(const State&, double)>;
 using ProgressFn = std::function<void(double, double, long)>;
 
 /// Integrates `flow` from x by CVODE's BDF under the same contract as integrate_dense (statuses, recordings at
-/// `o.times`, t_eps, stop at eps). On return x is the final state.
+/// `o.times`, t_eps, stop at eps). On return x is the final state. With `before`, continues a run that an explicit
+/// driver ended as stiff at before->t with state x: its counts, t_eps and the recordings up to there carry over.
 DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o, const SampleFn& on_sample,
-                           const ProgressFn& on_progress);
+                           const ProgressFn& on_progress, const DriverResult* before = nullptr);
 
 template <Flow F, class OnSample, class OnProgress>
-DriverResult integrate_bdf(F& flow, State& x, const DriverOptions& o, OnSample&& on_sample, OnProgress&& on_progress) {
+DriverResult integrate_bdf(F& flow, State& x, const DriverOptions& o, OnSample&& on_sample, OnProgress&& on_progress,
+                           const DriverResult* before = nullptr) {
   ImplicitAdapter<F> adapter(flow);
-  return integrate_bdf(adapter, x, o, SampleFn(on_sample), ProgressFn(on_progress));
+  return integrate_bdf(adapter, x, o, SampleFn(on_sample), ProgressFn(on_progress), before);
 }
 
 }  // namespace linflow::detail

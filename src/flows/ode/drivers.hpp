@@ -92,6 +92,7 @@ DriverResult integrate_dense(F& flow, State& x, const DriverOptions& o, Stepper&
   size_t next_sample = 0;
 
   State x_new(x.size()), x_mid(x.size()), f_end(x.size());
+  StiffnessTest stiff;
   stepper.start(system, x, 0.0);
   double t = 0.0;
   if (begin(flow, x, stepper.derivative(), o, r, times, next_sample, on_sample)) return r;
@@ -132,6 +133,12 @@ DriverResult integrate_dense(F& flow, State& x, const DriverOptions& o, Stepper&
     if (o.solver.grad_tol > 0 && r.grad_norm <= o.solver.grad_tol && r.excess > o.solver.eps) {
       r.status = Status::stalled;
       break;
+    }
+    if constexpr (requires { stepper.stiffness(); }) {
+      if (o.stop_when_stiff && stiff(stepper.stiffness())) {
+        r.stiff = true;
+        break;
+      }
     }
   }
   r.rejected = stepper.rejected();

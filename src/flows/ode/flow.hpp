@@ -33,6 +33,7 @@ concept Flow = requires(F f, const State& x, State& dxdt, double t) {
 struct DriverOptions {
   const SolverOptions& solver;
   const std::vector<double>& times;
+  bool stop_when_stiff = false;  ///< explicit drivers with a stiffness test: end the run there (DriverResult::stiff)
 };
 
 struct DriverResult {
@@ -46,6 +47,7 @@ struct DriverResult {
   long jacobians = 0;                 ///< implicit integrators: Jacobians formed (or linearisation points set)
   long jacobian_vector_products = 0;  ///< implicit integrators, matrix-free: products with the Jacobian
   std::string reason;                 ///< set for diverged
+  bool stiff = false;  ///< stopped at t by the stiffness test (DriverOptions::stop_when_stiff), to be continued
 };
 
 /// The flow as an odeint system f(x, dxdt, t).

@@ -93,6 +93,24 @@ inline bool out_of_budget(DriverResult& r, double t, const DriverOptions& o) {
   return false;
 }
 
+/// Hairer's stiffness detection (DOP853, Hairer & Wanner, Solving ODEs II, §IV.2): fed h |λ| of each accepted step,
+/// says "stiff" after 15 steps above 6.1 — held by the method's stability, not its accuracy — that were not
+/// interrupted by 6 steps in a row below.
+class StiffnessTest {
+ public:
+  bool operator()(double h_lambda) {
+    if (h_lambda > 6.1) {
+      non_stiff_ = 0;
+      return ++stiff_ >= 15;
+    }
+    if (++non_stiff_ == 6) stiff_ = 0;
+    return false;
+  }
+
+ private:
+  int stiff_ = 0, non_stiff_ = 0;
+};
+
 /// After a rejected step that proposes dt: true (status diverged) when dt has underflowed.
 inline bool step_underflow(DriverResult& r, double dt, double t) {
   if (dt > 1e-15 * std::max(1.0, std::abs(t))) return false;

@@ -1,0 +1,18 @@
+#pragma once
+// CVODE's vector arithmetic on Eigen (private).
+//
+// CVODE does its own work between right-hand sides — the predictor, the Newton updates, error norms, the history
+// rescaling, GMRES's Gram–Schmidt — in N_Vector operations. Debian's serial N_Vector is plain C built for baseline
+// x86-64 and its fused operations (linear combinations, multiple dot products) are off, so each falls back to a
+// pass per term: on a 256-parameter plateau run these operations were 60 % of all instructions (callgrind). The
+// operations below replace the serial vector's hot ones with Eigen's vectorised expressions and fused passes; the
+// vector's data and every other operation stay SUNDIALS's own. Clones inherit them (CVODE clones its vectors from
+// the one it is given).
+#include <nvector/nvector_serial.h>
+
+namespace linflow::detail {
+
+/// Routes v's arithmetic (and that of every later clone of v) through Eigen. v must be a serial N_Vector.
+void use_eigen_vector_ops(N_Vector v);
+
+}  // namespace linflow::detail
