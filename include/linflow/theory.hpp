@@ -319,7 +319,8 @@ struct PointKind {
   int symmetry_zeros = -1;
   /// "minimum" (excess ≤ 1e-8 · max(1, ‖Q‖_F²): at a global minimizer to that accuracy, whatever the gradient),
   /// "strict_saddle" (critical, above it, a negative eigenvalue below −zero_tolerance), "non_strict_saddle"
-  /// (critical, above it, none), "not_critical" (neither).
+  /// (critical, above it, none), "not_critical" (neither), "unknown" (critical, above it, but the smallest eigenvalue
+  /// could not be computed: Lanczos did not converge).
   /// Deep linear networks have no spurious local minima (Kawaguchi 2016), so a critical point above the minimum
   /// value is a saddle.
   std::string kind;

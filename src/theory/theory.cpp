@@ -1452,6 +1452,8 @@ PointKind classify_point(const Problem& problem, const Shape& shape, const Eigen
     p.kind = "minimum";
   } else if (!critical) {
     p.kind = "not_critical";
+  } else if (!std::isfinite(p.spectrum.min_eigenvalue)) {
+    p.kind = "unknown";  // Lanczos did not converge: a critical point, but no eigenvalue to tell which kind
   } else {
     p.kind = p.spectrum.min_eigenvalue < -p.zero_tolerance ? "strict_saddle" : "non_strict_saddle";
   }
