@@ -181,7 +181,7 @@ int run_analyze(const AnalyzeOptions& opt) {
   RunConfig config = load_config(opt.config, opt.overrides);
   if (opt.hessian) config.output.hessian = true;
   if (opt.simulate) install_interrupt_handlers();
-  ProgressPrinter progress("analyze");
+  ProgressPrinter progress("analyze", config.solver);
   const AnalysisResult result =
       analyze_config(config, opt.simulate, opt.out, opt.quiet ? ProgressSink{} : progress.sink());
   progress.finish();
@@ -194,7 +194,7 @@ int run_analyze(const AnalyzeOptions& opt) {
   const bool contradicted = observation && !observation->contradictions.empty();
   if (!opt.quiet) {
     std::cout << "linflow " << version() << " analyze: " << result.analysis.message << "\n"
-              << describe_analysis(result.analysis, observation)
+              << describe_notes(result.notes) << describe_analysis(result.analysis, observation)
               << describe_point("Hessian at the start:", result.hessian_start)
               << describe_point("Hessian at the end:  ", result.hessian_end)
               << "output:                " << (fs::path(opt.out) / "analysis.json").string() << "\n";

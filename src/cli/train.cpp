@@ -21,7 +21,7 @@ void setup_train(CLI::App& app, TrainOptions& opt, std::function<int()>& action)
 int run_train(const TrainOptions& opt) {
   const RunConfig config = load_config(opt.config, opt.overrides);
   install_interrupt_handlers();
-  ProgressPrinter progress("train");
+  ProgressPrinter progress("train", config.solver);
   const RunResult result = run_config(config, opt.out, opt.quiet ? ProgressSink{} : progress.sink());
   progress.finish();
   if (result.summary.status == Status::interrupted) {
