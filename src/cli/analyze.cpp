@@ -165,9 +165,12 @@ std::string describe_point(const char* label, const std::optional<theory::PointK
 
 void setup_analyze(CLI::App& app, AnalyzeOptions& opt, std::function<int()>& action) {
   auto* sub = app.add_subcommand("analyze", "What the theory predicts for a configuration; with --simulate, check it");
-  sub->add_option("--config,-c", opt.config, "TOML run configuration (as for train)")->required();
+  sub->add_option("--config,-c", opt.config,
+                  "Run configuration (as for train: TOML, '-', or a summary.json/analysis.json)")
+      ->required();
   sub->add_option("--out,-o", opt.out, "Output directory for analysis.json (created if missing)")->required();
-  sub->add_option("--set", opt.overrides, "Override a config key: section.key=value (repeatable)");
+  sub->add_option("--set", opt.overrides,
+                  "Override a config key: section.key=value (repeatable; paths relative to the current directory)");
   sub->add_flag("--simulate", opt.simulate, "Run the configured solver and compare each prediction with the run");
   sub->add_flag("--hessian", opt.hessian,
                 "Classify the start (and the end, with --simulate) by its Hessian: minimum, strict or non-strict "

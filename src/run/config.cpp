@@ -192,8 +192,9 @@ toml::array toml_array(const nlohmann::json& j, const std::string& origin, const
 
 toml::table toml_table(const nlohmann::json& j, const std::string& origin, const std::string& where) {
   toml::table t;
-  for (const auto& [key, value] : j.items()) {
-    add_json_value(value, origin, where + key, [&](auto&& v) { t.insert(key, std::forward<decltype(v)>(v)); });
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();
+    add_json_value(item.value(), origin, where + key, [&](auto&& v) { t.insert(key, std::forward<decltype(v)>(v)); });
   }
   return t;
 }
@@ -263,7 +264,7 @@ std::string to_string(DataLayout layout) { return layout == DataLayout::rows ? "
 DataLayout data_layout_from_string(const std::string& word) {
   if (word == "columns") return DataLayout::columns;
   if (word == "rows") return DataLayout::rows;
-  throw InputError("problem.layout: '" + word + "' is not \"columns\" (samples as columns) or \"rows\"");
+  throw InputError("problem.layout: '" + word + R"(' is not "columns" (samples as columns) or "rows")");
 }
 
 ConfigTemplate::ConfigTemplate() : table_(std::make_shared<const detail::ConfigTable>()) {}
