@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libeigen3-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libboost-dev
-  libsundials-dev libspectra-dev
+  libsundials-dev libspectra-dev libzip-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy clang libclang-rt-14-dev
   libopenmpi-dev openmpi-bin libopenblas-dev

@@ -1,6 +1,8 @@
 // Run configuration: defaults, overrides, and every kind of bad key or value rejected with a message naming it.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "linflow/config.hpp"
 #include "linflow/error.hpp"
 #include "linflow/json.hpp"
@@ -106,6 +108,96 @@ TEST(Config, ProblemShapeMustMatchTheNetwork) {
     ADD_FAILURE() << "mismatched widths accepted";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("network.widths has d_0 = 3"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Config, SummaryJsonIsAConfigThatRepeatsTheRun) {
+  const RunConfig c = parse_config(R"(
+[problem]
+singular_values = [2.5, 0.75]
+seed = 9
+layout = "rows"
+header = false
+delimiter = ";"
+[network]
+widths = [3, 2, 1, 3]
+[init]
+u0 = [1.0, 0.5, 0.25]
+sigma0 = 0.0123456789012345678
+[solver]
+method = "gd"
+lr = 0.1234567890123456789
+steps = 77
+stop_at_eps = false
+[output]
+save_weights = false
+)",
+                                   ".");
+  const nlohmann::json summary = {{"status", "converged"}, {"config", to_json(c)}};
+  // Every value, doubles to the last bit, comes back; so does a config written as a bare JSON object.
+  EXPECT_EQ(to_json(ConfigTemplate::parse(summary.dump(2), "/elsewhere", "summary.json").instantiate()), to_json(c));
+  EXPECT_EQ(to_json(parse_config(to_json(c).dump(), ".")), to_json(c));
+  EXPECT_NE(error_of(R"({"solver": {"rtoll": 1e-8}})").find("unknown key solver.rtoll"), std::string::npos);
+  EXPECT_NE(error_of("{\"solver\": ").find("test.toml: not valid JSON at byte"), std::string::npos);
+}
+
+TEST(Config, SetPathsResolveAgainstTheirOwnDirectory) {
+  const ConfigTemplate t = ConfigTemplate::parse("[problem]\nx = \"x.npy\"\ny = \"/abs/y.npy\"\n", "/base", "c.toml");
+  // The file's paths against the file's folder; an override's against the folder it is given for (the current one
+  // for --set), or the file's when none is (a sweep's axes).
+  EXPECT_EQ(t.instantiate().problem.x, "/base/x.npy");
+  EXPECT_EQ(ConfigTemplate::parse("", "/base").instantiate({"problem.target=t.csv"}, "/cwd").problem.target,
+            "/cwd/t.csv");
+  EXPECT_EQ(t.instantiate({"init.dir=run/weights"}, "/cwd").init.dir, "/cwd/run/weights");
+  EXPECT_EQ(t.instantiate({"problem.y=d/y.npz:Y"}, "/cwd").problem.y, "/cwd/d/y.npz:Y");
+  EXPECT_EQ(t.instantiate({"problem.y=d/y.npy"}).problem.y, "/base/d/y.npy");
+  EXPECT_EQ(t.instantiate({"problem.y=/abs/z.npy"}, "/cwd").problem.y, "/abs/z.npy");
+}
+
+TEST(Config, DataLayoutAndCsvKeys) {
+  const RunConfig c = parse_config("", ".", {"problem.layout=rows", "problem.header=true", "problem.delimiter=tab"});
+  EXPECT_EQ(c.problem.layout, DataLayout::rows);
+  EXPECT_EQ(c.problem.csv.header, CsvHeader::present);
+  EXPECT_EQ(c.problem.csv.delimiter, CsvDelimiter::tab);
+  EXPECT_EQ(parse_config("", ".", {"problem.header=auto"}).problem.csv.header, CsvHeader::auto_detect);
+  EXPECT_NE(error_of("", {"problem.layout=samples"}).find("problem.layout: 'samples' is not"), std::string::npos);
+  EXPECT_NE(error_of("", {"problem.header=1"}).find("problem.header: expected \"auto\", true or false"),
+            std::string::npos);
+  EXPECT_NE(error_of("", {"problem.delimiter=|"}).find("problem.delimiter: '|'"), std::string::npos);
+}
+
+TEST(Config, SamplesAsRowsAreReadAndATransposedShapeNamesTheSetting) {
+  const std::string data = LINFLOW_TEST_DATA;
+  RunConfig columns = parse_config("[network]\nwidths = [4, 2, 3]\n", ".");
+  columns.problem.x = data + "/x_4x12.npy";
+  columns.problem.y = data + "/y_3x12.npy";
+  const Problem expected = make_problem(columns);
+  RunConfig rows = columns;
+  rows.problem.layout = DataLayout::rows;
+  rows.problem.x = data + "/x_rows_pandas_index.csv";
+  rows.problem.y = data + "/xy_rows.npz:Y";
+  ReadNotes notes;
+  const Problem p = make_problem(rows, &notes);
+  EXPECT_EQ(p.sigma(), expected.sigma());
+  EXPECT_EQ(p.cross(), expected.cross());
+  EXPECT_EQ(notes.size(), 2u);  // the header and the index column of the pandas file
+  // The same files read as columns: 12 "features" against d_0 = 4, and the hint to read them as rows.
+  RunConfig wrong = rows;
+  wrong.problem.layout = DataLayout::columns;
+  try {
+    make_problem(wrong);
+    ADD_FAILURE() << "samples as rows read as columns";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("the files hold samples as rows: set problem.layout = \"rows\""),
+              std::string::npos)
+        << e.what();
+  }
+  columns.problem.layout = DataLayout::rows;
+  try {
+    make_problem(columns);
+    ADD_FAILURE() << "samples as columns read as rows";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("set problem.layout = \"columns\""), std::string::npos) << e.what();
   }
 }
 

@@ -2,8 +2,11 @@
 // and closed forms of docs/theory.md: P2, P3, P11, t_eps location, statuses, hypotheses of reduced flows.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/math/quadrature/gauss_kronrod.hpp>
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "fixtures.hpp"
 #include "flows/reduced_flows.hpp"
@@ -222,6 +225,44 @@ TEST(GradientFlow, LocatesExcessLossCrossingToIntegratorAccuracy) {
   EXPECT_NEAR(*summary.t_eps, t_exact, std::max(tol, 1e-9));
   EXPECT_NEAR(summary.t_final, *summary.t_eps, 0.0);
   EXPECT_LE(summary.excess_loss, eps * (1 + 1e-6));
+}
+
+// The fraction done that the CLI's ETA divides by: log-excess progress towards eps when the run stops there, time
+// otherwise, never more than 1; along a real run it ends at 1 exactly when the run converges.
+TEST(Progress, FractionIsLogExcessTowardsEpsOrTimeTowardsTheHorizon) {
+  SolverOptions o;
+  o.t_max = 100;
+  o.eps = 1e-12;
+  o.stop_at_eps = true;
+  const double e0 = 1.0;
+  // log(1/1e-6) / log(1/1e-12) = 1/2, up to the rounding of two logarithms.
+  const double log_rounding = 4 * std::numeric_limits<double>::epsilon();
+  EXPECT_NEAR(progress_fraction(Progress{1, 100, 1e-6, 10}, e0, o), 0.5, log_rounding);
+  EXPECT_DOUBLE_EQ(progress_fraction(Progress{80, 100, 1e-6, 10}, e0, o), 0.8);  // time ahead of the loss
+  EXPECT_DOUBLE_EQ(progress_fraction(Progress{1, 100, 1e-13, 10}, e0, o), 1.0);
+  EXPECT_DOUBLE_EQ(progress_fraction(Progress{1, 100, 2.0, 10}, e0, o), 0.01);  // the loss went up: time only
+  o.stop_at_eps = false;
+  EXPECT_DOUBLE_EQ(progress_fraction(Progress{25, 100, 1e-13, 10}, e0, o), 0.25);
+  o.method = Method::gd;
+  o.lr = 0.5;
+  o.steps = 100;  // t_end = 50 < t_max
+  EXPECT_DOUBLE_EQ(progress_fraction(Progress{25, 100, 1e-3, 50}, e0, o), 0.5);
+
+  const Problem problem = test::synthetic(3, 3, {2.0}, 41);
+  const Shape shape({3, 1, 3});
+  Eigen::VectorXd theta = aligned_start(problem, shape, 0.01);
+  SolverOptions flow = test::tight_flow(100.0);
+  flow.eps = 1e-8;
+  std::vector<double> fractions;
+  double initial = -1;
+  const Summary summary = train(problem, shape, theta, flow, {}, {}, [&](const Progress& p) {
+    if (initial < 0) initial = p.excess_loss;
+    fractions.push_back(progress_fraction(p, initial, flow));
+  });
+  ASSERT_EQ(summary.status, Status::converged) << summary.message;
+  ASSERT_FALSE(fractions.empty());
+  EXPECT_TRUE(std::all_of(fractions.begin(), fractions.end(), [](double f) { return f >= 0 && f <= 1; }));
+  EXPECT_DOUBLE_EQ(fractions.back(), 1.0);
 }
 
 // The closed-form method locates the same crossing without an integrator.

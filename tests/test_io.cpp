@@ -83,11 +83,93 @@ TEST(Npy, RejectsMalformedFilesNamingThem) {
   expect_input_error(kData + "/missing.npy", "cannot open");
   expect_input_error(kData + "/garbage.npy", "not a .npy file");
   expect_input_error(kData + "/truncated.npy", "truncated");
-  expect_input_error(kData + "/int64.npy", "unsupported dtype");
+  expect_input_error(kData + "/int64_inexact.npy",
+                     "element 1 (9007199254740993) of this int64 array has no exact double");
   expect_input_error(kData + "/inf_3x4.npy", "NaN or Inf");
 }
 
+TEST(Npy, IntegerAndBooleanArraysConvertExactly) {
+  Eigen::MatrixXd ints(2, 3);
+  ints << 0, 1, 2, 3, 4, 5;
+  EXPECT_EQ(read_npy(kData + "/int64.npy"), ints);
+  EXPECT_EQ(read_npy(kData + "/uint8_2x3.npy"), ints);
+  EXPECT_EQ(read_npy(kData + "/int32_2x3.npy"), (ints.array() - 3).matrix());
+  Eigen::MatrixXd bools(2, 3);
+  bools << 1, 0, 1, 0, 0, 1;
+  EXPECT_EQ(read_npy(kData + "/bool_2x3.npy"), bools);
+}
+
+// The layout files hold x_4x12.npy and y_3x12.npy with samples as rows, as NumPy and pandas write them
+// (tests/data/make_layouts.py); every reader must give back the very same doubles.
+TEST(Npz, ReadsStoredAndDeflatedArchivesByKey) {
+  const Eigen::MatrixXd X = read_npy(kData + "/x_4x12.npy");
+  const Eigen::MatrixXd Y = read_npy(kData + "/y_3x12.npy");
+  EXPECT_EQ(read_matrix(kData + "/xy_rows.npz:X"), X.transpose());
+  EXPECT_EQ(read_matrix(kData + "/xy_rows.npz:Y"), Y.transpose());
+  EXPECT_EQ(read_matrix(kData + "/xy_columns_compressed.npz:X"), X);
+  EXPECT_EQ(read_matrix(kData + "/target_3x4.npz"), expected_target());
+  EXPECT_EQ(read_npz(kData + "/target_3x4.npz", "arr_0"), expected_target());
+}
+
+TEST(Npz, NamesTheArraysWhenTheKeyIsMissingOrWrong) {
+  try {
+    read_matrix(kData + "/xy_rows.npz");
+    ADD_FAILURE() << "an archive of two arrays was read without a key";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds 2 arrays (X, Y): name one as"), std::string::npos) << e.what();
+  }
+  try {
+    read_matrix(kData + "/xy_rows.npz:Z");
+    ADD_FAILURE() << "a missing key was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("has no array 'Z' (it holds: X, Y)"), std::string::npos) << e.what();
+  }
+  expect_input_error(kData + "/target_3x4.npy.npz", "cannot open file");
+}
+
 TEST(Csv, ReadsNumericMatricesWithComments) { EXPECT_EQ(read_csv(kData + "/target_3x4.csv"), expected_target()); }
+
+TEST(Csv, PandasHeadersIndexAndDelimitersAreDetectedAndNoted) {
+  const Eigen::MatrixXd Xt = read_npy(kData + "/x_4x12.npy").transpose();
+  const Eigen::MatrixXd Yt = read_npy(kData + "/y_3x12.npy").transpose();
+  const auto read_noting = [](const std::string& name, const CsvOptions& options, ReadNotes& notes) {
+    notes.clear();
+    return read_csv(kData + "/" + name, options, &notes);
+  };
+  ReadNotes notes;
+  EXPECT_EQ(read_noting("x_rows_pandas_index.csv", {}, notes), Xt);
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_NE(notes[0].find("is not numeric: read as a header"), std::string::npos) << notes[0];
+  EXPECT_NE(notes[1].find("first column read as the row index"), std::string::npos) << notes[1];
+  EXPECT_EQ(read_noting("y_rows_pandas.csv", {}, notes), Yt);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("first row '0,1,2' read as a header (the column names pandas writes)"), std::string::npos);
+  EXPECT_EQ(read_noting("x_rows_tab.csv", {}, notes), Xt);
+  EXPECT_EQ(notes,
+            ReadNotes{kData + "/x_rows_tab.csv: fields separated by tabs (detected; problem.delimiter sets it)"});
+  EXPECT_EQ(read_noting("x_rows_blank.csv", {}, notes), Xt);
+  EXPECT_EQ(read_noting("y_rows_semicolon.csv", {}, notes), Yt);
+  EXPECT_EQ(notes.size(), 1u);
+  // Set by hand: the pandas header read as data is refused by position, and a forced header is skipped.
+  EXPECT_THROW(read_csv(kData + "/x_rows_pandas_index.csv", {CsvHeader::absent, CsvDelimiter::auto_detect}),
+               InputError);
+  EXPECT_EQ(read_csv(kData + "/y_rows_semicolon.csv", {CsvHeader::present, CsvDelimiter::semicolon}),
+            Yt.bottomRows(11));
+  EXPECT_EQ(read_csv(kData + "/y_rows_pandas.csv", {CsvHeader::auto_detect, CsvDelimiter::comma}), Yt);
+}
+
+TEST(Csv, ConfigWordsRoundTrip) {
+  for (const auto h : {CsvHeader::auto_detect, CsvHeader::present, CsvHeader::absent}) {
+    EXPECT_EQ(csv_header_from_string(to_string(h)), h);
+  }
+  for (const auto d : {CsvDelimiter::auto_detect, CsvDelimiter::comma, CsvDelimiter::tab, CsvDelimiter::semicolon,
+                       CsvDelimiter::whitespace}) {
+    EXPECT_EQ(csv_delimiter_from_string(to_string(d)), d);
+  }
+  EXPECT_EQ(csv_delimiter_from_string("tab"), CsvDelimiter::tab);
+  EXPECT_THROW(csv_delimiter_from_string("|"), InputError);
+  EXPECT_THROW(csv_header_from_string("yes"), InputError);
+}
 
 TEST(Csv, RejectsNonNumericAndRaggedFiles) {
   expect_input_error(kData + "/nan.csv", "not a finite number");
@@ -264,6 +346,41 @@ TEST_F(BadFiles, CsvErrorQuotesAShortSanitizedExcerpt) {
   EXPECT_LT(r.size(), 100u);
   const auto trailing = write("trailing.csv", "1,2,\n");
   EXPECT_EQ(input_error(trailing), "line 1: trailing comma in '1,2,'");
+}
+
+TEST_F(BadFiles, CsvHeaderRulesKeepDataThatLooksLikeAHeader) {
+  ReadNotes notes;
+  // 0,1 over integer rows is data (one-hot labels); over non-integers it is pandas' header.
+  const auto labels = write("labels.csv", "0,1\n1,0\n");
+  EXPECT_EQ(read_csv(labels, {}, &notes).rows(), 2);
+  EXPECT_TRUE(notes.empty());
+  const auto named = write("named.csv", "0,1\n0.5,2\n");
+  EXPECT_EQ(read_csv(named, {}, &notes).rows(), 1);
+  EXPECT_EQ(notes.size(), 1u);
+  // A lone row is data, so its error names the field (no header with nothing below it).
+  EXPECT_EQ(input_error(write("lone.csv", "a,b\n")), "line 1: 'a' is not a finite number");
+  // Whitespace-separated data read as commas quotes a short excerpt and says how fields were split.
+  std::string wide;
+  for (int i = 0; i < 1300; ++i) wide += "1.5 ";
+  const auto spaces = write("spaces.csv", wide + "\n" + wide + "\n");
+  EXPECT_EQ(read_csv(spaces, {}, &notes).cols(), 1300);
+  const auto forced = [&] {
+    try {
+      read_csv(spaces, {CsvHeader::absent, CsvDelimiter::comma});
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  }();
+  EXPECT_NE(forced.find("is not a finite number (split at ','; see problem.delimiter)"), std::string::npos) << forced;
+  EXPECT_LT(forced.size(), 200u);
+}
+
+TEST_F(BadFiles, NpzThatIsNotAnArchiveIsNamed) {
+  EXPECT_EQ(input_error(write("garbage.npz", "not a zip file at all")).rfind("not a .npz archive (", 0), 0u);
+  // An array that is not a .npy inside the archive is reported under PATH:KEY.
+  EXPECT_EQ(input_error(write("bool.npy", npy_shape("(2,)", std::string("\x01\x02", 2), "|b1"))),
+            "element 1 of this bool array is the byte 2");
 }
 
 TEST_F(BadFiles, CsvSignIsTakenOnce) {

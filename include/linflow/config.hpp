@@ -7,16 +7,28 @@
 #include <vector>
 
 #include "linflow/init.hpp"
+#include "linflow/io.hpp"
 #include "linflow/problem.hpp"
 #include "linflow/solver.hpp"
 
 namespace linflow {
 
+/// How the data files x and y hold their samples: as columns (X is d_x × m, linflow's and the theory's layout) or as
+/// rows (X is m × d_x, the layout of scikit-learn, PyTorch and pandas).
+enum class DataLayout { columns, rows };
+std::string to_string(DataLayout layout);
+DataLayout data_layout_from_string(const std::string& word);  ///< "columns" or "rows"; InputError otherwise
+
 struct ProblemOptions {
-  /// Whitened target matrix Z (d_y × d_x) from a .npy or .csv file. Excludes x/y.
+  /// Whitened target matrix Z (d_y × d_x) from a .npy, .npz[:KEY] or .csv file. Excludes x/y.
   std::string target;
-  /// Data X (d_x × m) and Y (d_y × m), columns are samples, .npy or .csv. Both or neither. Excludes target.
+  /// Data X and Y (.npy, .npz[:KEY] or .csv), samples as `layout` says. Both or neither. Excludes target.
   std::string x, y;
+  /// Samples as columns (default) or rows of x and y. A shape that fits only the other layout is refused with a
+  /// message naming the setting.
+  DataLayout layout = DataLayout::columns;
+  /// How CSV files of the problem are read: header row (auto, present, absent) and delimiter (auto or given).
+  CsvOptions csv;
   /// Synthetic target (used when neither target nor x/y is given): dims = [d_x, d_y] (default: the network's
   /// d_0 and d_N), singular values (positive, non-increasing, at most min(d_x, d_y)) and the seed of its random
   /// orthogonal singular vectors.
@@ -55,16 +67,21 @@ class ConfigTemplate {
  public:
   /// The empty file: every key at its default.
   ConfigTemplate();
-  /// Parses TOML text; paths inside are taken relative to `base_dir`. InputError "ORIGIN:LINE:COLUMN: …" on a
-  /// syntax error (keys and values are checked by `instantiate`).
+  /// Parses TOML text (or JSON, as `load` says); paths inside are taken relative to `base_dir`. InputError
+  /// "ORIGIN:LINE:COLUMN: …" on a syntax error (keys and values are checked by `instantiate`).
   static ConfigTemplate parse(const std::string& toml_text, const std::string& base_dir,
                               const std::string& origin = "config");
-  /// Reads and parses a TOML file; paths in it are relative to the file's directory.
+  /// Reads and parses a configuration file; paths in it are relative to the file's directory. "-" reads standard
+  /// input (paths relative to the current directory). Text whose first non-blank character is '{' is JSON: a
+  /// summary.json or analysis.json of an earlier run (its "config" member, every key with absolute paths, so the run
+  /// repeats exactly) or a configuration written as a JSON object of sections; anything else is TOML.
   static ConfigTemplate load(const std::string& path);
 
   /// The configuration with `overrides` ("section.key=value", value in TOML syntax; a bare word is taken as a
-  /// string) applied. Throws InputError naming the origin and the key.
-  RunConfig instantiate(const std::vector<std::string>& overrides = {}) const;
+  /// string) applied. A relative path given by an override (problem.target, x, y, init.end_to_end, init.dir) is
+  /// taken relative to `overrides_dir`, or to `base_dir()` when that is empty (a sweep's axes, which belong to the
+  /// sweep file). Throws InputError naming the origin and the key.
+  RunConfig instantiate(const std::vector<std::string>& overrides = {}, const std::string& overrides_dir = "") const;
 
   const std::string& base_dir() const { return base_dir_; }
   const std::string& origin() const { return origin_; }
@@ -81,10 +98,13 @@ class ConfigTemplate {
 /// "section.key=value" (value in TOML syntax; a bare word is taken as a string). Throws InputError naming the key.
 RunConfig parse_config(const std::string& toml_text, const std::string& base_dir,
                        const std::vector<std::string>& overrides = {}, const std::string& origin = "config");
-/// Reads and parses a TOML file; paths in it are relative to the file's directory.
+/// Reads and parses a configuration file as ConfigTemplate::load does ("-": standard input; JSON: an earlier run's
+/// summary.json or analysis.json); paths in it are relative to the file's directory, paths in `overrides` (as
+/// `--set` gives them) relative to the current directory.
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
 
-/// Builds the problem a configuration describes (reads files; InputError on bad data or shapes).
-Problem make_problem(const RunConfig& config);
+/// Builds the problem a configuration describes (reads files; InputError on bad data or shapes). What the readers
+/// decided on their own (a CSV header skipped, an index column dropped, a delimiter detected) is appended to `notes`.
+Problem make_problem(const RunConfig& config, ReadNotes* notes = nullptr);
 
 }  // namespace linflow

@@ -10,7 +10,8 @@
 
 namespace linflow {
 
-/// The effective configuration as JSON (absolute paths, every key), for summary.json.
+/// The effective configuration as JSON (absolute paths, every key), for summary.json; ConfigTemplate::load reads it
+/// back (the "config" member of a summary.json or analysis.json), so it repeats the run exactly.
 nlohmann::json to_json(const RunConfig& config);
 
 /// The summary fields of a run as JSON (status, message, t_final, loss, excess_loss, t_eps, stats, …).

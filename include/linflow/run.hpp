@@ -8,6 +8,10 @@
 //   DIR/summary.json     status, message, times, losses, statistics, the effective configuration and version;
 //   DIR/trajectory.csv   one row per recorded time (see `trajectory_header`);
 //   DIR/weights/Wj.npy   the final layers, float64;
+//   DIR/target.npy       the whitened target the run fitted (float64, d_y × d_x): Z for a synthetic target or
+//                        problem.target, Q = Y Xᵀ Σ^{-1/2} for data (docs/theory.md §1);
+//   DIR/sigma.npy        data only: Σ = X Xᵀ (d_x × d_x). With them L(W) = ½‖Q − W Σ^{1/2}‖_F² + c, where c is
+//                        summary.json's data_constant (0 when whitened) and L* its optimal_loss;
 //   DIR/analysis.json    (analyze_config) the analysis, with `observed` when simulated, the version and configuration.
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -31,6 +35,7 @@ struct RunSetup {
   Problem problem;
   Shape shape;
   Eigen::VectorXd theta0;
+  ReadNotes notes;  ///< what the matrix readers decided on their own (a CSV header skipped, …), one sentence each
 };
 /// Sets `config` up. Throws InputError on bad files, shapes or initialization options.
 RunSetup set_up(const RunConfig& config);
@@ -44,6 +49,7 @@ struct RunResult {
   Summary summary;
   Eigen::VectorXd theta;  ///< final parameters
   nlohmann::json json;    ///< the content of summary.json
+  ReadNotes notes;        ///< RunSetup::notes, also in summary.json's "notes"
   /// An interrupted run (Status::interrupted) into a folder that holds a finished run: its files were not written,
   /// the finished run was kept (see run_config).
   bool kept_finished_run = false;
@@ -64,6 +70,8 @@ struct AnalysisResult {
   std::optional<theory::PointKind> hessian_start;  ///< output.hessian: the kind of the start
   std::optional<theory::PointKind> hessian_end;    ///< output.hessian with `simulate`: the kind of the end
   nlohmann::json json;                             ///< the content of analysis.json
+  ReadNotes notes;                                 ///< RunSetup::notes, also in analysis.json's "notes"
+  std::optional<Problem> problem;                  ///< the problem analyzed (what write_problem_files writes)
 };
 
 /// Analyzes `config`'s start; with `simulate` also runs it and confronts the run with every prediction (the run
@@ -73,17 +81,21 @@ struct AnalysisResult {
 AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std::string& out_dir,
                               const ProgressSink& progress = {});
 
-/// The content of summary.json for a finished run of `config`: to_json(summary), the optimal loss, version and the
-/// effective configuration.
-nlohmann::json summary_json(const RunConfig& config, const Problem& problem, const Shape& shape,
-                            const Summary& summary);
+/// The content of summary.json for a finished run of `config`: to_json(summary), the optimal loss, whether the
+/// problem is whitened and its data constant c, the readers' notes, version and the effective configuration.
+nlohmann::json summary_json(const RunConfig& config, const Problem& problem, const Shape& shape, const Summary& summary,
+                            const ReadNotes& notes = {});
+
+/// Writes the problem a run solved into DIR: target.npy (the whitened target Q, Z when whitened) and, for data,
+/// sigma.npy (Σ = X Xᵀ); an earlier run's sigma.npy is removed when the problem is whitened.
+void write_problem_files(const std::string& out_dir, const Problem& problem);
 
 /// Puts a finished run's files in place in DIR, so that a folder with a summary.json holds one run's files only: an
 /// earlier run's summary.json is removed first; then DIR/weights/Wj.npy (when config.output.save_weights; an earlier,
-/// deeper run's extra layers are removed), the trajectory the run wrote to DIR/trajectory.csv.tmp moved to
-/// DIR/trajectory.csv (when config.output.trajectory; an earlier one removed otherwise), and DIR/summary.json last,
-/// atomically.
-void write_run_outputs(const std::string& out_dir, const RunConfig& config, const Shape& shape,
+/// deeper run's extra layers are removed), the problem's files (write_problem_files), the trajectory the run wrote to
+/// DIR/trajectory.csv.tmp moved to DIR/trajectory.csv (when config.output.trajectory; an earlier one removed
+/// otherwise), and DIR/summary.json last, atomically.
+void write_run_outputs(const std::string& out_dir, const RunConfig& config, const Problem& problem, const Shape& shape,
                        const nlohmann::json& summary, const Eigen::VectorXd& theta);
 
 /// Column names of trajectory.csv for `modes` singular values / alignments.

@@ -163,6 +163,12 @@ struct Progress {
 using SampleSink = std::function<void(const Sample&)>;
 using ProgressSink = std::function<void(const Progress&)>;
 
+/// How far a run of `options` has come at `p`, in [0, 1], for an estimate of the time left: the larger of the time
+/// fraction t / t_end (t_end = t_max, or steps · lr for gd with a step budget below it) and, when the run stops at
+/// eps, the log-excess fraction log(E0 / E) / log(E0 / eps) from the excess loss E0 = `initial_excess` at the start
+/// (1 once E ≤ eps). Excess loss falls in bursts between plateaus, so the estimate is rough; it never exceeds 1.
+double progress_fraction(const Progress& p, double initial_excess, const SolverOptions& options);
+
 /// Trains θ (updated in place to the final state) and streams samples to `sink`. Never prints, never throws on
 /// numerical failure (see Summary::status); throws InputError when options are invalid or θ has the wrong size.
 Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& options,

@@ -73,7 +73,8 @@ struct SweepProgress {
   long total = 0;      ///< runs in the sweep
   long resumed = 0;    ///< runs found on disk at the start
   double elapsed = 0;  ///< seconds since this process started running
-  double eta = -1;     ///< estimated seconds left (from this session's rate), < 0 before the first run ends
+  double eta = -1;     ///< estimated seconds left: runs left × the mean time of this session's finished runs / workers
+                       ///< busy (threads, plus one per other MPI rank); < 0 before the first run ends
 };
 /// Called on rank 0 after every finished run, from worker threads but never concurrently.
 using SweepProgressSink = std::function<void(const SweepProgress&)>;

@@ -156,6 +156,7 @@ auto run_engine(const Callback& callback, Work&& work) {
 // One finished run held in memory: what `linflow train` would write, before it is written.
 struct Run {
   RunConfig config;
+  Problem problem;
   Shape shape;
   nlohmann::json summary;
   Eigen::VectorXd theta;
@@ -166,11 +167,11 @@ struct Run {
 std::shared_ptr<Run> train_run(const RunConfig& config, const ProgressSink& progress) {
   const RunSetup setup = set_up(config);
   const RecordOptions record = record_options(setup);
-  auto run = std::make_shared<Run>(Run{config, setup.shape, {}, setup.theta0, {}, record.modes});
+  auto run = std::make_shared<Run>(Run{config, setup.problem, setup.shape, {}, setup.theta0, {}, record.modes});
   SampleSink sink;
   if (config.output.trajectory) sink = [&run](const Sample& s) { run->samples.push_back(s); };
   const Summary summary = train(setup.problem, setup.shape, run->theta, config.solver, record, sink, progress);
-  run->summary = summary_json(config, setup.problem, setup.shape, summary);
+  run->summary = summary_json(config, setup.problem, setup.shape, summary, setup.notes);
   return run;
 }
 
@@ -189,7 +190,7 @@ void save_run(const Run& run, const std::string& dir) {
     csv.close();
     if (!csv) throw InputError(pending.string() + ": write failed");
   }
-  write_run_outputs(dir, run.config, run.shape, run.summary, run.theta);
+  write_run_outputs(dir, run.config, run.problem, run.shape, run.summary, run.theta);
 }
 
 // The trajectory as a (rows × columns) array in the column order of trajectory.csv.
@@ -340,8 +341,8 @@ PYBIND11_MODULE(_linflow, m) {
         if (result.run && result.observation) {
           const auto& ob = *result.observation;
           const int modes = ob.samples.empty() ? 0 : static_cast<int>(ob.samples.front().singular_values.size());
-          run = std::make_shared<Run>(
-              Run{config, Shape(config.widths), result.run->json, result.run->theta, ob.samples, modes});
+          run = std::make_shared<Run>(Run{config, *result.problem, Shape(config.widths), result.run->json,
+                                          result.run->theta, ob.samples, modes});
         }
         return py::make_tuple(result.json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), run);
       },

@@ -165,9 +165,12 @@ std::string describe_point(const char* label, const std::optional<theory::PointK
 
 void setup_analyze(CLI::App& app, AnalyzeOptions& opt, std::function<int()>& action) {
   auto* sub = app.add_subcommand("analyze", "What the theory predicts for a configuration; with --simulate, check it");
-  sub->add_option("--config,-c", opt.config, "TOML run configuration (as for train)")->required();
+  sub->add_option("--config,-c", opt.config,
+                  "Run configuration (as for train: TOML, '-', or a summary.json/analysis.json)")
+      ->required();
   sub->add_option("--out,-o", opt.out, "Output directory for analysis.json (created if missing)")->required();
-  sub->add_option("--set", opt.overrides, "Override a config key: section.key=value (repeatable)");
+  sub->add_option("--set", opt.overrides,
+                  "Override a config key: section.key=value (repeatable; paths relative to the current directory)");
   sub->add_flag("--simulate", opt.simulate, "Run the configured solver and compare each prediction with the run");
   sub->add_flag("--hessian", opt.hessian,
                 "Classify the start (and the end, with --simulate) by its Hessian: minimum, strict or non-strict "
@@ -181,7 +184,7 @@ int run_analyze(const AnalyzeOptions& opt) {
   RunConfig config = load_config(opt.config, opt.overrides);
   if (opt.hessian) config.output.hessian = true;
   if (opt.simulate) install_interrupt_handlers();
-  ProgressPrinter progress("analyze");
+  ProgressPrinter progress("analyze", config.solver);
   const AnalysisResult result =
       analyze_config(config, opt.simulate, opt.out, opt.quiet ? ProgressSink{} : progress.sink());
   progress.finish();
@@ -194,7 +197,7 @@ int run_analyze(const AnalyzeOptions& opt) {
   const bool contradicted = observation && !observation->contradictions.empty();
   if (!opt.quiet) {
     std::cout << "linflow " << version() << " analyze: " << result.analysis.message << "\n"
-              << describe_analysis(result.analysis, observation)
+              << describe_notes(result.notes) << describe_analysis(result.analysis, observation)
               << describe_point("Hessian at the start:", result.hessian_start)
               << describe_point("Hessian at the end:  ", result.hessian_end)
               << "output:                " << (fs::path(opt.out) / "analysis.json").string() << "\n";

@@ -16,12 +16,14 @@ void on_interrupt_signal(int /*signal*/) { request_interrupt(); }
 
 }  // namespace
 
-ProgressPrinter::ProgressPrinter(std::string label, double delay_seconds)
+ProgressPrinter::ProgressPrinter(std::string label, const SolverOptions& solver, double delay_seconds)
     : label_(std::move(label)),
+      solver_(solver),
       delay_(delay_seconds),
       tty_(isatty(fileno(stderr)) != 0),
       start_(std::chrono::steady_clock::now()),
-      last_(start_) {}
+      last_(start_),
+      pass_start_(start_) {}
 
 ProgressSink ProgressPrinter::sink() {
   return [this](const Progress& p) { show(p); };
@@ -29,13 +31,25 @@ ProgressSink ProgressPrinter::sink() {
 
 void ProgressPrinter::show(const Progress& p) {
   const auto now = std::chrono::steady_clock::now();
+  if (initial_excess_ < 0 || p.t < last_t_) {
+    initial_excess_ = p.excess_loss;
+    pass_start_ = now;
+  }
+  last_t_ = p.t;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double since = std::chrono::duration<double>(now - last_).count();
-  if (elapsed < delay_ || since < (tty_ ? 0.2 : 5.0)) return;
+  // The first line comes at `delay` whatever the output; later ones at the interval.
+  if (elapsed < delay_ || (lines_ > 0 && since < (tty_ ? 0.2 : 5.0))) return;
   last_ = now;
+  ++lines_;
+  const double fraction = progress_fraction(p, initial_excess_, solver_);
+  const double pass = std::chrono::duration<double>(now - pass_start_).count();
+  char eta[64] = "ETA unknown";
+  if (fraction >= 0.01) std::snprintf(eta, sizeof eta, "ETA %.0f s", pass * (1 - fraction) / fraction);
   char line[256];
-  std::snprintf(line, sizeof line, "%s: t = %.4g / %.4g (%.0f%%), excess loss %.3e, %ld steps, %.1f s", label_.c_str(),
-                p.t, p.t_max, 100.0 * p.t / p.t_max, p.excess_loss, p.steps, elapsed);
+  std::snprintf(line, sizeof line,
+                "%s: t = %.4g / %.4g, excess loss %.3e (eps %.0e), %ld steps, %.1f s, %.0f%% done, %s", label_.c_str(),
+                p.t, p.t_max, p.excess_loss, solver_.eps, p.steps, elapsed, 100.0 * fraction, eta);
   if (tty_) {
     std::cerr << '\r' << line << "\033[K" << std::flush;
   } else {
@@ -49,11 +63,17 @@ void ProgressPrinter::finish() {
   shown_ = false;
 }
 
+std::string describe_notes(const ReadNotes& notes) {
+  std::string out;
+  for (const auto& n : notes) out += "note:         " + n + "\n";
+  return out;
+}
+
 std::string describe_run(const RunResult& r) {
   const auto& s = r.summary;
   std::ostringstream os;
   os.precision(4);
-  os << "status:       " << to_string(s.status) << "\n"
+  os << describe_notes(r.notes) << "status:       " << to_string(s.status) << "\n"
      << "message:      " << s.message << "\n"
      << "excess loss:  " << s.initial_excess_loss << " -> " << s.excess_loss << " (loss " << s.loss << ")\n"
      << "t_eps:        " << (s.t_eps ? std::to_string(*s.t_eps) : std::string("not reached")) << "\n"

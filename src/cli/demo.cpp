@@ -54,7 +54,7 @@ int run_demo(const DemoOptions& opt) {
             << "with singular values 3, 2, 1, balanced rank-one start (sigma0 = 0.05), gradient flow to excess "
             << "loss 1e-12\n";
   install_interrupt_handlers();
-  ProgressPrinter progress("demo");
+  ProgressPrinter progress("demo", config.solver);
   const RunResult result = run_config(config, opt.out, progress.sink());
   progress.finish();
   if (result.summary.status == Status::interrupted) {
@@ -65,7 +65,7 @@ int run_demo(const DemoOptions& opt) {
   // beside the run.
   analyze_config(config, /*simulate=*/false, opt.out);
   std::cout << describe_run(result) << "output:       " << opt.out
-            << " (summary.json, trajectory.csv, weights/, analysis.json)\n";
+            << " (summary.json, trajectory.csv, weights/, target.npy, analysis.json)\n";
   return 0;
 }
 

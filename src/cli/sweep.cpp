@@ -30,7 +30,8 @@ class SweepProgressPrinter {
   void show(const SweepProgress& p) {
     const auto now = std::chrono::steady_clock::now();
     const double since = std::chrono::duration<double>(now - last_).count();
-    if (p.elapsed < 1.0 || (since < (tty_ ? 0.2 : 5.0) && p.done < p.total)) return;
+    // The first line at the first run finished after 1 s, whatever the output; later ones at the interval.
+    if (p.elapsed < 1.0 || (shown_ && since < (tty_ ? 0.2 : 5.0) && p.done < p.total)) return;
     last_ = now;
     const double rate = static_cast<double>(p.done - p.resumed) / p.elapsed;
     char line[256];

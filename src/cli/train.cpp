@@ -11,9 +11,13 @@ namespace linflow::cli {
 void setup_train(CLI::App& app, TrainOptions& opt, std::function<int()>& action) {
   auto* sub =
       app.add_subcommand("train", "Train one network as a config file says; write summary, trajectory, weights");
-  sub->add_option("--config,-c", opt.config, "TOML run configuration")->required();
+  sub->add_option("--config,-c", opt.config,
+                  "Run configuration: TOML, '-' for standard input, or an earlier run's summary.json/analysis.json "
+                  "(repeats it)")
+      ->required();
   sub->add_option("--out,-o", opt.out, "Output directory (created if missing)")->required();
-  sub->add_option("--set", opt.overrides, "Override a config key: section.key=value (repeatable)");
+  sub->add_option("--set", opt.overrides,
+                  "Override a config key: section.key=value (repeatable; paths relative to the current directory)");
   sub->add_flag("--quiet,-q", opt.quiet, "Print nothing but errors");
   sub->callback([&] { action = [&] { return run_train(opt); }; });
 }
@@ -21,7 +25,7 @@ void setup_train(CLI::App& app, TrainOptions& opt, std::function<int()>& action)
 int run_train(const TrainOptions& opt) {
   const RunConfig config = load_config(opt.config, opt.overrides);
   install_interrupt_handlers();
-  ProgressPrinter progress("train");
+  ProgressPrinter progress("train", config.solver);
   const RunResult result = run_config(config, opt.out, opt.quiet ? ProgressSink{} : progress.sink());
   progress.finish();
   if (result.summary.status == Status::interrupted) {

@@ -9,9 +9,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string_view>
 #include <vector>
+
+#include <zip.h>
 
 #include "linflow/error.hpp"
 
@@ -120,10 +124,85 @@ constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 31;
 // grows only with the bytes that actually arrive, never with what the header promises.
 constexpr size_t kReadChunk = size_t{1} << 20;
 
-}  // namespace
+// A .npy dtype that linflow converts to double exactly: its element size, its kind ('f', 'i', 'u' or 'b') and its
+// name for messages.
+struct NpyType {
+  size_t size = 0;
+  char kind = 0;
+  std::string name;
+};
 
-Eigen::MatrixXd read_npy(const std::string& path) {
-  std::ifstream in = open_input(path, std::ios::binary, "a .npy file");
+NpyType npy_type(const std::string& descr, const std::string& path) {
+  const auto unsupported = [&]() {
+    fail(path, "unsupported dtype '" + excerpt(descr) +
+                   "' (expected little-endian float64 '<f8' or float32 '<f4', an integer such as '<i8' or '|u1', or "
+                   "bool '|b1')");
+  };
+  // NumPy writes '<' (little-endian), '|' (byte order irrelevant, one-byte types) or '=' (native, little here).
+  if (descr.size() < 2) unsupported();
+  const bool byte_order = descr[0] == '<' || descr[0] == '|' || descr[0] == '=';
+  const std::string_view code = std::string_view(descr).substr(byte_order ? 1 : 0);
+  static const struct {
+    const char* code;
+    size_t size;
+    char kind;
+    const char* name;
+  } kTypes[] = {{"f8", 8, 'f', "float64"}, {"f4", 4, 'f', "float32"}, {"i8", 8, 'i', "int64"},
+                {"i4", 4, 'i', "int32"},   {"i2", 2, 'i', "int16"},   {"i1", 1, 'i', "int8"},
+                {"u8", 8, 'u', "uint64"},  {"u4", 4, 'u', "uint32"},  {"u2", 2, 'u', "uint16"},
+                {"u1", 1, 'u', "uint8"},   {"b1", 1, 'b', "bool"},    {"?", 1, 'b', "bool"}};
+  for (const auto& t : kTypes) {
+    if (code == t.code) return {t.size, t.kind, t.name};
+  }
+  unsupported();
+  return {};
+}
+
+// Element i of `raw` as a double; InputError when it has no exact double (a 64-bit integer beyond 2^53 that is not
+// a multiple of the spacing there, or a bool byte other than 0 and 1).
+double npy_element(const char* raw, size_t i, const NpyType& type, const std::string& path) {
+  const char* at = raw + type.size * i;
+  const auto load = [at]<class T>(T value) {
+    std::memcpy(&value, at, sizeof value);
+    return value;
+  };
+  const auto inexact = [&](const std::string& text) {
+    fail(path, "element " + std::to_string(i) + " (" + text + ") of this " + type.name +
+                   " array has no exact double; convert it in NumPy (e.g. .astype(float)) if rounding is acceptable");
+  };
+  switch (type.kind) {
+    case 'f':
+      return type.size == 8 ? load(double{}) : load(float{});
+    case 'b': {
+      const auto b = load(std::uint8_t{});
+      if (b > 1) fail(path, "element " + std::to_string(i) + " of this bool array is the byte " + std::to_string(b));
+      return b;
+    }
+    case 'i': {
+      if (type.size == 1) return load(std::int8_t{});
+      if (type.size == 2) return load(std::int16_t{});
+      if (type.size == 4) return load(std::int32_t{});
+      const std::int64_t v = load(std::int64_t{});
+      const auto d = static_cast<double>(v);
+      // 2^63 itself is out of int64's range, so the round trip is tested only below it.
+      if (d >= 9223372036854775808.0 || static_cast<std::int64_t>(d) != v) inexact(std::to_string(v));
+      return d;
+    }
+    default: {
+      if (type.size == 1) return load(std::uint8_t{});
+      if (type.size == 2) return load(std::uint16_t{});
+      if (type.size == 4) return load(std::uint32_t{});
+      const std::uint64_t v = load(std::uint64_t{});
+      const auto d = static_cast<double>(v);
+      if (d >= 18446744073709551616.0 || static_cast<std::uint64_t>(d) != v) inexact(std::to_string(v));
+      return d;
+    }
+  }
+}
+
+// The .npy format read from `in`, reported as `path`. `file_size`, when the stream's total size is known (a regular
+// file, an archive's entry), is checked against the header's promise before anything is allocated.
+Eigen::MatrixXd parse_npy(std::istream& in, const std::string& path, std::optional<std::uint64_t> file_size) {
   char magic[8];
   if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) fail(path, "not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(magic[6]);
@@ -150,17 +229,9 @@ Eigen::MatrixXd read_npy(const std::string& path) {
   const std::string descr = header_field(header, "descr", path);
   const std::string order = header_field(header, "fortran_order", path);
   const auto dims = parse_shape(header_field(header, "shape", path), path);
-  size_t item = 0;
-  const char* dtype = "";
-  if (descr == "<f8" || descr == "=f8" || descr == "f8") {
-    item = 8;
-    dtype = "float64";
-  } else if (descr == "<f4" || descr == "=f4" || descr == "f4") {
-    item = 4;
-    dtype = "float32";
-  } else {
-    fail(path, "unsupported dtype '" + excerpt(descr) + "' (expected little-endian float64 '<f8' or float32 '<f4')");
-  }
+  const NpyType type = npy_type(descr, path);
+  const size_t item = type.size;
+  const char* dtype = type.name.c_str();
   const bool fortran = order.find("True") != std::string::npos;
   if (!fortran && order.find("False") == std::string::npos)
     fail(path, "malformed fortran_order '" + excerpt(order) + "'");
@@ -185,12 +256,9 @@ Eigen::MatrixXd read_npy(const std::string& path) {
       __builtin_mul_overflow(n, static_cast<std::uint64_t>(item), &bytes)) {
     fail(path, "absurd .npy shape " + shape + " (its size in bytes does not fit in 64 bits)");
   }
-  // Compare with the bytes actually on disk before allocating anything, so a 145-byte file cannot demand 16 GB.
-  std::error_code ec;
-  const bool sized = std::filesystem::is_regular_file(path, ec);
-  const std::uintmax_t file_size = sized ? std::filesystem::file_size(path, ec) : 0;
-  const bool size_known = sized && !ec;
-  const std::uint64_t available = size_known && file_size > header_end ? file_size - header_end : 0;
+  // Compare with the bytes actually there before allocating anything, so a 145-byte file cannot demand 16 GB.
+  const bool size_known = file_size.has_value();
+  const std::uint64_t available = size_known && *file_size > header_end ? *file_size - header_end : 0;
   const auto truncated = [&](std::uint64_t held) {
     fail(path, "truncated data: header promises " + shape + " " + dtype + " (" + std::to_string(bytes) +
                    " bytes), file holds " + std::to_string(held));
@@ -211,20 +279,23 @@ Eigen::MatrixXd read_npy(const std::string& path) {
   }
   static_assert(std::endian::native == std::endian::little, "linflow's .npy reader assumes a little-endian host");
   Eigen::VectorXd flat(static_cast<Eigen::Index>(n));
-  for (size_t i = 0; i < n; ++i) {
-    if (item == 8) {
-      double v;
-      std::memcpy(&v, raw.data() + 8 * i, 8);
-      flat(static_cast<Eigen::Index>(i)) = v;
-    } else {
-      float v;
-      std::memcpy(&v, raw.data() + 4 * i, 4);
-      flat(static_cast<Eigen::Index>(i)) = v;
-    }
-  }
+  for (size_t i = 0; i < n; ++i) flat(static_cast<Eigen::Index>(i)) = npy_element(raw.data(), i, type, path);
   if (!flat.allFinite()) fail(path, "contains NaN or Inf");
   if (fortran) return Eigen::Map<Eigen::MatrixXd>(flat.data(), rows, cols);
   return Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(flat.data(), rows, cols);
+}
+
+}  // namespace
+
+Eigen::MatrixXd read_npy(const std::string& path) {
+  std::ifstream in = open_input(path, std::ios::binary, "a .npy file");
+  std::error_code ec;
+  std::optional<std::uint64_t> size;
+  if (std::filesystem::is_regular_file(path, ec)) {
+    const std::uintmax_t bytes = std::filesystem::file_size(path, ec);
+    if (!ec) size = bytes;
+  }
+  return parse_npy(in, path, size);
 }
 
 void write_npy(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>& M) {
@@ -261,66 +332,295 @@ void write_npy(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>&
   }
 }
 
-Eigen::MatrixXd read_csv(const std::string& path) {
+Eigen::MatrixXd read_npz(const std::string& path, const std::string& key) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(path, "is a directory, expected a .npz file");
+  int error = 0;
+  const std::unique_ptr<zip_t, int (*)(zip_t*)> archive(zip_open(path.c_str(), ZIP_RDONLY, &error), zip_close);
+  if (!archive) {
+    zip_error_t why;
+    zip_error_init_with_code(&why, error);
+    const std::string text = zip_error_strerror(&why);
+    zip_error_fini(&why);
+    fail(path, error == ZIP_ER_NOENT || error == ZIP_ER_OPEN ? "cannot open file (" + text + ")"
+                                                             : "not a .npz archive (" + text + ")");
+  }
+  std::vector<std::string> names;
+  const zip_int64_t entries = zip_get_num_entries(archive.get(), 0);
+  for (zip_int64_t i = 0; i < entries; ++i) {
+    const char* name = zip_get_name(archive.get(), static_cast<zip_uint64_t>(i), 0);
+    std::string_view n = name ? name : "";
+    if (n.ends_with(".npy")) n.remove_suffix(4);
+    names.emplace_back(n);
+  }
+  std::string listed;
+  for (size_t i = 0; i < names.size() && i < 8; ++i) listed += (i ? ", " : "") + excerpt(names[i]);
+  if (names.size() > 8) listed += ", ...";
+  zip_int64_t index = -1;
+  if (key.empty()) {
+    if (names.size() != 1) {
+      fail(path, "holds " + std::to_string(names.size()) + " arrays (" + listed + "): name one as " + path + ":KEY");
+    }
+    index = 0;
+  } else {
+    const auto it = std::find(names.begin(), names.end(), key);
+    if (it == names.end()) fail(path, "has no array '" + excerpt(key) + "' (it holds: " + listed + ")");
+    index = it - names.begin();
+  }
+  const std::string where = key.empty() ? path : path + ":" + key;
+  zip_stat_t st;
+  zip_stat_init(&st);
+  if (zip_stat_index(archive.get(), static_cast<zip_uint64_t>(index), 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE) ||
+      !(st.valid & ZIP_STAT_COMP_SIZE)) {
+    fail(where, "cannot read the archive's directory entry");
+  }
+  // Deflate expands at most 1032:1, so an entry claiming more is corrupt; refusing it here keeps memory
+  // proportional to the file whatever the directory says (the .npy header is checked against this size next).
+  constexpr std::uint64_t kMaxDeflateRatio = 1032;
+  if (st.size > kMaxDeflateRatio * st.comp_size + 1024 || st.size > kMaxElements * 8 + (1u << 21)) {
+    fail(where, "implausible entry size " + std::to_string(st.size) + " for " + std::to_string(st.comp_size) +
+                    " compressed bytes");
+  }
+  const std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> file(
+      zip_fopen_index(archive.get(), static_cast<zip_uint64_t>(index), 0), zip_fclose);
+  if (!file) fail(where, std::string("cannot read entry (") + zip_strerror(archive.get()) + ")");
+  std::string bytes(st.size, '\0');
+  zip_uint64_t got = 0;
+  while (got < st.size) {
+    const zip_int64_t r = zip_fread(file.get(), bytes.data() + got, st.size - got);
+    if (r < 0) fail(where, std::string("corrupt entry (") + zip_file_strerror(file.get()) + ")");
+    if (r == 0) break;
+    got += static_cast<zip_uint64_t>(r);
+  }
+  bytes.resize(got);
+  std::istringstream in(std::move(bytes));
+  return parse_npy(in, where, got);
+}
+
+std::string to_string(CsvHeader header) {
+  switch (header) {
+    case CsvHeader::present:
+      return "true";
+    case CsvHeader::absent:
+      return "false";
+    default:
+      return "auto";
+  }
+}
+
+CsvHeader csv_header_from_string(const std::string& word) {
+  if (word == "auto") return CsvHeader::auto_detect;
+  if (word == "true") return CsvHeader::present;
+  if (word == "false") return CsvHeader::absent;
+  throw InputError("problem.header: '" + excerpt(word) + "' is not one of \"auto\", true, false");
+}
+
+std::string to_string(CsvDelimiter delimiter) {
+  switch (delimiter) {
+    case CsvDelimiter::comma:
+      return ",";
+    case CsvDelimiter::tab:
+      return "\t";
+    case CsvDelimiter::semicolon:
+      return ";";
+    case CsvDelimiter::whitespace:
+      return "whitespace";
+    default:
+      return "auto";
+  }
+}
+
+CsvDelimiter csv_delimiter_from_string(const std::string& word) {
+  if (word == "auto") return CsvDelimiter::auto_detect;
+  if (word == ",") return CsvDelimiter::comma;
+  if (word == "\t" || word == "tab") return CsvDelimiter::tab;
+  if (word == ";") return CsvDelimiter::semicolon;
+  if (word == " " || word == "whitespace") return CsvDelimiter::whitespace;
+  throw InputError("problem.delimiter: '" + excerpt(word) +
+                   R"(' is not one of "auto", ",", ";", "\t" (or "tab"), "whitespace")");
+}
+
+namespace {
+
+CsvDelimiter detect_delimiter(std::string_view line) {
+  if (line.find(';') != std::string_view::npos) return CsvDelimiter::semicolon;
+  if (line.find(',') != std::string_view::npos) return CsvDelimiter::comma;
+  if (line.find('\t') != std::string_view::npos) return CsvDelimiter::tab;
+  return CsvDelimiter::whitespace;
+}
+
+// The fields of `line`, trimmed of blanks. With one separator character an empty field is kept (and refused later);
+// with `whitespace` fields are the runs of non-blank characters.
+void split_fields(std::string_view line, CsvDelimiter delimiter, std::vector<std::string_view>& fields) {
+  fields.clear();
+  const auto trim = [](std::string_view f) {
+    const auto b = f.find_first_not_of(" \t");
+    return b == std::string_view::npos ? f.substr(0, 0) : f.substr(b, f.find_last_not_of(" \t") - b + 1);
+  };
+  if (delimiter == CsvDelimiter::whitespace) {
+    size_t pos = 0;
+    while ((pos = line.find_first_not_of(" \t", pos)) != std::string_view::npos) {
+      const size_t end = std::min(line.find_first_of(" \t", pos), line.size());
+      fields.push_back(line.substr(pos, end - pos));
+      pos = end;
+    }
+    return;
+  }
+  const char sep = delimiter == CsvDelimiter::tab ? '\t' : delimiter == CsvDelimiter::semicolon ? ';' : ',';
+  size_t start = 0;
+  while (true) {
+    const size_t at = line.find(sep, start);
+    fields.push_back(trim(line.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start)));
+    if (at == std::string_view::npos) break;
+    start = at + 1;
+  }
+}
+
+// A field as a number: the whole field must parse (a '+' is skipped once; from_chars takes none, and "+-1" must
+// stay refused). NaN and Inf parse, so that they are refused as non-finite data rather than taken for a header.
+std::optional<double> parse_number(std::string_view f) {
+  if (f.empty()) return std::nullopt;
+  const char* begin = f.data();
+  if (f.size() > 1 && f[0] == '+' && f[1] != '-' && f[1] != '+') ++begin;
+  double v = 0;
+  const auto [p, ec] = std::from_chars(begin, f.data() + f.size(), v);
+  if (ec != std::errc() || p != f.data() + f.size()) return std::nullopt;
+  return v;
+}
+
+bool plain_integer(std::string_view f) {
+  if (!f.empty() && f[0] == '-') f.remove_prefix(1);
+  return !f.empty() && f.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// "0", "1", …, "n−1" exactly as pandas writes the names of unnamed columns.
+bool pandas_range(const std::vector<std::string>& fields) {
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i] != std::to_string(i)) return false;
+  }
+  return true;
+}
+
+std::string join_excerpt(const std::vector<std::string>& fields) {
+  std::string text;
+  for (size_t i = 0; i < fields.size() && text.size() < kExcerptChars; ++i) text += (i ? "," : "") + fields[i];
+  return excerpt(text);
+}
+
+}  // namespace
+
+Eigen::MatrixXd read_csv(const std::string& path, const CsvOptions& options, ReadNotes* notes) {
   std::ifstream in = open_input(path, std::ios::in, "a .csv file");
+  const auto note = [&](const std::string& text) {
+    if (notes) notes->push_back(path + ": " + text);
+  };
   // One flat list of values rather than a vector per row: a file of short lines ("1\n" ...) would otherwise cost
-  // dozens of bytes of bookkeeping per byte read.
+  // dozens of bytes of bookkeeping per byte read. The first row is held apart as text until the whole file has been
+  // seen, because whether it is a header can depend on the rows below it.
   std::vector<double> values;
+  std::vector<std::string> first;
+  std::uint64_t first_line = 0;
+  bool later_non_integer = false;
+  CsvDelimiter delimiter = options.delimiter;
   size_t cols = 0, rows = 0;
   std::string line;
+  std::vector<std::string_view> fields;
   // 64-bit because a file of a few GB of blank lines has more than 2^31 of them.
   std::uint64_t line_no = 0;
+  const auto separator_hint = [&](std::string_view f) -> std::string {
+    if (f.find_first_of(" \t;,") == std::string_view::npos) return "";
+    return " (split at '" + excerpt(to_string(delimiter)) +
+           (options.delimiter == CsvDelimiter::auto_detect ? "', detected" : "'") + "; see problem.delimiter)";
+  };
   while (std::getline(in, line)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    const auto first = line.find_first_not_of(" \t");
-    if (first == std::string::npos || line[first] == '#') continue;
+    const auto begin = line.find_first_not_of(" \t");
+    if (begin == std::string::npos || line[begin] == '#') continue;
     const std::string where = "line " + std::to_string(line_no) + ": ";
-    size_t fields = 0;
-    size_t start = 0;
-    while (true) {
-      const size_t comma = line.find(',', start);
-      const std::string_view field =
-          std::string_view(line).substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      if (comma == std::string::npos && field.empty() && fields > 0) {
-        fail(path, where + "trailing comma in '" + excerpt(line) + "'");
+    if (first_line == 0 && delimiter == CsvDelimiter::auto_detect) {
+      delimiter = detect_delimiter(line);
+      if (delimiter == CsvDelimiter::tab) note("fields separated by tabs (detected; problem.delimiter sets it)");
+      if (delimiter == CsvDelimiter::semicolon) note("fields separated by ';' (detected; problem.delimiter sets it)");
+      if (delimiter == CsvDelimiter::whitespace && line.find_first_of(" \t", begin) != std::string::npos) {
+        note("fields separated by blanks (detected; problem.delimiter sets it)");
       }
-      const auto b = field.find_first_not_of(" \t");
-      const auto e = field.find_last_not_of(" \t");
-      const std::string_view f = b == std::string_view::npos ? field.substr(0, 0) : field.substr(b, e - b + 1);
-      double v = 0;
-      const char* begin = f.data();
-      // from_chars takes no '+', so one is skipped here; it must not make "+-1" acceptable.
-      if (f.size() > 1 && f[0] == '+' && f[1] != '-' && f[1] != '+') ++begin;
-      const auto [p, ec] = std::from_chars(begin, f.data() + f.size(), v);
-      if (f.empty() || ec != std::errc() || p != f.data() + f.size() || !std::isfinite(v)) {
-        fail(path, where + "'" + excerpt(f) + "' is not a finite number");
-      }
-      values.push_back(v);
-      ++fields;
-      if (comma == std::string::npos) break;
-      start = comma + 1;
     }
-    if (rows > 0 && fields != cols) {
-      fail(path,
-           where + std::to_string(fields) + " fields, expected " + std::to_string(cols) + " ('" + excerpt(line) + "')");
+    split_fields(line, delimiter, fields);
+    if (delimiter != CsvDelimiter::whitespace && fields.size() > 1 && fields.back().empty()) {
+      const char* name = delimiter == CsvDelimiter::tab         ? "tab"
+                         : delimiter == CsvDelimiter::semicolon ? "semicolon"
+                                                                : "comma";
+      fail(path, where + "trailing " + name + " in '" + excerpt(line) + "'");
     }
-    cols = fields;
+    if (first_line == 0) {
+      first_line = line_no;
+      first.assign(fields.begin(), fields.end());
+      cols = first.size();
+      continue;
+    }
+    if (fields.size() != cols) {
+      fail(path, where + std::to_string(fields.size()) + " fields, expected " + std::to_string(cols) + " ('" +
+                     excerpt(line) + "')");
+    }
+    for (const std::string_view f : fields) {
+      const auto v = parse_number(f);
+      if (!v || !std::isfinite(*v))
+        fail(path, where + "'" + excerpt(f) + "' is not a finite number" + separator_hint(f));
+      if (!later_non_integer && !plain_integer(f)) later_non_integer = true;
+      values.push_back(*v);
+    }
     ++rows;
   }
-  if (rows == 0) fail(path, "no numeric rows");
-  return Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+  if (first_line == 0) fail(path, "no numeric rows");
+
+  bool header = options.header == CsvHeader::present;
+  // A lone row is data: a header needs rows below it, and its error then names the field that is not a number.
+  if (options.header == CsvHeader::auto_detect && rows > 0) {
+    const auto text = std::find_if(first.begin(), first.end(), [](const std::string& f) { return !parse_number(f); });
+    if (text != first.end()) {
+      header = true;
+      note("first row '" + join_excerpt(first) +
+           "' is not numeric: read as a header (problem.header = false refuses it)");
+    } else if (pandas_range(first) && (first.size() >= 3 || later_non_integer)) {
+      header = true;
+      note("first row '" + join_excerpt(first) +
+           "' read as a header (the column names pandas writes); problem.header = false reads it as data");
+    }
+  }
+  const std::string where_first = "line " + std::to_string(first_line) + ": ";
+  if (!header) {
+    std::vector<double> row;
+    for (const std::string& f : first) {
+      const auto v = parse_number(f);
+      if (!v || !std::isfinite(*v)) {
+        fail(path, where_first + "'" + excerpt(f) + "' is not a finite number" + separator_hint(f) +
+                       (options.header == CsvHeader::absent ? " (problem.header = false)" : ""));
+      }
+      row.push_back(*v);
+    }
+    values.insert(values.begin(), row.begin(), row.end());
+    ++rows;
+  }
+  if (rows == 0) fail(path, "no numeric rows (only a header '" + join_excerpt(first) + "')");
+  Eigen::MatrixXd m = Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
       values.data(), static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+  // pandas' to_csv writes the row index as a first column whose header cell is empty.
+  if (header && first.front().empty()) {
+    if (cols < 2) fail(path, where_first + "the header's only cell is empty");
+    note("first column read as the row index and dropped (its header cell is empty, as pandas writes an index)");
+    return m.rightCols(m.cols() - 1);
+  }
+  return m;
 }
 
-Eigen::MatrixXd read_matrix(const std::string& path) {
-  auto ends_with = [&](const char* ext) {
-    const size_t n = std::strlen(ext);
-    return path.size() >= n && path.compare(path.size() - n, n, ext) == 0;
-  };
-  if (ends_with(".npy")) return read_npy(path);
-  if (ends_with(".csv")) return read_csv(path);
-  throw InputError(path + ": unknown file type (expected .npy or .csv)");
+Eigen::MatrixXd read_matrix(const std::string& path, const CsvOptions& options, ReadNotes* notes) {
+  if (path.ends_with(".npy")) return read_npy(path);
+  if (path.ends_with(".csv")) return read_csv(path, options, notes);
+  if (path.ends_with(".npz")) return read_npz(path);
+  const auto at = path.rfind(".npz:");
+  if (at != std::string::npos) return read_npz(path.substr(0, at + 4), path.substr(at + 5));
+  throw InputError(path + ": unknown file type (expected .npy, .npz, .npz:KEY or .csv)");
 }
 
 }  // namespace linflow

@@ -493,6 +493,22 @@ bool SolverOptions::is_valid(std::string* why) const {
   return true;
 }
 
+double progress_fraction(const Progress& p, double initial_excess, const SolverOptions& options) {
+  double t_end = options.t_max;
+  if (options.method == Method::gd && options.steps > 0) {
+    t_end = std::min(t_end, static_cast<double>(options.steps) * options.lr);
+  }
+  double fraction = t_end > 0 ? std::clamp(p.t / t_end, 0.0, 1.0) : 0.0;
+  if (options.stop_at_eps) {
+    if (p.excess_loss <= options.eps) return 1.0;
+    if (initial_excess > options.eps && p.excess_loss < initial_excess) {
+      const double f = std::log(initial_excess / p.excess_loss) / std::log(initial_excess / options.eps);
+      if (std::isfinite(f)) fraction = std::max(fraction, std::min(f, 1.0));
+    }
+  }
+  return fraction;
+}
+
 std::vector<double> sample_times(double t_max, int uniform_count, int log_count, double t_min) {
   std::vector<double> times{0.0};
   for (int i = 1; i <= uniform_count; ++i) times.push_back(t_max * i / uniform_count);

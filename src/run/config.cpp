@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <utility>
 
@@ -22,7 +24,7 @@ namespace fs = std::filesystem;
 
 const std::map<std::string, std::vector<std::string>>& schema() {
   static const std::map<std::string, std::vector<std::string>> s{
-      {"problem", {"target", "x", "y", "dims", "singular_values", "seed"}},
+      {"problem", {"target", "x", "y", "layout", "header", "delimiter", "dims", "singular_values", "seed"}},
       {"network", {"widths"}},
       {"init", {"kind", "seed", "scale", "rank", "end_to_end", "sigma0", "u0", "v0", "delta", "dir"}},
       {"solver",
@@ -98,6 +100,19 @@ class Reader {
     }
   }
 
+  // problem.header takes "auto", true or false: a string or a boolean.
+  void get_header(CsvHeader& out) const {
+    const toml::node* n = table("problem").get("header");
+    if (!n) return;
+    if (const auto b = n->value_exact<bool>()) {
+      out = *b ? CsvHeader::present : CsvHeader::absent;
+    } else if (const auto s = n->value_exact<std::string>(); s && *s == "auto") {
+      out = CsvHeader::auto_detect;
+    } else {
+      fail("problem.header: expected \"auto\", true or false");
+    }
+  }
+
   [[noreturn]] void fail(const std::string& msg) const { toml_.fail(msg); }
 
  private:
@@ -122,7 +137,13 @@ class Reader {
   fs::path base_;
 };
 
-void apply_override(toml::table& root, const std::string& assignment) {
+// The keys whose values are paths: a relative one is resolved against the directory of whatever gave it.
+bool is_path_key(const std::string& section, const std::string& key) {
+  return (section == "problem" && (key == "target" || key == "x" || key == "y")) ||
+         (section == "init" && (key == "end_to_end" || key == "dir"));
+}
+
+void apply_override(toml::table& root, const std::string& assignment, const fs::path& paths_dir) {
   const auto eq = assignment.find('=');
   const auto dot = assignment.find('.');
   if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
@@ -144,13 +165,107 @@ void apply_override(toml::table& root, const std::string& assignment) {
   } catch (const toml::parse_error&) {
     parsed.insert_or_assign("v", value);  // a bare word: take it as a string
   }
+  if (!paths_dir.empty() && is_path_key(section, key)) {
+    if (const auto text = parsed.get("v")->value_exact<std::string>(); text && !text->empty()) {
+      if (fs::path(*text).is_relative()) parsed.insert_or_assign("v", (paths_dir / *text).lexically_normal().string());
+    }
+  }
   if (!root.contains(section)) root.insert(section, toml::table{});
   auto* tbl = root.get_as<toml::table>(section);
   if (!tbl) throw InputError("--set '" + assignment + "': '" + section + "' is not a table");
   tbl->insert_or_assign(key, *parsed.get("v"));
 }
 
+// JSON values as the TOML values a configuration file would hold, added to `out` by `add(value)`; nulls (an absent
+// u0, v0) are left out.
+template <class Add>
+void add_json_value(const nlohmann::json& j, const std::string& origin, const std::string& where, Add&& add);
+
+toml::array toml_array(const nlohmann::json& j, const std::string& origin, const std::string& where) {
+  toml::array a;
+  for (const auto& item : j) {
+    if (item.is_null()) throw InputError(origin + ": " + where + ": null inside an array");
+    add_json_value(item, origin, where, [&](auto&& v) { a.push_back(std::forward<decltype(v)>(v)); });
+  }
+  return a;
+}
+
+toml::table toml_table(const nlohmann::json& j, const std::string& origin, const std::string& where) {
+  toml::table t;
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();
+    add_json_value(item.value(), origin, where + key, [&](auto&& v) { t.insert(key, std::forward<decltype(v)>(v)); });
+  }
+  return t;
+}
+
+template <class Add>
+void add_json_value(const nlohmann::json& j, const std::string& origin, const std::string& where, Add&& add) {
+  using nlohmann::json;
+  switch (j.type()) {
+    case json::value_t::null:
+      return;
+    case json::value_t::object:
+      add(toml_table(j, origin, where + "."));
+      return;
+    case json::value_t::array:
+      add(toml_array(j, origin, where));
+      return;
+    case json::value_t::string:
+      add(j.get<std::string>());
+      return;
+    case json::value_t::boolean:
+      add(j.get<bool>());
+      return;
+    case json::value_t::number_integer:
+      add(j.get<std::int64_t>());
+      return;
+    case json::value_t::number_unsigned: {
+      const auto u = j.get<std::uint64_t>();
+      if (!std::in_range<std::int64_t>(u)) {
+        throw InputError(origin + ": " + where + ": " + std::to_string(u) + " is out of range");
+      }
+      add(static_cast<std::int64_t>(u));
+      return;
+    }
+    case json::value_t::number_float:
+      add(j.get<double>());
+      return;
+    default:
+      throw InputError(origin + ": " + where + ": unsupported JSON value");
+  }
+}
+
+// The configuration in JSON text: the "config" member of a summary.json or analysis.json, or the object itself.
+toml::table parse_json_config(const std::string& text, const std::string& origin) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError(origin + ": not valid JSON at byte " + std::to_string(e.byte));
+  }
+  if (!j.is_object()) throw InputError(origin + ": expected a JSON object");
+  if (j.contains("config")) {
+    if (!j["config"].is_object()) throw InputError(origin + ": \"config\" must be an object");
+    return toml_table(j["config"], origin, "");
+  }
+  return toml_table(j, origin, "");
+}
+
+bool looks_like_json(const std::string& text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  return first != std::string::npos && text[first] == '{';
+}
+
 }  // namespace
+
+std::string to_string(DataLayout layout) { return layout == DataLayout::rows ? "rows" : "columns"; }
+
+DataLayout data_layout_from_string(const std::string& word) {
+  if (word == "columns") return DataLayout::columns;
+  if (word == "rows") return DataLayout::rows;
+  throw InputError("problem.layout: '" + word + R"(' is not "columns" (samples as columns) or "rows")");
+}
 
 ConfigTemplate::ConfigTemplate() : table_(std::make_shared<const detail::ConfigTable>()) {}
 
@@ -160,11 +275,18 @@ ConfigTemplate::ConfigTemplate(std::shared_ptr<const detail::ConfigTable> table,
 
 ConfigTemplate ConfigTemplate::parse(const std::string& toml_text, const std::string& base_dir,
                                      const std::string& origin) {
-  auto table = std::make_shared<detail::ConfigTable>(detail::ConfigTable{detail::parse_toml(toml_text, origin)});
+  auto table = std::make_shared<detail::ConfigTable>(detail::ConfigTable{
+      looks_like_json(toml_text) ? parse_json_config(toml_text, origin) : detail::parse_toml(toml_text, origin)});
   return {std::move(table), base_dir, origin};
 }
 
 ConfigTemplate ConfigTemplate::load(const std::string& path) {
+  if (path == "-") {
+    std::ostringstream text;
+    text << std::cin.rdbuf();
+    if (std::cin.bad()) throw InputError("standard input: cannot read the configuration");
+    return parse(text.str(), fs::current_path().string(), "<stdin>");
+  }
   return parse(detail::read_text(path, "config file"), fs::path(path).parent_path().string(), path);
 }
 
@@ -173,9 +295,11 @@ RunConfig parse_config(const std::string& toml_text, const std::string& base_dir
   return ConfigTemplate::parse(toml_text, base_dir, origin).instantiate(overrides);
 }
 
-RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides) const {
+RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides,
+                                      const std::string& overrides_dir) const {
   toml::table root = table_->root;  // the overrides edit a copy: the template serves every run of a sweep
-  for (const auto& o : overrides) apply_override(root, o);
+  const fs::path paths_dir = overrides_dir.empty() ? fs::path() : fs::absolute(overrides_dir);
+  for (const auto& o : overrides) apply_override(root, o, paths_dir);
   const std::string& origin = origin_;
   const std::string& base_dir = base_dir_;
   const Reader r(root, origin, fs::absolute(base_dir.empty() ? fs::path(".") : fs::path(base_dir)));
@@ -185,6 +309,13 @@ RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides)
   r.get_path("problem", "target", c.problem.target);
   r.get_path("problem", "x", c.problem.x);
   r.get_path("problem", "y", c.problem.y);
+  std::string word;
+  r.get("problem", "layout", word);
+  if (!word.empty()) c.problem.layout = data_layout_from_string(word);
+  r.get_header(c.problem.csv.header);
+  word.clear();
+  r.get("problem", "delimiter", word);
+  if (!word.empty()) c.problem.csv.delimiter = csv_delimiter_from_string(word);
   r.get("problem", "dims", c.problem.dims);
   r.get("problem", "singular_values", c.problem.singular_values);
   r.get("problem", "seed", c.problem.seed);
@@ -252,7 +383,7 @@ RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides)
 }
 
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
-  return ConfigTemplate::load(path).instantiate(overrides);
+  return ConfigTemplate::load(path).instantiate(overrides, fs::current_path().string());
 }
 
 nlohmann::json to_json(const RunConfig& c) {
@@ -262,12 +393,17 @@ nlohmann::json to_json(const RunConfig& c) {
     return std::vector<double>(v->data(), v->data() + v->size());
   };
   json j;
-  j["problem"] = {{"target", c.problem.target},
-                  {"x", c.problem.x},
-                  {"y", c.problem.y},
-                  {"dims", c.problem.dims},
-                  {"singular_values", c.problem.singular_values},
-                  {"seed", c.problem.seed}};
+  j["problem"] = {
+      {"target", c.problem.target},
+      {"x", c.problem.x},
+      {"y", c.problem.y},
+      {"layout", to_string(c.problem.layout)},
+      {"header", c.problem.csv.header == CsvHeader::auto_detect ? json("auto")
+                                                                : json(c.problem.csv.header == CsvHeader::present)},
+      {"delimiter", to_string(c.problem.csv.delimiter)},
+      {"dims", c.problem.dims},
+      {"singular_values", c.problem.singular_values},
+      {"seed", c.problem.seed}};
   j["network"] = {{"widths", c.widths}};
   j["init"] = {{"kind", to_string(c.init.kind)},
                {"seed", c.init.seed},
@@ -306,7 +442,45 @@ nlohmann::json to_json(const RunConfig& c) {
   return j;
 }
 
-Problem make_problem(const RunConfig& c) {
+namespace {
+
+// X (d_x × m) and Y (d_y × m) from the files, transposed when the samples are rows; a shape that fits only the other
+// layout (the network's d_0 and d_N, and one sample count) is refused with the setting that reads it.
+std::pair<Eigen::MatrixXd, Eigen::MatrixXd> read_data(const RunConfig& c, ReadNotes* notes) {
+  Eigen::MatrixXd X = read_matrix(c.problem.x, c.problem.csv, notes);
+  Eigen::MatrixXd Y = read_matrix(c.problem.y, c.problem.csv, notes);
+  const bool rows = c.problem.layout == DataLayout::rows;
+  if (rows) {
+    X.transposeInPlace();
+    Y.transposeInPlace();
+  }
+  const long d0 = c.widths.front(), dN = c.widths.back();
+  const auto fits = [&](const Eigen::MatrixXd& x, const Eigen::MatrixXd& y) {
+    return x.rows() == d0 && y.rows() == dN && x.cols() == y.cols();
+  };
+  if (fits(X, Y)) return {std::move(X), std::move(Y)};
+  const auto shape = [](const Eigen::MatrixXd& m, bool transposed) {
+    return std::to_string(transposed ? m.cols() : m.rows()) + " x " + std::to_string(transposed ? m.rows() : m.cols());
+  };
+  std::ostringstream os;
+  os << "problem.x " << c.problem.x << " is " << shape(X, rows) << " and problem.y " << c.problem.y << " is "
+     << shape(Y, rows) << ": with problem.layout = \"" << to_string(c.problem.layout) << "\" (samples as "
+     << (rows ? "rows" : "columns") << ") ";
+  if (X.cols() != Y.cols()) {
+    os << "x has " << X.cols() << " samples but y has " << Y.cols();
+  } else {
+    os << "d_x = " << X.rows() << ", d_y = " << Y.rows() << " but network.widths has d_0 = " << d0 << ", d_N = " << dN;
+  }
+  if (fits(X.transpose(), Y.transpose())) {
+    os << "; the files hold samples as " << (rows ? "columns" : "rows") << ": set problem.layout = \""
+       << (rows ? "columns" : "rows") << "\"";
+  }
+  throw InputError(os.str());
+}
+
+}  // namespace
+
+Problem make_problem(const RunConfig& c, ReadNotes* notes) {
   const int d0 = c.widths.front();
   const int dN = c.widths.back();
   auto check_shape = [&](const Problem& p, const std::string& what) {
@@ -319,10 +493,12 @@ Problem make_problem(const RunConfig& c) {
     return p;
   };
   if (!c.problem.target.empty()) {
-    return check_shape(Problem::from_target(read_matrix(c.problem.target)), "problem.target " + c.problem.target);
+    return check_shape(Problem::from_target(read_matrix(c.problem.target, c.problem.csv, notes)),
+                       "problem.target " + c.problem.target);
   }
   if (!c.problem.x.empty()) {
-    return check_shape(Problem::from_data(read_matrix(c.problem.x), read_matrix(c.problem.y)), "problem.x/problem.y");
+    const auto [X, Y] = read_data(c, notes);
+    return check_shape(Problem::from_data(X, Y), "problem.x/problem.y");
   }
   const int dx = c.problem.dims.empty() ? d0 : c.problem.dims[0];
   const int dy = c.problem.dims.empty() ? dN : c.problem.dims[1];

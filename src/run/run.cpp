@@ -159,16 +159,30 @@ nlohmann::json to_json(const Summary& s) {
   return j;
 }
 
-nlohmann::json summary_json(const RunConfig& config, const Problem& problem, const Shape& shape,
-                            const Summary& summary) {
+nlohmann::json summary_json(const RunConfig& config, const Problem& problem, const Shape& shape, const Summary& summary,
+                            const ReadNotes& notes) {
   nlohmann::json j = to_json(summary);
   j["optimal_loss"] = problem.optimum(shape.min_width()).loss;
+  j["whitened"] = problem.whitened();
+  j["data_constant"] = problem.data_constant();
+  j["notes"] = notes;
   j["version"] = version();
   j["config"] = to_json(config);
   return j;
 }
 
-void write_run_outputs(const std::string& out_dir, const RunConfig& config, const Shape& shape,
+void write_problem_files(const std::string& out_dir, const Problem& problem) {
+  const fs::path dir(out_dir);
+  write_npy((dir / "target.npy").string(), problem.q());
+  std::error_code ec;
+  if (problem.whitened()) {
+    fs::remove(dir / "sigma.npy", ec);
+  } else {
+    write_npy((dir / "sigma.npy").string(), problem.sigma());
+  }
+}
+
+void write_run_outputs(const std::string& out_dir, const RunConfig& config, const Problem& problem, const Shape& shape,
                        const nlohmann::json& summary, const Eigen::VectorXd& theta) {
   const fs::path dir(out_dir);
   std::error_code ec;
@@ -183,6 +197,7 @@ void write_run_outputs(const std::string& out_dir, const RunConfig& config, cons
       write_npy((wdir / weights_file_name(l)).string(), shape.layer(theta, l));
     }
   }
+  write_problem_files(out_dir, problem);
   if (config.output.trajectory) {
     fs::rename(dir / kTrajectoryPending, dir / "trajectory.csv", ec);
     if (ec) throw InputError((dir / "trajectory.csv").string() + ": cannot replace: " + ec.message());
@@ -194,10 +209,11 @@ void write_run_outputs(const std::string& out_dir, const RunConfig& config, cons
 
 RunSetup set_up(const RunConfig& config) {
   check_memory(config);
-  Problem problem = make_problem(config);
+  ReadNotes notes;
+  Problem problem = make_problem(config, &notes);
   Shape shape(config.widths);
   Eigen::VectorXd theta0 = initialize(shape, config.init);
-  return RunSetup{config, std::move(problem), std::move(shape), std::move(theta0)};
+  return RunSetup{config, std::move(problem), std::move(shape), std::move(theta0), std::move(notes)};
 }
 
 RecordOptions record_options(const RunSetup& setup) {
@@ -237,14 +253,15 @@ RunResult run_config(const RunConfig& config, const std::string& out_dir, const 
     sink = [&csv](const Sample& s) { write_trajectory_row(csv, s); };
   }
   result.summary = train(setup.problem, setup.shape, result.theta, config.solver, record, sink, progress);
-  result.json = summary_json(config, setup.problem, setup.shape, result.summary);
+  result.json = summary_json(config, setup.problem, setup.shape, result.summary, setup.notes);
+  result.notes = setup.notes;
   result.kept_finished_run = !out_dir.empty() && keeps_finished_run(dir, result.summary);
   if (!out_dir.empty() && !result.kept_finished_run) {
     if (write_csv) {
       csv.close();
       if (!csv) throw InputError(pending.path().string() + ": write failed");
     }
-    write_run_outputs(out_dir, config, setup.shape, result.json, result.theta);
+    write_run_outputs(out_dir, config, setup.problem, setup.shape, result.json, result.theta);
   }
   return result;
 }
@@ -263,6 +280,8 @@ AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std:
   AnalysisResult result;
   result.analysis = theory::analyze(setup.problem, setup.shape, setup.theta0, config.solver);
   result.json = to_json(result.analysis);
+  result.notes = setup.notes;
+  result.problem = setup.problem;
   if (config.output.hessian) {
     result.hessian_start = theory::classify_point(setup.problem, setup.shape, setup.theta0);
     result.json["hessian"]["start"] = to_json(*result.hessian_start);
@@ -272,7 +291,8 @@ AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std:
                                          observe_options(config.output), progress);
     const theory::Observation& ob = *result.observation;
     // observe's simulation is the run: train() of `config` follows the same steps (recording never changes them).
-    result.run = RunResult{ob.summary, ob.theta, summary_json(config, setup.problem, setup.shape, ob.summary)};
+    result.run = RunResult{ob.summary, ob.theta,
+                           summary_json(config, setup.problem, setup.shape, ob.summary, setup.notes), setup.notes};
     result.json["observed"] = to_json(ob);
     if (config.output.hessian && ob.summary.status != Status::interrupted) {
       result.hessian_end = theory::classify_point(setup.problem, setup.shape, ob.theta);
@@ -283,9 +303,12 @@ AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std:
     if (!out_dir.empty()) {
       const PendingTrajectory pending(config.output.trajectory ? dir / kTrajectoryPending : fs::path());
       if (config.output.trajectory) write_trajectory(pending.path(), ob.samples);
-      write_run_outputs(out_dir, config, setup.shape, result.run->json, ob.theta);
+      write_run_outputs(out_dir, config, setup.problem, setup.shape, result.run->json, ob.theta);
     }
+  } else if (!out_dir.empty()) {
+    write_problem_files(out_dir, setup.problem);
   }
+  result.json["notes"] = setup.notes;
   result.json["version"] = version();
   result.json["config"] = to_json(config);
   if (!out_dir.empty()) detail::write_file_atomically(dir / "analysis.json", detail::json_text(result.json, 2));
