@@ -99,6 +99,8 @@ struct Prediction {
   /// c_i = u_iᵀ u0 + v_iᵀ v0, i = 1..r (docs/theory.md §5), when §5 applies (empty otherwise). A joint sign flip of
   /// (u0, v0) or of (u_i, v_i) flips c_i, so only |c_i| and the test c_i = 0 carry meaning.
   Eigen::VectorXd c;
+  /// The modes of the predicted limit Σ_{i∈modes} s_i u_i v_iᵀ (1-based; empty for the origin and unknown).
+  std::vector<int> modes;
   double c_zero_tolerance = 0;       ///< kCZeroRtol · (d_0 + d_N)
   std::optional<double> margin;      ///< |c_1|: the distance of the start from the boundary of the stable set
   std::optional<double> f_infinity;  ///< limit: origin — lim f(t) (0, or −s_j for the last mode present)
@@ -196,6 +198,33 @@ struct Bounds {
   GdBounds gd;
 };
 
+/// One mode of a start whose modes decouple (docs/theory.md §10).
+struct Stage {
+  int mode = 0;       ///< a (1-based)
+  double s = 0;       ///< s_a
+  double sigma0 = 0;  ///< σ_a(0) = u_aᵀ W̃(0) v_a
+  double half_time = 0;  ///< t_a, when σ_a reaches s_a/2: the §6 integral of dσ/dt = N σ^{2−2/N}(s_a − σ) (0 if past)
+  double plateau = 0;  ///< t_a minus the half-time of the stage before it (t_a for the first stage)
+};
+
+/// Stage-wise learning of a balanced start aligned with the target's singular vectors, W̃(0) ≈ Σ_a σ_a(0) u_a v_aᵀ
+/// (Saxe et al. 2014; docs/theory.md §10). Whitened, balanced, N ≥ 2, distinct singular values, any widths.
+struct DecoupledModes {
+  /// misalignment ≤ kAlignedRtol: the modes decouple exactly [proved]. Otherwise (misalignment ≤
+  /// kNearAlignedRtol) the same numbers are an "approximately decoupled" prediction [heuristic]: the off-diagonal
+  /// part couples the modes, and a simulation reports how far the stage times move.
+  bool exact = false;
+  double misalignment = 0;    ///< ‖W̃(0) − Σ_a σ_a(0) u_a v_aᵀ‖_F / ‖W̃(0)‖_F
+  std::vector<Stage> stages;  ///< the excited modes (σ_a(0) > 0), in the order they are learned
+  std::vector<int> modes;     ///< the excited modes, 1-based, increasing: the limit is Σ_{a∈modes} s_a u_a v_aᵀ
+  std::optional<double> t_eps;  ///< when ½Σ_a (s_a − σ_a(t))² reaches eps (only when the limit is the global minimum)
+  /// Late −d ln(L − L*)/dt: the slowest magnitude mode, 2N s_m^{2−2/N} with s_m the smallest excited s_a.
+  std::optional<double> late_rate;
+  Citation result;
+};
+/// Starts farther than this from alignment (relative misalignment) get no decoupled prediction.
+inline constexpr double kNearAlignedRtol = 0.1;
+
 enum class AnalysisStatus {
   exact_theory,          ///< §5 decides the limit (balanced rank-one whitened start), or N = 1 (convex)
   sufficient_condition,  ///< the limit follows from the loss-sublevel condition alone
@@ -212,6 +241,7 @@ struct Analysis {
   Prediction prediction;
   Conditions conditions;
   Bounds bounds;
+  std::optional<DecoupledModes> decoupled;  ///< aligned and nearly aligned balanced starts (docs/theory.md §10)
   std::vector<std::string> not_applicable;  ///< results that do not apply here, and why (with numbers)
   std::vector<std::string> still_applies;   ///< results that hold for this problem and start regardless
 };

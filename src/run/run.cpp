@@ -195,7 +195,7 @@ RunSetup set_up(const RunConfig& config) {
   check_memory(config);
   Problem problem = make_problem(config);
   Shape shape(config.widths);
-  Eigen::VectorXd theta0 = initialize(shape, config.init);
+  Eigen::VectorXd theta0 = initialize(problem, shape, config.init);
   return RunSetup{config, std::move(problem), std::move(shape), std::move(theta0)};
 }
 
