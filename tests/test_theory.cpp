@@ -457,6 +457,61 @@ Lingering linger(const Problem& problem, int N, double c1) {
   return {last - first, a.bounds.lingering_estimate.value_or(0.0), a.prediction.margin.value_or(0.0)};
 }
 
+// Issue 16 §4a: c_1 = 1e-12 and 5e-12 are far above the rounding of c_1 itself (~1e-16): the theorem says global
+// minimum, with a long stay near saddle 2, and the simulation goes there (linger() checks both, and the stay against
+// the lingering estimate within a factor 2). The zero tolerance is a few ulps of c_1's terms.
+TEST(StableSet, TinyButResolvableC1IsPredictedToReachTheGlobalMinimum) {
+  const Problem problem = test::synthetic(4, 3, {3.0, 2.0, 1.0}, 41);
+  for (const double c1 : {1e-12, 5e-12}) {
+    const Lingering l = linger(problem, 3, c1);
+    EXPECT_NEAR(l.c1, c1, 1e-3 * c1);  // resolved to ~1e-16 absolute
+    EXPECT_GT(l.observed, 0.5 * l.estimated) << "c_1 = " << c1;
+    EXPECT_LT(l.observed, 2.0 * l.estimated) << "c_1 = " << c1;
+  }
+  const Shape shape = with_width_one(4, 3, 3);
+  const Analysis a = analyze(problem, shape, rank_one_start(shape, 0.5, problem.u().col(0), problem.v().col(0), 1),
+                             tight(10));
+  // 8 ε (d_0 + d_N + N + s_1/min gap) = 8 ε (4 + 3 + 3 + 3/1).
+  EXPECT_NEAR(a.prediction.c_zero_tolerance, 8 * test::kEps * 13, 1e-6 * a.prediction.c_zero_tolerance);
+}
+
+// Issue 16 §4b: with s_1 = s_2 every s_1 u vᵀ with u, v in the top singular subspaces is a global minimizer; a run that
+// converges to one of them (not to s_1 u_1 v_1ᵀ for Q's computed u_1, v_1) is observed at the global minimum.
+TEST(StableSet, RepeatedTopSingularValueRunIsObservedAtTheSetOfMinimizers) {
+  Eigen::MatrixXd Z = Eigen::MatrixXd::Zero(3, 4);
+  Z(0, 0) = 2.0;
+  Z(1, 1) = 2.0;
+  Z(2, 2) = 1.0;
+  const Problem problem = Problem::from_target(Z);
+  const Shape shape = with_width_one(4, 3, 3);
+  const Eigen::Vector3d u0(1.0, 0.7, 0.2);
+  const Eigen::Vector4d v0(0.9, 0.8, 0.1, 0.3);
+  const Eigen::VectorXd theta = rank_one_start(shape, 0.5, u0.normalized(), v0.normalized(), 7);
+  const SolverOptions o = tight(200.0, 1e-12);
+  const Analysis a = analyze(problem, shape, theta, o);
+  EXPECT_FALSE(a.hypotheses.distinct_top);
+  const Observation ob = observe(problem, shape, theta, o, a);
+  ASSERT_EQ(ob.summary.status, Status::converged) << ob.summary.message;
+  EXPECT_EQ(ob.limit, Limit::global_min) << ob.message;
+  EXPECT_LE(ob.distance, ob.distance_tolerance);
+  // Not the computed s_1 u_1 v_1ᵀ: the minimizer reached mixes the two top modes.
+  EXPECT_GT(ob.distances.front(), ob.distance_tolerance);
+  EXPECT_TRUE(ob.contradictions.empty()) << contradictions(ob);
+}
+
+// Issue 16 §4c: Bah et al. 2019 (N = 2: almost every start reaches a global minimizer) needs X Xᵀ of full rank, not
+// whitened data.
+TEST(Analysis, BahEtAlDepthTwoIsListedForNonWhitenedFullRankData) {
+  const Problem data = test::random_data(4, 3, 20, 61);
+  InitOptions o;
+  o.kind = InitKind::gaussian;
+  for (const int N : {2, 3}) {
+    const Shape shape = N == 2 ? Shape({4, 3, 3}) : Shape({4, 3, 3, 3});
+    const Analysis a = analyze(data, shape, initialize(shape, o), tight(10));
+    EXPECT_EQ(contains(a.still_applies, "for N = 2 almost every start reaches a global minimizer"), N == 2);
+  }
+}
+
 TEST(StableSet, NearBoundaryStartLingersAtTheSaddleThenReachesTheGlobalMinimum) {
   const Problem problem = test::synthetic(4, 3, {3.0, 2.0, 1.0}, 41);
   for (int N : {2, 3, 5}) {

@@ -35,10 +35,12 @@
 
 namespace linflow::theory {
 
-/// c_i (docs/theory.md §5) counts as zero when |c_i| ≤ kCZeroRtol · (d_0 + d_N). The c_i are inner products of unit
-/// vectors computed from an SVD of W(0) (relative accuracy ~ n ε for its top singular pair); 1e-12 per dimension keeps
-/// a start constructed with c_1 = 0 on the boundary and a start with |c_1| = 1e-6 (well inside) off it.
-inline constexpr double kCZeroRtol = 1e-12;
+/// c_i (docs/theory.md §5) counts as zero when |c_i| ≤ kCZeroUlps · ε · (d_0 + d_N + N + s_1/g), g the smallest gap
+/// s_i − s_{i+1} (s_{r+1} = 0): the rounding of c_i's own computation. Its two inner products of unit vectors round
+/// by about (d_0 + d_N) ε; u0, v0 come from an SVD of the layer product (about N ε); the target's u_i, v_i are
+/// determined to ε s_1/g (Davis–Kahan). A start constructed with c_1 = 0 stays below it (|c_1| ~ 1e-16), and c_1 =
+/// 1e-12 is resolved (issue 16: the former 1e-12 · (d_0 + d_N) sent such starts to saddle 2; they reach the minimum).
+inline constexpr double kCZeroUlps = 8.0;
 /// Singular values s_i > s_{i+1} count as distinct when s_i − s_{i+1} > kDistinctRtol · s_1.
 inline constexpr double kDistinctRtol = 1e-12;
 
@@ -101,7 +103,7 @@ struct Prediction {
   Eigen::VectorXd c;
   /// The modes of the predicted limit Σ_{i∈modes} s_i u_i v_iᵀ (1-based; empty for the origin and unknown).
   std::vector<int> modes;
-  double c_zero_tolerance = 0;       ///< kCZeroRtol · (d_0 + d_N)
+  double c_zero_tolerance = 0;       ///< kCZeroUlps · ε · (d_0 + d_N + N + s_1/g) (see kCZeroUlps)
   std::optional<double> margin;      ///< |c_1|: the distance of the start from the boundary of the stable set
   std::optional<double> f_infinity;  ///< limit: origin — lim f(t) (0, or −s_j for the last mode present)
   Citation result;                   ///< the result the prediction comes from

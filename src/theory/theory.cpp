@@ -273,7 +273,15 @@ Prediction stable_set_coefficients(const Setting& S, const Hypotheses& h, const 
   const Problem& problem = S.problem;
   const int d0 = S.d0, dN = S.dN, r = S.r;
   Prediction p;
-  p.c_zero_tolerance = kCZeroRtol * (d0 + dN);
+  // The smallest gap s_i − s_{i+1} (s_{r+1} = 0) between distinct values: a repeated value has no unique vectors,
+  // and §5 names no limit through them.
+  double gap = S.s1;
+  for (int i = 1; i <= r; ++i) {
+    const double g = singular_value(S.s, i) - singular_value(S.s, i + 1);
+    if (g > kDistinctRtol * S.s1) gap = std::min(gap, g);
+  }
+  const double conditioning = gap > 0 ? S.s1 / gap : 1.0;
+  p.c_zero_tolerance = kCZeroUlps * kEps * (d0 + dN + S.N + conditioning);
   if (h.rank_one_theory) {
     p.c = problem.u().leftCols(r).transpose() * st.u0 + problem.v().leftCols(r).transpose() * st.v0;
     p.margin = std::abs(p.c(0));
