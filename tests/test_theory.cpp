@@ -469,8 +469,8 @@ TEST(StableSet, TinyButResolvableC1IsPredictedToReachTheGlobalMinimum) {
     EXPECT_LT(l.observed, 2.0 * l.estimated) << "c_1 = " << c1;
   }
   const Shape shape = with_width_one(4, 3, 3);
-  const Analysis a = analyze(problem, shape, rank_one_start(shape, 0.5, problem.u().col(0), problem.v().col(0), 1),
-                             tight(10));
+  const Analysis a =
+      analyze(problem, shape, rank_one_start(shape, 0.5, problem.u().col(0), problem.v().col(0), 1), tight(10));
   // 8 ε (d_0 + d_N + N + s_1/min gap) = 8 ε (4 + 3 + 3 + 3/1).
   EXPECT_NEAR(a.prediction.c_zero_tolerance, 8 * test::kEps * 13, 1e-6 * a.prediction.c_zero_tolerance);
 }
@@ -509,6 +509,48 @@ TEST(Analysis, BahEtAlDepthTwoIsListedForNonWhitenedFullRankData) {
     const Shape shape = N == 2 ? Shape({4, 3, 3}) : Shape({4, 3, 3, 3});
     const Analysis a = analyze(data, shape, initialize(shape, o), tight(10));
     EXPECT_EQ(contains(a.still_applies, "for N = 2 almost every start reaches a global minimizer"), N == 2);
+  }
+}
+
+// Issue 16 §4d: a start close to the all-c_i-zero set (here W(0) nearly anti-aligned, c_1 ≈ 4.5e-4, c_2 = c_3 = 0)
+// first collapses towards the origin and, for N ≥ 3, passes it slowly; the analysis gives the passage from the exact
+// solution, and gradient flow grows back through s_1/2 when it says. A planted time 1 % late is flagged.
+TEST(StableSet, NearZeroCStartPassesTheOriginWhenTheExactSolutionSays) {
+  Eigen::MatrixXd Z = Eigen::MatrixXd::Zero(3, 4);
+  Z(0, 0) = 3.0;
+  Z(1, 1) = 2.0;
+  Z(2, 2) = 1.0;
+  const Problem problem = Problem::from_target(Z);
+  const Eigen::Vector3d u0(1.0, 0.0, 0.0);
+  const Eigen::Vector4d v0(-1.0, 0.0, 0.0, 0.03);
+  for (const int N : {2, 3, 4}) {
+    const Shape shape = with_width_one(4, 3, N);
+    const Eigen::VectorXd theta = rank_one_start(shape, 0.5, u0, v0.normalized(), 3);
+    const SolverOptions o = tight(1e4, 1e-10);
+    const Analysis a = analyze(problem, shape, theta, o);
+    EXPECT_EQ(a.prediction.limit, Limit::global_min);
+    if (N == 2) {  // the origin is a strict saddle there: no slow passage to estimate
+      EXPECT_FALSE(a.bounds.origin_transit.has_value());
+      continue;
+    }
+    ASSERT_TRUE(a.bounds.origin_transit.has_value()) << "N = " << N;
+    const Bounds::OriginTransit& tr = *a.bounds.origin_transit;
+    EXPECT_LT(tr.sigma_min, 1e-3 * 0.5) << "N = " << N;  // a dip of more than three decades below σ0
+    EXPECT_GT(tr.time, tr.t_min);
+    const Observation ob = observe(problem, shape, theta, o, a);
+    EXPECT_TRUE(ob.contradictions.empty()) << contradictions(ob);
+    EXPECT_EQ(ob.limit, Limit::global_min);
+    bool compared = false;
+    for (const Comparison& c : ob.comparisons) {
+      if (c.quantity != "origin transit") continue;
+      compared = true;
+      ASSERT_TRUE(c.ratio.has_value()) << c.note;
+      EXPECT_NEAR(*c.ratio, 1.0, 1e-3) << "N = " << N << ": " << c.note;  // the sample bracket is 2e-4 · t wide
+    }
+    EXPECT_TRUE(compared);
+    Analysis wrong = a;
+    wrong.bounds.origin_transit->time *= 1.01;
+    EXPECT_TRUE(contains(observe(problem, shape, theta, o, wrong).contradictions, "exact solution says"));
   }
 }
 

@@ -28,6 +28,7 @@ nlohmann::json to_json(const Summary& summary);
 ///   bounds      {eps, rates: [{name, rate, t_eps_bound, result}], kappa, t_eps_bound, asymptotic_rate,
 ///                asymptotic_result, asymptotic_mode, mode_rates: [{mode, rate}],
 ///                escape_time: {sigma_target, lower, upper, result}, lingering_estimate, lingering_result,
+///                origin_transit: {sigma_min, t_min, sigma_target, time, result} (or null),
 ///                roundoff_escape_estimate, roundoff_result,
 ///                gd: {applies, failed, delta_max, lr_max, iterations_bound, local_stability_lr,
 ///                local_stability_source,

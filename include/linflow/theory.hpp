@@ -197,6 +197,18 @@ struct Bounds {
   /// point cannot hold for ever ([heuristic]). Saddle k: ln(1/δ) / ((s_1 − s_k) s_k^{1−2/N}); origin: intrinsic
   /// time ln(1/δ)/(s_1 − f_∞) converted with the §6 collapse law (absent when it is not finite).
   std::optional<double> roundoff_escape_estimate;
+  /// Transit near the origin [proved, the exact solution of docs/theory.md §4]: a start close to the set where every
+  /// c_i = 0 (max_i |c_i| < 1e-2) first collapses towards W = 0 and only later grows to its limit; for N ≥ 3 the
+  /// origin is non-strict and the passage lasts ~ σ_min^{−(1−2/N)}. From the exact flow: σ's minimum and the time at
+  /// which σ grows back to half the limit's singular value. Only when σ dips below that target.
+  struct OriginTransit {
+    double sigma_min = 0;     ///< min_t σ(t)
+    double t_min = 0;         ///< when σ is smallest
+    double sigma_target = 0;  ///< s_k/2 for the predicted limit s_k u_k v_kᵀ
+    double time = 0;          ///< first time after t_min at which σ = sigma_target
+    Citation result;
+  };
+  std::optional<OriginTransit> origin_transit;
   GdBounds gd;
 };
 

@@ -115,6 +115,12 @@ std::string describe_analysis(const Analysis& a, const Observation* ob) {
             cite(b.escape->result));
   }
   if (b.lingering_estimate) row(os, "near-saddle time", "≈ " + num(*b.lingering_estimate) + " [heuristic]");
+  if (b.origin_transit) {
+    row(os, "origin transit",
+        "σ falls to " + num(b.origin_transit->sigma_min) + " at t = " + num(b.origin_transit->t_min) +
+            " and grows back to " + num(b.origin_transit->sigma_target) + " at t = " + num(b.origin_transit->time) +
+            "   " + cite(b.origin_transit->result));
+  }
   if (b.roundoff_escape_estimate) {
     row(os, "round-off escape", "≈ " + num(*b.roundoff_escape_estimate) + " [heuristic]");
   }

@@ -52,6 +52,7 @@ const Citation kLinger{"time near s_2 u_2 v_2ᵀ ≈ ln(1/|c_1|) / ((s_1 − s_2
 const Citation kRoundoff{"round-off escape from a measure-zero limit set", Tag::heuristic};
 const Citation kDecoupled{"Saxe et al. 2014, decoupled modes of an aligned balanced start (docs/theory.md §10)",
                           Tag::proved};
+const Citation kOriginTransit{"transit near the origin, from the exact solution (docs/theory.md §4, §6)", Tag::proved};
 const Citation kNearDecoupled{"approximately decoupled modes of a nearly aligned start (docs/theory.md §10)",
                               Tag::heuristic};
 
@@ -538,6 +539,50 @@ double sharpness_at_minimum(const Setting& S) {
   return hessian_spectrum(S.problem, S.shape, minimizer).max_eigenvalue;
 }
 
+// The passage near the origin of a start close to the all-c_i-zero set, from the exact flow of §4 in τ: ln σ(τ) falls
+// while f < σ and rises once f > σ (f never decreases), so its minimum is found by ternary search and the return to the
+// target by bisection.
+std::optional<Bounds::OriginTransit> origin_transit(const Setting& S, const Start& st, const Prediction& p) {
+  const int index = p.limit == Limit::saddle ? p.saddle_index : 1;
+  const double target = 0.5 * S.s(index - 1);
+  try {
+    const ExactRank1Flow flow(S.problem, S.N, st.sigma0, st.u0, st.v0);
+    auto log_sigma = [&](double tau) { return flow.at_tau(tau).log_sigma; };
+    double hi = 1.0 / S.s1;
+    for (int i = 0; i < 200; ++i, hi *= 2) {
+      const Rank1Point q = flow.at_tau(hi);
+      if (q.f > q.sigma && q.log_sigma >= std::log(target)) break;
+    }
+    double a = 0, b = hi;
+    for (int i = 0; i < 200 && b - a > 1e-12 * hi; ++i) {
+      const double m1 = a + (b - a) / 3, m2 = b - (b - a) / 3;
+      if (log_sigma(m1) < log_sigma(m2)) {
+        b = m2;
+      } else {
+        a = m1;
+      }
+    }
+    const double tau_min = 0.5 * (a + b);
+    const Rank1Point low = flow.at_tau(tau_min);
+    if (!(low.log_sigma < std::log(target)) || !(low.sigma < st.sigma0)) return std::nullopt;
+    double lo = tau_min, up = hi;
+    for (int i = 0; i < 200 && up - lo > 4 * kEps * up; ++i) {
+      const double mid = 0.5 * (lo + up);
+      (log_sigma(mid) < std::log(target) ? lo : up) = mid;
+    }
+    Bounds::OriginTransit o;
+    o.sigma_min = low.sigma;
+    o.t_min = low.t;
+    o.sigma_target = target;
+    o.time = flow.time_of_tau(up);
+    o.result = kOriginTransit;
+    if (!std::isfinite(o.time)) return std::nullopt;
+    return o;
+  } catch (const ExactFlowFailure&) {
+    return std::nullopt;  // beyond the closed form's budget: no estimate
+  }
+}
+
 Bounds compute_bounds(const Setting& S, const Hypotheses& h, const Start& st, const Conditions& cond,
                       const Prediction& p, const std::optional<DecoupledModes>& decoupled) {
   const Problem& problem = S.problem;
@@ -658,6 +703,11 @@ Bounds compute_bounds(const Setting& S, const Hypotheses& h, const Start& st, co
         t = std::min(t, magnitude_travel_time(N, sb, delta * s1, 0.5 * sb));
     }
     if (std::isfinite(t)) b.roundoff_escape_estimate = t;
+  }
+
+  if (h.rank_one_theory && N >= 3 && (p.limit == Limit::global_min || p.limit == Limit::saddle) && p.c.size() &&
+      p.c.cwiseAbs().maxCoeff() < kNearBoundary) {
+    b.origin_transit = origin_transit(S, st, p);
   }
 
   GdBounds& g = b.gd;
@@ -893,6 +943,12 @@ nlohmann::json analysis_json(const Analysis& a) {
                  {"escape_time", escape},
                  {"lingering_estimate", optional_json(b.lingering_estimate)},
                  {"lingering_result", b.lingering_estimate ? citation_json(kLinger) : json(nullptr)},
+                 {"origin_transit", b.origin_transit ? json{{"sigma_min", b.origin_transit->sigma_min},
+                                                            {"t_min", b.origin_transit->t_min},
+                                                            {"sigma_target", b.origin_transit->sigma_target},
+                                                            {"time", b.origin_transit->time},
+                                                            {"result", citation_json(b.origin_transit->result)}}
+                                                     : json(nullptr)},
                  {"roundoff_escape_estimate", optional_json(b.roundoff_escape_estimate)},
                  {"roundoff_result", b.roundoff_escape_estimate ? citation_json(kRoundoff) : json(nullptr)},
                  {"gd",
@@ -1116,6 +1172,10 @@ std::vector<Point> simulate(const ObservationSetting& S, const ProgressSink& pro
   if (analysis.bounds.escape && gf) {
     add_uniform(record.times, 0.5 * analysis.bounds.escape->lower, std::min(1.5 * analysis.bounds.escape->upper, t_end),
                 oo.samples_window);
+  }
+  if (analysis.bounds.origin_transit && gf) {
+    const double t = analysis.bounds.origin_transit->time;
+    add_uniform(record.times, 0.98 * t, std::min(1.02 * t, t_end), oo.samples_window);
   }
   if (analysis.decoupled && gf) {  // each stage time, closely enough to locate its crossing by interpolation
     for (const Stage& stage : analysis.decoupled->stages) {
@@ -1490,6 +1550,46 @@ void compare_stages(const ObservationSetting& S, Observation& ob) {
   }
 }
 
+// The passage near the origin: the first upward crossing of the target by the recorded σ after it fell below it.
+void compare_origin_transit(const ObservationSetting& S, Observation& ob) {
+  const Bounds& b = S.analysis.bounds;
+  if (!b.origin_transit || !S.gf) return;
+  const Bounds::OriginTransit& o = *b.origin_transit;
+  Comparison c = comparison("origin transit", "in");
+  c.predicted = o.time;
+  c.result = o.result;
+  const double tol = std::max(S.oo.bound_rtol, 100.0 * S.options.rtol);
+  bool below = false;
+  std::optional<double> after, by;
+  for (size_t j = 0; j < ob.samples.size(); ++j) {
+    const Eigen::VectorXd& sv = ob.samples[j].singular_values;
+    if (sv.size() == 0) break;
+    if (sv(0) < o.sigma_target) {
+      below = true;
+    } else if (below) {
+      after = ob.samples[j - 1].t;
+      by = ob.samples[j].t;
+      break;
+    }
+  }
+  if (by) {
+    c.observed = *by;
+    c.ratio = *by / o.time;
+    c.note = "σ dipped to " + num(o.sigma_min) + " (predicted) and grew back through " + num(o.sigma_target) + " in (" +
+             num(*after) + ", " + num(*by) + "]";
+    if (o.time < *after * (1.0 - tol) || o.time > *by * (1.0 + tol)) {
+      flag(ob, c,
+           "σ grew back through " + num(o.sigma_target) + " in (" + num(*after) + ", " + num(*by) +
+               "], but the exact solution says t = " + num(o.time) + " — " + c.result.name + " [" +
+               to_string(c.result.tag) + "]");
+    }
+  } else {
+    c.note =
+        "σ did not grow back through " + num(o.sigma_target) + " within the horizon t = " + num(ob.summary.t_final);
+  }
+  ob.comparisons.push_back(c);
+}
+
 // GD's iterations to eps against Theorem 1's bound.
 void compare_iterations(const ObservationSetting& S, Observation& ob) {
   const ObserveOptions& oo = S.oo;
@@ -1633,6 +1733,7 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
   compare_escape_time(setting, ob);
   compare_iterations(setting, ob);
   compare_stages(setting, ob);
+  compare_origin_transit(setting, ob);
   compare_limit(setting, ob);
   ob.message = observation_message(ob);
   return ob;
