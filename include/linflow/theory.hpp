@@ -231,8 +231,11 @@ struct DecoupledModes {
   double misalignment = 0;    ///< ‖W̃(0) − Σ_a σ_a(0) u_a v_aᵀ‖_F / ‖W̃(0)‖_F
   std::vector<Stage> stages;  ///< the excited modes (σ_a(0) > 0), in the order they are learned
   std::vector<int> modes;     ///< the excited modes, 1-based, increasing: the limit is Σ_{a∈modes} s_a u_a v_aᵀ
-  std::optional<double> t_eps;  ///< when ½Σ_a (s_a − σ_a(t))² reaches eps (only when the limit is the global minimum)
-  /// Late −d ln(L − L*)/dt: the slowest magnitude mode, 2N s_m^{2−2/N} with s_m the smallest excited s_a.
+  /// When ½Σ_a (s_a − σ_a(t))² reaches eps (only when the limit is the global minimum; for a nearly aligned start an
+  /// approximation that can be far off: +19 % at misalignment 0.03, docs/theory.md finding 10).
+  std::optional<double> t_eps;
+  /// Late −d ln(L − L*)/dt: the slowest magnitude mode, 2N s_m^{2−2/N} with s_m the smallest excited s_a (exact only:
+  /// a nearly aligned start excites slower off-diagonal modes, docs/theory.md finding 10).
   std::optional<double> late_rate;
   Citation result;
 };

@@ -405,7 +405,9 @@ std::optional<DecoupledModes> decoupled_modes(const Setting& S, const Hypotheses
   for (const Stage& stage : d.stages) s_min = std::min(s_min, stage.s);
   const bool reaches_minimum = d.modes == limit_modes(Limit::global_min, 0, S.k, S.r);
   if (reaches_minimum) {
-    d.late_rate = 2.0 * S.N * std::pow(s_min, 2.0 - 2.0 / S.N);
+    // Off the aligned set, components such as u_a v_bᵀ outside the range of Z relax more slowly than any magnitude
+    // mode (docs/theory.md finding 10): a nearly aligned start gets no late-time rate.
+    if (d.exact) d.late_rate = 2.0 * S.N * std::pow(s_min, 2.0 - 2.0 / S.N);
     const ExactDecoupledFlow flow(S.problem, S.N, sigma0);
     d.t_eps = flow.time_to_excess(S.problem, S.optimum, S.options.eps, 1e12);
   }
