@@ -449,5 +449,24 @@ TEST(ExactDecoupledFlow, ExactMethodMatchesLayerwiseGradientFlowOnWideSpectralSt
   }
 }
 
+// A mode pointing away from its target (u_aᵀ W v_a < 0) is outside the decoupled closed form: refused, not dropped.
+TEST(ExactDecoupledFlow, ExactMethodRefusesAModePointingAwayFromItsTarget) {
+  const Problem problem = test::synthetic(5, 4, {2.0, 1.0, 0.5}, 23);
+  const Shape shape({5, 6, 6, 4});
+  InitOptions o;
+  o.kind = InitKind::balanced;
+  o.end_to_end =
+      problem.u().leftCols(3) * Eigen::Vector3d(0.1, -0.1, 0.1).asDiagonal() * problem.v().leftCols(3).transpose();
+  Eigen::VectorXd theta = initialize(shape, o);
+  SolverOptions opt = test::tight_flow(1.0);
+  opt.method = Method::exact;
+  try {
+    train(problem, shape, theta, opt);
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("mode 2 of the start points away"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace linflow

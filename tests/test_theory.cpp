@@ -1084,6 +1084,20 @@ TEST(StageWise, ModeLeftOutEndsAtASaddleAndWrongStageTimesAreFlagged) {
   EXPECT_TRUE(contains(flagged.contradictions, "§10 predicts")) << contradictions(flagged);
 }
 
+// A mode pointing away from its target (u_aᵀ W(0) v_a < 0) collapses like the anti-aligned start of §6: no decoupled
+// prediction (it is not dropped as if it were absent).
+TEST(StageWise, ModePointingAwayGetsNoDecoupledPrediction) {
+  const Problem problem = test::synthetic(4, 3, {3.0, 2.0, 1.0}, 54);
+  const Shape shape = full_width(4, 3, 3, 4);
+  InitOptions o;
+  o.kind = InitKind::balanced;
+  o.end_to_end = problem.u() * Eigen::Vector3d(1e-2, -1e-2, 1e-2).asDiagonal() * problem.v().leftCols(3).transpose();
+  const Analysis a = analyze(problem, shape, initialize(shape, o), tight(10.0));
+  EXPECT_FALSE(a.decoupled.has_value());
+  EXPECT_EQ(a.prediction.result.name.find("decoupled"), std::string::npos);
+  EXPECT_EQ(a.prediction.limit, Limit::unknown);
+}
+
 // A nearly aligned start (misalignment 1e-3) gets the decoupled numbers as an approximate [heuristic] prediction;
 // the simulation reports how far each stage moved, never as a contradiction.
 TEST(StageWise, NearlyAlignedStartIsApproximatelyDecoupled) {

@@ -21,6 +21,11 @@
 // point (Bah et al. 2019), the shape of every critical point, the Eckart–Young optimum and the loss-sublevel
 // condition, which holds for any start (`Analysis::still_applies`).
 //
+// Full-width networks (no width-one layer) from a balanced start aligned with the target's singular vectors
+// (init.kind = "spectral") have a theory of their own, decoupled modes (docs/theory.md §10, Saxe et al. 2014): the
+// limit, each mode's stage time, t_eps and the late-time rate (`Analysis::decoupled`); a nearly aligned start gets the
+// stage times as an approximate [heuristic] prediction.
+//
 // Coordinates: for non-whitened data every quantity of the start (σ0, u0, v0, f0, distances) is computed for
 // W̃ = W Σ^{1/2} against Q = Y Xᵀ Σ^{-1/2}, the coordinates in which L_1(W) = ½‖Q − W̃‖_F² + c (docs/theory.md §1).
 #include <Eigen/Dense>

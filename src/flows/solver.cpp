@@ -263,6 +263,13 @@ Summary run_exact_decoupled(const RunContext& c, Eigen::VectorXd& theta) {
                      fmt(al.misalignment) + " > " + fmt(kAlignedRtol));
   }
   const double scale = al.sigma.cwiseAbs().maxCoeff();
+  for (Eigen::Index a = 0; a < al.sigma.size(); ++a) {
+    if (al.sigma(a) < -kAlignedRtol * scale) {
+      throw InputError(name + ": mode " + std::to_string(a + 1) +
+                       " of the start points away from the target (u_aᵀ W v_a = " + fmt(al.sigma(a)) +
+                       " < 0); the decoupled closed form needs every σ_a(0) ≥ 0");
+    }
+  }
   std::vector<int> excited;  // S: the modes present in the start
   for (Eigen::Index a = 0; a < al.sigma.size(); ++a)
     if (al.sigma(a) > kAlignedRtol * scale) excited.push_back(static_cast<int>(a));

@@ -379,9 +379,11 @@ std::optional<DecoupledModes> decoupled_modes(const Setting& S, const Hypotheses
   d.misalignment = al.misalignment;
   d.result = d.exact ? kDecoupled : kNearDecoupled;
   const double floor = kAlignedRtol * al.sigma.cwiseAbs().maxCoeff();
+  // A mode with u_aᵀ W v_a < 0 points away from its target and collapses (as the anti-aligned start of §6): not
+  // covered here.
+  if ((al.sigma.array() < -floor).any()) return std::nullopt;
   Eigen::VectorXd sigma0 = Eigen::VectorXd::Zero(al.sigma.size());
   for (int a = 1; a <= S.r; ++a) {
-    // A negative σ_a(0) is a mode pointing away from its target: it decays, on the same scalar flow.
     if (!(al.sigma(a - 1) > floor)) continue;
     d.modes.push_back(a);
     sigma0(a - 1) = al.sigma(a - 1);
