@@ -395,5 +395,78 @@ TEST(ExactFlow, RejectsBadInput) {
   EXPECT_THROW(flow.trajectory({1.0, 0.5}), InputError);
 }
 
+// docs/theory.md §10: full-width aligned starts. N = 2: every mode follows the Saxe et al. formula
+// σ(t) = s e^{2st} / (e^{2st} − 1 + s/σ0), with the modes' own σ0 (one of them zero, which stays zero).
+TEST(ExactDecoupledFlow, DepthTwoFollowsTheSaxeClosedFormInEveryMode) {
+  const Problem problem = test::synthetic(5, 4, {3.0, 1.5, 0.7}, 21);
+  const Eigen::Vector3d sigma0(1e-4, 0.0, 2.0);
+  const ExactDecoupledFlow flow(problem, 2, sigma0);
+  for (const double t : {0.0, 0.3, 2.0, 5.0}) {
+    const Eigen::VectorXd sigma = flow.sigmas(t);
+    for (int a = 0; a < 3; ++a) {
+      const double s = problem.s()(a), e = std::exp(2 * s * t);
+      const double expected = sigma0(a) > 0 ? s * e / (e - 1 + s / sigma0(a)) : 0.0;
+      EXPECT_NEAR(sigma(a), expected, kClosedFormTol * s) << "t = " << t << ", mode " << a + 1;
+    }
+  }
+  EXPECT_THROW(ExactDecoupledFlow(problem, 2, Eigen::Vector4d(1, 1, 1, 1)), InputError);
+  EXPECT_THROW(ExactDecoupledFlow(problem, 2, Eigen::Vector2d(1, -1)), InputError);
+  EXPECT_THROW(ExactDecoupledFlow(problem, 1, sigma0), InputError);
+}
+
+// solver.method = exact on a spectral start with hidden widths above the rank (N = 3, 4): the per-mode scalar flows
+// against the layer-wise gradient flow of all layers, layers included (the hidden bases do not move), and t_eps.
+TEST(ExactDecoupledFlow, ExactMethodMatchesLayerwiseGradientFlowOnWideSpectralStarts) {
+  const Problem problem = test::synthetic(5, 4, {2.0, 1.0, 0.5}, 23);
+  for (const int N : {3, 4}) {
+    std::vector<int> widths(static_cast<size_t>(N + 1), 6);
+    widths.front() = 5;
+    widths.back() = 4;
+    const Shape shape(widths);
+    InitOptions o;
+    o.kind = InitKind::spectral;
+    o.modes = Eigen::Vector3d(0.05, 0.02, 0.1);
+    o.seed = 5;
+    const Eigen::VectorXd theta0 = initialize(problem, shape, o);
+    SolverOptions opt = test::tight_flow(40.0);
+    opt.eps = 1e-9;
+    opt.stop_at_eps = true;
+    Eigen::VectorXd gf = theta0, exact = theta0;
+    const Summary sg = train(problem, shape, gf, opt);
+    opt.method = Method::exact;
+    const Summary se = train(problem, shape, exact, opt);
+    ASSERT_EQ(sg.status, Status::converged) << sg.message;
+    ASSERT_EQ(se.status, Status::converged) << se.message;
+    // t_eps: the integrator's global error (~1e-10 in W) moves the crossing by that over the excess's slope.
+    EXPECT_NEAR(*se.t_eps, *sg.t_eps, 1e-6 * *sg.t_eps) << "N = " << N;
+    // Compare at the same time: the gf state at its t_eps against the exact one there.
+    opt.stop_at_eps = false;
+    opt.t_max = *sg.t_eps;
+    exact = theta0;
+    train(problem, shape, exact, opt);
+    EXPECT_LE((shape.end_to_end(exact) - shape.end_to_end(gf)).norm(), 1e-9) << "N = " << N;
+    EXPECT_LE((exact - gf).norm(), 1e-9) << "N = " << N;
+  }
+}
+
+// A mode pointing away from its target (u_aᵀ W v_a < 0) is outside the decoupled closed form: refused, not dropped.
+TEST(ExactDecoupledFlow, ExactMethodRefusesAModePointingAwayFromItsTarget) {
+  const Problem problem = test::synthetic(5, 4, {2.0, 1.0, 0.5}, 23);
+  const Shape shape({5, 6, 6, 4});
+  InitOptions o;
+  o.kind = InitKind::balanced;
+  o.end_to_end =
+      problem.u().leftCols(3) * Eigen::Vector3d(0.1, -0.1, 0.1).asDiagonal() * problem.v().leftCols(3).transpose();
+  Eigen::VectorXd theta = initialize(shape, o);
+  SolverOptions opt = test::tight_flow(1.0);
+  opt.method = Method::exact;
+  try {
+    train(problem, shape, theta, opt);
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("mode 2 of the start points away"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace linflow

@@ -86,7 +86,7 @@ TEST(Experiments, AreListedByName) {
   std::vector<std::string> names;
   for (const auto& e : experiments()) names.push_back(e.name);
   EXPECT_EQ(names, (std::vector<std::string>{"beyond-one-neuron", "bound-vs-observed", "escape-time", "gd-step-size",
-                                             "rate-vs-depth", "stable-set-map"}));
+                                             "rate-vs-depth", "stable-set-map", "stage-wise"}));
   EXPECT_THROW(analyze_experiment("no-such", SweepConfig{}, {}), InputError);
 }
 
@@ -255,6 +255,34 @@ TEST(BeyondOneNeuron, SaysFailWhenARunEndsAtNoCriticalPoint) {
   const ExperimentReport report = analyze_experiment("beyond-one-neuron", r.sweep, r.runs);
   EXPECT_FALSE(report.passed);
   EXPECT_EQ(report.verdict.rfind("beyond-one-neuron: FAIL", 0), 0u) << report.verdict;
+}
+
+// N = 2 and 4, scales 0.1 and 1e-3: 4 runs (the shipped sweep has N = 2..6 and four scales).
+Ran stage_slice() { return run_reduced_sweep("stage-wise", {{"network.widths", {0, 2}}, {"init.scale", {0, 2}}}); }
+
+TEST(StageWise, ObservedStageTimesMatchTheDecoupledModePrediction) {
+  const Ran r = stage_slice();
+  ASSERT_EQ(r.runs.size(), 4u);
+  const ExperimentReport report = analyze_experiment("stage-wise", r.sweep, r.runs);
+  EXPECT_TRUE(report.passed) << report.verdict;
+  EXPECT_LE(report.json["max_relative_deviation"].get<double>(), 1e-4);
+  for (const auto& run : report.json["runs"]) {
+    EXPECT_EQ(run["limit"], "global_min") << run;
+    ASSERT_EQ(run["stages"].size(), 3u) << run;
+    // From equal starts the modes are learned in order of decreasing s_a.
+    EXPECT_EQ(run["stages"][0]["mode"], 1);
+    EXPECT_EQ(run["stages"][2]["mode"], 3);
+  }
+}
+
+TEST(StageWise, SaysFailWhenAStageTimeIsOffByOnePermille) {
+  Ran r = stage_slice();
+  for (auto& c : r.runs.front()["observed"]["comparisons"]) {
+    if (c["quantity"] == "stage 2 time") c["observed"] = c["observed"].get<double>() * 1.001;
+  }
+  const ExperimentReport report = analyze_experiment("stage-wise", r.sweep, r.runs);
+  EXPECT_FALSE(report.passed);
+  EXPECT_EQ(report.verdict.rfind("stage-wise: FAIL", 0), 0u) << report.verdict;
 }
 
 }  // namespace

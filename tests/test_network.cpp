@@ -5,6 +5,8 @@
 
 #include "fixtures.hpp"
 #include "linflow/error.hpp"
+#include "linflow/exact.hpp"
+#include "linflow/init.hpp"
 #include "linflow/network.hpp"
 
 namespace linflow {
@@ -170,6 +172,39 @@ TEST(Shape, ImbalanceOfBalancedInitIsZero) {
   const Eigen::VectorXd theta = initialize(shape, o);
   EXPECT_LE(shape.max_imbalance(theta), 1e-14 * 2.0);
   EXPECT_NEAR(shape.end_to_end(theta).norm(), 2.0, 1e-14);
+}
+
+// init.kind = spectral (docs/theory.md §10): balanced, and W Σ^{1/2} = Σ_a σ_a(0) u_a v_aᵀ with the given modes.
+TEST(Init, SpectralStartIsBalancedAndAlignedWithTheTarget) {
+  // Rounding of the balanced factorization: a few ε per entry of the factors.
+  constexpr double kRoundingTol = 1e-13;
+  const Problem problem = test::synthetic(5, 4, {3.0, 2.0, 1.0}, 3);
+  const Shape shape({5, 6, 4, 4});
+  InitOptions o;
+  o.kind = InitKind::spectral;
+  o.modes = Eigen::Vector2d(0.1, 0.0);
+  const Eigen::VectorXd theta = initialize(problem, shape, o);
+  EXPECT_LE(shape.max_imbalance(theta), kRoundingTol);
+  const Alignment al = alignment_with_target(problem, shape.end_to_end(theta));
+  EXPECT_LE(al.misalignment, kRoundingTol);
+  EXPECT_NEAR(al.sigma(0), 0.1, kRoundingTol);
+  EXPECT_NEAR(al.sigma(1), 0.0, kRoundingTol);
+  EXPECT_NEAR(al.sigma(2), 0.0, kRoundingTol);
+  // Without modes every mode starts at `scale`; on data the alignment is of W Σ^{1/2} with Q's vectors.
+  const Problem data = test::random_data(5, 4, 30, 4);
+  o.modes.reset();
+  o.scale = 0.01;
+  const Eigen::VectorXd on_data = initialize(data, shape, o);
+  const Eigen::MatrixXd Wt = shape.end_to_end(on_data) * data.sigma_sqrt();
+  const Eigen::MatrixXd U = data.u().leftCols(4), V = data.v().leftCols(4);
+  EXPECT_LE((U.transpose() * Wt * V - 0.01 * Eigen::MatrixXd::Identity(4, 4)).norm(), 1e-12);
+  // Bad input: too many modes, a negative one, no problem.
+  o.modes = Eigen::Vector4d(1, 1, 1, 1);
+  EXPECT_THROW(initialize(problem, shape, o), InputError);
+  o.modes = Eigen::Vector2d(1, -1);
+  EXPECT_THROW(initialize(problem, shape, o), InputError);
+  o.modes.reset();
+  EXPECT_THROW(initialize(shape, o), InputError);
 }
 
 }  // namespace

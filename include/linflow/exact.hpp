@@ -48,6 +48,7 @@
 // about 3 µs, independent of the widths (bench/bench_methods: 0.16 ms for 50 panels). A `Walker` keeps the current
 // panel, so queries at non-decreasing times walk the panels once; `at`, `at_tau` start from τ = 0 on every call.
 #include <Eigen/Dense>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -201,5 +202,44 @@ class ExactRank1Flow::Walker {
   Panel panel_;
   long count_ = 1;
 };
+
+/// Decoupled modes (docs/theory.md §10 [proved]; Saxe, McClelland & Ganguli 2014): a balanced start whose end-to-end
+/// matrix is aligned with the singular vectors of a whitened target, W(0) = Σ_a σ_a(0) u_a v_aᵀ (any widths ≥ the
+/// number of modes), keeps its singular vectors, and each σ_a follows dσ_a/dt = N σ_a^{2−2/N}(s_a − σ_a) alone: the
+/// width-one flow of docs/theory.md §2 with f ≡ s_a. Each mode is therefore an `ExactRank1Flow` on the 1 × 1 target
+/// s_a (same panels, same accuracy); a mode with σ_a(0) = 0 stays at 0. Immutable; thread-safe.
+class ExactDecoupledFlow {
+ public:
+  /// `sigma0(a)` ≥ 0 for the modes a = 1 … sigma0.size() ≤ rank of Z. Throws InputError when the problem is not
+  /// whitened, depth < 2, or sigma0 has too many, negative or non-finite entries.
+  ExactDecoupledFlow(const Problem& problem, int depth, const Eigen::VectorXd& sigma0);
+  /// σ_a(t), a = 1 … number of modes. Throws as `ExactRank1Flow::at`.
+  Eigen::VectorXd sigmas(double t) const;
+  /// W(t) = Σ_a σ_a(t) u_a v_aᵀ.
+  Eigen::MatrixXd end_to_end(double t) const;
+  /// The first time in [0, t_max] at which `problem.excess_loss(W(t), optimum)` ≤ eps (it never increases along
+  /// GF): a doubling search brackets it, bisection locates it to rounding. Empty when it is not reached by t_max.
+  std::optional<double> time_to_excess(const Problem& problem, const Problem::Optimum& optimum, double eps,
+                                       double t_max) const;
+  int depth() const { return depth_; }
+
+ private:
+  int depth_ = 2;
+  Eigen::MatrixXd u_, v_;              // the thin singular vectors of the modes
+  std::vector<ExactRank1Flow> modes_;  // one per mode with σ_a(0) > 0
+  std::vector<int> index_;             // its mode (0-based)
+  int count_ = 0;
+};
+
+/// The alignment of W with the singular vectors of a whitened target (docs/theory.md §10): σ_a = u_aᵀ W v_a for
+/// a = 1 … r (r = rank of Z) and the relative misalignment ‖W − Σ_a σ_a u_a v_aᵀ‖_F / ‖W‖_F (0 when W = 0).
+struct Alignment {
+  Eigen::VectorXd sigma;
+  double misalignment = 0;
+};
+Alignment alignment_with_target(const Problem& problem, const Eigen::Ref<const Eigen::MatrixXd>& W);
+/// A start counts as aligned (the modes decouple exactly) when its misalignment is at most this: a spectral
+/// initialization is aligned to rounding, ~1e-15 per entry of its factors.
+inline constexpr double kAlignedRtol = 1e-10;
 
 }  // namespace linflow

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "linflow/network.hpp"
+#include "linflow/problem.hpp"
 #include "linflow/random.hpp"
 
 namespace linflow {
@@ -18,6 +19,9 @@ enum class InitKind {
   orthogonal,      ///< scale × a Haar-random partial isometry in every layer
   perturbed_balanced,  ///< `balanced` plus, in every layer, a random Gaussian matrix of Frobenius norm `delta`
   files,               ///< W1.npy … WN.npy from `dir`
+  /// `balanced` from W(0) Σ^{1/2} = Σ_a σ_a(0) u_a v_aᵀ, the singular vectors of the target Q (docs/theory.md §10,
+  /// the aligned start of Saxe et al. 2014): the modes decouple under gradient flow. Needs the problem.
+  spectral,
 };
 const char* to_string(InitKind kind);
 /// Throws InputError naming the valid kinds.
@@ -39,6 +43,9 @@ struct InitOptions {
   double sigma0 = 0.1;
   std::optional<Eigen::VectorXd> u0;  ///< in R^{d_N}
   std::optional<Eigen::VectorXd> v0;  ///< in R^{d_0}
+  /// spectral: the initial value σ_a(0) ≥ 0 of each mode a = 1, 2, … (at most min(min_j d_j, rank Q) of them; a
+  /// zero mode stays zero). When absent, every one of the min(min_j d_j, rank Q) modes starts at `scale`.
+  std::optional<Eigen::VectorXd> modes;
   /// perturbed_balanced: Frobenius norm of the perturbation of each layer. Must be ≥ 0.
   double delta = 1e-2;
   /// files: directory holding W1.npy … WN.npy.
@@ -51,7 +58,11 @@ struct InitOptions {
 /// reads from `dir`).
 std::string weights_file_name(int j);
 
-/// The parameter vector of `shape` initialised as `options` says. Throws InputError on bad options or files.
+/// The parameter vector of `shape` initialised as `options` says. Throws InputError on bad options or files, and for
+/// kind = spectral, which needs the problem (the overload below).
 Eigen::VectorXd initialize(const Shape& shape, const InitOptions& options);
+/// As above; kind = spectral reads the singular vectors of `problem`'s target Q (every other kind ignores it).
+/// Throws InputError when the shape does not match the problem or `modes` has more entries than there are modes.
+Eigen::VectorXd initialize(const Problem& problem, const Shape& shape, const InitOptions& options);
 
 }  // namespace linflow

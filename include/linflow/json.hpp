@@ -24,16 +24,19 @@ nlohmann::json to_json(const Summary& summary);
 ///                singular_values, spectral_gap, distinct_top, distinct_all, rank_one_theory}
 ///   start       {sigma0, u0, v0, f0, loss, optimal_loss, excess_loss, distance_to_target}
 ///   prediction  {limit: global_min|saddle|origin|unknown, saddle_index, limit_norm, c, c_zero_tolerance, margin,
-///                f_infinity, result, reason}
+///                f_infinity, result, reason, modes (the modes of the predicted limit, 1-based)}
 ///   conditions  {deficiency_margin, sublevel, alignment, stable_set: {applies, holds, margin, statement, result}}
 ///   bounds      {eps, rates: [{name, rate, t_eps_bound, result}], kappa, t_eps_bound, asymptotic_rate,
 ///                asymptotic_result, asymptotic_mode, mode_rates: [{mode, rate}],
 ///                escape_time: {sigma_target, lower, upper, result}, lingering_estimate, lingering_result,
+///                origin_transit: {sigma_min, t_min, sigma_target, time, result} (or null),
 ///                roundoff_escape_estimate, roundoff_result,
 ///                gd: {applies, failed, delta_max, lr_max, iterations_bound, local_stability_lr,
 ///                local_stability_source,
 ///                     asymptotic_rate,
 ///                     result, local_stability_result, asymptotic_result}}
+///   decoupled   null, or for an aligned / nearly aligned balanced start (docs/theory.md §10): {exact, misalignment,
+///                modes, stages: [{mode, s, sigma0, half_time, plateau}], t_eps, late_rate, result}
 ///   not_applicable, still_applies   [string]
 nlohmann::json to_json(const theory::Analysis& analysis);
 

@@ -21,6 +21,11 @@
 // point (Bah et al. 2019), the shape of every critical point, the Eckart–Young optimum and the loss-sublevel
 // condition, which holds for any start (`Analysis::still_applies`).
 //
+// Full-width networks (no width-one layer) from a balanced start aligned with the target's singular vectors
+// (init.kind = "spectral") have a theory of their own, decoupled modes (docs/theory.md §10, Saxe et al. 2014): the
+// limit, each mode's stage time, t_eps and the late-time rate (`Analysis::decoupled`); a nearly aligned start gets the
+// stage times as an approximate [heuristic] prediction.
+//
 // Coordinates: for non-whitened data every quantity of the start (σ0, u0, v0, f0, distances) is computed for
 // W̃ = W Σ^{1/2} against Q = Y Xᵀ Σ^{-1/2}, the coordinates in which L_1(W) = ½‖Q − W̃‖_F² + c (docs/theory.md §1).
 #include <Eigen/Dense>
@@ -35,10 +40,12 @@
 
 namespace linflow::theory {
 
-/// c_i (docs/theory.md §5) counts as zero when |c_i| ≤ kCZeroRtol · (d_0 + d_N). The c_i are inner products of unit
-/// vectors computed from an SVD of W(0) (relative accuracy ~ n ε for its top singular pair); 1e-12 per dimension keeps
-/// a start constructed with c_1 = 0 on the boundary and a start with |c_1| = 1e-6 (well inside) off it.
-inline constexpr double kCZeroRtol = 1e-12;
+/// c_i (docs/theory.md §5) counts as zero when |c_i| ≤ kCZeroUlps · ε · (d_0 + d_N + N + s_1/g), g the smallest gap
+/// s_i − s_{i+1} (s_{r+1} = 0): the rounding of c_i's own computation. Its two inner products of unit vectors round
+/// by about (d_0 + d_N) ε; u0, v0 come from an SVD of the layer product (about N ε); the target's u_i, v_i are
+/// determined to ε s_1/g (Davis–Kahan). A start constructed with c_1 = 0 stays below it (|c_1| ~ 1e-16), and c_1 =
+/// 1e-12 is resolved (issue 16: the former 1e-12 · (d_0 + d_N) sent such starts to saddle 2; they reach the minimum).
+inline constexpr double kCZeroUlps = 8.0;
 /// Singular values s_i > s_{i+1} count as distinct when s_i − s_{i+1} > kDistinctRtol · s_1.
 inline constexpr double kDistinctRtol = 1e-12;
 
@@ -99,7 +106,9 @@ struct Prediction {
   /// c_i = u_iᵀ u0 + v_iᵀ v0, i = 1..r (docs/theory.md §5), when §5 applies (empty otherwise). A joint sign flip of
   /// (u0, v0) or of (u_i, v_i) flips c_i, so only |c_i| and the test c_i = 0 carry meaning.
   Eigen::VectorXd c;
-  double c_zero_tolerance = 0;       ///< kCZeroRtol · (d_0 + d_N)
+  /// The modes of the predicted limit Σ_{i∈modes} s_i u_i v_iᵀ (1-based; empty for the origin and unknown).
+  std::vector<int> modes;
+  double c_zero_tolerance = 0;       ///< kCZeroUlps · ε · (d_0 + d_N + N + s_1/g) (see kCZeroUlps)
   std::optional<double> margin;      ///< |c_1|: the distance of the start from the boundary of the stable set
   std::optional<double> f_infinity;  ///< limit: origin — lim f(t) (0, or −s_j for the last mode present)
   Citation result;                   ///< the result the prediction comes from
@@ -193,8 +202,50 @@ struct Bounds {
   /// point cannot hold for ever ([heuristic]). Saddle k: ln(1/δ) / ((s_1 − s_k) s_k^{1−2/N}); origin: intrinsic
   /// time ln(1/δ)/(s_1 − f_∞) converted with the §6 collapse law (absent when it is not finite).
   std::optional<double> roundoff_escape_estimate;
+  /// Transit near the origin [proved, the exact solution of docs/theory.md §4]: a start close to the set where every
+  /// c_i = 0 (max_i |c_i| < 1e-2) first collapses towards W = 0 and only later grows to its limit; for N ≥ 3 the
+  /// origin is non-strict and the passage lasts ~ σ_min^{−(1−2/N)}. From the exact flow: σ's minimum and the time at
+  /// which σ grows back to half the limit's singular value. Only when σ dips below that target.
+  struct OriginTransit {
+    double sigma_min = 0;     ///< min_t σ(t)
+    double t_min = 0;         ///< when σ is smallest
+    double sigma_target = 0;  ///< s_k/2 for the predicted limit s_k u_k v_kᵀ
+    double time = 0;          ///< first time after t_min at which σ = sigma_target
+    Citation result;
+  };
+  std::optional<OriginTransit> origin_transit;
   GdBounds gd;
 };
+
+/// One mode of a start whose modes decouple (docs/theory.md §10).
+struct Stage {
+  int mode = 0;       ///< a (1-based)
+  double s = 0;       ///< s_a
+  double sigma0 = 0;  ///< σ_a(0) = u_aᵀ W̃(0) v_a
+  double half_time = 0;  ///< t_a, when σ_a reaches s_a/2: the §6 integral of dσ/dt = N σ^{2−2/N}(s_a − σ) (0 if past)
+  double plateau = 0;  ///< t_a minus the half-time of the stage before it (t_a for the first stage)
+};
+
+/// Stage-wise learning of a balanced start aligned with the target's singular vectors, W̃(0) ≈ Σ_a σ_a(0) u_a v_aᵀ
+/// (Saxe et al. 2014; docs/theory.md §10). Whitened, balanced, N ≥ 2, distinct singular values, any widths.
+struct DecoupledModes {
+  /// misalignment ≤ kAlignedRtol: the modes decouple exactly [proved]. Otherwise (misalignment ≤
+  /// kNearAlignedRtol) the same numbers are an "approximately decoupled" prediction [heuristic]: the off-diagonal
+  /// part couples the modes, and a simulation reports how far the stage times move.
+  bool exact = false;
+  double misalignment = 0;    ///< ‖W̃(0) − Σ_a σ_a(0) u_a v_aᵀ‖_F / ‖W̃(0)‖_F
+  std::vector<Stage> stages;  ///< the excited modes (σ_a(0) > 0), in the order they are learned
+  std::vector<int> modes;     ///< the excited modes, 1-based, increasing: the limit is Σ_{a∈modes} s_a u_a v_aᵀ
+  /// When ½Σ_a (s_a − σ_a(t))² reaches eps (only when the limit is the global minimum; for a nearly aligned start an
+  /// approximation that can be far off: +19 % at misalignment 0.03, docs/theory.md finding 10).
+  std::optional<double> t_eps;
+  /// Late −d ln(L − L*)/dt: the slowest magnitude mode, 2N s_m^{2−2/N} with s_m the smallest excited s_a (exact only:
+  /// a nearly aligned start excites slower off-diagonal modes, docs/theory.md finding 10).
+  std::optional<double> late_rate;
+  Citation result;
+};
+/// Starts farther than this from alignment (relative misalignment) get no decoupled prediction.
+inline constexpr double kNearAlignedRtol = 0.1;
 
 enum class AnalysisStatus {
   exact_theory,          ///< §5 decides the limit (balanced rank-one whitened start), or N = 1 (convex)
@@ -212,6 +263,7 @@ struct Analysis {
   Prediction prediction;
   Conditions conditions;
   Bounds bounds;
+  std::optional<DecoupledModes> decoupled;  ///< aligned and nearly aligned balanced starts (docs/theory.md §10)
   std::vector<std::string> not_applicable;  ///< results that do not apply here, and why (with numbers)
   std::vector<std::string> still_applies;   ///< results that hold for this problem and start regardless
 };

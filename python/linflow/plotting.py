@@ -697,12 +697,65 @@ def plot_escape_time(exp):
     return detach(fig)
 
 
+def plot_stage_wise(exp):
+    runs = exp["runs"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    depths = sorted({r["depth"] for r in runs})
+    ax = axes[0]
+    pairs = [(st["predicted"], st["observed"]) for r in runs for st in r["stages"]
+             if st["predicted"] is not None and st["observed"] is not None]
+    for i, n in enumerate(depths):
+        sel = [st for r in runs if r["depth"] == n for st in r["stages"]
+               if st["predicted"] is not None and st["observed"] is not None]
+        ax.scatter([st["predicted"] for st in sel], [st["observed"] for st in sel], s=22, color=f"C{i}",
+                   label=f"N = {n}")
+    if pairs:
+        lo = min(min(p) for p in pairs)
+        hi = max(max(p) for p in pairs)
+        ax.plot([lo, hi], [lo, hi], color="black", linewidth=1, label="y = x")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("predicted stage time t_a (docs/theory.md §10)  [time t]")
+    ax.set_ylabel("observed: u_aᵀ W v_a crosses s_a/2  [time t]")
+    ax.set_title(f"every stage of every run: max relative deviation {exp.get('max_relative_deviation') or float('nan'):.2g}",
+                 fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    modes = sorted({st["mode"] for r in runs for st in r["stages"]})
+    markers = ["o", "s", "^", "v", "D"]
+    for i, n in enumerate(depths):
+        for j, a in enumerate(modes):
+            sel = sorted(((r["scale"], st) for r in runs if r["depth"] == n for st in r["stages"] if st["mode"] == a),
+                         key=lambda x: x[0])
+            ax.plot([x for x, _ in sel], [st["predicted"] for _, st in sel], "-", color=f"C{i}", linewidth=1)
+            ax.plot([x for x, _ in sel], [st["observed"] for _, st in sel], markers[j % len(markers)], color=f"C{i}",
+                    label=f"N = {n}" if j == 0 else None)
+    from matplotlib.lines import Line2D
+    handles, labels = ax.get_legend_handles_labels()
+    for j, a in enumerate(modes):
+        handles.append(Line2D([], [], color="0.3", marker=markers[j % len(markers)], linestyle="", label=f"mode {a}"))
+    handles.append(Line2D([], [], color="0.3", linestyle="-", label="predicted (lines)"))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("σ_a(0) of every mode (init.scale)")
+    ax.set_ylabel("stage time t_a  [time t]")
+    ax.set_title("stages: logarithmic in 1/σ0 for N = 2, like σ0^{−(1−2/N)} for N ≥ 3", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(handles=handles, fontsize=7, ncol=2)
+    fig.suptitle("Stage-wise learning of full-width spectral starts (Saxe et al. 2014; docs/theory.md §10): "
+                 f"{'PASS' if exp.get('passed') else 'FAIL'} over {len(runs)} runs, tolerance {exp.get('tolerance'):g}",
+                 fontsize=10)
+    return detach(fig)
+
+
 EXPERIMENT_FIGURES = {
     "escape-time": plot_escape_time,
     "stable-set-map": plot_stable_set_map,
     "rate-vs-depth": plot_rate_vs_depth,
     "bound-vs-observed": plot_bound_vs_observed,
     "beyond-one-neuron": plot_beyond_one_neuron,
+    "stage-wise": plot_stage_wise,
 }
 EXPERIMENT_FILE_NAMES = {name: fn.__name__[len("plot_"):] for name, fn in EXPERIMENT_FIGURES.items()}
 

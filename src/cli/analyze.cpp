@@ -40,8 +40,9 @@ std::string join_widths(const std::vector<int>& w) {
   return out;
 }
 
+// The statement already says why a condition is n/a (and prints the relation that holds otherwise).
 std::string condition_text(const Condition& c) {
-  if (!c.applies) return "n/a   " + c.statement;
+  if (!c.applies) return c.statement;
   return std::string(c.holds ? "yes   " : "no    ") + c.statement;
 }
 
@@ -66,9 +67,13 @@ std::string describe_analysis(const Analysis& a, const Observation* ob) {
   const Prediction& p = a.prediction;
   os << "prediction (" << to_string(a.status) << ", for " << to_string(a.method) << ")\n";
   std::string limit = to_string(p.limit);
-  if (p.limit == Limit::saddle) {
+  if (p.limit == Limit::saddle && p.saddle_index) {
     limit += " s_" + std::to_string(p.saddle_index) + " u_" + std::to_string(p.saddle_index) + " v_" +
              std::to_string(p.saddle_index) + "ᵀ";
+  } else if (p.limit == Limit::saddle) {
+    std::string list;
+    for (int m : p.modes) list += (list.empty() ? "" : ", ") + std::to_string(m);
+    limit += " Σ_a s_a u_a v_aᵀ over modes " + list;
   }
   row(os, "limit", limit);
   row(os, "because", p.reason);
@@ -85,6 +90,19 @@ std::string describe_analysis(const Analysis& a, const Observation* ob) {
   row(os, "alignment", condition_text(a.conditions.alignment));
   row(os, "stable set", condition_text(a.conditions.stable_set));
 
+  if (a.decoupled) {
+    const DecoupledModes& d = *a.decoupled;
+    os << "decoupled modes (" << (d.exact ? "aligned" : "nearly aligned, approximately decoupled") << ", misalignment "
+       << num(d.misalignment) << "; " << cite(d.result) << ")\n";
+    for (const Stage& stage : d.stages) {
+      row(os, "mode " + std::to_string(stage.mode),
+          "s = " + num(stage.s) + ", σ(0) = " + num(stage.sigma0) + ": σ reaches s/2 at t = " + num(stage.half_time) +
+              " (plateau " + num(stage.plateau) + ")");
+    }
+    if (d.t_eps) row(os, "t_eps", num(*d.t_eps) + " (excess loss ≤ eps " + num(a.bounds.eps) + ")");
+    if (d.late_rate) row(os, "late-time rate", num(*d.late_rate) + " (2N s_m^{2−2/N}, the slowest mode)");
+  }
+
   const Bounds& b = a.bounds;
   os << "bounds (eps = " << num(b.eps) << ")\n";
   for (const RateBound& rb : b.rates) {
@@ -97,6 +115,12 @@ std::string describe_analysis(const Analysis& a, const Observation* ob) {
             cite(b.escape->result));
   }
   if (b.lingering_estimate) row(os, "near-saddle time", "≈ " + num(*b.lingering_estimate) + " [heuristic]");
+  if (b.origin_transit) {
+    row(os, "origin transit",
+        "σ falls to " + num(b.origin_transit->sigma_min) + " at t = " + num(b.origin_transit->t_min) +
+            " and grows back to " + num(b.origin_transit->sigma_target) + " at t = " + num(b.origin_transit->time) +
+            "   " + cite(b.origin_transit->result));
+  }
   if (b.roundoff_escape_estimate) {
     row(os, "round-off escape", "≈ " + num(*b.roundoff_escape_estimate) + " [heuristic]");
   }
@@ -123,10 +147,18 @@ std::string describe_analysis(const Analysis& a, const Observation* ob) {
     char line[200];
     std::snprintf(line, sizeof line, "  %-16s %-4s %14s %14s %10s\n", "quantity", "", "predicted", "observed", "ratio");
     os << line;
-    std::string seen = to_string(ob->limit);
-    if (ob->limit == Limit::saddle && ob->saddle_index) seen += " " + std::to_string(ob->saddle_index);
-    std::string expected = to_string(p.limit);
-    if (p.limit == Limit::saddle) expected += " " + std::to_string(p.saddle_index);
+    auto limit_name = [](Limit limit, int index, const std::vector<int>& modes) {
+      std::string text = to_string(limit);
+      if (limit == Limit::saddle && index) return text + " " + std::to_string(index);
+      if (limit == Limit::saddle && modes.size() > 1) {
+        std::string list;
+        for (int m : modes) list += (list.empty() ? "" : ",") + std::to_string(m);
+        text += " {" + list + "}";
+      }
+      return text;
+    };
+    const std::string seen = limit_name(ob->limit, ob->saddle_index, ob->modes);
+    const std::string expected = limit_name(p.limit, p.saddle_index, p.modes);
     std::snprintf(line, sizeof line, "  %-16s %-4s %14s %14s %10s   distance %s (tolerance %s)\n", "limit",
                   "==", expected.c_str(), seen.c_str(), "", num(ob->distance).c_str(),
                   num(ob->distance_tolerance).c_str());

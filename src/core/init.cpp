@@ -88,17 +88,20 @@ const char* to_string(InitKind kind) {
       return "perturbed_balanced";
     case InitKind::files:
       return "files";
+    case InitKind::spectral:
+      return "spectral";
   }
   return "?";
 }
 
 InitKind init_kind_from_string(const std::string& name) {
   for (auto k : {InitKind::balanced, InitKind::balanced_rank1, InitKind::gaussian, InitKind::orthogonal,
-                 InitKind::perturbed_balanced, InitKind::files}) {
+                 InitKind::perturbed_balanced, InitKind::files, InitKind::spectral}) {
     if (name == to_string(k)) return k;
   }
-  throw InputError("init.kind: unknown kind '" + name +
-                   "' (expected balanced, balanced_rank1, gaussian, orthogonal, perturbed_balanced or files)");
+  throw InputError(
+      "init.kind: unknown kind '" + name +
+      "' (expected balanced, balanced_rank1, gaussian, orthogonal, perturbed_balanced, files or spectral)");
 }
 
 bool InitOptions::is_valid(std::string* why) const {
@@ -111,6 +114,8 @@ bool InitOptions::is_valid(std::string* why) const {
   if (!(delta >= 0) || !std::isfinite(delta)) return bad("init.delta: must be finite and ≥ 0");
   if (rank < 0) return bad("init.rank: must be ≥ 0");
   if (kind == InitKind::files && dir.empty()) return bad("init.dir: required when init.kind = \"files\"");
+  if (modes && (!modes->allFinite() || (modes->array() < 0).any()))
+    return bad("init.modes: every entry must be finite and ≥ 0");
   return true;
 }
 
@@ -168,8 +173,36 @@ Eigen::VectorXd initialize(const Shape& shape, const InitOptions& o) {
         shape.mutable_layer(theta, j) = W;
       }
       return theta;
+    case InitKind::spectral:
+      throw InputError("init.kind = \"spectral\" needs the target's singular vectors (initialize with the problem)");
   }
   return theta;
+}
+
+Eigen::VectorXd initialize(const Problem& problem, const Shape& shape, const InitOptions& o) {
+  if (o.kind != InitKind::spectral) return initialize(shape, o);
+  std::string why;
+  if (!o.is_valid(&why)) throw InputError(why);
+  if (shape.width(0) != problem.input_dim() || shape.width(shape.depth()) != problem.output_dim())
+    throw InputError("init.kind = \"spectral\": the network's d_0, d_N do not match the problem");
+  const int n = std::min(shape.min_width(), problem.target_rank());
+  Eigen::VectorXd sigma = Eigen::VectorXd::Constant(n, o.scale);
+  if (o.modes) {
+    if (o.modes->size() > n) {
+      std::ostringstream os;
+      os << "init.modes: " << o.modes->size() << " entries, but there are only min(min_j d_j, rank Q) = " << n
+         << " modes";
+      throw InputError(os.str());
+    }
+    sigma = Eigen::VectorXd::Zero(n);
+    sigma.head(o.modes->size()) = *o.modes;
+  }
+  // W Σ^{1/2} = U diag(σ) Vᵀ; the hidden bases are random, as for `balanced`.
+  InitOptions balanced = o;
+  balanced.kind = InitKind::balanced;
+  const Eigen::MatrixXd aligned = problem.u().leftCols(n) * sigma.asDiagonal() * problem.v().leftCols(n).transpose();
+  balanced.end_to_end = problem.whitened() ? aligned : Eigen::MatrixXd(aligned * problem.sigma_sqrt().inverse());
+  return initialize(shape, balanced);
 }
 
 }  // namespace linflow

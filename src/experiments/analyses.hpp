@@ -14,6 +14,7 @@ ExperimentReport analyze_stable_set_map(const SweepConfig& sweep, const std::vec
 ExperimentReport analyze_rate_vs_depth(const SweepConfig& sweep, const std::vector<nlohmann::json>& runs);
 ExperimentReport analyze_bound_vs_observed(const SweepConfig& sweep, const std::vector<nlohmann::json>& runs);
 ExperimentReport analyze_beyond_one_neuron(const SweepConfig& sweep, const std::vector<nlohmann::json>& runs);
+ExperimentReport analyze_stage_wise(const SweepConfig& sweep, const std::vector<nlohmann::json>& runs);
 
 /// Rows of cells as text columns padded to a common width (first row: the header).
 std::vector<std::string> format_table(const std::vector<std::vector<std::string>>& rows);

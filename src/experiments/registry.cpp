@@ -37,6 +37,10 @@ constexpr Entry kExperiments[] = {
      detail::analyze_bound_vs_observed},
     {"beyond-one-neuron", "open problem: how often GF reaches the global optimum with no width-one layer (Monte Carlo)",
      detail::analyze_beyond_one_neuron},
+    {"stage-wise",
+     "stage-wise learning of full-width spectral starts: stage times vs docs/theory.md §10 (Saxe et al. 2014), N = "
+     "2..6",
+     detail::analyze_stage_wise},
 };
 
 }  // namespace

@@ -381,4 +381,60 @@ Rank1Point ExactRank1Flow::Walker::at(double t) {
 
 void ExactRank1Flow::Walker::advance() { flow_->advance(panel_, count_); }
 
+ExactDecoupledFlow::ExactDecoupledFlow(const Problem& problem, int depth, const Eigen::VectorXd& sigma0)
+    : depth_(depth), count_(static_cast<int>(sigma0.size())) {
+  if (!problem.whitened()) throw InputError("decoupled modes need a whitened target (X Xᵀ = I)");
+  if (depth < 2) throw InputError("decoupled modes: depth must be ≥ 2");
+  if (sigma0.size() > problem.target_rank())
+    throw InputError("decoupled modes: " + std::to_string(sigma0.size()) + " initial values for a target of rank " +
+                     std::to_string(problem.target_rank()));
+  if (!sigma0.allFinite() || (sigma0.array() < 0).any())
+    throw InputError("decoupled modes: initial values must be finite and ≥ 0");
+  u_ = problem.u().leftCols(count_);
+  v_ = problem.v().leftCols(count_);
+  const Eigen::VectorXd one = Eigen::VectorXd::Ones(1);
+  for (int a = 0; a < count_; ++a) {
+    if (!(sigma0(a) > 0)) continue;
+    const Problem scalar = Problem::from_target(Eigen::MatrixXd::Constant(1, 1, problem.s()(a)));
+    modes_.emplace_back(scalar, depth, sigma0(a), one, one);
+    index_.push_back(a);
+  }
+}
+
+Eigen::VectorXd ExactDecoupledFlow::sigmas(double t) const {
+  Eigen::VectorXd out = Eigen::VectorXd::Zero(count_);
+  for (size_t i = 0; i < modes_.size(); ++i) out(index_[i]) = modes_[i].at(t).sigma;
+  return out;
+}
+
+Eigen::MatrixXd ExactDecoupledFlow::end_to_end(double t) const { return u_ * sigmas(t).asDiagonal() * v_.transpose(); }
+
+std::optional<double> ExactDecoupledFlow::time_to_excess(const Problem& problem, const Problem::Optimum& optimum,
+                                                         double eps, double t_max) const {
+  auto excess = [&](double t) { return problem.excess_loss(end_to_end(t), optimum); };
+  if (excess(0.0) <= eps) return 0.0;
+  double lo = 0.0, hi = std::min(1.0, t_max);
+  while (hi < t_max && excess(hi) > eps) {
+    lo = hi;
+    hi = std::min(2.0 * hi, t_max);
+  }
+  if (!(excess(hi) <= eps)) return std::nullopt;
+  while (hi - lo > 4 * std::numeric_limits<double>::epsilon() * std::max(1.0, hi)) {
+    const double mid = 0.5 * (lo + hi);
+    if (mid <= lo || mid >= hi) break;
+    (excess(mid) <= eps ? hi : lo) = mid;
+  }
+  return hi;
+}
+
+Alignment alignment_with_target(const Problem& problem, const Eigen::Ref<const Eigen::MatrixXd>& W) {
+  const int r = problem.target_rank();
+  Alignment al;
+  const Eigen::MatrixXd U = problem.u().leftCols(r), V = problem.v().leftCols(r);
+  al.sigma = (U.transpose() * W * V).diagonal();
+  const double norm = W.norm();
+  al.misalignment = norm > 0 ? (W - U * al.sigma.asDiagonal() * V.transpose()).norm() / norm : 0.0;
+  return al;
+}
+
 }  // namespace linflow

@@ -257,7 +257,83 @@ Summary run_rank1(const RunContext& c, Eigen::VectorXd& theta) {
   return s;
 }
 
+// The exact flow of a balanced start aligned with the target's singular vectors (docs/theory.md §10): the modes
+// decouple, each σ_a on its own scalar flow. A balanced network with end-to-end matrix U_S diag(σ_S) V_Sᵀ is
+// W_j = R_j diag(σ_S)^{1/N} R_{j−1}ᵀ with R_0 = V_S, R_N = U_S; its hidden bases R_j do not move under GF (every
+// gradient is R_j (diagonal) R_{j−1}ᵀ), so the layers are rebuilt exactly from σ_S(t).
+Summary run_exact_decoupled(const RunContext& c, Eigen::VectorXd& theta) {
+  const std::string name = "solver.method = \"exact\"";
+  const int N = c.shape.depth();
+  if (N < 2) throw InputError(name + " needs depth ≥ 2");
+  if (!c.problem.whitened()) throw InputError(name + " needs a whitened target (problem.target or synthetic)");
+  require_balanced(c.shape, theta, c.options);
+  const Alignment al = alignment_with_target(c.problem, c.shape.end_to_end(theta));
+  if (al.misalignment > kAlignedRtol) {
+    throw InputError(name + " needs a hidden layer of width one or a start aligned with the target's singular " +
+                     "vectors (init.kind = \"spectral\"): misalignment ‖W − Σ_a (u_aᵀWv_a) u_a v_aᵀ‖_F/‖W‖_F = " +
+                     fmt(al.misalignment) + " > " + fmt(kAlignedRtol));
+  }
+  const double scale = al.sigma.cwiseAbs().maxCoeff();
+  for (Eigen::Index a = 0; a < al.sigma.size(); ++a) {
+    if (al.sigma(a) < -kAlignedRtol * scale) {
+      throw InputError(name + ": mode " + std::to_string(a + 1) +
+                       " of the start points away from the target (u_aᵀ W v_a = " + fmt(al.sigma(a)) +
+                       " < 0); the decoupled closed form needs every σ_a(0) ≥ 0");
+    }
+  }
+  std::vector<int> excited;  // S: the modes present in the start
+  for (Eigen::Index a = 0; a < al.sigma.size(); ++a)
+    if (al.sigma(a) > kAlignedRtol * scale) excited.push_back(static_cast<int>(a));
+  if (excited.empty()) throw InputError(name + " needs W(0) ≠ 0");
+  Eigen::VectorXd sigma0 = Eigen::VectorXd::Zero(excited.back() + 1);
+  for (int a : excited) sigma0(a) = al.sigma(a);
+  const ExactDecoupledFlow flow(c.problem, N, sigma0);
+  const auto n = static_cast<Eigen::Index>(excited.size());
+  std::vector<Eigen::MatrixXd> R(static_cast<size_t>(N + 1));
+  R[0] = Eigen::MatrixXd(c.problem.v().rows(), n);
+  R[static_cast<size_t>(N)] = Eigen::MatrixXd(c.problem.u().rows(), n);
+  Eigen::VectorXd inv_root(n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const int a = excited[static_cast<size_t>(i)];
+    R[0].col(i) = c.problem.v().col(a);
+    R[static_cast<size_t>(N)].col(i) = c.problem.u().col(a);
+    inv_root(i) = std::pow(sigma0(a), -1.0 / N);
+  }
+  for (int j = 1; j < N; ++j)
+    R[static_cast<size_t>(j)] = c.shape.layer(theta, j) * R[static_cast<size_t>(j - 1)] * inv_root.asDiagonal();
+
+  Summary s;
+  s.status = Status::t_max;
+  try {
+    s.t_eps = flow.time_to_excess(c.problem, c.optimum, c.options.eps, c.options.t_max);
+    s.t_final = s.t_eps && c.options.stop_at_eps ? *s.t_eps : c.options.t_max;
+    if (s.t_eps) s.status = Status::converged;
+    Eigen::MatrixXd G(c.problem.output_dim(), c.problem.input_dim()), V(G.rows(), G.cols());
+    for (double t : c.record.times) {
+      if (t > s.t_final) break;
+      if (!c.sink) break;
+      const Eigen::MatrixXd W = flow.end_to_end(t);
+      c.problem.end_to_end_gradient(W, G);
+      const double grad_sq = detail::balanced_velocity(W, G, N, c.shape.min_width(), V);
+      c.sink(c.monitor.sample_end_to_end(W, t, c.problem.loss(W), std::sqrt(std::max(grad_sq, 0.0)), 0.0));
+    }
+  } catch (const ExactFlowFailure& e) {
+    s.status = e.budget_spent() ? Status::max_steps : Status::diverged;
+    s.message = e.what();
+    s.t_final = 0.0;
+  }
+  const Eigen::VectorXd sigma = flow.sigmas(s.t_final);
+  Eigen::VectorXd root(n);
+  for (Eigen::Index i = 0; i < n; ++i) root(i) = std::pow(sigma(excited[static_cast<size_t>(i)]), 1.0 / N);
+  for (int j = 1; j <= N; ++j) {
+    c.shape.mutable_layer(theta, j) =
+        R[static_cast<size_t>(j)] * root.asDiagonal() * R[static_cast<size_t>(j - 1)].transpose();
+  }
+  return s;
+}
+
 Summary run_exact(const RunContext& c, Eigen::VectorXd& theta) {
+  if (c.shape.min_hidden_width() != 1) return run_exact_decoupled(c, theta);
   const BalancedRank1 start(c.problem, c.shape, theta, c.options);
   const int N = c.shape.depth();
   const ExactRank1Flow flow(c.problem, N, start.sigma0, start.u0, start.v0);

@@ -26,7 +26,7 @@ const std::map<std::string, std::vector<std::string>>& schema() {
   static const std::map<std::string, std::vector<std::string>> s{
       {"problem", {"target", "x", "y", "layout", "header", "delimiter", "dims", "singular_values", "seed"}},
       {"network", {"widths"}},
-      {"init", {"kind", "seed", "scale", "rank", "end_to_end", "sigma0", "u0", "v0", "delta", "dir"}},
+      {"init", {"kind", "seed", "scale", "rank", "end_to_end", "sigma0", "u0", "v0", "delta", "modes", "dir"}},
       {"solver",
        {"method", "rtol", "atol", "dt0", "integrator", "linear_solver", "dt", "lr", "steps", "t_max", "eps",
         "stop_at_eps", "max_steps", "grad_tol", "divergence_factor", "balance_tol"}},
@@ -338,6 +338,7 @@ RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides,
   r.get("init", "u0", c.init.u0);
   r.get("init", "v0", c.init.v0);
   r.get("init", "delta", c.init.delta);
+  r.get("init", "modes", c.init.modes);
   r.get_path("init", "dir", c.init.dir);
   r.get_path("init", "end_to_end", c.init_end_to_end_file);
   if (!c.init_end_to_end_file.empty()) c.init.end_to_end = read_matrix(c.init_end_to_end_file);
@@ -413,6 +414,7 @@ nlohmann::json to_json(const RunConfig& c) {
                {"u0", vec(c.init.u0)},
                {"v0", vec(c.init.v0)},
                {"delta", c.init.delta},
+               {"modes", vec(c.init.modes)},
                {"dir", c.init.dir},
                {"end_to_end", c.init_end_to_end_file}};
   const auto& s = c.solver;

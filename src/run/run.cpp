@@ -212,7 +212,7 @@ RunSetup set_up(const RunConfig& config) {
   ReadNotes notes;
   Problem problem = make_problem(config, &notes);
   Shape shape(config.widths);
-  Eigen::VectorXd theta0 = initialize(shape, config.init);
+  Eigen::VectorXd theta0 = initialize(problem, shape, config.init);
   return RunSetup{config, std::move(problem), std::move(shape), std::move(theta0), std::move(notes)};
 }
 

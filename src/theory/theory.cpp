@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "linflow/error.hpp"
+#include "linflow/exact.hpp"
 #include "linflow/hessian.hpp"
 #include "linflow/init.hpp"
 #include "theory/json.hpp"
@@ -49,6 +50,11 @@ const Citation kGdRate{"GD late-time rate from the linearisation at W* with h_ma
 const Citation kLinger{"time near s_2 u_2 v_2ᵀ ≈ ln(1/|c_1|) / ((s_1 − s_2) s_2^{1−2/N}) (docs/theory.md §5)",
                        Tag::heuristic};
 const Citation kRoundoff{"round-off escape from a measure-zero limit set", Tag::heuristic};
+const Citation kDecoupled{"Saxe et al. 2014, decoupled modes of an aligned balanced start (docs/theory.md §10)",
+                          Tag::proved};
+const Citation kOriginTransit{"transit near the origin, from the exact solution (docs/theory.md §4, §6)", Tag::proved};
+const Citation kNearDecoupled{"approximately decoupled modes of a nearly aligned start (docs/theory.md §10)",
+                              Tag::heuristic};
 
 std::string num(double v) {
   char buf[40];
@@ -268,7 +274,15 @@ Prediction stable_set_coefficients(const Setting& S, const Hypotheses& h, const 
   const Problem& problem = S.problem;
   const int d0 = S.d0, dN = S.dN, r = S.r;
   Prediction p;
-  p.c_zero_tolerance = kCZeroRtol * (d0 + dN);
+  // The smallest gap s_i − s_{i+1} (s_{r+1} = 0) between distinct values: a repeated value has no unique vectors,
+  // and §5 names no limit through them.
+  double gap = S.s1;
+  for (int i = 1; i <= r; ++i) {
+    const double g = singular_value(S.s, i) - singular_value(S.s, i + 1);
+    if (g > kDistinctRtol * S.s1) gap = std::min(gap, g);
+  }
+  const double conditioning = gap > 0 ? S.s1 / gap : 1.0;
+  p.c_zero_tolerance = kCZeroUlps * kEps * (d0 + dN + S.N + conditioning);
   if (h.rank_one_theory) {
     p.c = problem.u().leftCols(r).transpose() * st.u0 + problem.v().leftCols(r).transpose() * st.v0;
     p.margin = std::abs(p.c(0));
@@ -276,12 +290,26 @@ Prediction stable_set_coefficients(const Setting& S, const Hypotheses& h, const 
   return p;
 }
 
-// The sufficient conditions for the global minimum (docs/theory.md §5, strongest first).
+// Why the rank-one theory of §4–§6 does not cover this start: its first missing hypothesis, with the numbers.
+std::string rank_one_missing(const Setting& S, const Hypotheses& h, const Start& st) {
+  if (!h.whitened) return "data not whitened (X Xᵀ ≠ I)";
+  if (!h.width_one) return "no layer of width one (narrowest " + std::to_string(h.min_width) + ")";
+  if (!h.balanced) return "start not balanced (max_j ‖D_j‖_F = " + num(h.imbalance) + ")";
+  if (S.N < 2) return "depth 1";
+  if (!(st.sigma0 > 0)) return "W(0) = 0";
+  if (!h.distinct_top) return "s_1 = s_2";
+  return "";
+}
+
+// The sufficient conditions for the global minimum (docs/theory.md §5, strongest first). Each statement prints the
+// relation that holds between its two sides ("<" when the condition holds, "≥" when it fails), and a condition whose
+// result does not cover the start says why instead.
 Conditions check_conditions(const Setting& S, const Hypotheses& h, const Start& st, const Prediction& p) {
   const int k = S.k, m = S.m, r = S.r, kr = S.kr;
   const Eigen::VectorXd& s = S.s;
   const double s2 = S.s2, f0 = st.f0, sublevel_threshold = S.sublevel_threshold;
   const bool all_wide = S.all_wide;
+  const std::string rank_one_na = "n/a: §4–§6 do not cover this start: " + rank_one_missing(S, h, st);
   Conditions cond;
   {
     Condition& c = cond.deficiency_margin;
@@ -289,8 +317,16 @@ Conditions check_conditions(const Setting& S, const Hypotheses& h, const Start& 
     c.applies = h.whitened && all_wide;
     c.margin = smin - st.distance_to_target;
     c.holds = c.applies && c.margin > 0;
-    c.statement = "‖W(0) − Z‖_F = " + num(st.distance_to_target) + " ≤ s_min(Z) − c with s_min = s_" +
-                  std::to_string(m) + " = " + num(smin) + ": c = " + num(c.margin);
+    if (!c.applies) {
+      c.statement = std::string("n/a: Arora et al. 2018a need ") +
+                    (!h.whitened ? "whitened data (X Xᵀ ≠ I here)"
+                                 : "every width ≥ min(d_0, d_N) = " + std::to_string(m) + " (narrowest " +
+                                       std::to_string(k) + ")");
+    } else {
+      c.statement = "‖W(0) − Z‖_F = " + num(st.distance_to_target) + (c.holds ? " < " : " ≥ ") + "s_min(Z) = s_" +
+                    std::to_string(m) + " = " + num(smin) + (c.holds ? ": margin c = " : ": no margin (c = ") +
+                    num(c.margin) + (c.holds ? "" : " ≤ 0)");
+    }
     c.result = kDeficiency;
   }
   {
@@ -298,11 +334,16 @@ Conditions check_conditions(const Setting& S, const Hypotheses& h, const Start& 
     c.applies = r >= 1;
     c.margin = sublevel_threshold - st.excess_loss;
     c.holds = c.applies && c.margin > 0;
-    c.statement =
-        "L(0) − L* = " + num(st.excess_loss) + " < ½(s_" + std::to_string(kr) + "² − s_" + std::to_string(kr + 1) +
-        "²) = " + num(sublevel_threshold) +
-        (k == 1 ? (h.whitened ? " (⟺ ‖Z − W(0)‖_F² < ‖Z‖_F² − s_2²)" : " (⟺ ‖Q − W(0)Σ^{1/2}‖_F² < ‖Q‖_F² − s_2²)")
-                : "");
+    if (!c.applies) {
+      c.statement = "n/a: the target Q is zero (every critical point is optimal)";
+    } else {
+      c.statement =
+          "L(0) − L* = " + num(st.excess_loss) + (c.holds ? " < " : " ≥ ") + "½(s_" + std::to_string(kr) + "² − s_" +
+          std::to_string(kr + 1) + "²) = " + num(sublevel_threshold) +
+          (k == 1 ? (h.whitened ? std::string(" (⟺ ‖Z − W(0)‖_F² ") + (c.holds ? "<" : "≥") + " ‖Z‖_F² − s_2²)"
+                                : std::string(" (⟺ ‖Q − W(0)Σ^{1/2}‖_F² ") + (c.holds ? "<" : "≥") + " ‖Q‖_F² − s_2²)")
+                  : "");
+    }
     c.result = kSublevel;
   }
   {
@@ -310,7 +351,8 @@ Conditions check_conditions(const Setting& S, const Hypotheses& h, const Start& 
     c.applies = h.rank_one_theory;
     c.margin = f0 - s2;
     c.holds = c.applies && c.margin > 0;
-    c.statement = "f0 = u0ᵀ Z v0 = " + num(f0) + " > s_2 = " + num(s2);
+    c.statement =
+        !c.applies ? rank_one_na : "f0 = u0ᵀ Z v0 = " + num(f0) + (c.holds ? " > " : " ≤ ") + "s_2 = " + num(s2);
     c.result = kAlignment;
   }
   {
@@ -318,15 +360,74 @@ Conditions check_conditions(const Setting& S, const Hypotheses& h, const Start& 
     c.applies = h.rank_one_theory;
     c.margin = p.margin.value_or(0.0);
     c.holds = c.applies && c.margin > p.c_zero_tolerance;
-    c.statement = "|c_1| = |u_1ᵀu0 + v_1ᵀv0| = " + num(c.margin) + " > " + num(p.c_zero_tolerance);
+    c.statement = !c.applies ? rank_one_na
+                             : "|c_1| = |u_1ᵀu0 + v_1ᵀv0| = " + num(c.margin) + (c.holds ? " > " : " ≤ ") +
+                                   num(p.c_zero_tolerance) + (c.holds ? "" : " (zero: c_1 = 0)");
     c.result = kStableSet;
   }
   return cond;
 }
 
+// Stage-wise learning of an aligned or nearly aligned balanced start (docs/theory.md §10): each mode on the scalar
+// flow dσ_a/dt = N σ_a^{2−2/N}(s_a − σ_a), its half-time by the §6 integral, t_eps from the exact per-mode flows.
+std::optional<DecoupledModes> decoupled_modes(const Setting& S, const Hypotheses& h, const Start& st) {
+  if (!(h.whitened && h.balanced && S.N >= 2 && st.sigma0 > 0 && h.distinct_all)) return std::nullopt;
+  const Alignment al = alignment_with_target(S.problem, S.shape.end_to_end(S.theta0));
+  if (al.misalignment > kNearAlignedRtol) return std::nullopt;
+  DecoupledModes d;
+  d.exact = al.misalignment <= kAlignedRtol;
+  d.misalignment = al.misalignment;
+  d.result = d.exact ? kDecoupled : kNearDecoupled;
+  const double floor = kAlignedRtol * al.sigma.cwiseAbs().maxCoeff();
+  // A mode with u_aᵀ W v_a < 0 points away from its target and collapses (as the anti-aligned start of §6): not
+  // covered here.
+  if ((al.sigma.array() < -floor).any()) return std::nullopt;
+  Eigen::VectorXd sigma0 = Eigen::VectorXd::Zero(al.sigma.size());
+  for (int a = 1; a <= S.r; ++a) {
+    if (!(al.sigma(a - 1) > floor)) continue;
+    d.modes.push_back(a);
+    sigma0(a - 1) = al.sigma(a - 1);
+    Stage stage;
+    stage.mode = a;
+    stage.s = S.s(a - 1);
+    stage.sigma0 = al.sigma(a - 1);
+    stage.half_time =
+        stage.sigma0 < 0.5 * stage.s ? magnitude_travel_time(S.N, stage.s, stage.sigma0, 0.5 * stage.s) : 0.0;
+    d.stages.push_back(stage);
+  }
+  if (d.stages.empty()) return std::nullopt;
+  std::stable_sort(d.stages.begin(), d.stages.end(),
+                   [](const Stage& x, const Stage& y) { return x.half_time < y.half_time; });
+  double previous = 0;
+  for (Stage& stage : d.stages) {
+    stage.plateau = stage.half_time - previous;
+    previous = stage.half_time;
+  }
+  double s_min = kInf;
+  for (const Stage& stage : d.stages) s_min = std::min(s_min, stage.s);
+  const bool reaches_minimum = d.modes == limit_modes(Limit::global_min, 0, S.k, S.r);
+  if (reaches_minimum) {
+    // Off the aligned set, components such as u_a v_bᵀ outside the range of Z relax more slowly than any magnitude
+    // mode (docs/theory.md finding 10): a nearly aligned start gets no late-time rate.
+    if (d.exact) d.late_rate = 2.0 * S.N * std::pow(s_min, 2.0 - 2.0 / S.N);
+    const ExactDecoupledFlow flow(S.problem, S.N, sigma0);
+    // Below about (ε ‖Q‖_F)² the excess loss is rounding: an eps there is never reached, and the search would only
+    // spend the closed form's panel budget (seconds) to find that out.
+    const double floor_excess = 100.0 * std::pow(kEps * S.Q.norm(), 2);
+    if (S.options.eps > floor_excess) {
+      try {
+        d.t_eps = flow.time_to_excess(S.problem, S.optimum, S.options.eps, 1e12);
+      } catch (const ExactFlowFailure&) {
+        // Out of the closed form's panel budget before eps: no prediction rather than an error.
+      }
+    }
+  }
+  return d;
+}
+
 // The predicted limit (written into `p`) and how firmly the theory predicts it.
 AnalysisStatus predict_limit(const Setting& S, const Hypotheses& h, const Start& st, const Conditions& cond,
-                             Prediction& p) {
+                             const std::optional<DecoupledModes>& decoupled, Prediction& p) {
   const Problem& problem = S.problem;
   const auto& theta0 = S.theta0;
   const int N = S.N, d0 = S.d0, dN = S.dN, r = S.r;
@@ -402,6 +503,25 @@ AnalysisStatus predict_limit(const Setting& S, const Hypotheses& h, const Start&
         p.reason = "all c_i = 0 (|c_i| ≤ " + num(tol) + "): W → 0, with f → " + num(f_inf);
       }
     }
+  } else if (decoupled && decoupled->exact) {
+    status = AnalysisStatus::exact_theory;
+    p.result = kDecoupled;
+    p.modes = decoupled->modes;
+    std::string list;
+    for (int a : p.modes) list += (list.empty() ? "" : ", ") + std::to_string(a);
+    if (p.modes == limit_modes(Limit::global_min, 0, S.k, r)) {
+      p.limit = Limit::global_min;
+      p.limit_matrix = optimum.w;
+      p.reason = "the start is aligned with the singular vectors of Z (misalignment " + num(decoupled->misalignment) +
+                 ") and excites modes " + list + ": each grows to s_a on its own";
+    } else {
+      p.limit = Limit::saddle;
+      p.saddle_index = p.modes.size() == 1 ? p.modes.front() : 0;
+      p.limit_matrix = Eigen::MatrixXd::Zero(dN, d0);
+      for (int a : p.modes) p.limit_matrix += rank_one(a);
+      p.reason = "the start is aligned with the singular vectors of Z and excites only modes " + list +
+                 ": a mode with σ_a(0) = 0 stays at 0, so W → Σ_{a∈{" + list + "}} s_a u_a v_aᵀ, a saddle";
+    }
   } else if (cond.sublevel.holds) {
     p.limit = Limit::global_min;
     p.limit_matrix = optimum.w;
@@ -415,6 +535,7 @@ AnalysisStatus predict_limit(const Setting& S, const Hypotheses& h, const Start&
                " ≥ " + num(sublevel_threshold) + ")";
     status = AnalysisStatus::no_prediction;
   }
+  if (p.modes.empty()) p.modes = limit_modes(p.limit, p.saddle_index, S.k, r);
   return status;
 }
 
@@ -431,8 +552,52 @@ double sharpness_at_minimum(const Setting& S) {
   return hessian_spectrum(S.problem, S.shape, minimizer).max_eigenvalue;
 }
 
+// The passage near the origin of a start close to the all-c_i-zero set, from the exact flow of §4 in τ: ln σ(τ) falls
+// while f < σ and rises once f > σ (f never decreases), so its minimum is found by ternary search and the return to the
+// target by bisection.
+std::optional<Bounds::OriginTransit> origin_transit(const Setting& S, const Start& st, const Prediction& p) {
+  const int index = p.limit == Limit::saddle ? p.saddle_index : 1;
+  const double target = 0.5 * S.s(index - 1);
+  try {
+    const ExactRank1Flow flow(S.problem, S.N, st.sigma0, st.u0, st.v0);
+    auto log_sigma = [&](double tau) { return flow.at_tau(tau).log_sigma; };
+    double hi = 1.0 / S.s1;
+    for (int i = 0; i < 200; ++i, hi *= 2) {
+      const Rank1Point q = flow.at_tau(hi);
+      if (q.f > q.sigma && q.log_sigma >= std::log(target)) break;
+    }
+    double a = 0, b = hi;
+    for (int i = 0; i < 200 && b - a > 1e-12 * hi; ++i) {
+      const double m1 = a + (b - a) / 3, m2 = b - (b - a) / 3;
+      if (log_sigma(m1) < log_sigma(m2)) {
+        b = m2;
+      } else {
+        a = m1;
+      }
+    }
+    const double tau_min = 0.5 * (a + b);
+    const Rank1Point low = flow.at_tau(tau_min);
+    if (!(low.log_sigma < std::log(target)) || !(low.sigma < st.sigma0)) return std::nullopt;
+    double lo = tau_min, up = hi;
+    for (int i = 0; i < 200 && up - lo > 4 * kEps * up; ++i) {
+      const double mid = 0.5 * (lo + up);
+      (log_sigma(mid) < std::log(target) ? lo : up) = mid;
+    }
+    Bounds::OriginTransit o;
+    o.sigma_min = low.sigma;
+    o.t_min = low.t;
+    o.sigma_target = target;
+    o.time = flow.time_of_tau(up);
+    o.result = kOriginTransit;
+    if (!std::isfinite(o.time)) return std::nullopt;
+    return o;
+  } catch (const ExactFlowFailure&) {
+    return std::nullopt;  // beyond the closed form's budget: no estimate
+  }
+}
+
 Bounds compute_bounds(const Setting& S, const Hypotheses& h, const Start& st, const Conditions& cond,
-                      const Prediction& p) {
+                      const Prediction& p, const std::optional<DecoupledModes>& decoupled) {
   const Problem& problem = S.problem;
   const SolverOptions& options = S.options;
   const int N = S.N, d0 = S.d0, dN = S.dN, m = S.m, r = S.r;
@@ -480,6 +645,16 @@ Bounds compute_bounds(const Setting& S, const Hypotheses& h, const Start& st, co
     b.asymptotic_rate = b.mode_rates.front().rate;
     b.asymptotic_mode = b.mode_rates.front().mode;
     b.asymptotic_result = kAsymptotic;
+  } else if (p.limit == Limit::global_min && decoupled && decoupled->exact && decoupled->late_rate) {
+    // Each excited mode relaxes on the linearisation of its scalar flow at σ_a = s_a.
+    for (const Stage& stage : decoupled->stages)
+      b.mode_rates.push_back(
+          {"magnitude, mode " + std::to_string(stage.mode), 2.0 * N * std::pow(stage.s, 2.0 - 2.0 / N)});
+    std::sort(b.mode_rates.begin(), b.mode_rates.end(),
+              [](const Bounds::ModeRate& x, const Bounds::ModeRate& y) { return x.rate < y.rate; });
+    b.asymptotic_rate = *decoupled->late_rate;
+    b.asymptotic_mode = b.mode_rates.front().mode;
+    b.asymptotic_result = kDecoupled;
   } else if (N == 1 && h.whitened && r >= 1) {
     b.asymptotic_rate = 2.0;
     b.asymptotic_mode = "W − Z";
@@ -524,6 +699,29 @@ Bounds compute_bounds(const Setting& S, const Hypotheses& h, const Start& st, co
     }
     if (std::isfinite(t)) b.roundoff_escape_estimate = t;
   }
+  if (!h.rank_one_theory && p.limit == Limit::saddle && decoupled && decoupled->exact) {
+    // An aligned start that leaves a mode b out ends at a saddle that round-off (relative size δ) leaves: an
+    // excited mode a below b turns towards it at the rate of the rank-one case, (s_b − s_a) s_a^{1−2/N}; with no
+    // such pair, an empty mode grows from δ s_1 on its own scalar flow (docs/theory.md §6 integral).
+    const double delta = kEps * (d0 + dN);
+    double t = kInf;
+    for (int b_mode = 1; b_mode <= std::min(S.k, r); ++b_mode) {
+      if (std::find(p.modes.begin(), p.modes.end(), b_mode) != p.modes.end()) continue;
+      const double sb = s(b_mode - 1);
+      for (int a_mode : p.modes) {
+        const double sa = s(a_mode - 1);
+        if (sa < sb) t = std::min(t, std::log(1.0 / delta) / ((sb - sa) * std::pow(sa, 1.0 - 2.0 / N)));
+      }
+      if (static_cast<int>(p.modes.size()) < S.k && delta * s1 < 0.5 * sb)
+        t = std::min(t, magnitude_travel_time(N, sb, delta * s1, 0.5 * sb));
+    }
+    if (std::isfinite(t)) b.roundoff_escape_estimate = t;
+  }
+
+  if (h.rank_one_theory && N >= 3 && (p.limit == Limit::global_min || p.limit == Limit::saddle) && p.c.size() &&
+      p.c.cwiseAbs().maxCoeff() < kNearBoundary) {
+    b.origin_transit = origin_transit(S, st, p);
+  }
 
   GdBounds& g = b.gd;
   g.result = kArora;
@@ -563,7 +761,8 @@ Bounds compute_bounds(const Setting& S, const Hypotheses& h, const Start& st, co
 }
 
 // The results that do not apply here, each with the hypothesis that fails and by how much.
-std::vector<std::string> not_applicable(const Setting& S, const Hypotheses& h, const Start& st, const GdBounds& g) {
+std::vector<std::string> not_applicable(const Setting& S, const Hypotheses& h, const Start& st, const GdBounds& g,
+                                        const std::optional<DecoupledModes>& decoupled) {
   const SolverOptions& options = S.options;
   const int N = S.N, k = S.k, r = S.r;
   const double s1 = S.s1, s2 = S.s2, sigma0 = st.sigma0, f0 = st.f0;
@@ -573,7 +772,14 @@ std::vector<std::string> not_applicable(const Setting& S, const Hypotheses& h, c
       na.emplace_back("§4–§6 (exact solution, stable sets, rates) assume whitened data, X Xᵀ = I; here X Xᵀ ≠ I");
     if (!h.width_one) {
       na.push_back("§3–§6 need a layer of width one; the narrowest layer has width " + std::to_string(k) +
-                   ", so W can have rank up to " + std::to_string(k));
+                   ", so W can have rank up to " + std::to_string(k) +
+                   (decoupled ? std::string("; §10 (decoupled modes) covers this start instead: ") +
+                                    (decoupled->exact ? "it is aligned with the singular vectors of Z"
+                                                      : "it is nearly aligned (approximately decoupled)")
+                              : std::string(h.whitened && h.balanced && h.distinct_all
+                                                ? "; §10 (decoupled modes) needs a start aligned with the singular "
+                                                  "vectors of Z (init.kind = \"spectral\")"
+                                                : "")));
     }
     if (!h.balanced) {
       na.push_back("§4–§6 need a balanced start: max_j ‖D_j‖_F = " + num(h.imbalance) + " > tolerance " +
@@ -604,7 +810,7 @@ std::vector<std::string> not_applicable(const Setting& S, const Hypotheses& h, c
 }
 
 // The results that hold for every start of this problem and network.
-std::vector<std::string> still_applies(const Setting& S, const Hypotheses& h, const Conditions& cond) {
+std::vector<std::string> still_applies(const Setting& S, const Conditions& cond) {
   const int N = S.N, k = S.k, r = S.r, kr = S.kr;
   const Eigen::VectorXd& s = S.s;
   const double s1 = S.s1;
@@ -619,9 +825,9 @@ std::vector<std::string> still_applies(const Setting& S, const Hypotheses& h, co
                std::to_string(k) + " Σ^{-1/2}, L* = " + num(optimum.loss) +
                (singular_value(s, kr) > singular_value(s, kr + 1) + kDistinctRtol * s1 || kr == r ? ", unique"
                                                                                                   : ", not unique"));
-  sa.push_back("loss sublevel set [proved]: " + cond.sublevel.statement + (cond.sublevel.holds ? " holds" : " fails") +
-               (cond.sublevel.holds ? ", so gradient flow reaches W*" : ""));
-  if (N == 2 && h.whitened) {
+  sa.push_back("loss sublevel set [proved]: " + cond.sublevel.statement +
+               (cond.sublevel.holds ? ": holds, so gradient flow reaches W*" : ": fails"));
+  if (N == 2) {  // Bah et al. need X Xᵀ of full rank (which every Problem has), not whitened data
     sa.emplace_back("Bah et al. 2019 [published]: for N = 2 almost every start reaches a global minimizer");
   }
   return sa;
@@ -633,13 +839,18 @@ std::string summary_line(const Analysis& a, const SolverOptions& options) {
   const Bounds& b = a.bounds;
   std::ostringstream msg;
   msg << "predicted limit " << to_string(p.limit);
-  if (p.limit == Limit::saddle)
+  if (p.limit == Limit::saddle && p.saddle_index)
     msg << " s_" << p.saddle_index << " u_" << p.saddle_index << " v_" << p.saddle_index << "ᵀ";
   msg << ": " << p.reason;
   if (!p.result.name.empty()) msg << " (" << p.result.name << " [" << to_string(p.result.tag) << "])";
   if (b.t_eps_bound) msg << "; excess loss ≤ eps " << num(options.eps) << " by t ≤ " << num(*b.t_eps_bound);
   if (b.kappa) msg << " (κ = " << num(*b.kappa) << ")";
   if (b.asymptotic_rate) msg << "; late-time rate " << num(*b.asymptotic_rate);
+  if (a.decoupled) {
+    msg << "; " << (a.decoupled->exact ? "stage" : "approximate stage") << " times";
+    for (const Stage& stage : a.decoupled->stages) msg << " t_" << stage.mode << " = " << num(stage.half_time);
+    if (a.decoupled->t_eps) msg << ", t_eps = " << num(*a.decoupled->t_eps);
+  }
   return msg.str();
 }
 
@@ -657,10 +868,11 @@ Analysis analyze(const Problem& problem, const Shape& shape, const Eigen::Ref<co
   a.hypotheses = check_hypotheses(setting, a.start);
   a.prediction = stable_set_coefficients(setting, a.hypotheses, a.start);
   a.conditions = check_conditions(setting, a.hypotheses, a.start, a.prediction);
-  a.status = predict_limit(setting, a.hypotheses, a.start, a.conditions, a.prediction);
-  a.bounds = compute_bounds(setting, a.hypotheses, a.start, a.conditions, a.prediction);
-  a.not_applicable = not_applicable(setting, a.hypotheses, a.start, a.bounds.gd);
-  a.still_applies = still_applies(setting, a.hypotheses, a.conditions);
+  a.decoupled = decoupled_modes(setting, a.hypotheses, a.start);
+  a.status = predict_limit(setting, a.hypotheses, a.start, a.conditions, a.decoupled, a.prediction);
+  a.bounds = compute_bounds(setting, a.hypotheses, a.start, a.conditions, a.prediction, a.decoupled);
+  a.not_applicable = not_applicable(setting, a.hypotheses, a.start, a.bounds.gd, a.decoupled);
+  a.still_applies = still_applies(setting, a.conditions);
   a.message = summary_line(a, options);
   return a;
 }
@@ -744,6 +956,12 @@ nlohmann::json analysis_json(const Analysis& a) {
                  {"escape_time", escape},
                  {"lingering_estimate", optional_json(b.lingering_estimate)},
                  {"lingering_result", b.lingering_estimate ? citation_json(kLinger) : json(nullptr)},
+                 {"origin_transit", b.origin_transit ? json{{"sigma_min", b.origin_transit->sigma_min},
+                                                            {"t_min", b.origin_transit->t_min},
+                                                            {"sigma_target", b.origin_transit->sigma_target},
+                                                            {"time", b.origin_transit->time},
+                                                            {"result", citation_json(b.origin_transit->result)}}
+                                                     : json(nullptr)},
                  {"roundoff_escape_estimate", optional_json(b.roundoff_escape_estimate)},
                  {"roundoff_result", b.roundoff_escape_estimate ? citation_json(kRoundoff) : json(nullptr)},
                  {"gd",
@@ -760,6 +978,26 @@ nlohmann::json analysis_json(const Analysis& a) {
                     citation_json({"top Hessian eigenvalue N s_1^{2−2/N} at a balanced minimizer (docs/theory.md §3)",
                                    Tag::checked})},
                    {"asymptotic_result", g.asymptotic_rate ? citation_json(kGdRate) : json(nullptr)}}}};
+  j["decoupled"] = nullptr;
+  if (a.decoupled) {
+    const DecoupledModes& d = *a.decoupled;
+    json stages = json::array();
+    for (const Stage& stage : d.stages) {
+      stages.push_back({{"mode", stage.mode},
+                        {"s", stage.s},
+                        {"sigma0", stage.sigma0},
+                        {"half_time", number_or_null(stage.half_time)},
+                        {"plateau", number_or_null(stage.plateau)}});
+    }
+    j["decoupled"] = {{"exact", d.exact},
+                      {"misalignment", d.misalignment},
+                      {"modes", d.modes},
+                      {"stages", stages},
+                      {"t_eps", optional_json(d.t_eps)},
+                      {"late_rate", optional_json(d.late_rate)},
+                      {"result", citation_json(d.result)}};
+  }
+  j["prediction"]["modes"] = p.modes;
   j["not_applicable"] = a.not_applicable;
   j["still_applies"] = a.still_applies;
   return j;
@@ -948,10 +1186,25 @@ std::vector<Point> simulate(const ObservationSetting& S, const ProgressSink& pro
     add_uniform(record.times, 0.5 * analysis.bounds.escape->lower, std::min(1.5 * analysis.bounds.escape->upper, t_end),
                 oo.samples_window);
   }
+  if (analysis.bounds.origin_transit && gf) {
+    const double t = analysis.bounds.origin_transit->time;
+    add_uniform(record.times, 0.98 * t, std::min(1.02 * t, t_end), oo.samples_window);
+  }
+  if (analysis.decoupled && gf) {  // each stage time, closely enough to locate its crossing by interpolation
+    for (const Stage& stage : analysis.decoupled->stages) {
+      const double width = analysis.decoupled->exact ? 0.02 : 0.5;
+      add_uniform(record.times, (1.0 - width) * stage.half_time, std::min((1.0 + width) * stage.half_time, t_end),
+                  oo.samples_window);
+    }
+  }
   std::sort(record.times.begin(), record.times.end());
   record.times.erase(std::unique(record.times.begin(), record.times.end()), record.times.end());
   while (!record.times.empty() && record.times.back() > t_end) record.times.pop_back();
   record.modes = std::min({8, k, problem.input_dim(), problem.output_dim()});
+  if (analysis.decoupled) {
+    for (const Stage& stage : analysis.decoupled->stages) record.modes = std::max(record.modes, stage.mode);
+    record.modes = std::min({record.modes, k, problem.input_dim(), problem.output_dim()});
+  }
   curve.clear();
   theta = theta0;
   ob.summary = train(
@@ -983,6 +1236,11 @@ void identify_limit(const ObservationSetting& S, Observation& ob) {
   ob.distance = (Wt - C).norm();
   ob.distance_origin = Wt.norm();
   ob.distance_tolerance = oo.limit_rtol * (r > 0 ? s(r - 1) : 1.0);
+  // With s_k = s_{k+1} the global minimizers form a continuum ([Q]_k for every choice of singular vectors), and the
+  // run may end at one whose vectors are not Q's computed ones. The excess loss measures the distance to the whole
+  // set: near it L − L* = ½ dist² to second order.
+  const Problem::Optimum optimum = problem.optimum(k);
+  const double to_minimizers = std::sqrt(2.0 * std::max(problem.excess_loss(W, optimum), 0.0));
   if (ob.distance <= ob.distance_tolerance) {
     if (ob.modes.empty()) {
       ob.limit = Limit::origin;
@@ -992,6 +1250,12 @@ void identify_limit(const ObservationSetting& S, Observation& ob) {
       ob.limit = Limit::saddle;
       if (ob.modes.size() == 1) ob.saddle_index = ob.modes.front();
     }
+  }
+  if (ob.limit != Limit::global_min && to_minimizers <= ob.distance_tolerance) {
+    ob.limit = Limit::global_min;
+    ob.saddle_index = 0;
+    ob.distance = to_minimizers;
+    ob.modes = limit_modes(Limit::global_min, 0, k, r);
   }
 }
 
@@ -1217,6 +1481,128 @@ void compare_escape_time(const ObservationSetting& S, Observation& ob) {
   }
 }
 
+// Stage-wise learning (docs/theory.md §10): each mode's half-time against the time the recorded u_aᵀ W̃ v_a crossed
+// s_a/2 (linear interpolation between the bracketing samples), and the decoupled t_eps against the run's.
+void compare_stages(const ObservationSetting& S, Observation& ob) {
+  const ObserveOptions& oo = S.oo;
+  const SolverOptions& options = S.options;
+  const Analysis& a = S.analysis;
+  if (!a.decoupled || !S.gf) return;
+  const DecoupledModes& d = *a.decoupled;
+  // The crossing time is known to the integrator's error in σ over the local speed, far below this; the bracket
+  // between samples is exact, interpolation within it good to its width squared.
+  const double tol = std::max(oo.bound_rtol, 100.0 * options.rtol);
+  for (const Stage& stage : d.stages) {
+    Comparison c = comparison("stage " + std::to_string(stage.mode) + " time", d.exact ? "==" : "≈");
+    c.predicted = stage.half_time;
+    c.result = d.result;
+    const double target = 0.5 * stage.s;
+    const int i = stage.mode - 1;
+    std::optional<double> after, by, crossing;
+    for (size_t j = 0; j < ob.samples.size(); ++j) {
+      const Eigen::VectorXd& al = ob.samples[j].alignments;
+      if (al.size() <= i || al(i) < target) continue;
+      by = ob.samples[j].t;
+      if (j == 0) {
+        after = by;
+        crossing = by;
+      } else {
+        after = ob.samples[j - 1].t;
+        const double y0 = ob.samples[j - 1].alignments(i), y1 = al(i);
+        crossing = *after + (*by - *after) * (target - y0) / (y1 - y0);
+      }
+      break;
+    }
+    if (stage.half_time == 0) {
+      c.note = "σ_" + std::to_string(stage.mode) + "(0) ≥ s_" + std::to_string(stage.mode) + "/2 already";
+    } else if (!crossing) {
+      c.note = "σ_" + std::to_string(stage.mode) + " did not reach s_" + std::to_string(stage.mode) +
+               "/2 within the horizon t = " + num(ob.summary.t_final);
+      if (d.exact && ob.summary.t_final > stage.half_time * (1.0 + tol) && ob.summary.status != Status::diverged) {
+        flag(ob, c,
+             "mode " + std::to_string(stage.mode) + " never reached s_a/2 by t = " + num(ob.summary.t_final) +
+                 " although §10 predicts t_" + std::to_string(stage.mode) + " = " + num(stage.half_time));
+      }
+    } else {
+      c.observed = *crossing;
+      c.ratio = *crossing / stage.half_time;
+      c.note = "u_aᵀ W v_a crossed s_a/2 in (" + num(*after) + ", " + num(*by) + "]";
+      if (!d.exact) {
+        c.note += "; approximately decoupled (misalignment " + num(d.misalignment) + "): deviation " +
+                  num(*c.ratio - 1.0) + " relative";
+      } else if (stage.half_time < *after * (1.0 - tol) || stage.half_time > *by * (1.0 + tol)) {
+        flag(ob, c,
+             "mode " + std::to_string(stage.mode) + " crossed s_a/2 in (" + num(*after) + ", " + num(*by) +
+                 "], but §10 predicts t_" + std::to_string(stage.mode) + " = " + num(stage.half_time) + " — " +
+                 c.result.name + " [" + to_string(c.result.tag) + "]");
+      }
+    }
+    ob.comparisons.push_back(c);
+  }
+  if (d.t_eps) {
+    Comparison c = comparison("t_eps (decoupled)", d.exact ? "==" : "≈");
+    c.predicted = *d.t_eps;
+    c.result = d.result;
+    const Summary& sm = ob.summary;
+    const double rate = d.late_rate.value_or(1.0);
+    const double slack = oo.bound_rtol * *d.t_eps + std::min(S.noise.relative(options.eps), 1.0) / rate;
+    if (sm.t_eps) {
+      c.observed = *sm.t_eps;
+      if (*d.t_eps > 0) c.ratio = *sm.t_eps / *d.t_eps;
+      if (!d.exact) {
+        c.note = "approximately decoupled: deviation " + num(*sm.t_eps - *d.t_eps);
+      } else if (std::abs(*sm.t_eps - *d.t_eps) > slack) {
+        flag(ob, c,
+             "t_eps = " + num(*sm.t_eps) + " differs from the decoupled prediction " + num(*d.t_eps) +
+                 " by more than " + num(slack) + " — " + c.result.name + " [" + to_string(c.result.tag) + "]");
+      }
+    } else {
+      c.note = "eps not reached within the horizon t = " + num(sm.t_final);
+    }
+    ob.comparisons.push_back(c);
+  }
+}
+
+// The passage near the origin: the first upward crossing of the target by the recorded σ after it fell below it.
+void compare_origin_transit(const ObservationSetting& S, Observation& ob) {
+  const Bounds& b = S.analysis.bounds;
+  if (!b.origin_transit || !S.gf) return;
+  const Bounds::OriginTransit& o = *b.origin_transit;
+  Comparison c = comparison("origin transit", "in");
+  c.predicted = o.time;
+  c.result = o.result;
+  const double tol = std::max(S.oo.bound_rtol, 100.0 * S.options.rtol);
+  bool below = false;
+  std::optional<double> after, by;
+  for (size_t j = 0; j < ob.samples.size(); ++j) {
+    const Eigen::VectorXd& sv = ob.samples[j].singular_values;
+    if (sv.size() == 0) break;
+    if (sv(0) < o.sigma_target) {
+      below = true;
+    } else if (below) {
+      after = ob.samples[j - 1].t;
+      by = ob.samples[j].t;
+      break;
+    }
+  }
+  if (by) {
+    c.observed = *by;
+    c.ratio = *by / o.time;
+    c.note = "σ dipped to " + num(o.sigma_min) + " (predicted) and grew back through " + num(o.sigma_target) + " in (" +
+             num(*after) + ", " + num(*by) + "]";
+    if (o.time < *after * (1.0 - tol) || o.time > *by * (1.0 + tol)) {
+      flag(ob, c,
+           "σ grew back through " + num(o.sigma_target) + " in (" + num(*after) + ", " + num(*by) +
+               "], but the exact solution says t = " + num(o.time) + " — " + c.result.name + " [" +
+               to_string(c.result.tag) + "]");
+    }
+  } else {
+    c.note =
+        "σ did not grow back through " + num(o.sigma_target) + " within the horizon t = " + num(ob.summary.t_final);
+  }
+  ob.comparisons.push_back(c);
+}
+
 // GD's iterations to eps against Theorem 1's bound.
 void compare_iterations(const ObservationSetting& S, Observation& ob) {
   const ObserveOptions& oo = S.oo;
@@ -1250,7 +1636,12 @@ void compare_iterations(const ObservationSetting& S, Observation& ob) {
 }
 
 // "global_min", "saddle 2", …: a limit as the messages name it.
-std::string limit_text(Limit limit, int saddle_index) {
+std::string limit_text(Limit limit, int saddle_index, const std::vector<int>& modes = {}) {
+  if (limit == Limit::saddle && !saddle_index && modes.size() > 1) {
+    std::string list;
+    for (int a : modes) list += (list.empty() ? "" : ",") + std::to_string(a);
+    return "saddle {" + list + "}";
+  }
   return std::string(to_string(limit)) +
          (limit == Limit::saddle && saddle_index ? " " + std::to_string(saddle_index) : "");
 }
@@ -1265,8 +1656,8 @@ void compare_limit(const ObservationSetting& S, Observation& ob) {
   const int k = S.k, r = S.r;
   const Eigen::VectorXd& s = S.s;
   const Prediction& p = S.analysis.prediction;
-  const std::string seen = limit_text(ob.limit, ob.saddle_index);
-  const std::string expected = limit_text(p.limit, p.saddle_index);
+  const std::string seen = limit_text(ob.limit, ob.saddle_index, ob.modes);
+  const std::string expected = limit_text(p.limit, p.saddle_index, p.modes);
   if (sm.status == Status::diverged) {
     ob.notes.push_back("the run diverged (" + sm.message + "); no limit to compare" +
                        (b.gd.local_stability_lr && !gf && options.lr >= *b.gd.local_stability_lr
@@ -1279,7 +1670,9 @@ void compare_limit(const ObservationSetting& S, Observation& ob) {
                        " of any critical point (nearest: distance " + num(ob.distance) + ") at t = " + num(sm.t_final) +
                        "; predicted " + expected + " — the horizon may be too short");
   } else {
-    const std::vector<int> predicted_modes = limit_modes(p.limit, p.saddle_index, k, r);
+    // A saddle of several modes (a decoupled start that leaves a mode out) has no single index.
+    const std::vector<int> predicted_modes =
+        p.limit == Limit::saddle && p.saddle_index == 0 ? p.modes : limit_modes(p.limit, p.saddle_index, k, r);
     if (ob.modes != predicted_modes) {
       const double seen_value = critical_excess(s, k, ob.modes);
       const double expected_value = critical_excess(s, k, predicted_modes);
@@ -1352,6 +1745,8 @@ Observation observe(const Problem& problem, const Shape& shape, const Eigen::Ref
   compare_late_time_rate(setting, halves, ob);
   compare_escape_time(setting, ob);
   compare_iterations(setting, ob);
+  compare_stages(setting, ob);
+  compare_origin_transit(setting, ob);
   compare_limit(setting, ob);
   ob.message = observation_message(ob);
   return ob;
