@@ -14,6 +14,7 @@ packages=(
   # the Python module (python/): build, tests, pip install, notebooks (examples/), the Python-loop benchmark
   python3-dev pybind11-dev python3-pybind11 python3-pytest python3-pandas python3-tqdm python3-nbconvert
   python3-ipykernel python3-scipy python3-setuptools python3-pip python3-venv python3-wheel
+  python3-sklearn  # examples/digits.ipynb: load_digits, bundled with the package (no download)
   "$@"
 )
 # libxsmm (small-matrix kernels generated at run time) is packaged for amd64 only; elsewhere the build goes without.
