@@ -1171,6 +1171,8 @@ TEST(GdStepLimit, OnDataComesFromTheHessianAtABalancedMinimizer) {
   const double limit = *a.bounds.gd.local_stability_lr;
   EXPECT_NEAR(limit, 2.0 / hessian_spectrum(p, shape, minimizer).max_eigenvalue, 1e-8 * limit);
   EXPECT_NE(a.bounds.gd.local_stability_source.find("λ_max"), std::string::npos);
+  const std::string cited = to_json(a)["bounds"]["gd"]["local_stability_result"]["name"].get<std::string>();
+  EXPECT_EQ(cited.find("N s_1"), std::string::npos) << cited;  // the whitened closed form is not what was used
   std::mt19937_64 rng(43);
   const Eigen::VectorXd start = minimizer + test::random_theta(shape, rng, 1e-6);
   auto excess_after = [&](double lr) {

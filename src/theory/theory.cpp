@@ -945,39 +945,43 @@ nlohmann::json analysis_json(const Analysis& a) {
               {"result", citation_json(b.escape->result)}};
   }
   const GdBounds& g = b.gd;
-  j["bounds"] = {{"eps", b.eps},
-                 {"rates", rates},
-                 {"kappa", optional_json(b.kappa)},
-                 {"t_eps_bound", optional_json(b.t_eps_bound)},
-                 {"asymptotic_rate", optional_json(b.asymptotic_rate)},
-                 {"asymptotic_result", citation_json(b.asymptotic_result)},
-                 {"asymptotic_mode", b.asymptotic_mode.empty() ? json(nullptr) : json(b.asymptotic_mode)},
-                 {"mode_rates", mode_rates},
-                 {"escape_time", escape},
-                 {"lingering_estimate", optional_json(b.lingering_estimate)},
-                 {"lingering_result", b.lingering_estimate ? citation_json(kLinger) : json(nullptr)},
-                 {"origin_transit", b.origin_transit ? json{{"sigma_min", b.origin_transit->sigma_min},
-                                                            {"t_min", b.origin_transit->t_min},
-                                                            {"sigma_target", b.origin_transit->sigma_target},
-                                                            {"time", b.origin_transit->time},
-                                                            {"result", citation_json(b.origin_transit->result)}}
-                                                     : json(nullptr)},
-                 {"roundoff_escape_estimate", optional_json(b.roundoff_escape_estimate)},
-                 {"roundoff_result", b.roundoff_escape_estimate ? citation_json(kRoundoff) : json(nullptr)},
-                 {"gd",
-                  {{"applies", g.applies},
-                   {"failed", g.failed},
-                   {"delta_max", optional_json(g.delta_max)},
-                   {"lr_max", optional_json(g.lr_max)},
-                   {"iterations_bound", optional_json(g.iterations_bound)},
-                   {"local_stability_lr", optional_json(g.local_stability_lr)},
-                   {"local_stability_source", g.local_stability_source},
-                   {"asymptotic_rate", optional_json(g.asymptotic_rate)},
-                   {"result", citation_json(g.result)},
-                   {"local_stability_result",
-                    citation_json({"top Hessian eigenvalue N s_1^{2−2/N} at a balanced minimizer (docs/theory.md §3)",
-                                   Tag::checked})},
-                   {"asymptotic_result", g.asymptotic_rate ? citation_json(kGdRate) : json(nullptr)}}}};
+  j["bounds"] = {
+      {"eps", b.eps},
+      {"rates", rates},
+      {"kappa", optional_json(b.kappa)},
+      {"t_eps_bound", optional_json(b.t_eps_bound)},
+      {"asymptotic_rate", optional_json(b.asymptotic_rate)},
+      {"asymptotic_result", citation_json(b.asymptotic_result)},
+      {"asymptotic_mode", b.asymptotic_mode.empty() ? json(nullptr) : json(b.asymptotic_mode)},
+      {"mode_rates", mode_rates},
+      {"escape_time", escape},
+      {"lingering_estimate", optional_json(b.lingering_estimate)},
+      {"lingering_result", b.lingering_estimate ? citation_json(kLinger) : json(nullptr)},
+      {"origin_transit", b.origin_transit ? json{{"sigma_min", b.origin_transit->sigma_min},
+                                                 {"t_min", b.origin_transit->t_min},
+                                                 {"sigma_target", b.origin_transit->sigma_target},
+                                                 {"time", b.origin_transit->time},
+                                                 {"result", citation_json(b.origin_transit->result)}}
+                                          : json(nullptr)},
+      {"roundoff_escape_estimate", optional_json(b.roundoff_escape_estimate)},
+      {"roundoff_result", b.roundoff_escape_estimate ? citation_json(kRoundoff) : json(nullptr)},
+      {"gd",
+       {{"applies", g.applies},
+        {"failed", g.failed},
+        {"delta_max", optional_json(g.delta_max)},
+        {"lr_max", optional_json(g.lr_max)},
+        {"iterations_bound", optional_json(g.iterations_bound)},
+        {"local_stability_lr", optional_json(g.local_stability_lr)},
+        {"local_stability_source", g.local_stability_source},
+        {"asymptotic_rate", optional_json(g.asymptotic_rate)},
+        {"result", citation_json(g.result)},
+        {"local_stability_result",
+         citation_json({a.hypotheses.whitened
+                            ? "top Hessian eigenvalue N s_1^{2−2/N} at a balanced minimizer (docs/theory.md §3)"
+                            : "top Hessian eigenvalue at a balanced minimizer, computed from the exact Hessian "
+                              "(docs/theory.md §9)",
+                        Tag::checked})},
+        {"asymptotic_result", g.asymptotic_rate ? citation_json(kGdRate) : json(nullptr)}}}};
   j["decoupled"] = nullptr;
   if (a.decoupled) {
     const DecoupledModes& d = *a.decoupled;
