@@ -111,6 +111,18 @@ TEST(Config, ProblemShapeMustMatchTheNetwork) {
   }
 }
 
+// fuzz_config's finding (fuzz/corpus/config/json-number-overflow): a JSON number beyond double's range threw
+// nlohmann's out_of_range through the loader (a crash); it is bad input, named in one line.
+TEST(Config, JsonNumberBeyondTheRangeOfADoubleIsBadInput) {
+  try {
+    parse_config(R"({"config": {"init": {"sigma0": 1e500000000000}}})", ".", {}, "run.json");
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("run.json: a JSON number beyond the range of a double"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Config, SummaryJsonIsAConfigThatRepeatsTheRun) {
   const RunConfig c = parse_config(R"(
 [problem]

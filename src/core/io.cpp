@@ -1,6 +1,7 @@
 #include "linflow/io.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cerrno>
 #include <charconv>
@@ -374,25 +375,30 @@ Eigen::MatrixXd read_npz(const std::string& path, const std::string& key) {
       !(st.valid & ZIP_STAT_COMP_SIZE)) {
     fail(where, "cannot read the archive's directory entry");
   }
-  // Deflate expands at most 1032:1, so an entry claiming more is corrupt; refusing it here keeps memory
-  // proportional to the file whatever the directory says (the .npy header is checked against this size next).
+  // Deflate expands at most 1032:1, so an entry claiming more than that of its compressed size — or a compressed size
+  // beyond the archive's own — is corrupt (fuzz_npz found a 360-byte archive whose directory claimed 3.7 GB).
+  // Refusing it here, and growing the buffer only as bytes arrive below, keeps memory proportional to the file
+  // whatever the directory says (the .npy header is checked against the bytes read next).
   constexpr std::uint64_t kMaxDeflateRatio = 1032;
-  if (st.size > kMaxDeflateRatio * st.comp_size + 1024 || st.size > kMaxElements * 8 + (1u << 21)) {
+  const std::uint64_t archive_size = std::filesystem::file_size(path, ec);
+  if (ec || st.comp_size > archive_size || st.size > kMaxDeflateRatio * st.comp_size + 1024 ||
+      st.size > kMaxElements * 8 + (1u << 21)) {
     fail(where, "implausible entry size " + std::to_string(st.size) + " for " + std::to_string(st.comp_size) +
                     " compressed bytes");
   }
   const std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> file(
       zip_fopen_index(archive.get(), static_cast<zip_uint64_t>(index), 0), zip_fclose);
   if (!file) fail(where, std::string("cannot read entry (") + zip_strerror(archive.get()) + ")");
-  std::string bytes(st.size, '\0');
-  zip_uint64_t got = 0;
-  while (got < st.size) {
-    const zip_int64_t r = zip_fread(file.get(), bytes.data() + got, st.size - got);
+  std::string bytes;
+  std::array<char, 1 << 16> chunk{};
+  while (bytes.size() < st.size) {
+    const zip_int64_t r =
+        zip_fread(file.get(), chunk.data(), std::min<zip_uint64_t>(chunk.size(), st.size - bytes.size()));
     if (r < 0) fail(where, std::string("corrupt entry (") + zip_file_strerror(file.get()) + ")");
     if (r == 0) break;
-    got += static_cast<zip_uint64_t>(r);
+    bytes.append(chunk.data(), static_cast<size_t>(r));
   }
-  bytes.resize(got);
+  const auto got = bytes.size();
   std::istringstream in(std::move(bytes));
   return parse_npy(in, where, got);
 }

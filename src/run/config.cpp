@@ -243,6 +243,10 @@ toml::table parse_json_config(const std::string& text, const std::string& origin
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(origin + ": not valid JSON at byte " + std::to_string(e.byte));
+  } catch (const nlohmann::json::out_of_range&) {  // found by fuzz_config: 1e500000000000
+    throw InputError(origin + ": a JSON number beyond the range of a double");
+  } catch (const nlohmann::json::exception&) {
+    throw InputError(origin + ": not valid JSON");
   }
   if (!j.is_object()) throw InputError(origin + ": expected a JSON object");
   if (j.contains("config")) {
