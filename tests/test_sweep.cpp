@@ -181,10 +181,11 @@ key = "init.sigma0"
 values = [0.05, 0.3, 0.1]
 )");
   // sigma0 = 0.1 is point 0 of the first sweep and point 2 of the second; repeats 0 and 1 keep their seeds.
+  constexpr long kPoint2 = 6;  // the first run of point 2: 2 points × 3 seeds before it
   for (long r = 0; r < 2; ++r) {
-    EXPECT_EQ(run_parameters(reordered, 2 * 3 + r), run_parameters(sweep, r));
-    EXPECT_EQ(run_key(reordered, 2 * 3 + r), run_key(sweep, r));
-    EXPECT_EQ(run_id(reordered, 2 * 3 + r), run_id(sweep, r));
+    EXPECT_EQ(run_parameters(reordered, kPoint2 + r), run_parameters(sweep, r));
+    EXPECT_EQ(run_key(reordered, kPoint2 + r), run_key(sweep, r));
+    EXPECT_EQ(run_id(reordered, kPoint2 + r), run_id(sweep, r));
   }
 }
 
