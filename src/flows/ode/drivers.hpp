@@ -109,6 +109,10 @@ DriverResult integrate_dense(F& flow, State& x, const DriverOptions& o, Stepper&
       if (step_underflow(r, dt, t)) break;
       continue;
     }
+    bool stiff_now = false;  // read before the dense output reuses the stages
+    if constexpr (requires { stepper.stiffness(x_new); }) {
+      if (o.stop_when_stiff) stiff_now = stiff(stepper.stiffness(x_new));
+    }
     if (last) t = o.solver.t_max;  // land exactly on the horizon despite rounding in t_old + h
     dt = last ? std::max(dt, h) : h;
     ++r.steps;
@@ -134,11 +138,9 @@ DriverResult integrate_dense(F& flow, State& x, const DriverOptions& o, Stepper&
       r.status = Status::stalled;
       break;
     }
-    if constexpr (requires { stepper.stiffness(); }) {
-      if (o.stop_when_stiff && stiff(stepper.stiffness())) {
-        r.stiff = true;
-        break;
-      }
+    if (stiff_now) {
+      r.stiff = true;
+      break;
     }
   }
   r.rejected = stepper.rejected();

@@ -262,11 +262,6 @@ class Dop853Stepper {
     const double norm =
         e5 == 0 && e3 == 0 ? 0.0 : std::abs(h) * e5 / std::sqrt((e5 + 0.01 * e3) * static_cast<double>(x.size()));
     if (norm < 1) {
-      // Hairer's stiffness quotient (DOP853's test): stage 12 and the solution both sit at t + h, so the ratio of
-      // the differences of f and of x between them estimates |λ| of the dominant Jacobian direction.
-      const double dx = (x_new - y_).squaredNorm();
-      stiffness_ =
-          dx > 0 ? std::abs(h) * std::sqrt((k_[dop853::kStages] - k_[dop853::kStages - 1]).squaredNorm() / dx) : 0.0;
       double factor = norm == 0 ? 10.0 : std::min(10.0, 0.9 * std::pow(norm, -1.0 / 8));
       if (rejected_in_a_row_) factor = std::min(1.0, factor);
       rejected_in_a_row_ = false;
@@ -310,9 +305,16 @@ class Dop853Stepper {
   const State& derivative() const { return k_[0]; }
   const State& derivative_new() const { return k_[dop853::kStages]; }
   long rejected() const { return rejected_; }
-  /// h |λ| of the step just accepted (Hairer's estimate): about 6.1 or more where the step is held by the method's
-  /// stability rather than its accuracy.
-  double stiffness() const { return stiffness_; }
+  /// h |λ| of the step just accepted, ending at x_new (Hairer's stiffness quotient, DOP853's test): stage 12 and the
+  /// solution both sit at t + h, so the ratio of the differences of f and of x between them estimates |λ| of the
+  /// dominant Jacobian direction; about 6.1 or more where the step is held by the method's stability rather than its
+  /// accuracy. Valid right after try_step accepted the step, before `dense` or `step_to` reuse the stage storage;
+  /// two passes over the state, paid only by the drivers that ask.
+  double stiffness(const State& x_new) const {
+    const double dx = (x_new - y_).squaredNorm();
+    return dx > 0 ? std::abs(h_taken_) * std::sqrt((k_[dop853::kStages] - k_[dop853::kStages - 1]).squaredNorm() / dx)
+                  : 0.0;
+  }
 
  private:
   // Stages 2..12 from k_[0] = f(x), and the 8th-order solution.
@@ -356,7 +358,7 @@ class Dop853Stepper {
   std::array<State, dop853::kStages + 1 + dop853::kExtraStages> k_;  // k_12 = f(x_new) until accept()
   std::array<State, 7> f_;                                           // interpolant rows, allocated on first use
   State y_, err5_, err3_, scale_;
-  double h_taken_ = 0, stiffness_ = 0;
+  double h_taken_ = 0;
   bool rejected_in_a_row_ = false, dense_ready_ = false;
   long rejected_ = 0;
 };
