@@ -12,6 +12,7 @@
 //                        problem.target, Q = Y Xᵀ Σ^{-1/2} for data (docs/theory.md §1);
 //   DIR/sigma.npy        data only: Σ = X Xᵀ (d_x × d_x). With them L(W) = ½‖Q − W Σ^{1/2}‖_F² + c, where c is
 //                        summary.json's data_constant (0 when whitened) and L* its optimal_loss;
+//   DIR/checkpoint.bin   while a run goes, and after it was interrupted or killed: where `--resume` continues it;
 //   DIR/analysis.json    (analyze_config) the analysis, with `observed` when simulated, the version and configuration.
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -55,13 +56,29 @@ struct RunResult {
   bool kept_finished_run = false;
 };
 
+/// Checkpoints of a run_config run into a folder, and resuming one (`linflow train --resume`).
+struct ResumeOptions {
+  /// Wall time between checkpoints written to DIR/checkpoint.bin while the run goes (0: none). An interrupted run
+  /// writes one at the state it reached (bdf: its last restart is its checkpoint), a finished run removes it.
+  double checkpoint_seconds = 5;
+  /// Continue the run whose checkpoint DIR holds, with the same configuration (refused otherwise): the files it ends
+  /// with are those of the run that was never stopped, byte for byte, but summary.json's wall_seconds and a note.
+  /// Without a checkpoint (a run killed before its first) the run starts at t = 0, with a note saying so.
+  bool resume = false;
+};
+
+/// Whether DIR holds a finished run: a summary.json whose status is not "interrupted" (one that cannot be read
+/// counts as finished, since summary.json is only ever written whole).
+bool holds_finished_run(const std::string& out_dir);
+
 /// Runs `config`; when `out_dir` is non-empty writes the files above into it (created if missing; InputError when
 /// it cannot be written — checked before the run starts, so no work is lost to an unwritable directory). A run that
 /// ends interrupted (request_interrupt(), interrupt.hpp) writes its files like any other — summary.json with status
 /// "interrupted", the trajectory and weights of the state reached — unless the folder holds a finished run (a
 /// summary.json with another status): finished work is never replaced by unfinished work, so that folder is left
 /// as it was and `kept_finished_run` is set.
-RunResult run_config(const RunConfig& config, const std::string& out_dir, const ProgressSink& progress = {});
+RunResult run_config(const RunConfig& config, const std::string& out_dir, const ProgressSink& progress = {},
+                     const ResumeOptions& resume = {});
 
 struct AnalysisResult {
   theory::Analysis analysis;

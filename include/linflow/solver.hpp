@@ -169,10 +169,53 @@ using ProgressSink = std::function<void(const Progress&)>;
 /// (1 once E ≤ eps). Excess loss falls in bursts between plateaus, so the estimate is rough; it never exceeds 1.
 double progress_fraction(const Progress& p, double initial_excess, const SolverOptions& options);
 
+/// The resumable state of a run between two steps, from which train() goes on bit for bit: the same steps, t_eps,
+/// counts, recordings and final weights as the run that was not stopped. Taken at the end of an accepted step of an
+/// explicit integrator or gauss_legendre, at an iteration of gd, and for bdf at its restarts (CVODE's history cannot
+/// be saved, so bdf restarts from its current state every kBdfRestartSteps steps, interrupted or not, and the
+/// checkpoints are taken there). exact takes none: it recomputes its closed form.
+struct Checkpoint {
+  Method method = Method::gf;
+  Integrator integrator = Integrator::dop853;
+  bool implicit = false;  ///< auto: taken in its bdf phase
+  double t = 0;
+  double dt = 0;                        ///< the next step the step-size control proposed
+  Eigen::VectorXd state;                ///< θ (gf, gd) or the reduced state (end_to_end, rank1)
+  std::vector<Eigen::VectorXd> stages;  ///< gauss_legendre: the compensation and the three stage guesses
+  double excess = 0;
+  double grad_norm = 0;
+  std::optional<double> t_eps;
+  std::optional<double> implicit_from;  ///< auto in its bdf phase: where it switched
+  long steps = 0;
+  long rejected = 0;
+  long rhs_evals = 0;
+  long jacobians = 0;
+  long jacobian_vector_products = 0;
+  long next_sample = 0;  ///< recording times already recorded
+  int stiff = 0;         ///< auto: the counts of DOP853's stiffness test
+  int non_stiff = 0;
+  double ceiling = 0;  ///< gd: the loss above which it reports divergence
+};
+
+/// bdf restarts every this many steps (see Checkpoint); a restart costs a few steps while its order builds up again.
+inline constexpr long kBdfRestartSteps = 2000;
+
+/// What train() does about checkpoints.
+struct CheckpointOptions {
+  std::function<void(const Checkpoint&)> save;  ///< receives each checkpoint (empty: none are taken)
+  double every_seconds = 5;                     ///< wall time between checkpoints; 0: at every step where one can be
+  /// Continue from this checkpoint (of a run of the same problem, start and options; θ passed to train() is still
+  /// the start, which fixes the initial losses and the drift column).
+  const Checkpoint* resume = nullptr;
+};
+
 /// Trains θ (updated in place to the final state) and streams samples to `sink`. Never prints, never throws on
-/// numerical failure (see Summary::status); throws InputError when options are invalid or θ has the wrong size.
+/// numerical failure (see Summary::status); throws InputError when options are invalid, θ has the wrong size or
+/// `checkpoints.resume` does not fit the run. An interrupted run (Status::interrupted) hands its last state to
+/// `checkpoints.save` when it can (every method and integrator but bdf, whose last restart is its checkpoint).
 Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& options,
-              const RecordOptions& record = {}, const SampleSink& sink = {}, const ProgressSink& progress = {});
+              const RecordOptions& record = {}, const SampleSink& sink = {}, const ProgressSink& progress = {},
+              const CheckpointOptions& checkpoints = {});
 
 /// Sample times: `count` points on [0, t_max], uniform or log-spaced from t_min (plus t = 0), merged and sorted.
 std::vector<double> sample_times(double t_max, int uniform_count, int log_count, double t_min);

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -100,6 +101,10 @@ std::string interrupted_line(const RunResult& r, const std::string& out) {
     os << out << " holds a finished run, kept as it was: this run's files were not written";
   } else {
     os << "its files up to there are in " << out << " (summary.json status \"interrupted\")";
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::path(out) / "checkpoint.bin", ec)) {
+      os << "; `linflow train ... --resume` continues it";
+    }
   }
   return os.str();
 }

@@ -11,6 +11,8 @@ struct TrainOptions {
   std::string out;
   std::vector<std::string> overrides;
   bool quiet = false;
+  bool resume = false;
+  double checkpoint_seconds = 5;
 };
 
 void setup_train(CLI::App& app, TrainOptions& opt, std::function<int()>& action);

@@ -93,11 +93,11 @@ std::string describe(const Summary& s, const SolverOptions& o) {
 // Integrates `flow` from state x and turns the driver's result into a Summary.
 template <class F, class OnSample>
 Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const RecordOptions& record,
-                  OnSample&& on_sample, const ProgressSink& progress) {
+                  OnSample&& on_sample, const ProgressSink& progress, detail::Checkpoints* checkpoints) {
   auto on_progress = [&](double t, double excess, long steps) {
     if (progress) progress(Progress{t, o.t_max, excess, steps});
   };
-  const detail::DriverOptions d{o, record.times};
+  const detail::DriverOptions d{o, record.times, false, checkpoints};
   detail::DriverResult r;
   std::optional<double> implicit_from;
   switch (o.integrator) {
@@ -117,10 +117,17 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
       r = detail::integrate_bdf(flow, x, d, on_sample, on_progress);
       break;
     case Integrator::automatic: {
-      const detail::DriverOptions explicit_part{o, record.times, true};
+      const Checkpoint* resume = checkpoints ? checkpoints->pending_resume() : nullptr;
+      if (resume && resume->implicit) {  // a checkpoint of the bdf phase
+        implicit_from = checkpoints->implicit_from = resume->implicit_from;
+        r = detail::integrate_bdf(flow, x, d, on_sample, on_progress);
+        break;
+      }
+      const detail::DriverOptions explicit_part{o, record.times, true, checkpoints};
       r = detail::integrate_dop853(flow, x, explicit_part, on_sample, on_progress);
       if (r.stiff) {
         implicit_from = r.t;
+        if (checkpoints) checkpoints->implicit_from = r.t;
         r = detail::integrate_bdf(flow, x, d, on_sample, on_progress, &r);
       }
       break;
@@ -132,7 +139,7 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
   s.t_eps = r.t_eps;
   s.stats.steps = r.steps;
   s.stats.rejected_steps = r.rejected;
-  s.stats.rhs_evals = flow.evals();
+  s.stats.rhs_evals = flow.evals() + r.evals_offset;
   s.stats.jacobians = r.jacobians;
   s.stats.jacobian_vector_products = r.jacobian_vector_products;
   s.stats.implicit_from = implicit_from;
@@ -153,6 +160,7 @@ struct RunContext {
   detail::Monitor& monitor;
   const SampleSink& sink;
   const ProgressSink& progress;
+  detail::Checkpoints* checkpoints;
 };
 
 Summary run_gf(const RunContext& c, Eigen::VectorXd& theta) {
@@ -163,7 +171,7 @@ Summary run_gf(const RunContext& c, Eigen::VectorXd& theta) {
       [&](const detail::State& x, double t) {
         if (c.sink) c.sink(c.monitor.sample(sampler, x, t));
       },
-      c.progress);
+      c.progress, c.checkpoints);
 }
 
 // Samples of a reduced flow: it carries no layers, and the network it stands for is balanced (no drift).
@@ -195,7 +203,8 @@ Summary run_end_to_end(const RunContext& c, Eigen::VectorXd& theta) {
   const Eigen::MatrixXd W0 = c.shape.end_to_end(theta);
   Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(W0.data(), W0.size());
   detail::EndToEndFlow flow(c.problem, c.shape.depth(), c.shape.min_width(), c.optimum);
-  Summary s = integrate(flow, x, c.options, c.record, reduced_sampler(flow, c.problem, c.monitor, c.sink), c.progress);
+  Summary s = integrate(flow, x, c.options, c.record, reduced_sampler(flow, c.problem, c.monitor, c.sink), c.progress,
+                        c.checkpoints);
   // Rebuild layers as a balanced factorization of the final W (fixed seed: hidden bases are not tracked).
   InitOptions rebuild;
   rebuild.kind = InitKind::balanced;
@@ -251,7 +260,8 @@ Summary run_rank1(const RunContext& c, Eigen::VectorXd& theta) {
   const BalancedRank1 start(c.problem, c.shape, theta, c.options);
   detail::Rank1Flow flow(c.problem, c.shape.depth(), c.optimum);
   Eigen::VectorXd x = detail::Rank1Flow::pack(start.sigma0, start.u0, start.v0);
-  Summary s = integrate(flow, x, c.options, c.record, reduced_sampler(flow, c.problem, c.monitor, c.sink), c.progress);
+  Summary s = integrate(flow, x, c.options, c.record, reduced_sampler(flow, c.problem, c.monitor, c.sink), c.progress,
+                        c.checkpoints);
   const int dy = c.problem.output_dim(), dx = c.problem.input_dim();
   start.rebuild(c.shape, std::exp(x(0)), x.segment(1, dy), x.segment(1 + dy, dx), theta);
   return s;
@@ -405,8 +415,38 @@ Summary run_gd(const RunContext& c, Eigen::VectorXd& theta) {
   size_t next_sample = 0;
   double ceiling = 0;
   long k = 0;
+  const Checkpoint* resume = c.checkpoints ? c.checkpoints->take_resume(false) : nullptr;
+  if (resume) {
+    theta = resume->state;
+    k = resume->steps;
+    next_sample = static_cast<size_t>(resume->next_sample);
+    ceiling = resume->ceiling;
+    s.t_eps = resume->t_eps;
+    s.stats.rhs_evals = resume->rhs_evals;
+  }
+  // Iteration k as a checkpoint: θ_k before its gradient is evaluated.
+  auto save = [&] {
+    Checkpoint cp;
+    cp.t = static_cast<double>(k) * c.options.lr;
+    cp.dt = c.options.lr;
+    cp.state = theta;
+    cp.steps = k;
+    cp.next_sample = static_cast<long>(next_sample);
+    cp.ceiling = ceiling;
+    cp.t_eps = s.t_eps;
+    cp.rhs_evals = s.stats.rhs_evals;
+    c.checkpoints->save(std::move(cp));
+  };
+  const long first = k;
   for (;; ++k) {
     const double t = static_cast<double>(k) * c.options.lr;
+    if (c.checkpoints && k > first && c.checkpoints->due()) save();
+    if (interrupt_requested()) {  // before the evaluation: the state is θ_k, as a checkpoint holds it
+      s.status = Status::interrupted;
+      s.t_final = t;
+      if (c.checkpoints && c.checkpoints->enabled()) save();
+      break;
+    }
     const double loss = c.objective.evaluate(theta, grad);
     ++s.stats.rhs_evals;
     if (k == 0) ceiling = c.options.divergence_factor * std::max(1.0, loss);
@@ -443,15 +483,33 @@ Summary run_gd(const RunContext& c, Eigen::VectorXd& theta) {
                                                       : Status::t_max;
       break;
     }
-    if (interrupt_requested()) {
-      s.status = Status::interrupted;
-      break;
-    }
     theta.noalias() -= c.options.lr * grad;
     if (c.progress && (k & 1023) == 0) c.progress(Progress{t, c.options.t_max, excess, k});
   }
   s.stats.steps = k;
   return s;
+}
+
+// Refuses a checkpoint that is not of a run of these options and sizes (the run layer also compares the
+// configurations that took and resume it).
+void check_resumable(const Checkpoint& c, const Problem& problem, const Shape& shape, const SolverOptions& o,
+                     const RecordOptions& record) {
+  const bool integrated = o.method == Method::gf || o.method == Method::end_to_end || o.method == Method::rank1;
+  if (o.method == Method::exact) throw InputError("solver.method = \"exact\" takes no checkpoints: run it again");
+  if (c.method != o.method || (integrated && c.integrator != o.integrator)) {
+    throw InputError(std::string("the checkpoint is of a run with solver.method = \"") + to_string(c.method) +
+                     "\" and solver.integrator = \"" + to_string(c.integrator) + "\"");
+  }
+  const long dy = problem.output_dim(), dx = problem.input_dim();
+  const long size = o.method == Method::end_to_end ? dy * dx : o.method == Method::rank1 ? 1 + dy + dx : shape.size();
+  const bool stages_fit = integrated && o.integrator == Integrator::gauss_legendre
+                              ? c.stages.size() == 4 && std::all_of(c.stages.begin(), c.stages.end(),
+                                                                    [&](const auto& v) { return v.size() == size; })
+                              : c.stages.empty();
+  if (c.state.size() != size || !stages_fit || !(c.t >= 0 && c.t <= o.t_max) || c.steps < 0 || c.next_sample < 0 ||
+      static_cast<size_t>(c.next_sample) > record.times.size() || (c.implicit && !integrated)) {
+    throw InputError("the checkpoint does not fit this run (its state, time or counts)");
+  }
 }
 
 }  // namespace
@@ -601,10 +659,12 @@ std::vector<double> sample_times(double t_max, int uniform_count, int log_count,
 }
 
 Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta, const SolverOptions& options,
-              const RecordOptions& record, const SampleSink& sink, const ProgressSink& progress) {
+              const RecordOptions& record, const SampleSink& sink, const ProgressSink& progress,
+              const CheckpointOptions& checkpoint_options) {
   std::string why;
   if (!options.is_valid(&why)) throw InputError(why);
   if (theta.size() != shape.size()) throw InputError("parameter vector has the wrong size for the network shape");
+  if (checkpoint_options.resume) check_resumable(*checkpoint_options.resume, problem, shape, options, record);
   if (options.method == Method::gf &&
       (options.integrator == Integrator::bdf || options.integrator == Integrator::automatic) &&
       options.linear_solver == LinearSolver::dense && shape.size() > Hessian::dense_limit()) {
@@ -620,7 +680,8 @@ Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta
   const double excess0 = problem.excess_loss(objective.end_to_end(), optimum);
   const double imbalance0 = shape.max_imbalance(theta);
 
-  const RunContext context{problem, shape, options, record, optimum, objective, monitor, sink, progress};
+  detail::Checkpoints checkpoints(checkpoint_options, options.method, options.integrator);
+  const RunContext context{problem, shape, options, record, optimum, objective, monitor, sink, progress, &checkpoints};
   Summary s;
   switch (options.method) {
     case Method::gf:

@@ -13,6 +13,7 @@
 #include "linflow/error.hpp"
 #include "linflow/init.hpp"
 #include "linflow/io.hpp"
+#include "run/checkpoint_file.hpp"
 #include "run/json_text.hpp"
 
 namespace linflow {
@@ -100,14 +101,105 @@ void check_memory(const RunConfig& config) {
   }
 }
 
-// Whether an interrupted run must leave `dir` alone: it holds a finished run (a summary.json whose status is not
-// "interrupted"; one that cannot be read counts as finished, since summary.json is only ever written whole).
+// Whether an interrupted run must leave `dir` alone: it holds a finished run.
 bool keeps_finished_run(const fs::path& dir, const Summary& summary) {
-  std::error_code ec;
-  if (summary.status != Status::interrupted || !fs::exists(dir / "summary.json", ec)) return false;
-  const nlohmann::json old =
-      nlohmann::json::parse(std::ifstream(dir / "summary.json"), nullptr, /*allow_exceptions=*/false);
-  return !(old.is_object() && old.value("status", "") == to_string(Status::interrupted));
+  return summary.status == Status::interrupted && holds_finished_run(dir.string());
+}
+
+constexpr const char* kCheckpoint = "checkpoint.bin";
+
+// The first key path at which two configurations (to_json) differ, for the message refusing a resume.
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& at = "") {
+  if (a.is_object() && b.is_object()) {
+    for (const auto& [key, value] : a.items()) {
+      const std::string path = at.empty() ? key : at + "." + key;
+      if (!b.contains(key)) return path;
+      if (value != b.at(key)) return first_difference(value, b.at(key), path);
+    }
+    for (const auto& [key, value] : b.items()) {
+      if (!a.contains(key)) return at.empty() ? key : at + "." + key;
+    }
+  }
+  return at;
+}
+
+// trajectory.csv as a run writes it: rows formatted once, counted and hashed as they go, so that a checkpoint can
+// say which prefix of the file belongs to it.
+class TrajectoryWriter {
+ public:
+  // Starts `path` with the header (fresh), or with the prefix of `from` a checkpoint recorded (checked by its hash;
+  // `from` may be `path` itself: the prefix is read first).
+  TrajectoryWriter(const fs::path& path, int modes) : path_(path) {
+    csv_.open(path_, std::ios::trunc | std::ios::binary);
+    if (!csv_) throw InputError(path_.string() + ": cannot write");
+    write(trajectory_header(modes) + "\n");
+  }
+  TrajectoryWriter(const fs::path& path, const fs::path& from, const detail::CheckpointFile& checkpoint)
+      : path_(path), bytes_(checkpoint.trajectory_bytes), hash_(checkpoint.trajectory_hash) {
+    std::error_code ec;
+    const auto size = fs::file_size(from, ec);
+    std::string prefix;
+    if (!ec && size >= bytes_) {
+      std::ifstream in(from, std::ios::binary);
+      prefix.resize(static_cast<size_t>(bytes_));
+      in.read(prefix.data(), static_cast<std::streamsize>(bytes_));
+      if (!in) prefix.clear();
+    }
+    if (detail::fnv1a(prefix) != hash_ || prefix.size() != bytes_) {
+      throw InputError(from.string() + ": does not hold the trajectory the checkpoint was taken with (" +
+                       std::to_string(bytes_) + " bytes); run without --resume to start the run again");
+    }
+    csv_.open(path_, std::ios::trunc | std::ios::binary);
+    csv_ << prefix;
+    if (!csv_) throw InputError(path_.string() + ": cannot write");
+  }
+  void write(const Sample& s) {
+    row_.str("");
+    write_trajectory_row(row_, s);
+    write(row_.str());
+  }
+  // Everything written is in the file (for a checkpoint that refers to it).
+  void flush() {
+    csv_.flush();
+    if (!csv_) throw InputError(path_.string() + ": write failed");
+  }
+  void close() {
+    csv_.close();
+    if (!csv_) throw InputError(path_.string() + ": write failed");
+  }
+  std::uint64_t bytes() const { return bytes_; }
+  std::uint64_t hash() const { return hash_; }
+
+ private:
+  void write(const std::string& text) {
+    csv_ << text;
+    bytes_ += text.size();
+    hash_ = detail::fnv1a(text, hash_);
+  }
+  fs::path path_;
+  std::ofstream csv_;
+  std::ostringstream row_ = [] {
+    std::ostringstream os;
+    os << std::setprecision(17);
+    return os;
+  }();
+  std::uint64_t bytes_ = 0, hash_ = detail::kFnvOffset;
+};
+
+// The checkpoint a resumed run starts from, checked against the configuration it is resumed with.
+detail::CheckpointFile resumable_checkpoint(const fs::path& dir, const RunConfig& config) {
+  detail::CheckpointFile file = detail::read_checkpoint_file(dir / kCheckpoint);
+  if (file.version != version()) {
+    throw InputError((dir / kCheckpoint).string() + ": taken by linflow " + file.version + ", this is " + version() +
+                     "; run without --resume to start the run again");
+  }
+  const nlohmann::json now = to_json(config);
+  if (file.config != now) {
+    throw InputError((dir / kCheckpoint).string() + ": taken by a run of another configuration (" +
+                     first_difference(file.config, now) +
+                     " differs); resume with the configuration it was taken with, or run without --resume");
+  }
+  return file;
 }
 
 void write_trajectory(const fs::path& path, const std::vector<Sample>& samples) {
@@ -233,35 +325,87 @@ theory::ObserveOptions observe_options(const OutputOptions& output) {
   return oo;
 }
 
-RunResult run_config(const RunConfig& config, const std::string& out_dir, const ProgressSink& progress) {
+bool holds_finished_run(const std::string& out_dir) {
+  const fs::path summary = fs::path(out_dir) / "summary.json";
+  std::error_code ec;
+  if (!fs::exists(summary, ec)) return false;
+  const nlohmann::json old = nlohmann::json::parse(std::ifstream(summary), nullptr, /*allow_exceptions=*/false);
+  return !(old.is_object() && old.value("status", "") == to_string(Status::interrupted));
+}
+
+RunResult run_config(const RunConfig& config, const std::string& out_dir, const ProgressSink& progress,
+                     const ResumeOptions& resume) {
   const fs::path dir(out_dir);
   if (!out_dir.empty()) check_run_folder(dir, config);
   const RunSetup setup = set_up(config);
   RunResult result;
   result.theta = setup.theta0;
+  result.notes = setup.notes;
   const RecordOptions record = record_options(setup);
-  std::ofstream csv;
+  const fs::path checkpoint_path = out_dir.empty() ? fs::path() : dir / kCheckpoint;
+  std::error_code ec;
+  std::optional<detail::CheckpointFile> from;
+  if (!out_dir.empty() && resume.resume) {
+    if (fs::exists(checkpoint_path, ec)) {
+      from = resumable_checkpoint(dir, config);
+      std::ostringstream note;
+      note.precision(6);
+      note << "resumed from " << checkpoint_path.string() << " at t = " << from->checkpoint.t << " (step "
+           << from->checkpoint.steps << ")";
+      result.notes.push_back(note.str());
+    } else {
+      result.notes.push_back("no checkpoint in " + out_dir + ": the run starts at t = 0");
+    }
+  } else if (!out_dir.empty() && fs::exists(checkpoint_path, ec)) {
+    fs::remove(checkpoint_path, ec);
+    result.notes.push_back("the checkpoint of an unfinished run in " + out_dir +
+                           " was removed: this run starts at t = 0 (--resume continues such a run)");
+  }
+
   const bool write_csv = !out_dir.empty() && config.output.trajectory;
   const PendingTrajectory pending(write_csv ? dir / kTrajectoryPending : fs::path());
-  if (write_csv) {
-    csv.open(pending.path(), std::ios::trunc);
-    if (!csv) throw InputError(pending.path().string() + ": cannot write");
-    csv << trajectory_header(record.modes) << '\n' << std::setprecision(17);
+  std::optional<TrajectoryWriter> csv;
+  if (write_csv && from) {
+    // A killed run left its trajectory pending; an interrupted one wrote it out as trajectory.csv.
+    const fs::path source = fs::exists(pending.path(), ec) ? pending.path() : dir / "trajectory.csv";
+    csv.emplace(pending.path(), source, *from);
+  } else if (write_csv) {
+    csv.emplace(pending.path(), record.modes);
   }
   SampleSink sink;
-  if (write_csv) {
-    sink = [&csv](const Sample& s) { write_trajectory_row(csv, s); };
+  if (csv) sink = [&csv](const Sample& s) { csv->write(s); };
+
+  CheckpointOptions checkpoints;
+  if (from) checkpoints.resume = &from->checkpoint;
+  const nlohmann::json config_json = to_json(config);
+  if (!out_dir.empty() && resume.checkpoint_seconds > 0 && config.solver.method != Method::exact) {
+    checkpoints.every_seconds = resume.checkpoint_seconds;
+    checkpoints.save = [&](const Checkpoint& c) {
+      detail::CheckpointFile file{c, config_json, version(), 0, detail::kFnvOffset};
+      if (csv) {
+        csv->flush();
+        file.trajectory_bytes = csv->bytes();
+        file.trajectory_hash = csv->hash();
+      }
+      try {
+        detail::write_checkpoint_file(checkpoint_path, file);
+      } catch (const InputError& e) {  // the run goes on without: its own files are what matters
+        result.notes.push_back(std::string("a checkpoint could not be written (") + e.what() +
+                               "); the run went on without checkpoints");
+        checkpoints.save = nullptr;
+      }
+    };
   }
-  result.summary = train(setup.problem, setup.shape, result.theta, config.solver, record, sink, progress);
-  result.json = summary_json(config, setup.problem, setup.shape, result.summary, setup.notes);
-  result.notes = setup.notes;
+  result.summary = train(setup.problem, setup.shape, result.theta, config.solver, record, sink, progress, checkpoints);
+  result.json = summary_json(config, setup.problem, setup.shape, result.summary, result.notes);
   result.kept_finished_run = !out_dir.empty() && keeps_finished_run(dir, result.summary);
   if (!out_dir.empty() && !result.kept_finished_run) {
-    if (write_csv) {
-      csv.close();
-      if (!csv) throw InputError(pending.path().string() + ": write failed");
-    }
+    if (csv) csv->close();
     write_run_outputs(out_dir, config, setup.problem, setup.shape, result.json, result.theta);
+  }
+  // A finished run needs no checkpoint; one whose files were not written (a finished run kept) cannot be resumed.
+  if (!out_dir.empty() && (result.summary.status != Status::interrupted || result.kept_finished_run)) {
+    fs::remove(checkpoint_path, ec);
   }
   return result;
 }

@@ -202,10 +202,10 @@ bool use_dense(const SolverOptions& o, Eigen::Index n) {
   return true;
 }
 
-}  // namespace
-
-DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o, const SampleFn& on_sample,
-                           const ProgressFn& on_progress, const DriverResult* before) {
+// One CVODE run from x (from the start, or continuing `before` at before->t), ended as integrate_bdf's is or, after
+// kBdfRestartSteps steps, with `restart` set.
+DriverResult bdf_run(ImplicitFlow& flow, State& x, const DriverOptions& o, const SampleFn& on_sample,
+                     const ProgressFn& on_progress, const DriverResult* before) {
   const SolverOptions& so = o.solver;
   const Eigen::Index n = x.size();
   DriverResult r;
@@ -228,7 +228,8 @@ DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o,
   } else if (begin(forward, x, f0, o, r, o.times, next_sample, on_sample)) {
     return r;
   }
-  const long steps_before = r.steps, rejected_before = r.rejected;
+  const long steps_before = r.steps, rejected_before = r.rejected, jacobians_before = r.jacobians,
+             products_before = r.jacobian_vector_products;
   // CVODE's own first step is bounded below by 100 ε |t_max|: with t_max = 1e30 that is 2e16, and its first steps
   // failed to converge at h ≈ 137 (widths 8-8-8-8-8, std 1e-2). Hairer's estimate for a first-order method (CVODE
   // starts at order 1) depends on the flow, not on the horizon.
@@ -320,6 +321,10 @@ DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o,
       r.status = Status::stalled;
       break;
     }
+    if (r.steps - steps_before >= kBdfRestartSteps && t < so.t_max) {
+      r.restart = true;
+      break;
+    }
   }
   long rejected = 0, failures = 0;
   CVodeGetNumErrTestFails(mem.get(), &rejected);
@@ -329,14 +334,40 @@ DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o,
   if (matrix) {
     long jac = 0;
     CVodeGetNumJacEvals(mem.get(), &jac);
-    r.jacobians = flow.has_jacobian() ? c.jacobians : jac;
+    r.jacobians = jacobians_before + (flow.has_jacobian() ? c.jacobians : jac);
   } else {
-    r.jacobians = c.jacobians;
+    r.jacobians = jacobians_before + c.jacobians;
     long jtimes = 0;
     CVodeGetNumJtimesEvals(mem.get(), &jtimes);
-    r.jacobian_vector_products = flow.has_jacobian() ? c.products : jtimes;
+    r.jacobian_vector_products = products_before + (flow.has_jacobian() ? c.products : jtimes);
   }
   return r;
+}
+
+}  // namespace
+
+DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o, const SampleFn& on_sample,
+                           const ProgressFn& on_progress, const DriverResult* before) {
+  DriverResult r;
+  size_t next_sample = 0;
+  if (const Checkpoint* resume = o.checkpoints ? o.checkpoints->take_resume(true) : nullptr) {
+    x = resume->state;
+    r = restored(*resume, next_sample);
+    r.evals_offset = resume->rhs_evals - flow.evals();
+    before = &r;
+  }
+  for (;;) {
+    r = bdf_run(flow, x, o, on_sample, on_progress, before);
+    if (!r.restart) return r;
+    r.restart = false;
+    before = &r;
+    if (o.checkpoints && o.checkpoints->due(1)) {
+      while (next_sample < o.times.size() && o.times[next_sample] <= r.t) ++next_sample;  // recorded
+      Checkpoint c = snapshot(r, r.t, 0.0, x, next_sample, flow.evals() + r.evals_offset);
+      c.implicit = true;
+      o.checkpoints->save(std::move(c));
+    }
+  }
 }
 
 }  // namespace linflow::detail

@@ -98,6 +98,10 @@ inline bool out_of_budget(DriverResult& r, double t, const DriverOptions& o) {
 /// interrupted by 6 steps in a row below.
 class StiffnessTest {
  public:
+  StiffnessTest() = default;
+  StiffnessTest(int stiff, int non_stiff) : stiff_(stiff), non_stiff_(non_stiff) {}
+  int stiff() const { return stiff_; }
+  int non_stiff() const { return non_stiff_; }
   bool operator()(double h_lambda) {
     if (h_lambda > 6.1) {
       non_stiff_ = 0;
