@@ -90,11 +90,13 @@ nlohmann::json summary_json(const RunConfig& config, const Problem& problem, con
 /// sigma.npy (Σ = X Xᵀ); an earlier run's sigma.npy is removed when the problem is whitened.
 void write_problem_files(const std::string& out_dir, const Problem& problem);
 
-/// Puts a finished run's files in place in DIR, so that a folder with a summary.json holds one run's files only: an
-/// earlier run's summary.json is removed first; then DIR/weights/Wj.npy (when config.output.save_weights; an earlier,
-/// deeper run's extra layers are removed), the problem's files (write_problem_files), the trajectory the run wrote to
-/// DIR/trajectory.csv.tmp moved to DIR/trajectory.csv (when config.output.trajectory; an earlier one removed
-/// otherwise), and DIR/summary.json last, atomically.
+/// Puts a finished run's files in place in DIR, so that a folder with a summary.json holds one run's files only:
+/// DIR/weights/Wj.npy (when config.output.save_weights; an earlier, deeper run's extra layers are removed), the
+/// problem's files (as write_problem_files), the trajectory the run wrote to DIR/trajectory.csv.tmp as
+/// DIR/trajectory.csv (when config.output.trajectory; an earlier one removed otherwise), and DIR/summary.json last.
+/// Every file is first written whole beside its final name (NAME.tmp); only then is an earlier run's summary.json
+/// removed and the new files renamed into place. A write that fails (a full disk) throws InputError naming the file
+/// and leaves DIR as it was, without a temporary.
 void write_run_outputs(const std::string& out_dir, const RunConfig& config, const Problem& problem, const Shape& shape,
                        const nlohmann::json& summary, const Eigen::VectorXd& theta);
 
