@@ -483,6 +483,29 @@ TEST(RunOutputs, ARerunWhoseFilesDoNotFitLeavesTheFinishedRun) {
   EXPECT_TRUE(temporaries(dir).empty()) << temporaries(dir).front();
 }
 
+// The same for analyze --simulate, whose analysis.json (10 KB, past the limit; the run's other files are under 4 KB)
+// used to be written after the run's files were in place: the failure left this run's summary.json beside the finished
+// run's analysis.json.
+TEST(RunOutputs, AnAnalysisThatDoesNotFitLeavesTheFinishedRun) {
+  const fs::path dir = fresh_dir("full_disk_analysis");
+  analyze_config(parse_config(kRun, ".", {"output.trajectory=false"}), /*simulate=*/true, dir.string());
+  const std::string summary = read(dir / "summary.json"), analysis = read(dir / "analysis.json");
+  ASSERT_GT(analysis.size(), 4096u);
+  std::string error;
+  {
+    const FileSizeLimit limit(4096);
+    try {
+      analyze_config(parse_config(kRun, ".", {"output.trajectory=false", "init.seed=5"}), true, dir.string());
+    } catch (const InputError& e) {
+      error = e.what();
+    }
+  }
+  EXPECT_NE(error.find("analysis.json.tmp: write failed"), std::string::npos) << error;
+  EXPECT_EQ(read(dir / "summary.json"), summary);
+  EXPECT_EQ(read(dir / "analysis.json"), analysis);
+  EXPECT_TRUE(temporaries(dir).empty()) << temporaries(dir).front();
+}
+
 // A path that is not UTF-8 (a folder named in Latin-1) is written to summary.json with U+FFFD in its place; it used
 // to throw a JSON type_error after the run had finished, leaving no summary.
 TEST(RunOutputs, APathThatIsNotUtf8StillGetsItsSummary) {

@@ -76,8 +76,9 @@ struct AnalysisResult {
 
 /// Analyzes `config`'s start; with `simulate` also runs it and confronts the run with every prediction (the run
 /// follows the steps `run_config` would). When `out_dir` is non-empty writes analysis.json into it and, when
-/// simulated, the run's files as `run_config` does (the directory is checked before any work, as there; an interrupted
-/// simulation writes nothing, analysis.json included, into a folder that holds a finished run).
+/// simulated, the run's files as `run_config` does, analysis.json among them (the directory is checked before any work,
+/// as there; a write that fails leaves the folder as it was; an interrupted simulation writes nothing, analysis.json
+/// included, into a folder that holds a finished run).
 AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std::string& out_dir,
                               const ProgressSink& progress = {});
 
