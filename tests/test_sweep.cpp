@@ -468,7 +468,7 @@ TEST(RunOutputs, ARerunWhoseFilesDoNotFitLeavesTheFinishedRun) {
   const std::string target = read(dir / "target.npy"), w2 = read(dir / "weights" / "W2.npy");
   std::string error;
   {
-    const FileSizeLimit limit(64 * 1024);
+    const FileSizeLimit limit(65536);
     try {
       run_config(parse_config(kRun, ".", {"network.widths=[3, 200, 200, 2]"}), dir.string());
     } catch (const InputError& e) {
