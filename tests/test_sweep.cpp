@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -87,6 +89,36 @@ std::vector<std::string> lines_of(const std::string& text) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
+}
+
+// A file size limit while it lives: a write past it fails (EFBIG, SIGXFSZ ignored) as one on a full disk does, without
+// root or a disk to fill (tests/cli/full_disk.sh fills a real one).
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) : previous_(std::signal(SIGXFSZ, SIG_IGN)) {
+    ::getrlimit(RLIMIT_FSIZE, &saved_);
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved_);
+    std::signal(SIGXFSZ, previous_);
+  }
+
+ private:
+  rlimit saved_{};
+  void (*previous_)(int);
+};
+
+std::vector<std::string> temporaries(const fs::path& dir) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.path().extension() == ".tmp") found.push_back(entry.path().string());
+  }
+  return found;
 }
 
 SweepSummary run(const SweepConfig& sweep, const fs::path& dir, int threads, bool resume = false,
@@ -338,6 +370,27 @@ TEST(SweepRun, ResumeAfterAKillMidLineRunsOnlyTheMissingRunsAndMatchesAnUninterr
   EXPECT_EQ(read(killed / "runs.jsonl"), read(whole / "runs.jsonl"));
 }
 
+// A journal line that does not fit (past the limit, as on a full disk) is cut back: the journal keeps whole lines of
+// the sweep only (it used to keep the part that fitted), and --resume with room again writes the uninterrupted
+// sweep's file.
+TEST(SweepRun, AJournalWriteThatFailsKeepsWholeLinesThatResumeCompletes) {
+  const SweepConfig sweep = small_sweep();
+  const fs::path whole = fresh_dir("full_disk_whole"), full = fresh_dir("full_disk_journal");
+  run(sweep, whole, 1);
+  const std::string expected = read(whole / "runs.jsonl");
+  {
+    const FileSizeLimit limit(4096);  // sweep.json and about 6 of the 12 lines (580 to 680 bytes each)
+    EXPECT_THROW(run(sweep, full, 2), InputError);
+  }
+  const std::string journal = read(full / "runs.jsonl");
+  ASSERT_FALSE(journal.empty());
+  EXPECT_EQ(journal.back(), '\n') << "a partial line was left";
+  for (const std::string& line : lines_of(journal)) EXPECT_NE(expected.find(line + "\n"), std::string::npos) << line;
+  EXPECT_TRUE(temporaries(full).empty()) << temporaries(full).front();
+  run(sweep, full, 2, /*resume=*/true);
+  EXPECT_EQ(read(full / "runs.jsonl"), expected);
+}
+
 TEST(SweepRun, RefusesToOverwriteARunsFileWithoutResume) {
   const SweepConfig sweep = sweep_of("[sweep]\n");
   const fs::path dir = fresh_dir("overwrite");
@@ -403,6 +456,54 @@ TEST(RunOutputs, ARerunReplacesAFinishedRunOnlyWhenItFinishes) {
             std::vector<int>({3, 1, 2}));
   EXPECT_TRUE(fs::exists(dir / "weights" / "W2.npy"));
   EXPECT_FALSE(fs::exists(dir / "weights" / "W3.npy")) << "a layer of the earlier, deeper run was left behind";
+}
+
+// A rerun whose files do not fit (a layer of 200 x 200 doubles past the limit, as on a full disk) fails naming the
+// file and leaves the finished run as it was, without a temporary. Its layers used to be written over the finished
+// run's, once its summary.json was removed: the folder then held neither run.
+TEST(RunOutputs, ARerunWhoseFilesDoNotFitLeavesTheFinishedRun) {
+  const fs::path dir = fresh_dir("full_disk_rerun");
+  run_config(parse_config(kRun, "."), dir.string());
+  const std::string summary = read(dir / "summary.json"), trajectory = read(dir / "trajectory.csv");
+  const std::string target = read(dir / "target.npy"), w2 = read(dir / "weights" / "W2.npy");
+  std::string error;
+  {
+    const FileSizeLimit limit(65536);
+    try {
+      run_config(parse_config(kRun, ".", {"network.widths=[3, 200, 200, 2]"}), dir.string());
+    } catch (const InputError& e) {
+      error = e.what();
+    }
+  }
+  EXPECT_NE(error.find("W2.npy.tmp: write failed"), std::string::npos) << error;
+  EXPECT_EQ(read(dir / "summary.json"), summary);
+  EXPECT_EQ(read(dir / "trajectory.csv"), trajectory);
+  EXPECT_EQ(read(dir / "target.npy"), target);
+  EXPECT_EQ(read(dir / "weights" / "W2.npy"), w2);
+  EXPECT_TRUE(temporaries(dir).empty()) << temporaries(dir).front();
+}
+
+// The same for analyze --simulate, whose analysis.json (10 KB, past the limit; the run's other files are under 4 KB)
+// used to be written after the run's files were in place: the failure left this run's summary.json beside the finished
+// run's analysis.json.
+TEST(RunOutputs, AnAnalysisThatDoesNotFitLeavesTheFinishedRun) {
+  const fs::path dir = fresh_dir("full_disk_analysis");
+  analyze_config(parse_config(kRun, ".", {"output.trajectory=false"}), /*simulate=*/true, dir.string());
+  const std::string summary = read(dir / "summary.json"), analysis = read(dir / "analysis.json");
+  ASSERT_GT(analysis.size(), 4096u);
+  std::string error;
+  {
+    const FileSizeLimit limit(4096);
+    try {
+      analyze_config(parse_config(kRun, ".", {"output.trajectory=false", "init.seed=5"}), true, dir.string());
+    } catch (const InputError& e) {
+      error = e.what();
+    }
+  }
+  EXPECT_NE(error.find("analysis.json.tmp: write failed"), std::string::npos) << error;
+  EXPECT_EQ(read(dir / "summary.json"), summary);
+  EXPECT_EQ(read(dir / "analysis.json"), analysis);
+  EXPECT_TRUE(temporaries(dir).empty()) << temporaries(dir).front();
 }
 
 // A path that is not UTF-8 (a folder named in Latin-1) is written to summary.json with U+FFFD in its place; it used

@@ -93,8 +93,9 @@ struct AnalysisResult {
 
 /// Analyzes `config`'s start; with `simulate` also runs it and confronts the run with every prediction (the run
 /// follows the steps `run_config` would). When `out_dir` is non-empty writes analysis.json into it and, when
-/// simulated, the run's files as `run_config` does (the directory is checked before any work, as there; an interrupted
-/// simulation writes nothing, analysis.json included, into a folder that holds a finished run).
+/// simulated, the run's files as `run_config` does, analysis.json among them (the directory is checked before any work,
+/// as there; a write that fails leaves the folder as it was; an interrupted simulation writes nothing, analysis.json
+/// included, into a folder that holds a finished run).
 AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std::string& out_dir,
                               const ProgressSink& progress = {});
 
@@ -107,11 +108,13 @@ nlohmann::json summary_json(const RunConfig& config, const Problem& problem, con
 /// sigma.npy (Σ = X Xᵀ); an earlier run's sigma.npy is removed when the problem is whitened.
 void write_problem_files(const std::string& out_dir, const Problem& problem);
 
-/// Puts a finished run's files in place in DIR, so that a folder with a summary.json holds one run's files only: an
-/// earlier run's summary.json is removed first; then DIR/weights/Wj.npy (when config.output.save_weights; an earlier,
-/// deeper run's extra layers are removed), the problem's files (write_problem_files), the trajectory the run wrote to
-/// DIR/trajectory.csv.tmp moved to DIR/trajectory.csv (when config.output.trajectory; an earlier one removed
-/// otherwise), and DIR/summary.json last, atomically.
+/// Puts a finished run's files in place in DIR, so that a folder with a summary.json holds one run's files only:
+/// DIR/weights/Wj.npy (when config.output.save_weights; an earlier, deeper run's extra layers are removed), the
+/// problem's files (as write_problem_files), the trajectory the run wrote to DIR/trajectory.csv.tmp as
+/// DIR/trajectory.csv (when config.output.trajectory; an earlier one removed otherwise), and DIR/summary.json last.
+/// Every file is first written whole beside its final name (NAME.tmp); only then is an earlier run's summary.json
+/// removed and the new files renamed into place. A write that fails (a full disk) throws InputError naming the file
+/// and leaves DIR as it was, without a temporary.
 void write_run_outputs(const std::string& out_dir, const RunConfig& config, const Problem& problem, const Shape& shape,
                        const nlohmann::json& summary, const Eigen::VectorXd& theta);
 

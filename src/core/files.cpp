@@ -49,8 +49,8 @@ void write_all(int fd, const std::string& text, const fs::path& path) {
   }
 }
 
-void write_file_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
+fs::path write_beside(const fs::path& path, const std::string& text) {
+  fs::path tmp = path.string() + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw InputError(tmp.string() + ": cannot write: " + std::strerror(errno));
   // From here every failure removes the temporary: nothing but the old or the new content is left under either name.
@@ -65,12 +65,21 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
     ::close(fd);
     fail(e.what());
   }
-  // fsync before rename: after a power cut the name points at either the old or the complete new content.
+  // fsync before the caller's rename: after a power cut the name points at either the old or the complete new content.
   const bool synced = ::fsync(fd) == 0;
   if (::close(fd) != 0 || !synced) fail(tmp.string() + ": write failed: " + std::strerror(errno));
+  return tmp;
+}
+
+void write_file_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = write_beside(path, text);
   std::error_code ec;
   fs::rename(tmp, path, ec);
-  if (ec) fail(path.string() + ": cannot replace: " + ec.message());
+  if (ec) {
+    const std::string why = ec.message();
+    fs::remove(tmp, ec);
+    throw InputError(path.string() + ": cannot replace: " + why);
+  }
 }
 
 }  // namespace linflow::detail

@@ -18,6 +18,7 @@
 
 #include <zip.h>
 
+#include "core/files.hpp"
 #include "linflow/error.hpp"
 
 namespace linflow {
@@ -299,7 +300,7 @@ Eigen::MatrixXd read_npy(const std::string& path) {
   return parse_npy(in, path, size);
 }
 
-void write_npy(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>& M) {
+std::string detail::npy_bytes(const Eigen::Ref<const Eigen::MatrixXd>& M) {
   std::ostringstream dict;
   dict << "{'descr': '<f8', 'fortran_order': True, 'shape': (" << M.rows() << ", " << M.cols() << "), }";
   std::string header = dict.str();
@@ -307,18 +308,24 @@ void write_npy(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>&
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header.push_back('\n');
+  const auto len = static_cast<std::uint16_t>(header.size());
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  bytes.push_back(static_cast<char>(len & 0xff));
+  bytes.push_back(static_cast<char>(len >> 8));
+  bytes += header;
+  const Eigen::MatrixXd dense = M;  // contiguous column-major copy
+  bytes.append(reinterpret_cast<const char*>(dense.data()), sizeof(double) * static_cast<size_t>(dense.size()));
+  return bytes;
+}
+
+void write_npy(const std::string& path, const Eigen::Ref<const Eigen::MatrixXd>& M) {
+  const std::string bytes = detail::npy_bytes(M);
   // Written beside the target and renamed over it once complete and closed: a failed write (a full disk shows at
   // close) leaves the earlier file, never a truncated one under the final name.
   const std::string tmp = path + ".tmp";
   std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
   if (!out) fail(path, "cannot write file");
-  out.write("\x93NUMPY\x01\x00", 8);
-  const auto len = static_cast<std::uint16_t>(header.size());
-  const char lenb[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
-  out.write(lenb, 2);
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  const Eigen::MatrixXd dense = M;  // contiguous column-major copy
-  out.write(reinterpret_cast<const char*>(dense.data()), static_cast<std::streamsize>(sizeof(double) * dense.size()));
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
   std::error_code ec;
   if (!out) {

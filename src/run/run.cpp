@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iomanip>
 #include <sstream>
+#include <vector>
 
 #include "core/files.hpp"
 #include "linflow/error.hpp"
@@ -44,6 +45,38 @@ class PendingTrajectory {
 
  private:
   fs::path path_;
+};
+
+// A run's new files, each written whole beside its final name (detail::write_beside) before anything of the earlier
+// run is touched, so that a write that fails (a full disk) leaves the earlier run as it was; `commit` then renames them
+// into place in the order they were added, which needs no space. Whatever is not renamed is removed.
+class StagedFiles {
+ public:
+  StagedFiles() = default;
+  StagedFiles(const StagedFiles&) = delete;
+  StagedFiles& operator=(const StagedFiles&) = delete;
+  ~StagedFiles() {
+    std::error_code ec;
+    for (const auto& file : files_) fs::remove(file.staged, ec);
+  }
+  void write(const fs::path& path, const std::string& bytes) {
+    files_.push_back({detail::write_beside(path, bytes), path});
+  }
+  // A file already written beside its final name (the pending trajectory).
+  void adopt(const fs::path& staged, const fs::path& path) { files_.push_back({staged, path}); }
+  void commit() {
+    for (const auto& file : files_) {
+      std::error_code ec;
+      fs::rename(file.staged, file.path, ec);
+      if (ec) throw InputError(file.path.string() + ": cannot replace: " + ec.message());
+    }
+  }
+
+ private:
+  struct File {
+    fs::path staged, path;
+  };
+  std::vector<File> files_;
 };
 
 // Removes W<j>.npy files of `wdir` with j > keep (all of them for keep = 0): an earlier run's layers that this run
@@ -211,6 +244,32 @@ void write_trajectory(const fs::path& path, const std::vector<Sample>& samples) 
   if (!csv) throw InputError(path.string() + ": write failed");
 }
 
+// write_run_outputs with more files of the run in `staged` (analyze's analysis.json), put in place with the others.
+void put_run_outputs(const fs::path& dir, const RunConfig& config, const Problem& problem, const Shape& shape,
+                     const nlohmann::json& summary, const Eigen::VectorXd& theta, StagedFiles& staged) {
+  const fs::path wdir = dir / "weights";
+  if (config.output.save_weights) {
+    std::error_code ec;
+    fs::create_directories(wdir, ec);
+    if (ec) throw InputError(wdir.string() + ": cannot create: " + ec.message());
+    for (int l = 1; l <= shape.depth(); ++l) {
+      staged.write(wdir / weights_file_name(l), detail::npy_bytes(shape.layer(theta, l)));
+    }
+  }
+  staged.write(dir / "target.npy", detail::npy_bytes(problem.q()));
+  if (!problem.whitened()) staged.write(dir / "sigma.npy", detail::npy_bytes(problem.sigma()));
+  if (config.output.trajectory) staged.adopt(dir / kTrajectoryPending, dir / "trajectory.csv");
+  staged.write(dir / "summary.json", detail::json_text(summary, 2));
+  // Every new file is whole on disk; only now is the earlier run replaced, by renames. First the marker of a complete
+  // run goes: until the new summary.json takes its place, the folder holds no complete run rather than a mix of two.
+  std::error_code ec;
+  fs::remove(dir / "summary.json", ec);
+  remove_stale_weights(wdir, config.output.save_weights ? shape.depth() : 0);
+  if (problem.whitened()) fs::remove(dir / "sigma.npy", ec);
+  if (!config.output.trajectory) fs::remove(dir / "trajectory.csv", ec);
+  staged.commit();
+}
+
 }  // namespace
 
 const char* version() { return LINFLOW_VERSION; }
@@ -276,27 +335,8 @@ void write_problem_files(const std::string& out_dir, const Problem& problem) {
 
 void write_run_outputs(const std::string& out_dir, const RunConfig& config, const Problem& problem, const Shape& shape,
                        const nlohmann::json& summary, const Eigen::VectorXd& theta) {
-  const fs::path dir(out_dir);
-  std::error_code ec;
-  // First the marker of a complete run goes: from here until summary.json is written again, the folder holds no
-  // complete run rather than a mix of two.
-  fs::remove(dir / "summary.json", ec);
-  const fs::path wdir = dir / "weights";
-  remove_stale_weights(wdir, config.output.save_weights ? shape.depth() : 0);
-  if (config.output.save_weights) {
-    fs::create_directories(wdir);
-    for (int l = 1; l <= shape.depth(); ++l) {
-      write_npy((wdir / weights_file_name(l)).string(), shape.layer(theta, l));
-    }
-  }
-  write_problem_files(out_dir, problem);
-  if (config.output.trajectory) {
-    fs::rename(dir / kTrajectoryPending, dir / "trajectory.csv", ec);
-    if (ec) throw InputError((dir / "trajectory.csv").string() + ": cannot replace: " + ec.message());
-  } else {
-    fs::remove(dir / "trajectory.csv", ec);
-  }
-  detail::write_file_atomically(dir / "summary.json", detail::json_text(summary, 2));
+  StagedFiles staged;
+  put_run_outputs(out_dir, config, problem, shape, summary, theta, staged);
 }
 
 RunSetup set_up(const RunConfig& config) {
@@ -444,18 +484,23 @@ AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std:
     }
     result.run->kept_finished_run = !out_dir.empty() && keeps_finished_run(dir, ob.summary);
     if (result.run->kept_finished_run) return result;
-    if (!out_dir.empty()) {
-      const PendingTrajectory pending(config.output.trajectory ? dir / kTrajectoryPending : fs::path());
-      if (config.output.trajectory) write_trajectory(pending.path(), ob.samples);
-      write_run_outputs(out_dir, config, setup.problem, setup.shape, result.run->json, ob.theta);
-    }
-  } else if (!out_dir.empty()) {
-    write_problem_files(out_dir, setup.problem);
   }
   result.json["notes"] = setup.notes;
   result.json["version"] = version();
   result.json["config"] = to_json(config);
-  if (!out_dir.empty()) detail::write_file_atomically(dir / "analysis.json", detail::json_text(result.json, 2));
+  if (out_dir.empty()) return result;
+  // analysis.json is one of the run's files: written whole with the others before an earlier run is touched, so that
+  // a write that fails never leaves the earlier run's analysis.json beside this run's summary.json, or the reverse.
+  StagedFiles staged;
+  staged.write(dir / "analysis.json", detail::json_text(result.json, 2));
+  if (simulate) {
+    const PendingTrajectory pending(config.output.trajectory ? dir / kTrajectoryPending : fs::path());
+    if (config.output.trajectory) write_trajectory(pending.path(), result.observation->samples);
+    put_run_outputs(dir, config, setup.problem, setup.shape, result.run->json, result.observation->theta, staged);
+  } else {
+    write_problem_files(out_dir, setup.problem);
+    staged.commit();
+  }
   return result;
 }
 

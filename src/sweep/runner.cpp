@@ -2,6 +2,7 @@
 // and the crash-safe runs.jsonl (one write() per line, resume, the final sorted rewrite).
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -128,11 +129,25 @@ class RunsFile {
   void open_for_append() {
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd_ < 0) throw InputError(path_.string() + ": cannot open for writing: " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) throw InputError(path_.string() + ": cannot read its size: " + std::strerror(errno));
+    size_ = st.st_size;
   }
 
-  // One write() per line in append mode: a kill leaves whole lines plus at most one partial last line.
+  // One write() per line in append mode: a kill leaves whole lines plus at most one partial last line. A write that
+  // fails part way (a full disk takes what fits) is cut back to the last whole line.
   void append(long k, std::string line) {
-    write_all(fd_, line + "\n", path_);
+    line += '\n';
+    try {
+      write_all(fd_, line, path_);
+    } catch (const InputError&) {
+      if (::ftruncate(fd_, size_) != 0) {
+        // Nothing more to do: --resume ignores a partial last line.
+      }
+      throw;
+    }
+    size_ += static_cast<off_t>(line.size());
+    line.pop_back();
     count(line);
     lines_[static_cast<size_t>(k)] = std::move(line);
   }
@@ -165,6 +180,7 @@ class RunsFile {
   std::map<std::string, long> counts_;
   long resumed_ = 0;
   int fd_ = -1;
+  off_t size_ = 0;  // of the journal: its whole lines
   int lock_fd_ = -1;
 };
 
