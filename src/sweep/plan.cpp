@@ -530,7 +530,8 @@ std::string run_line(const SweepConfig& sweep, long k, const std::string& out_di
       analysis = std::move(result.json);
       for (const char* key : {"observed", "version", "config"}) analysis.erase(key);
     } else {
-      summary = run_config(config, run_dir).json;
+      // No checkpoints: a sweep resumes by runs, and its lines must not depend on what a folder held before.
+      summary = run_config(config, run_dir, {}, ResumeOptions{0, false}).json;
     }
     for (const auto& [key, value] : summary.items()) {
       if (key == "config" || key == "version") continue;

@@ -42,10 +42,19 @@ def start(args):
                             text=True)
 
 
-def wait_for_checkpoint(proc, folder):
-    """Until the run has written a checkpoint; False when it ended first."""
+def checkpoint_id(folder):
+    try:
+        st = (folder / "checkpoint.bin").stat()
+        return (st.st_ino, st.st_mtime_ns)
+    except FileNotFoundError:
+        return None
+
+
+def wait_for_checkpoint(proc, folder, earlier):
+    """Until the run has written a checkpoint of its own (not `earlier`, a killed run's), which also says that its
+    signal handlers are installed; False when it ended first."""
     deadline = time.monotonic() + BOUND_S
-    while not (folder / "checkpoint.bin").exists():
+    while checkpoint_id(folder) in (None, earlier):
         if proc.poll() is not None:
             return False
         if time.monotonic() > deadline:
@@ -81,8 +90,9 @@ def main():
     landed = 0
     resume = False
     for k in range(kills):
+        earlier = checkpoint_id(cut)
         proc = start(cut_args + (["--resume"] if resume else []))
-        if wait_for_checkpoint(proc, cut):
+        if wait_for_checkpoint(proc, cut, earlier):
             time.sleep(rng.uniform(0, 0.4 * duration))
         proc.kill()
         rc = proc.wait(timeout=BOUND_S)
@@ -99,8 +109,9 @@ def main():
         fail(f"only {landed} of {kills} kills landed mid-run: the run is too short for this test")
 
     # Ctrl-C: the interrupted run writes its files and a checkpoint; --resume continues from the state it reached.
+    earlier = checkpoint_id(cut)
     proc = start(cut_args + ["--resume"])
-    if wait_for_checkpoint(proc, cut):
+    if wait_for_checkpoint(proc, cut, earlier):
         time.sleep(rng.uniform(0, 0.2 * duration))
     proc.send_signal(signal.SIGINT)
     rc = proc.wait(timeout=BOUND_S)
