@@ -172,5 +172,53 @@ TEST(PointKind, ConstructedCriticalPointsAreClassifiedAsTheTheorySays) {
   EXPECT_EQ(theory::classify_point(p, thin, test::random_theta(thin, rng, 0.5)).kind, "not_critical");
 }
 
+// A network diagonal in the target's singular bases: W_1 = diag(d_1) V_pᵀ, W_j = diag(d_j) for 1 < j < N,
+// W_N = U_p diag(d_N), every hidden width p; factors[j − 1] holds d_j (one entry per mode).
+Eigen::VectorXd diagonal_network(const Problem& p, const Shape& shape, const std::vector<Eigen::VectorXd>& factors) {
+  Eigen::VectorXd theta(shape.size());
+  const int N = shape.depth();
+  const Eigen::Index r = factors.front().size();
+  for (int j = 1; j <= N; ++j) {
+    const Eigen::MatrixXd d = factors[static_cast<size_t>(j - 1)].asDiagonal();
+    shape.mutable_layer(theta, j) = j == 1   ? Eigen::MatrixXd(d * p.v().leftCols(r).transpose())
+                                    : j == N ? Eigen::MatrixXd(p.u().leftCols(r) * d)
+                                             : d;
+  }
+  return theta;
+}
+
+// Kawaguchi (2016), Theorem 2.3 (iv): at a saddle point (a critical point that is not a global minimum) of a deep
+// linear network where the product of the middle layers W_{N−1} ⋯ W_2 has rank p (the smallest hidden width), the
+// Hessian has a negative eigenvalue; for N = 2 that product is empty, so every saddle is strict. Corollary 2.4: for
+// N ≥ 3 there are saddles with none (the origin). Critical points are built mode by mode in the target's singular
+// bases: a mode is learned (its N factors multiply to s_a) or has at least two zero factors.
+TEST(PointKind, KawaguchisStrictSaddlesOfDeepLinearNetworks) {
+  const Problem p = test::synthetic(3, 3, {2.0, 1.0, 0.5}, 43);
+  const double s1 = p.s()(0), s2 = p.s()(1);
+  for (const int N : {2, 3, 4}) {
+    SCOPED_TRACE("N = " + std::to_string(N));
+    std::vector<int> widths(static_cast<size_t>(N) + 1, 2);
+    widths.front() = widths.back() = 3;
+    const Shape shape(widths);
+    const double root1 = std::pow(s1, 1.0 / N), root2 = std::pow(s2, 1.0 / N);
+    // Mode 1 learned; mode 2 zero in the first and last layers only, the middle ones full rank (rank p = 2).
+    std::vector<Eigen::VectorXd> full_rank_middle(static_cast<size_t>(N), Eigen::Vector2d(root1, 0.7));
+    full_rank_middle.front()(1) = full_rank_middle.back()(1) = 0;
+    const theory::PointKind a = theory::classify_point(p, shape, diagonal_network(p, shape, full_rank_middle));
+    EXPECT_EQ(a.kind, "strict_saddle") << a.spectrum.min_eigenvalue;
+    // Mode 2 learned, mode 1 not (its first and last factors zero): rank p in the middle too.
+    std::vector<Eigen::VectorXd> second(static_cast<size_t>(N), Eigen::Vector2d(0.7, root2));
+    second.front()(0) = second.back()(0) = 0;
+    EXPECT_EQ(theory::classify_point(p, shape, diagonal_network(p, shape, second)).kind, "strict_saddle");
+    if (N == 2) continue;  // below: the middle product loses rank, which N = 2 has no room for
+    // Mode 1 learned, mode 2 zero in every layer: the middle product has rank 1 < p; (iv) says nothing and linflow
+    // finds no negative eigenvalue (docs/theory.md §9): a non-strict saddle other than the origin.
+    std::vector<Eigen::VectorXd> rank_deficient(static_cast<size_t>(N), Eigen::Vector2d(root1, 0.0));
+    const theory::PointKind c = theory::classify_point(p, shape, diagonal_network(p, shape, rank_deficient));
+    EXPECT_EQ(c.kind, "non_strict_saddle") << c.spectrum.min_eigenvalue;
+    EXPECT_LT(c.grad_norm, c.critical_tolerance);
+  }
+}
+
 }  // namespace
 }  // namespace linflow
