@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "linflow/error.hpp"
+#include "linflow/interrupt.hpp"
 #include "linflow/run.hpp"
 #include "linflow/sweep.hpp"
 
@@ -456,6 +457,44 @@ TEST(RunOutputs, ARerunReplacesAFinishedRunOnlyWhenItFinishes) {
             std::vector<int>({3, 1, 2}));
   EXPECT_TRUE(fs::exists(dir / "weights" / "W2.npy"));
   EXPECT_FALSE(fs::exists(dir / "weights" / "W3.npy")) << "a layer of the earlier, deeper run was left behind";
+}
+
+// train --resume (run_config with ResumeOptions::resume) continues only the run its checkpoint belongs to: another
+// configuration is refused naming the key that differs, a damaged checkpoint or a trajectory that is not the one it
+// was taken with are refused, and the resumed run ends with the uninterrupted run's files.
+TEST(RunOutputs, AResumeContinuesOnlyTheRunItsCheckpointBelongsTo) {
+  const fs::path clean = fresh_dir("resume_clean"), dir = fresh_dir("resume_cut");
+  const RunConfig config = parse_config(kRun, ".");
+  run_config(config, clean.string());
+  const ProgressSink interrupt = [](const Progress& p) {
+    if (p.steps == 20) request_interrupt();
+  };
+  EXPECT_EQ(run_config(config, dir.string(), interrupt).summary.status, Status::interrupted);
+  clear_interrupt();
+  ASSERT_TRUE(fs::exists(dir / "checkpoint.bin"));
+  const std::string checkpoint = read(dir / "checkpoint.bin"), trajectory = read(dir / "trajectory.csv");
+  const ResumeOptions resume{5, true};
+  auto refused = [&](const RunConfig& c, const std::string& says) {
+    try {
+      run_config(c, dir.string(), {}, resume);
+      ADD_FAILURE() << "accepted; expected a refusal saying " << says;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  };
+  refused(parse_config(kRun, ".", {"solver.rtol=1e-10"}), "solver.rtol differs");
+  std::ofstream(dir / "checkpoint.bin", std::ios::trunc) << checkpoint.substr(0, checkpoint.size() - 8);
+  refused(config, "damaged");
+  std::ofstream(dir / "checkpoint.bin", std::ios::trunc) << checkpoint;
+  std::ofstream(dir / "trajectory.csv", std::ios::trunc) << "t,loss\n";
+  refused(config, "does not hold the trajectory the checkpoint was taken with");
+  std::ofstream(dir / "trajectory.csv", std::ios::trunc) << trajectory;
+
+  const RunResult resumed = run_config(config, dir.string(), {}, resume);
+  EXPECT_EQ(resumed.summary.status, Status::converged);
+  EXPECT_FALSE(fs::exists(dir / "checkpoint.bin"));
+  EXPECT_EQ(read(dir / "trajectory.csv"), read(clean / "trajectory.csv"));
+  EXPECT_EQ(read(dir / "weights" / "W3.npy"), read(clean / "weights" / "W3.npy"));
 }
 
 // A rerun whose files do not fit (a layer of 200 x 200 doubles past the limit, as on a full disk) fails naming the

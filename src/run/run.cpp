@@ -145,7 +145,7 @@ constexpr const char* kCheckpoint = "checkpoint.bin";
 std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& at = "") {
   if (a.is_object() && b.is_object()) {
     for (const auto& [key, value] : a.items()) {
-      const std::string path = at.empty() ? key : at + "." + key;
+      std::string path = at.empty() ? key : at + "." + key;
       if (!b.contains(key)) return path;
       if (value != b.at(key)) return first_difference(value, b.at(key), path);
     }
