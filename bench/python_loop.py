@@ -41,7 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from peers import GradientFlow  # noqa: E402  (bench/peers.py: the careful numpy right-hand side)
 
 import linflow  # noqa: E402
-from linflow._config import resolved  # noqa: E402
+from linflow._config import run_config  # noqa: E402
 
 PROBLEMS = {"8-8-1-8": [8, 8, 1, 8], "8-8-8-8": [8, 8, 8, 8]}
 SINGULAR_VALUES = [3.0, 2.5, 2.0, 1.5, 1.0, 0.8, 0.6, 0.5]
@@ -132,10 +132,10 @@ def main():
             parts = {"config": [], "setup_and_summary": [], "result": []}
             for i in idx[:min(len(idx), 200)]:
                 t0 = time.perf_counter()
-                with resolved(configs[i]) as rc:
-                    t1 = time.perf_counter()
-                    run = linflow._linflow.train(rc)
-                    t2 = time.perf_counter()
+                rc = run_config(configs[i])
+                t1 = time.perf_counter()
+                run = linflow._linflow.train(rc)
+                t2 = time.perf_counter()
                 r = linflow.Result(run)
                 t3 = time.perf_counter()
                 parts["config"].append(t1 - t0)

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from . import _linflow
-from ._config import Config, ConfigLike, as_matrix, normalize_overrides, resolved, toml_text, toml_value
+from ._config import Config, ConfigLike, as_matrix, normalize_overrides, run_config, toml_text, toml_value
 from ._linflow import InputError
 from ._progress import progress_bar
 
@@ -132,7 +132,8 @@ def train(config: ConfigLike = None, *, overrides: Optional[Mapping[str, Any]] =
     Raises:
         InputError: bad configuration, files, arrays or shapes (the CLI's one-line message).
     """
-    with resolved(config, overrides, **kwargs) as rc, progress_bar(progress, "train", "linflow train") as bar:
+    rc = run_config(config, overrides, **kwargs)
+    with progress_bar(progress, "train", "linflow train") as bar:
         result = Result(_linflow.train(rc, bar))
     if out is not None:
         result.save(out)
@@ -147,15 +148,7 @@ def train_many(configs: Sequence[ConfigLike], *, threads: int = 0, overrides: Op
     section__key keywords apply to every configuration. The first bad configuration (in order) raises InputError;
     every configuration is checked before any run starts.
     """
-    holders = [resolved(c, overrides, **kwargs) for c in configs]
-    entered = []
-    try:
-        for h in holders:
-            entered.append(h.__enter__())
-        runs = _linflow.train_many(entered, threads)
-    finally:
-        for h in holders[:len(entered)]:
-            h.__exit__(None, None, None)
+    runs = _linflow.train_many([run_config(c, overrides, **kwargs) for c in configs], threads)
     return [Result(r) for r in runs]
 
 
@@ -214,7 +207,8 @@ def analyze(config: ConfigLike = None, simulate: bool = False, *, out: Optional[
     run). With `out`, analysis.json (and, simulated, the run's files) are written there by the CLI's code path.
     Overrides as in `train`. Raises InputError on bad input.
     """
-    with resolved(config, overrides, **kwargs) as rc, progress_bar(progress, "train", "linflow analyze") as bar:
+    rc = run_config(config, overrides, **kwargs)
+    with progress_bar(progress, "train", "linflow analyze") as bar:
         text, run = _linflow.analyze(rc, bool(simulate), "" if out is None else os.fspath(out), bar)
     return Analysis(json.loads(text), Result(run) if run is not None else None)
 

@@ -217,9 +217,39 @@ std::vector<Eigen::MatrixXd> weights(const Run& run) {
   return out;
 }
 
+// {"problem.target": M, "problem.x": X, "problem.y": Y, "init.end_to_end": M, "init.weights": [W1, …, WN]} as the
+// engine's ConfigMatrices; the package has made every array a C-ordered float64 matrix (linflow._config.as_matrix),
+// which converts to Eigen exactly.
+ConfigMatrices config_matrices(const py::dict& arrays) {
+  ConfigMatrices m;
+  for (const auto& [key, value] : arrays) {
+    const auto name = py::cast<std::string>(key);
+    if (name == "problem.target") {
+      m.target = py::cast<Eigen::MatrixXd>(value);
+    } else if (name == "problem.x") {
+      m.x = py::cast<Eigen::MatrixXd>(value);
+    } else if (name == "problem.y") {
+      m.y = py::cast<Eigen::MatrixXd>(value);
+    } else if (name == "init.end_to_end") {
+      m.init_end_to_end = py::cast<Eigen::MatrixXd>(value);
+    } else if (name == "init.weights") {
+      m.init_weights = py::cast<std::vector<Eigen::MatrixXd>>(value);
+    } else {
+      throw InputError(name + ": does not take an array");
+    }
+  }
+  return m;
+}
+
 RunConfig make_config(const std::string& toml_text, const std::string& base_dir, const std::string& origin,
-                      const std::vector<std::string>& overrides) {
-  return ConfigTemplate::parse(toml_text, base_dir, origin).instantiate(overrides);
+                      const std::vector<std::string>& overrides, const py::dict& arrays) {
+  return ConfigTemplate::parse(toml_text, base_dir, origin).instantiate(overrides, "", config_matrices(arrays));
+}
+
+// load_config (config.hpp) with arrays: paths in the overrides are relative to the current directory, as `--set`'s.
+RunConfig load_config_with(const std::string& path, const std::vector<std::string>& overrides,
+                           const py::dict& arrays) {
+  return ConfigTemplate::load(path).instantiate(overrides, fs::current_path().string(), config_matrices(arrays));
 }
 
 // Runs `configs` on `threads` threads (0: one per hardware thread), each as train_run; the first input error (by
@@ -302,9 +332,12 @@ PYBIND11_MODULE(_linflow, m) {
           [](const RunConfig& c) { return to_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); },
           "The configuration as JSON text.");
   m.def("parse_config", &make_config, py::arg("toml_text"), py::arg("base_dir"), py::arg("origin"),
-        py::arg("overrides"), "Parses TOML text and applies section.key=value overrides (InputError on bad input).");
-  m.def("load_config", &load_config, py::arg("path"), py::arg("overrides"),
-        "Reads a TOML file and applies section.key=value overrides (InputError on bad input).");
+        py::arg("overrides"), py::arg("arrays") = py::dict(),
+        "Parses TOML text, applies section.key=value overrides and takes `arrays` ({key: float64 matrix}, "
+        "init.weights: a list) in place of the files their keys name (InputError on bad input).");
+  m.def("load_config", &load_config_with, py::arg("path"), py::arg("overrides"), py::arg("arrays") = py::dict(),
+        "Reads a TOML file, applies section.key=value overrides and takes `arrays` as parse_config does (InputError "
+        "on bad input).");
 
   py::class_<Run, std::shared_ptr<Run>>(m, "Run", "One finished run held in memory.")
       .def_property_readonly(
