@@ -172,17 +172,25 @@ class Analysis(dict):
         return list((self.get("observed") or {}).get("contradictions", []))
 
     def _repr_markdown_(self) -> str:
-        pred = self.get("prediction", {})
-        lines = [f"**linflow analyze**: {self.get('message', '')}", "",
-                 f"- predicted limit: **{pred.get('limit')}** — {pred.get('reason', '')}",
-                 f"- result: {(pred.get('result') or {}).get('name', '—')} "
-                 f"[{(pred.get('result') or {}).get('tag', '')}]"]
+        pred = self.get("prediction") or {}
+        lines = [f"**linflow analyze**: {self.get('message', '')}", ""]
+        result = pred.get("result")
+        if result:
+            lines += [f"- predicted limit: **{pred.get('limit')}** — {pred.get('reason', '')}",
+                      f"- result: {result.get('name')} [{result.get('tag')}]"]
+        else:
+            # No implemented result applies: say why (the analysis' reason and what each result needs).
+            lines.append(f"- no prediction: {pred.get('reason') or 'no implemented result applies to this start'}")
+            lines += [f"  - not applicable: {why}" for why in self.get("not_applicable") or []]
         bounds = self.get("bounds", {})
         for key in ("kappa", "t_eps_bound", "asymptotic_rate"):
             if bounds.get(key) is not None:
                 lines.append(f"- {key}: {_markdown_number(bounds[key])}")
         observed = self.get("observed")
-        if observed:
+        if observed and not observed.get("comparisons"):
+            lines += ["", f"observed: {observed.get('message', '')}", "",
+                      "nothing predicted to set beside the observation"]
+        elif observed:
             lines += ["", f"observed: {observed.get('message', '')}", "",
                       "| quantity | relation | predicted | observed | ratio | note |", "|---|---|---|---|---|---|"]
             for c in observed.get("comparisons", []):

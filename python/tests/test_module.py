@@ -85,6 +85,19 @@ def test_analyze_is_the_cli_analysis(tmp_path, cli_path):
     assert plain.run is None and "observed" not in plain and plain["prediction"] == analysis["prediction"]
 
 
+def test_the_notebook_view_of_an_analysis_without_a_prediction_says_why():
+    # A Gaussian start of a network without a width-one layer: no implemented result applies, so the view gives the
+    # analysis' reason and what each result needs, not an empty citation; simulated, it says there is nothing to
+    # compare rather than an empty table over "no contradictions".
+    analysis = linflow.analyze(None, simulate=True, init__kind="gaussian", network__widths=[6, 4, 3, 4, 5])
+    assert analysis["prediction"]["limit"] == "unknown" and analysis["prediction"]["result"] is None
+    md = analysis._repr_markdown_()
+    assert f"- no prediction: {analysis['prediction']['reason']}" in md
+    assert analysis["not_applicable"] and all(f"not applicable: {why}" in md for why in analysis["not_applicable"])
+    assert "— []" not in md and "result:" not in md and "| quantity |" not in md
+    assert "nothing predicted to set beside the observation" in md and "no contradictions" not in md
+
+
 def test_analyze_writes_what_the_cli_writes(tmp_path, cli_path):
     config = data("analyze_small.toml")
     cli("analyze", "-q", "-c", config, "-o", str(tmp_path / "cli"))
