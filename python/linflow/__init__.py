@@ -71,13 +71,33 @@ class Result:
 
     def __init__(self, run: "_linflow.Run") -> None:
         self._run = run
-        self.summary: Dict[str, Any] = json.loads(run.summary_json)
-        table = run.trajectory
-        names = run.columns.split(",")
-        self.trajectory: Dict[str, np.ndarray] = (
-            {name: np.ascontiguousarray(table[:, i]) for i, name in enumerate(names)} if table.shape[0] else {})
-        self.weights: List[np.ndarray] = list(run.weights)
-        self.end_to_end: np.ndarray = run.end_to_end
+        self.summary: Dict[str, Any] = run.summary
+        self._trajectory: Optional[Dict[str, np.ndarray]] = None
+        self._weights: Optional[List[np.ndarray]] = None
+        self._end_to_end: Optional[np.ndarray] = None
+
+    # The arrays are made from the run held in memory when first read (a loop that reads only the summary does not
+    # pay for them); each is made once.
+    @property
+    def trajectory(self) -> Dict[str, np.ndarray]:
+        if self._trajectory is None:
+            table = self._run.trajectory
+            names = self._run.columns.split(",")
+            self._trajectory = (
+                {name: np.ascontiguousarray(table[:, i]) for i, name in enumerate(names)} if table.shape[0] else {})
+        return self._trajectory
+
+    @property
+    def weights(self) -> List[np.ndarray]:
+        if self._weights is None:
+            self._weights = list(self._run.weights)
+        return self._weights
+
+    @property
+    def end_to_end(self) -> np.ndarray:
+        if self._end_to_end is None:
+            self._end_to_end = self._run.end_to_end
+        return self._end_to_end
 
     @property
     def status(self) -> str:
@@ -217,8 +237,8 @@ def analyze(config: ConfigLike = None, simulate: bool = False, *, out: Optional[
     """
     rc = run_config(config, overrides, **kwargs)
     with progress_bar(progress, "train", "linflow analyze") as bar:
-        text, run = _linflow.analyze(rc, bool(simulate), "" if out is None else os.fspath(out), bar)
-    return Analysis(json.loads(text), Result(run) if run is not None else None)
+        data, run = _linflow.analyze(rc, bool(simulate), "" if out is None else os.fspath(out), bar)
+    return Analysis(data, Result(run) if run is not None else None)
 
 
 def _runs_table(lines: List[dict]) -> Any:

@@ -38,6 +38,8 @@ ConfigLike = Union["Config", Mapping[str, Any], str, "os.PathLike[str]"]
 
 def as_matrix(value: Any, key: str) -> np.ndarray:
     """`value` as a C-ordered float64 matrix, converted only when lossless; InputError naming `key` otherwise."""
+    if type(value) is np.ndarray and value.dtype == np.float64 and value.ndim == 2 and value.flags.c_contiguous:
+        return value  # already what the engine takes (the common case: nothing to check or convert)
     a = np.asarray(value)
     if a.dtype == object or a.dtype.kind not in "fiub":
         raise InputError(f"{key}: expected a real numeric array, got dtype {a.dtype}")
@@ -188,6 +190,8 @@ class Config:
 def run_config(config: ConfigLike, overrides: Optional[Mapping[str, Any]] = None,
                **kwargs: Any) -> "_linflow.RunConfig":
     """The validated C++ configuration (`_linflow.RunConfig`) of a ConfigLike with overrides."""
+    if isinstance(config, Config) and not overrides and not kwargs:
+        return make_run_config(config)
     return make_run_config(Config(config, overrides, **kwargs))
 
 
@@ -197,38 +201,50 @@ def _weights(value: Any) -> list:
     return [as_matrix(w, f"{WEIGHTS_KEY}[{j - 1}] (W{j})") for j, w in enumerate(value, start=1)]
 
 
-def _take_array(key: str, value: Any, arrays: dict) -> bool:
-    """True when `key`'s value goes to the engine in memory (then put into `arrays`), not into the TOML text."""
+def _matrix_value(key: str, value: Any) -> Optional[Any]:
+    """What the engine gets in memory for `key` (an array at a matrix key, the list at init.weights), else None."""
     if key in MATRIX_KEYS and _is_array_like_matrix(value):
-        arrays[key] = as_matrix(value, key)
-        return True
+        return as_matrix(value, key)
     if key == WEIGHTS_KEY:
-        arrays[key] = _weights(value)
-        return True
-    return False
+        return _weights(value)
+    return None
+
+
+#: The keys whose value may go to the engine in memory, as (section, name).
+_ARRAY_KEYS = tuple(tuple(k.split(".")) for k in MATRIX_KEYS + (WEIGHTS_KEY,))
 
 
 def make_run_config(config: Config) -> "_linflow.RunConfig":
-    """Parses `config` into a validated `_linflow.RunConfig`, its arrays passed in memory."""
+    """Parses `config` into a validated `_linflow.RunConfig`, its arrays passed in memory. A dict goes to the C++
+    parser as data (`_linflow.config_from_dict`, no TOML text); a path is read as the CLI reads it."""
     arrays: dict = {}
     overrides: dict = {}
     for k, v in config.overrides.items():
-        if not _take_array(k, v, arrays):
+        matrix = _matrix_value(k, v)
+        if matrix is None:
             overrides[k] = v
-    table: dict = {}
-    if config.table is not None:
-        for section, body in config.table.items():
-            if not _is_mapping(body):
-                table[section] = body
+        else:
+            arrays[k] = matrix
+    table = config.table
+    if table:
+        for section, name in _ARRAY_KEYS:
+            body = table.get(section)
+            if not _is_mapping(body) or name not in body:
                 continue
-            table[section] = {k: v for k, v in body.items() if not _take_array(f"{section}.{k}", v, arrays)}
+            key = f"{section}.{name}"
+            matrix = _matrix_value(key, body[name])
+            if matrix is not None:
+                if table is config.table:
+                    table = dict(table)  # the arrays leave a copy: the Config stays as given
+                table[section] = {k: v for k, v in body.items() if k != name}
+                arrays[key] = matrix
     kind_given = "init.kind" in config.overrides or "kind" in ((config.table or {}).get("init") or {})
     if WEIGHTS_KEY in arrays and not kind_given:
         overrides["init.kind"] = "files"
     strings = [f"{k}={toml_value(v, k)}" for k, v in overrides.items()]
     if config.path is not None:
         return _linflow.load_config(config.path, strings, arrays)
-    return _linflow.parse_config(toml_text(table), os.getcwd(), "config", strings, arrays)
+    return _linflow.config_from_dict(table, os.getcwd(), "config", strings, arrays)
 
 
 def iter_configs(configs: Sequence[ConfigLike]) -> Iterator[Config]:

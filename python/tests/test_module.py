@@ -493,3 +493,32 @@ def test_in_memory_arrays_are_checked_as_files_are():
     with pytest.raises(linflow.InputError) as e:
         linflow.train(SMALL, init__kind="balanced", init__end_to_end=np.full((3, 3), np.inf))
     assert str(e.value) == "init.end_to_end (array): contains NaN or Inf"
+
+
+def test_a_dict_reaches_the_parser_as_data_with_the_toml_texts_meaning(tmp_path):
+    # A dict configuration goes to the C++ parser as data (no TOML text): every kind of value means what the same
+    # dict written as TOML means, and bad values get the messages the TOML path gives.
+    import pathlib
+    from linflow import _linflow
+    from linflow._config import toml_text
+    table = {"problem": {"singular_values": np.array([2.0, 1.0]), "seed": np.int64(3), "target": "t.npy"},
+             "network": {"widths": (np.int32(3), 2, 1, 3)},
+             "init": {"kind": np.str_("balanced_rank1"), "sigma0": np.float32(0.125), "u0": [1, 0.5, 2],
+                      "dir": pathlib.Path("w")},
+             "solver": {"eps": 1e-10, "t_max": 50, "stop_at_eps": np.bool_(True), "max_steps": 10**6},
+             "output": {"trajectory": False}}
+    as_data = _linflow.config_from_dict(table, str(tmp_path), "config", [])
+    as_text = _linflow.parse_config(toml_text(table), str(tmp_path), "config", [])
+    assert as_data.to_json() == as_text.to_json()
+    for bad, message in [({"solver": {"eps": None}}, "solver.eps: cannot write a NoneType into a configuration"),
+                         ({"solver": {"max_steps": 2**70}}, "solver.max_steps: 1180591620717411303424 is out of range"),
+                         ({"solver": {"t_max": float("inf")}}, None), ({"solver": {"eps": float("nan")}}, None),
+                         ({"solver": {"eps": "x"}}, None), ({"solvr": {}}, None), ({"network": 3}, None)]:
+        with pytest.raises(linflow.InputError) as from_data:
+            _linflow.config_from_dict(bad, str(tmp_path), "config", [])
+        if message is not None:
+            assert str(from_data.value) == message
+        else:
+            with pytest.raises(linflow.InputError) as from_text:
+                _linflow.parse_config(toml_text(bad), str(tmp_path), "config", [])
+            assert str(from_data.value) == str(from_text.value)

@@ -290,6 +290,13 @@ ConfigTemplate ConfigTemplate::parse(const std::string& toml_text, const std::st
   return {std::move(table), base_dir, origin};
 }
 
+ConfigTemplate config_from_json(const nlohmann::json& sections, const std::string& base_dir,
+                                const std::string& origin) {
+  if (!sections.is_object()) throw InputError(origin + ": expected a JSON object");
+  auto table = std::make_shared<detail::ConfigTable>(detail::ConfigTable{toml_table(sections, origin, "")});
+  return {std::move(table), base_dir, origin};
+}
+
 ConfigTemplate ConfigTemplate::load(const std::string& path) {
   if (path == "-") {
     std::ostringstream text;
