@@ -344,8 +344,7 @@ RunConfig config_from_dict(const py::dict& sections, const std::string& base_dir
 }
 
 // load_config (config.hpp) with arrays: paths in the overrides are relative to the current directory, as `--set`'s.
-RunConfig load_config_with(const std::string& path, const std::vector<std::string>& overrides,
-                           const py::dict& arrays) {
+RunConfig load_config_with(const std::string& path, const std::vector<std::string>& overrides, const py::dict& arrays) {
   return ConfigTemplate::load(path).instantiate(overrides, fs::current_path().string(), config_matrices(arrays));
 }
 
@@ -441,9 +440,6 @@ PYBIND11_MODULE(_linflow, m) {
         "on bad input).");
 
   py::class_<Run, std::shared_ptr<Run>>(m, "Run", "One finished run held in memory.")
-      .def_property_readonly(
-          "summary_json",
-          [](const Run& r) { return r.summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); })
       .def_property_readonly(
           "summary", [](const Run& r) { return python_of(r.summary); }, "summary.json's content as a dict.")
       .def_property_readonly("columns", [](const Run& r) { return trajectory_header(r.modes); })

@@ -169,9 +169,9 @@ Eigen::VectorXd initialize(const Shape& shape, const InitOptions& o) {
       }
       for (int j = 1; j <= N; ++j) {
         // In memory, the name a message gives is the array's place in the list, as the file's path is otherwise.
-        const std::string name =
-            in_memory ? "init.weights[" + std::to_string(j - 1) + "] (W" + std::to_string(j) + ", array)"
-                      : (std::filesystem::path(o.dir) / weights_file_name(j)).string();
+        const std::string name = in_memory
+                                     ? "init.weights[" + std::to_string(j - 1) + "] (W" + std::to_string(j) + ", array)"
+                                     : (std::filesystem::path(o.dir) / weights_file_name(j)).string();
         const Eigen::MatrixXd W = in_memory ? o.weights[static_cast<size_t>(j - 1)] : read_npy(name);
         if (W.rows() != shape.width(j) || W.cols() != shape.width(j - 1)) {
           std::ostringstream os;
