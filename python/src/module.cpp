@@ -240,6 +240,7 @@ nlohmann::json json_of(const py::handle& v, const std::string& key) {
   if (PyBool_Check(o) || py::isinstance(v, np.bool_)) return PyObject_IsTrue(o) == 1;
   if (PyLong_Check(o) || py::isinstance(v, np.integer)) {
     const py::int_ i = py::reinterpret_steal<py::int_>(PyNumber_Index(o));
+    if (!i) throw py::error_already_set();
     int overflow = 0;
     const long long value = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
     if (overflow != 0) throw InputError(key + ": " + py::str(py::handle(i)).cast<std::string>() + " is out of range");
