@@ -240,7 +240,12 @@ def make_run_config(config: Config) -> "_linflow.RunConfig":
                 arrays[key] = matrix
     kind_given = "init.kind" in config.overrides or "kind" in ((config.table or {}).get("init") or {})
     if WEIGHTS_KEY in arrays and not kind_given:
-        overrides["init.kind"] = "files"
+        if config.path is None and _is_mapping(table.get("init", {})):
+            # Into the table: an override is a TOML snippet for the C++ parser to parse.
+            table = dict(table)
+            table["init"] = {**table.get("init", {}), "kind": "files"}
+        else:
+            overrides["init.kind"] = "files"
     strings = [f"{k}={toml_value(v, k)}" for k, v in overrides.items()]
     if config.path is not None:
         return _linflow.load_config(config.path, strings, arrays)
