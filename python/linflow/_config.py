@@ -1,7 +1,9 @@
 """Configurations from Python: a dict with the TOML file's sections and keys, a path, or a `Config`, plus overrides.
 
-A dict is written out as TOML text and parsed by the same C++ parser as a file, and overrides become the
-`--set section.key=value` strings of the CLI, so validation and error messages are the CLI's. numpy arrays given
+A dict goes to the C++ parser as data (`_linflow.config_from_dict` converts its values as `toml_value` writes them
+into TOML, with the same messages; sweeps still take TOML text from `toml_text`) and is checked by the same code as a
+file, and overrides become the `--set section.key=value` strings of the CLI, so validation and error messages are
+the CLI's. numpy arrays given
 where the configuration takes a file (`problem.target`, `problem.x`, `problem.y`, `init.end_to_end`) and
 `init.weights = [W1, ..., WN]` are handed to the engine in memory (no temporary files): it checks them as it checks
 files, with messages naming the key followed by "(array)", and the echoed configuration in `summary["config"]`
