@@ -2,9 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <limits>
 
 #include "linflow/config.hpp"
 #include "linflow/error.hpp"
+#include "linflow/init.hpp"
+#include "linflow/io.hpp"
 #include "linflow/json.hpp"
 
 namespace linflow {
@@ -211,6 +214,63 @@ TEST(Config, SamplesAsRowsAreReadAndATransposedShapeNamesTheSetting) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("set problem.layout = \"columns\""), std::string::npos) << e.what();
   }
+}
+
+TEST(Config, InMemoryMatricesAreReadAsTheirFilesAre) {
+  const std::string data = LINFLOW_TEST_DATA;
+  const ConfigTemplate t = ConfigTemplate::parse("[network]\nwidths = [4, 2, 1, 3]\n", ".");
+  const RunConfig from_files =
+      t.instantiate({"problem.x=" + data + "/x_4x12.npy", "problem.y=" + data + "/y_3x12.npy"});
+  ConfigMatrices m;
+  m.x = read_npy(data + "/x_4x12.npy");
+  m.y = read_npy(data + "/y_3x12.npy");
+  // A key given in memory wins over the file the text names for it.
+  const RunConfig in_memory = t.instantiate({"problem.x=elsewhere.npy"}, "", m);
+  EXPECT_EQ(in_memory.problem.x, kArrayLabel);
+  EXPECT_EQ(to_json(in_memory)["problem"]["y"], kArrayLabel);
+  const Problem expected = make_problem(from_files);
+  const Problem p = make_problem(in_memory);
+  EXPECT_EQ(p.sigma(), expected.sigma());
+  EXPECT_EQ(p.cross(), expected.cross());
+  EXPECT_EQ(p.q(), expected.q());
+  // Checked as files are, the message naming the key.
+  m.x->coeffRef(1, 2) = std::numeric_limits<double>::quiet_NaN();
+  try {
+    make_problem(t.instantiate({}, "", m));
+    ADD_FAILURE() << "NaN in an in-memory X";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "problem.x (array): contains NaN or Inf");
+  }
+  ConfigMatrices target;
+  target.target = Eigen::MatrixXd::Ones(3, 4);
+  target.x = Eigen::MatrixXd::Ones(4, 12);
+  EXPECT_THROW(t.instantiate({}, "", target), InputError);  // target excludes x/y, as for files
+  // The initial layers: one per layer, each of its layer's shape.
+  ConfigMatrices weights;
+  weights.init_weights = {Eigen::MatrixXd::Ones(2, 4), Eigen::MatrixXd::Ones(1, 2), Eigen::MatrixXd::Ones(3, 1)};
+  const RunConfig w = t.instantiate({"init.kind=files"}, "", weights);
+  const Eigen::VectorXd theta = initialize(Shape(w.widths), w.init);
+  EXPECT_EQ(theta, Eigen::VectorXd::Ones(theta.size()));
+  weights.init_weights.pop_back();
+  try {
+    const RunConfig short_list = t.instantiate({"init.kind=files"}, "", weights);
+    initialize(Shape(short_list.widths), short_list.init);
+    ADD_FAILURE() << "two layers for a network of three";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "init.weights: 2 matrices, but network.widths has 3 layers");
+  }
+}
+
+TEST(Config, AJsonObjectOfSectionsIsReadAsTheSameToml) {
+  const nlohmann::json sections = {{"network", {{"widths", {4, 2, 1, 3}}}},
+                                   {"solver", {{"eps", 1e-8}, {"max_steps", 1000}}},
+                                   {"problem", {{"target", "t.npy"}}}};
+  const RunConfig a = config_from_json(sections, "/base").instantiate();
+  const RunConfig b = parse_config(
+      "[network]\nwidths = [4, 2, 1, 3]\n[solver]\neps = 1e-8\nmax_steps = 1000\n[problem]\ntarget = \"t.npy\"\n",
+      "/base");
+  EXPECT_EQ(to_json(a), to_json(b));
+  EXPECT_THROW(config_from_json(nlohmann::json::array(), "."), InputError);
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 // Run configuration: the TOML file of `linflow train`, its `--set section.key=value` overrides, and its JSON echo
 // in summary.json. Every key has a default; README.md documents them all. Unknown sections or keys are rejected
 // with a "did you mean" suggestion.
+#include <Eigen/Dense>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,10 @@ struct ProblemOptions {
   std::vector<int> dims;
   std::vector<double> singular_values{3.0, 2.0, 1.0};
   unsigned long long seed = 0;
+  /// The target, X or Y given in memory instead of a file (ConfigMatrices): used as the file's content would be,
+  /// while `target`, `x` or `y` holds kArrayLabel for messages and the echoed configuration. Immutable and shared:
+  /// copies of a configuration (a batch's runs) do not copy the data.
+  std::shared_ptr<const Eigen::MatrixXd> target_matrix, x_matrix, y_matrix;
 };
 
 struct OutputOptions {
@@ -45,6 +51,21 @@ struct OutputOptions {
   bool save_weights = true;  ///< write weights/W1.npy … WN.npy
   bool trajectory = true;    ///< write trajectory.csv
   bool hessian = false;      ///< analyze: the Hessian at the start (and the end, simulated) in analysis.json
+};
+
+/// What a key given as an in-memory matrix (ConfigMatrices) holds in place of its path: "(array)", so that messages
+/// read "problem.target (array): contains NaN or Inf" and summary.json's configuration cannot be mistaken for a file.
+inline constexpr const char* kArrayLabel = "(array)";
+
+/// Matrices given in memory where the configuration takes a file: what a program that holds its data in memory (the
+/// Python module's numpy arrays) passes instead of writing temporary files. Each one set replaces its key, whatever
+/// the file or the overrides say: `target`, `x`, `y` and `init_end_to_end` stand for problem.target, problem.x,
+/// problem.y and init.end_to_end; `init_weights` = [W1, …, WN] for init.dir's W1.npy … WN.npy (init.kind = "files"
+/// reads them). Each is checked as its file would be (finite values, shapes, problem.layout), with messages that name
+/// the key followed by "(array)"; the run is the one the same matrices read from files give, bit for bit.
+struct ConfigMatrices {
+  std::optional<Eigen::MatrixXd> target, x, y, init_end_to_end;
+  std::vector<Eigen::MatrixXd> init_weights;
 };
 
 struct RunConfig {
@@ -81,7 +102,9 @@ class ConfigTemplate {
   /// string) applied. A relative path given by an override (problem.target, x, y, init.end_to_end, init.dir) is
   /// taken relative to `overrides_dir`, or to `base_dir()` when that is empty (a sweep's axes, which belong to the
   /// sweep file). Throws InputError naming the origin and the key.
-  RunConfig instantiate(const std::vector<std::string>& overrides = {}, const std::string& overrides_dir = "") const;
+  /// `matrices` replace the keys they stand for (see ConfigMatrices).
+  RunConfig instantiate(const std::vector<std::string>& overrides = {}, const std::string& overrides_dir = "",
+                        const ConfigMatrices& matrices = {}) const;
 
   const std::string& base_dir() const { return base_dir_; }
   const std::string& origin() const { return origin_; }

@@ -50,6 +50,9 @@ struct InitOptions {
   double delta = 1e-2;
   /// files: directory holding W1.npy … WN.npy.
   std::string dir;
+  /// files: the layers [W1, …, WN] in memory instead of `dir`'s files (ConfigMatrices::init_weights); one per layer,
+  /// W_j of shape d_j × d_{j−1}, finite. Messages name them "init.weights[j-1] (Wj, array)".
+  std::vector<Eigen::MatrixXd> weights;
 
   bool is_valid(std::string* why) const;
 };

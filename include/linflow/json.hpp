@@ -14,6 +14,14 @@ namespace linflow {
 /// back (the "config" member of a summary.json or analysis.json), so it repeats the run exactly.
 nlohmann::json to_json(const RunConfig& config);
 
+/// A configuration given as a JSON object of sections ({"solver": {"rtol": 1e-8}, …}): what ConfigTemplate::load
+/// reads from a JSON file, already parsed, for a program that holds its configuration as data (the Python module's
+/// dicts); paths inside are taken relative to `base_dir`. Keys and values are checked by `instantiate`, with the
+/// messages a TOML file gets; nulls are left out, as in a summary.json's "config". InputError when `sections` is
+/// not an object.
+ConfigTemplate config_from_json(const nlohmann::json& sections, const std::string& base_dir,
+                                const std::string& origin = "config");
+
 /// The summary fields of a run as JSON (status, message, t_final, loss, excess_loss, t_eps, stats, …).
 nlohmann::json to_json(const Summary& summary);
 

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from . import _linflow
-from ._config import Config, ConfigLike, as_matrix, normalize_overrides, resolved, toml_text, toml_value
+from ._config import Config, ConfigLike, as_matrix, normalize_overrides, run_config, toml_text, toml_value
 from ._linflow import InputError
 from ._progress import progress_bar
 
@@ -71,13 +71,33 @@ class Result:
 
     def __init__(self, run: "_linflow.Run") -> None:
         self._run = run
-        self.summary: Dict[str, Any] = json.loads(run.summary_json)
-        table = run.trajectory
-        names = run.columns.split(",")
-        self.trajectory: Dict[str, np.ndarray] = (
-            {name: np.ascontiguousarray(table[:, i]) for i, name in enumerate(names)} if table.shape[0] else {})
-        self.weights: List[np.ndarray] = list(run.weights)
-        self.end_to_end: np.ndarray = run.end_to_end
+        self.summary: Dict[str, Any] = run.summary
+        self._trajectory: Optional[Dict[str, np.ndarray]] = None
+        self._weights: Optional[List[np.ndarray]] = None
+        self._end_to_end: Optional[np.ndarray] = None
+
+    # The arrays are made from the run held in memory when first read (a loop that reads only the summary does not
+    # pay for them); each is made once.
+    @property
+    def trajectory(self) -> Dict[str, np.ndarray]:
+        if self._trajectory is None:
+            table = self._run.trajectory
+            names = self._run.columns.split(",")
+            self._trajectory = (
+                {name: np.ascontiguousarray(table[:, i]) for i, name in enumerate(names)} if table.shape[0] else {})
+        return self._trajectory
+
+    @property
+    def weights(self) -> List[np.ndarray]:
+        if self._weights is None:
+            self._weights = list(self._run.weights)
+        return self._weights
+
+    @property
+    def end_to_end(self) -> np.ndarray:
+        if self._end_to_end is None:
+            self._end_to_end = self._run.end_to_end
+        return self._end_to_end
 
     @property
     def status(self) -> str:
@@ -132,7 +152,8 @@ def train(config: ConfigLike = None, *, overrides: Optional[Mapping[str, Any]] =
     Raises:
         InputError: bad configuration, files, arrays or shapes (the CLI's one-line message).
     """
-    with resolved(config, overrides, **kwargs) as rc, progress_bar(progress, "train", "linflow train") as bar:
+    rc = run_config(config, overrides, **kwargs)
+    with progress_bar(progress, "train", "linflow train") as bar:
         result = Result(_linflow.train(rc, bar))
     if out is not None:
         result.save(out)
@@ -147,15 +168,7 @@ def train_many(configs: Sequence[ConfigLike], *, threads: int = 0, overrides: Op
     section__key keywords apply to every configuration. The first bad configuration (in order) raises InputError;
     every configuration is checked before any run starts.
     """
-    holders = [resolved(c, overrides, **kwargs) for c in configs]
-    entered = []
-    try:
-        for h in holders:
-            entered.append(h.__enter__())
-        runs = _linflow.train_many(entered, threads)
-    finally:
-        for h in holders[:len(entered)]:
-            h.__exit__(None, None, None)
+    runs = _linflow.train_many([run_config(c, overrides, **kwargs) for c in configs], threads)
     return [Result(r) for r in runs]
 
 
@@ -179,17 +192,25 @@ class Analysis(dict):
         return list((self.get("observed") or {}).get("contradictions", []))
 
     def _repr_markdown_(self) -> str:
-        pred = self.get("prediction", {})
-        lines = [f"**linflow analyze**: {self.get('message', '')}", "",
-                 f"- predicted limit: **{pred.get('limit')}** — {pred.get('reason', '')}",
-                 f"- result: {(pred.get('result') or {}).get('name', '—')} "
-                 f"[{(pred.get('result') or {}).get('tag', '')}]"]
+        pred = self.get("prediction") or {}
+        lines = [f"**linflow analyze**: {self.get('message', '')}", ""]
+        result = pred.get("result")
+        if result:
+            lines += [f"- predicted limit: **{pred.get('limit')}** — {pred.get('reason', '')}",
+                      f"- result: {result.get('name')} [{result.get('tag')}]"]
+        else:
+            # No implemented result applies: say why (the analysis' reason and what each result needs).
+            lines.append(f"- no prediction: {pred.get('reason') or 'no implemented result applies to this start'}")
+            lines += [f"  - not applicable: {why}" for why in self.get("not_applicable") or []]
         bounds = self.get("bounds", {})
         for key in ("kappa", "t_eps_bound", "asymptotic_rate"):
             if bounds.get(key) is not None:
                 lines.append(f"- {key}: {_markdown_number(bounds[key])}")
         observed = self.get("observed")
-        if observed:
+        if observed and not observed.get("comparisons"):
+            lines += ["", f"observed: {observed.get('message', '')}", "",
+                      "nothing predicted to set beside the observation"]
+        elif observed:
             lines += ["", f"observed: {observed.get('message', '')}", "",
                       "| quantity | relation | predicted | observed | ratio | note |", "|---|---|---|---|---|---|"]
             for c in observed.get("comparisons", []):
@@ -214,9 +235,10 @@ def analyze(config: ConfigLike = None, simulate: bool = False, *, out: Optional[
     run). With `out`, analysis.json (and, simulated, the run's files) are written there by the CLI's code path.
     Overrides as in `train`. Raises InputError on bad input.
     """
-    with resolved(config, overrides, **kwargs) as rc, progress_bar(progress, "train", "linflow analyze") as bar:
-        text, run = _linflow.analyze(rc, bool(simulate), "" if out is None else os.fspath(out), bar)
-    return Analysis(json.loads(text), Result(run) if run is not None else None)
+    rc = run_config(config, overrides, **kwargs)
+    with progress_bar(progress, "train", "linflow analyze") as bar:
+        data, run = _linflow.analyze(rc, bool(simulate), "" if out is None else os.fspath(out), bar)
+    return Analysis(data, Result(run) if run is not None else None)
 
 
 def _runs_table(lines: List[dict]) -> Any:

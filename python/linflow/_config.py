@@ -1,11 +1,13 @@
 """Configurations from Python: a dict with the TOML file's sections and keys, a path, or a `Config`, plus overrides.
 
-A dict is written out as TOML text and parsed by the same C++ parser as a file, and overrides become the
-`--set section.key=value` strings of the CLI, so validation and error messages are the CLI's. numpy arrays given
+A dict goes to the C++ parser as data (`_linflow.config_from_dict` converts its values as `toml_value` writes them
+into TOML, with the same messages; sweeps still take TOML text from `toml_text`) and is checked by the same code as a
+file, and overrides become the `--set section.key=value` strings of the CLI, so validation and error messages are
+the CLI's. numpy arrays given
 where the configuration takes a file (`problem.target`, `problem.x`, `problem.y`, `init.end_to_end`) and
-`init.weights = [W1, ..., WN]` are written to temporary `.npy` files for the duration of the call (the engine
-reads matrices from files); the echoed configuration in `summary["config"]` names those files, which are gone
-after the call.
+`init.weights = [W1, ..., WN]` are handed to the engine in memory (no temporary files): it checks them as it checks
+files, with messages naming the key followed by "(array)", and the echoed configuration in `summary["config"]`
+says "(array)" where a file's path would be.
 """
 from __future__ import annotations
 
@@ -14,8 +16,6 @@ import json
 import math
 import os
 import re
-import shutil
-import tempfile
 from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -25,7 +25,7 @@ from ._linflow import InputError
 
 #: Keys whose value is a matrix file; a numpy array (or nested list of numbers) may stand there.
 MATRIX_KEYS = ("problem.target", "problem.x", "problem.y", "init.end_to_end")
-#: The key that takes the initial layers as arrays (written to a directory, with init.kind = "files").
+#: The key that takes the initial layers as arrays (read as init.kind = "files" reads init.dir's files).
 WEIGHTS_KEY = "init.weights"
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -40,6 +40,8 @@ ConfigLike = Union["Config", Mapping[str, Any], str, "os.PathLike[str]"]
 
 def as_matrix(value: Any, key: str) -> np.ndarray:
     """`value` as a C-ordered float64 matrix, converted only when lossless; InputError naming `key` otherwise."""
+    if type(value) is np.ndarray and value.dtype == np.float64 and value.ndim == 2 and value.flags.c_contiguous:
+        return value  # already what the engine takes (the common case: nothing to check or convert)
     a = np.asarray(value)
     if a.dtype == object or a.dtype.kind not in "fiub":
         raise InputError(f"{key}: expected a real numeric array, got dtype {a.dtype}")
@@ -180,137 +182,76 @@ class Config:
 
     def effective(self) -> dict:
         """Every key with its value after defaults and overrides (summary.json's "config"), validated."""
-        with resolved(self) as rc:
-            return json.loads(rc.to_json())
+        return json.loads(make_run_config(self).to_json())
 
     def __repr__(self) -> str:
         src = repr(self.path) if self.path is not None else repr(self.table)
         return f"linflow.Config({src}, overrides={self.overrides!r})"
 
 
-def _scratch_root() -> Optional[str]:
-    """Where arrays are written: /dev/shm (memory) when writable, since creating and removing a folder there costs
-    tens of µs where a disk's file system can take milliseconds; else the default temporary directory."""
-    shm = "/dev/shm"
-    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+def run_config(config: ConfigLike, overrides: Optional[Mapping[str, Any]] = None,
+               **kwargs: Any) -> "_linflow.RunConfig":
+    """The validated C++ configuration (`_linflow.RunConfig`) of a ConfigLike with overrides."""
+    if isinstance(config, Config) and not overrides and not kwargs:
+        return make_run_config(config)
+    return make_run_config(Config(config, overrides, **kwargs))
 
 
-class _Inputs:
-    """Temporary directory for arrays passed where the configuration takes files."""
-
-    def __init__(self) -> None:
-        self.dir: Optional[str] = None
-
-    def path(self, name: str) -> str:
-        if self.dir is None:
-            self.dir = tempfile.mkdtemp(prefix="linflow-inputs-", dir=_scratch_root())
-        return os.path.join(self.dir, name)
-
-    def matrix(self, key: str, value: Any) -> str:
-        path = self.path(key.replace(".", "_") + ".npy")
-        np.save(path, as_matrix(value, key))
-        return path
-
-    def weights(self, value: Any) -> str:
-        if not isinstance(value, (list, tuple)) or not value:
-            raise InputError(f"{WEIGHTS_KEY}: expected a list of matrices [W1, ..., WN]")
-        d = self.path("weights")
-        os.makedirs(d, exist_ok=True)
-        for j, w in enumerate(value, start=1):
-            np.save(os.path.join(d, f"W{j}.npy"), as_matrix(w, f"{WEIGHTS_KEY}[{j - 1}] (W{j})"))
-        return d
-
-    def describe(self, message: str) -> str:
-        """`message` with the temporary files named as the arrays they hold ("problem.target (array)",
-        "init.weights[1] (W2, array)")."""
-        if self.dir is None or self.dir not in message:
-            return message
-        weights = re.escape(os.path.join(self.dir, "weights")) + r"/W(\d+)\.npy"
-        message = re.sub(weights, lambda m: f"{WEIGHTS_KEY}[{int(m.group(1)) - 1}] (W{m.group(1)}, array)", message)
-        for key in MATRIX_KEYS:
-            path = os.path.join(self.dir, key.replace(".", "_") + ".npy")
-            message = message.replace(f"{key} {path}", f"{key} (array)").replace(path, f"{key} (array)")
-        return message.replace(os.path.join(self.dir, "weights"), f"{WEIGHTS_KEY} (arrays)")
-
-    def close(self) -> None:
-        if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
+def _weights(value: Any) -> list:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise InputError(f"{WEIGHTS_KEY}: expected a list of matrices [W1, ..., WN]")
+    return [as_matrix(w, f"{WEIGHTS_KEY}[{j - 1}] (W{j})") for j, w in enumerate(value, start=1)]
 
 
-class resolved:
-    """Context manager: the validated C++ configuration (`_linflow.RunConfig`) of a ConfigLike, with its temporary
-    input files alive until exit."""
-
-    def __init__(self, config: ConfigLike, overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
-        self.config = Config(config, overrides, **kwargs)
-        self.inputs = _Inputs()
-
-    def __enter__(self) -> "_linflow.RunConfig":
-        try:
-            return make_run_config(self.config, self.inputs)
-        except InputError as e:
-            message = self.inputs.describe(str(e))
-            self.inputs.close()
-            if message != str(e):
-                raise InputError(message) from None
-            raise
-        except BaseException:
-            self.inputs.close()
-            raise
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        message = self.inputs.describe(str(exc)) if isinstance(exc, InputError) else None
-        self.inputs.close()
-        if message is not None and message != str(exc):
-            raise InputError(message) from None
-
-
-_CONSUMED = object()  # init.weights: turned into init.dir (and init.kind), not a key of its own
-
-
-def _replace_arrays(key: str, value: Any, inputs: _Inputs, kind_given: bool, sets: dict) -> Any:
-    """The value to hand the parser for `key`: arrays at matrix keys become temporary files; init.weights becomes
-    `sets` (init.dir, init.kind) and _CONSUMED."""
+def _matrix_value(key: str, value: Any) -> Optional[Any]:
+    """What the engine gets in memory for `key` (an array at a matrix key, the list at init.weights), else None."""
     if key in MATRIX_KEYS and _is_array_like_matrix(value):
-        return inputs.matrix(key, value)
+        return as_matrix(value, key)
     if key == WEIGHTS_KEY:
-        sets["init.dir"] = inputs.weights(value)
-        if not kind_given:
-            sets["init.kind"] = "files"
-        return _CONSUMED
-    return value
+        return _weights(value)
+    return None
 
 
-def make_run_config(config: Config, inputs: _Inputs) -> "_linflow.RunConfig":
-    """Parses `config` (arrays written through `inputs`) into a validated `_linflow.RunConfig`."""
+#: The keys whose value may go to the engine in memory, as (section, name).
+_ARRAY_KEYS = tuple(tuple(k.split(".")) for k in MATRIX_KEYS + (WEIGHTS_KEY,))
+
+
+def make_run_config(config: Config) -> "_linflow.RunConfig":
+    """Parses `config` into a validated `_linflow.RunConfig`, its arrays passed in memory. A dict goes to the C++
+    parser as data (`_linflow.config_from_dict`, no TOML text); a path is read as the CLI reads it."""
+    arrays: dict = {}
     overrides: dict = {}
-    kind_given = "init.kind" in config.overrides or "kind" in ((config.table or {}).get("init") or {})
     for k, v in config.overrides.items():
-        sets: dict = {}
-        v = _replace_arrays(k, v, inputs, kind_given, sets)
-        if v is not _CONSUMED:
+        matrix = _matrix_value(k, v)
+        if matrix is None:
             overrides[k] = v
-        overrides.update(sets)
+        else:
+            arrays[k] = matrix
+    table = config.table
+    if table:
+        for section, name in _ARRAY_KEYS:
+            body = table.get(section)
+            if not _is_mapping(body) or name not in body:
+                continue
+            key = f"{section}.{name}"
+            matrix = _matrix_value(key, body[name])
+            if matrix is not None:
+                if table is config.table:
+                    table = dict(table)  # the arrays leave a copy: the Config stays as given
+                table[section] = {k: v for k, v in body.items() if k != name}
+                arrays[key] = matrix
+    kind_given = "init.kind" in config.overrides or "kind" in ((config.table or {}).get("init") or {})
+    if WEIGHTS_KEY in arrays and not kind_given:
+        if config.path is None and _is_mapping(table.get("init", {})):
+            # Into the table: an override is a TOML snippet for the C++ parser to parse.
+            table = dict(table)
+            table["init"] = {**table.get("init", {}), "kind": "files"}
+        else:
+            overrides["init.kind"] = "files"
     strings = [f"{k}={toml_value(v, k)}" for k, v in overrides.items()]
     if config.path is not None:
-        return _linflow.load_config(config.path, strings)
-    table: dict = {}
-    extra: dict = {}
-    for section, body in config.table.items():
-        if not _is_mapping(body):
-            table[section] = body
-            continue
-        new: dict = {}
-        for k, v in body.items():
-            v = _replace_arrays(f"{section}.{k}", v, inputs, kind_given, extra)
-            if v is not _CONSUMED:
-                new[k] = v
-        table[section] = new
-    for k, v in extra.items():
-        section, name = _split_key(k)
-        table.setdefault(section, {})[name] = v
-    return _linflow.parse_config(toml_text(table), os.getcwd(), "config", strings)
+        return _linflow.load_config(config.path, strings, arrays)
+    return _linflow.config_from_dict(table, os.getcwd(), "config", strings, arrays)
 
 
 def iter_configs(configs: Sequence[ConfigLike]) -> Iterator[Config]:

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <exception>
@@ -165,13 +166,15 @@ struct Run {
 };
 
 std::shared_ptr<Run> train_run(const RunConfig& config, const ProgressSink& progress) {
-  const RunSetup setup = set_up(config);
+  RunSetup setup = set_up(config);
   const RecordOptions record = record_options(setup);
-  auto run = std::make_shared<Run>(Run{config, setup.problem, setup.shape, {}, setup.theta0, {}, record.modes});
+  // The run takes the set-up's problem and start rather than copies of them: per-call overhead saved.
+  auto run = std::make_shared<Run>(
+      Run{config, std::move(setup.problem), std::move(setup.shape), {}, std::move(setup.theta0), {}, record.modes});
   SampleSink sink;
   if (config.output.trajectory) sink = [&run](const Sample& s) { run->samples.push_back(s); };
-  const Summary summary = train(setup.problem, setup.shape, run->theta, config.solver, record, sink, progress);
-  run->summary = summary_json(config, setup.problem, setup.shape, summary, setup.notes);
+  const Summary summary = train(run->problem, run->shape, run->theta, config.solver, record, sink, progress);
+  run->summary = summary_json(config, run->problem, run->shape, summary, setup.notes);
   return run;
 }
 
@@ -217,9 +220,135 @@ std::vector<Eigen::MatrixXd> weights(const Run& run) {
   return out;
 }
 
+// numpy's scalar types, looked up once (the module lives as long as the interpreter; never freed, so nothing is
+// released after Python has finalized).
+struct NumpyTypes {
+  py::object bool_, integer, floating, ndarray;
+};
+const NumpyTypes& numpy_types() {
+  static const NumpyTypes* types = [] {
+    const py::module_ np = py::module_::import("numpy");
+    return new NumpyTypes{np.attr("bool_"), np.attr("integer"), np.attr("floating"), np.attr("ndarray")};
+  }();
+  return *types;
+}
+
+// A configuration value from Python as JSON, converted as linflow._config.toml_value writes it into TOML (the same
+// values accepted, the same message otherwise): the dict of a configuration reaches the parser without a round trip
+// through TOML text. `key` ("section.key") names the value in messages.
+nlohmann::json json_of(const py::handle& v, const std::string& key) {
+  PyObject* o = v.ptr();
+  const NumpyTypes& np = numpy_types();
+  if (PyBool_Check(o) || py::isinstance(v, np.bool_)) return PyObject_IsTrue(o) == 1;
+  if (PyLong_Check(o) || py::isinstance(v, np.integer)) {
+    const py::int_ i = py::reinterpret_steal<py::int_>(PyNumber_Index(o));
+    if (!i) throw py::error_already_set();
+    int overflow = 0;
+    const long long value = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+    if (overflow != 0) throw InputError(key + ": " + py::str(py::handle(i)).cast<std::string>() + " is out of range");
+    return static_cast<std::int64_t>(value);
+  }
+  if (PyFloat_Check(o) || py::isinstance(v, np.floating)) {
+    const double x = PyFloat_AsDouble(o);
+    if (x == -1.0 && PyErr_Occurred() != nullptr) throw py::error_already_set();
+    return x;
+  }
+  if (PyUnicode_Check(o)) return v.cast<std::string>();
+  if (PyDict_Check(o)) {
+    nlohmann::json object = nlohmann::json::object();
+    for (const auto& [k, item] : py::reinterpret_borrow<py::dict>(v)) {
+      const std::string name = py::str(k).cast<std::string>();
+      object[name] = json_of(item, key.empty() ? name : key + "." + name);
+    }
+    return object;
+  }
+  if (PyList_Check(o) || PyTuple_Check(o)) {
+    nlohmann::json array = nlohmann::json::array();
+    for (const auto& item : v) array.push_back(json_of(item, key));
+    return array;
+  }
+  if (py::isinstance(v, np.ndarray)) return json_of(v.attr("tolist")(), key);
+  if (py::hasattr(v, "__fspath__")) return json_of(v.attr("__fspath__")(), key);
+  if (py::hasattr(v, "keys") && py::hasattr(v, "items")) return json_of(py::dict(v.attr("items")()), key);
+  throw InputError(key + ": cannot write a " + py::str(py::type::handle_of(v).attr("__name__")).cast<std::string>() +
+                   " into a configuration");
+}
+
+// JSON (a run's summary, an analysis) as Python objects, built directly rather than dumped as text for json.loads to
+// parse; invalid UTF-8 in a string (a path) is replaced, as dump's error_handler_t::replace does.
+py::object python_of(const nlohmann::json& j) {
+  using nlohmann::json;
+  switch (j.type()) {
+    case json::value_t::object: {
+      py::dict d;
+      for (const auto& [k, item] : j.items()) d[py::str(k)] = python_of(item);
+      return d;
+    }
+    case json::value_t::array: {
+      py::list l(j.size());
+      size_t i = 0;
+      for (const auto& item : j) l[i++] = python_of(item);
+      return l;
+    }
+    case json::value_t::string: {
+      const auto& text = j.get_ref<const std::string&>();
+      PyObject* str = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "replace");
+      if (str == nullptr) throw py::error_already_set();
+      return py::reinterpret_steal<py::object>(str);
+    }
+    case json::value_t::boolean:
+      return py::bool_(j.get<bool>());
+    case json::value_t::number_integer:
+      return py::int_(j.get<std::int64_t>());
+    case json::value_t::number_unsigned:
+      return py::int_(j.get<std::uint64_t>());
+    case json::value_t::number_float: {
+      const double x = j.get<double>();
+      return std::isfinite(x) ? py::object(py::float_(x)) : py::none();  // as dump writes them: null
+    }
+    default:
+      return py::none();
+  }
+}
+
+// {"problem.target": M, "problem.x": X, "problem.y": Y, "init.end_to_end": M, "init.weights": [W1, …, WN]} as the
+// engine's ConfigMatrices; the package has made every array a C-ordered float64 matrix (linflow._config.as_matrix),
+// which converts to Eigen exactly.
+ConfigMatrices config_matrices(const py::dict& arrays) {
+  ConfigMatrices m;
+  for (const auto& [key, value] : arrays) {
+    const auto name = py::cast<std::string>(key);
+    if (name == "problem.target") {
+      m.target = py::cast<Eigen::MatrixXd>(value);
+    } else if (name == "problem.x") {
+      m.x = py::cast<Eigen::MatrixXd>(value);
+    } else if (name == "problem.y") {
+      m.y = py::cast<Eigen::MatrixXd>(value);
+    } else if (name == "init.end_to_end") {
+      m.init_end_to_end = py::cast<Eigen::MatrixXd>(value);
+    } else if (name == "init.weights") {
+      m.init_weights = py::cast<std::vector<Eigen::MatrixXd>>(value);
+    } else {
+      throw InputError(name + ": does not take an array");
+    }
+  }
+  return m;
+}
+
 RunConfig make_config(const std::string& toml_text, const std::string& base_dir, const std::string& origin,
-                      const std::vector<std::string>& overrides) {
-  return ConfigTemplate::parse(toml_text, base_dir, origin).instantiate(overrides);
+                      const std::vector<std::string>& overrides, const py::dict& arrays) {
+  return ConfigTemplate::parse(toml_text, base_dir, origin).instantiate(overrides, "", config_matrices(arrays));
+}
+
+// A configuration given as a dict of sections: converted to JSON here (json_of) and read as a JSON configuration.
+RunConfig config_from_dict(const py::dict& sections, const std::string& base_dir, const std::string& origin,
+                           const std::vector<std::string>& overrides, const py::dict& arrays) {
+  return config_from_json(json_of(sections, ""), base_dir, origin).instantiate(overrides, "", config_matrices(arrays));
+}
+
+// load_config (config.hpp) with arrays: paths in the overrides are relative to the current directory, as `--set`'s.
+RunConfig load_config_with(const std::string& path, const std::vector<std::string>& overrides, const py::dict& arrays) {
+  return ConfigTemplate::load(path).instantiate(overrides, fs::current_path().string(), config_matrices(arrays));
 }
 
 // Runs `configs` on `threads` threads (0: one per hardware thread), each as train_run; the first input error (by
@@ -302,14 +431,20 @@ PYBIND11_MODULE(_linflow, m) {
           [](const RunConfig& c) { return to_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); },
           "The configuration as JSON text.");
   m.def("parse_config", &make_config, py::arg("toml_text"), py::arg("base_dir"), py::arg("origin"),
-        py::arg("overrides"), "Parses TOML text and applies section.key=value overrides (InputError on bad input).");
-  m.def("load_config", &load_config, py::arg("path"), py::arg("overrides"),
-        "Reads a TOML file and applies section.key=value overrides (InputError on bad input).");
+        py::arg("overrides"), py::arg("arrays") = py::dict(),
+        "Parses TOML text, applies section.key=value overrides and takes `arrays` ({key: float64 matrix}, "
+        "init.weights: a list) in place of the files their keys name (InputError on bad input).");
+  m.def("config_from_dict", &config_from_dict, py::arg("sections"), py::arg("base_dir"), py::arg("origin"),
+        py::arg("overrides"), py::arg("arrays") = py::dict(),
+        "As parse_config, from a dict of sections (values: bool, int, float, str, path, lists, numpy scalars and "
+        "arrays) rather than TOML text.");
+  m.def("load_config", &load_config_with, py::arg("path"), py::arg("overrides"), py::arg("arrays") = py::dict(),
+        "Reads a TOML file, applies section.key=value overrides and takes `arrays` as parse_config does (InputError "
+        "on bad input).");
 
   py::class_<Run, std::shared_ptr<Run>>(m, "Run", "One finished run held in memory.")
       .def_property_readonly(
-          "summary_json",
-          [](const Run& r) { return r.summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); })
+          "summary", [](const Run& r) { return python_of(r.summary); }, "summary.json's content as a dict.")
       .def_property_readonly("columns", [](const Run& r) { return trajectory_header(r.modes); })
       .def_property_readonly("trajectory", &trajectory_array)
       .def_property_readonly("weights", &weights)
@@ -344,10 +479,10 @@ PYBIND11_MODULE(_linflow, m) {
           run = std::make_shared<Run>(Run{config, *result.problem, Shape(config.widths), result.run->json,
                                           result.run->theta, ob.samples, modes});
         }
-        return py::make_tuple(result.json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), run);
+        return py::make_tuple(python_of(result.json), run);
       },
       py::arg("config"), py::arg("simulate"), py::arg("out_dir"), py::arg("progress") = py::none(),
-      "analyze_config: (analysis.json text, the simulated Run or None).");
+      "analyze_config: (analysis.json's content as a dict, the simulated Run or None).");
   m.def(
       "sweep",
       [](const std::string& path, const std::string& toml_text, const std::string& base_dir, const std::string& out_dir,

@@ -85,6 +85,19 @@ def test_analyze_is_the_cli_analysis(tmp_path, cli_path):
     assert plain.run is None and "observed" not in plain and plain["prediction"] == analysis["prediction"]
 
 
+def test_the_notebook_view_of_an_analysis_without_a_prediction_says_why():
+    # A Gaussian start of a network without a width-one layer: no implemented result applies, so the view gives the
+    # analysis' reason and what each result needs, not an empty citation; simulated, it says there is nothing to
+    # compare rather than an empty table over "no contradictions".
+    analysis = linflow.analyze(None, simulate=True, init__kind="gaussian", network__widths=[6, 4, 3, 4, 5])
+    assert analysis["prediction"]["limit"] == "unknown" and analysis["prediction"]["result"] is None
+    md = analysis._repr_markdown_()
+    assert f"- no prediction: {analysis['prediction']['reason']}" in md
+    assert analysis["not_applicable"] and all(f"not applicable: {why}" in md for why in analysis["not_applicable"])
+    assert "— []" not in md and "result:" not in md and "| quantity |" not in md
+    assert "nothing predicted to set beside the observation" in md and "no contradictions" not in md
+
+
 def test_analyze_writes_what_the_cli_writes(tmp_path, cli_path):
     config = data("analyze_small.toml")
     cli("analyze", "-q", "-c", config, "-o", str(tmp_path / "cli"))
@@ -349,7 +362,7 @@ def test_ctrl_c_during_a_run_raises_keyboard_interrupt():
     # thread runs; the binding stops the run (linflow's interrupt flag) and raises KeyboardInterrupt.
     import signal
     from linflow import _linflow
-    from linflow._config import resolved
+    from linflow._config import run_config
     calls = []
 
     def progress(p):
@@ -357,10 +370,10 @@ def test_ctrl_c_during_a_run_raises_keyboard_interrupt():
         if len(calls) == 1:
             os.kill(os.getpid(), signal.SIGINT)
 
-    with resolved(SMALL) as rc:
-        with pytest.raises(KeyboardInterrupt):
-            _linflow.train(rc, progress)
-        assert calls and isinstance(_linflow.train(rc, progress=None), _linflow.Run)
+    rc = run_config(SMALL)
+    with pytest.raises(KeyboardInterrupt):
+        _linflow.train(rc, progress)
+    assert calls and isinstance(_linflow.train(rc, progress=None), _linflow.Run)
 
 
 def test_ctrl_c_stops_a_long_run_without_a_callback():
@@ -410,3 +423,102 @@ def test_errors_about_arrays_name_the_key_not_a_temporary_file():
     assert str(e.value).startswith("problem.target (array) gives d_x = 4, d_y = 3 but network.widths has d_0 = 6")
     with pytest.raises(linflow.InputError, match=r"^init.weights\[1\] \(W2, array\): shape 4x6, expected 1x4"):
         linflow.train(None, init__weights=[np.ones((4, 6))] * 4)
+
+
+def test_arrays_go_to_the_engine_in_memory_and_give_the_files_run(tmp_path, cli_path, monkeypatch):
+    # The CLI reads X and Y from files; the module, given the same matrices as arrays, writes no file at all (np.save
+    # and temporary directories are made to fail) and runs the same run, bit for bit.
+    x, y = np.load(data("x_4x12.npy")), np.load(data("y_3x12.npy"))
+    end_to_end = 0.01 * np.outer([1.0, -2.0, 0.5], [1.0, 0.0, 3.0, -1.0])  # rank 1: the network has a width of 1
+    cli("train", "-q", "-c", SMALL, "-o", str(tmp_path / "cli"), "--set", f"problem.x={data('x_4x12.npy')}",
+        "--set", f"problem.y={data('y_3x12.npy')}", "--set", "network.widths=[4,2,1,3]")
+    np.save(tmp_path / "e2e.npy", end_to_end)
+    from_files = linflow.train(SMALL, problem__x=data("x_4x12.npy"), problem__y=data("y_3x12.npy"),
+                               network__widths=[4, 2, 1, 3], init__kind="balanced",
+                               init__end_to_end=str(tmp_path / "e2e.npy"))
+
+    def no_files(*args, **kwargs):
+        raise AssertionError("an array was written to a file")
+
+    monkeypatch.setattr(np, "save", no_files)
+    monkeypatch.setattr("tempfile.mkdtemp", no_files)
+    by_arrays = linflow.train(SMALL, problem__x=x, problem__y=y, network__widths=[4, 2, 1, 3])
+    run_dir = tmp_path / "cli"
+    for name, column in read_csv(run_dir / "trajectory.csv").items():
+        assert np.array_equal(by_arrays.trajectory[name], column), name
+    for j, w in enumerate(by_arrays.weights, start=1):
+        assert np.array_equal(w, np.load(run_dir / "weights" / f"W{j}.npy")), f"W{j}"
+    cli_summary = load_json(run_dir / "summary.json")
+    for key in ("status", "message", "t_eps", "loss", "excess_loss", "optimal_loss", "data_constant"):
+        assert by_arrays.summary[key] == cli_summary[key], key
+    assert by_arrays.summary["config"]["problem"]["x"] == "(array)"
+    assert by_arrays.summary["config"]["problem"]["y"] == "(array)"
+    # Samples as rows (problem.layout), an initial end-to-end matrix and initial layers: the same as from files.
+    rows = linflow.train(SMALL, problem__x=x.T, problem__y=y.T, problem__layout="rows", network__widths=[4, 2, 1, 3])
+    assert np.array_equal(rows.trajectory["excess_loss"], by_arrays.trajectory["excess_loss"])
+    e2e = linflow.train(SMALL, problem__x=x, problem__y=y, network__widths=[4, 2, 1, 3], init__kind="balanced",
+                        init__end_to_end=end_to_end)
+    assert e2e.summary["config"]["init"]["end_to_end"] == "(array)"
+    for name, column in from_files.trajectory.items():
+        assert np.array_equal(e2e.trajectory[name], column), name
+    # An array overrides the file's key; a file's configuration with arrays in its overrides works the same.
+    target = np.load(data("target_3x4.npy"))
+    file_config = linflow.train(SMALL, problem__target=target, network__widths=[4, 2, 1, 3],
+                                init__weights=from_files.weights)
+    dict_config = linflow.train({"problem": {"target": target}, "network": {"widths": [4, 2, 1, 3]},
+                                 "init": {"weights": from_files.weights}, "solver": {"eps": 1e-10, "t_max": 200.0},
+                                 "output": {"samples_log": 20}})
+    assert file_config.summary["initial_loss"] == dict_config.summary["initial_loss"]
+    assert np.array_equal(file_config.trajectory["excess_loss"], dict_config.trajectory["excess_loss"])
+    assert file_config.summary["config"]["init"]["kind"] == "files"
+
+
+def test_in_memory_arrays_are_checked_as_files_are():
+    x, y = np.load(data("x_4x12.npy")), np.load(data("y_3x12.npy"))
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(linflow.InputError) as e:
+        linflow.train(SMALL, problem__x=bad, problem__y=y, network__widths=[4, 2, 1, 3])
+    assert str(e.value) == "problem.x (array): contains NaN or Inf"
+    with pytest.raises(linflow.InputError, match=r"^problem.x \(array\) is 4 x 12 and problem.y \(array\) is 3 x 12"
+                                                 r".*set problem.layout = \"columns\""):
+        linflow.train(SMALL, problem__x=x, problem__y=y, network__widths=[4, 2, 1, 3], problem__layout="rows")
+    with pytest.raises(linflow.InputError, match="problem.target and problem.x/problem.y are exclusive"):
+        linflow.train(SMALL, problem__x=x, problem__y=y, problem__target=np.ones((3, 4)))
+    with pytest.raises(linflow.InputError, match="problem.x and problem.y must be given together"):
+        linflow.train(SMALL, problem__x=x)
+    with pytest.raises(linflow.InputError) as e:
+        linflow.train(SMALL, init__weights=[np.ones((2, 3)), np.ones((1, 2))])
+    assert str(e.value) == "init.weights: 2 matrices, but network.widths has 3 layers"
+    with pytest.raises(linflow.InputError) as e:
+        linflow.train(SMALL, init__kind="balanced", init__end_to_end=np.full((3, 3), np.inf))
+    assert str(e.value) == "init.end_to_end (array): contains NaN or Inf"
+
+
+def test_a_dict_reaches_the_parser_as_data_with_the_toml_texts_meaning(tmp_path):
+    # A dict configuration goes to the C++ parser as data (no TOML text): every kind of value means what the same
+    # dict written as TOML means, and bad values get the messages the TOML path gives.
+    import pathlib
+    from linflow import _linflow
+    from linflow._config import toml_text
+    table = {"problem": {"singular_values": np.array([2.0, 1.0]), "seed": np.int64(3), "target": "t.npy"},
+             "network": {"widths": (np.int32(3), 2, 1, 3)},
+             "init": {"kind": np.str_("balanced_rank1"), "sigma0": np.float32(0.125), "u0": [1, 0.5, 2],
+                      "dir": pathlib.Path("w")},
+             "solver": {"eps": 1e-10, "t_max": 50, "stop_at_eps": np.bool_(True), "max_steps": 10**6},
+             "output": {"trajectory": False}}
+    as_data = _linflow.config_from_dict(table, str(tmp_path), "config", [])
+    as_text = _linflow.parse_config(toml_text(table), str(tmp_path), "config", [])
+    assert as_data.to_json() == as_text.to_json()
+    for bad, message in [({"solver": {"eps": None}}, "solver.eps: cannot write a NoneType into a configuration"),
+                         ({"solver": {"max_steps": 2**70}}, "solver.max_steps: 1180591620717411303424 is out of range"),
+                         ({"solver": {"t_max": float("inf")}}, None), ({"solver": {"eps": float("nan")}}, None),
+                         ({"solver": {"eps": "x"}}, None), ({"solvr": {}}, None), ({"network": 3}, None)]:
+        with pytest.raises(linflow.InputError) as from_data:
+            _linflow.config_from_dict(bad, str(tmp_path), "config", [])
+        if message is not None:
+            assert str(from_data.value) == message
+        else:
+            with pytest.raises(linflow.InputError) as from_text:
+                _linflow.parse_config(toml_text(bad), str(tmp_path), "config", [])
+            assert str(from_data.value) == str(from_text.value)

@@ -113,7 +113,8 @@ bool InitOptions::is_valid(std::string* why) const {
   if (!(sigma0 > 0) || !std::isfinite(sigma0)) return bad("init.sigma0: must be finite and > 0");
   if (!(delta >= 0) || !std::isfinite(delta)) return bad("init.delta: must be finite and ≥ 0");
   if (rank < 0) return bad("init.rank: must be ≥ 0");
-  if (kind == InitKind::files && dir.empty()) return bad("init.dir: required when init.kind = \"files\"");
+  if (kind == InitKind::files && dir.empty() && weights.empty())
+    return bad("init.dir: required when init.kind = \"files\"");
   if (modes && (!modes->allFinite() || (modes->array() < 0).any()))
     return bad("init.modes: every entry must be finite and ≥ 0");
   return true;
@@ -160,19 +161,29 @@ Eigen::VectorXd initialize(const Shape& shape, const InitOptions& o) {
                                                : Eigen::MatrixXd(o.scale * random_orthonormal(c, r, rng).transpose());
       }
       return theta;
-    case InitKind::files:
+    case InitKind::files: {
+      const bool in_memory = !o.weights.empty();
+      if (in_memory && o.weights.size() != static_cast<size_t>(N)) {
+        throw InputError("init.weights: " + std::to_string(o.weights.size()) + " matrices, but network.widths has " +
+                         std::to_string(N) + " layers");
+      }
       for (int j = 1; j <= N; ++j) {
-        const std::string path = (std::filesystem::path(o.dir) / weights_file_name(j)).string();
-        const Eigen::MatrixXd W = read_npy(path);
+        // In memory, the name a message gives is the array's place in the list, as the file's path is otherwise.
+        const std::string name = in_memory
+                                     ? "init.weights[" + std::to_string(j - 1) + "] (W" + std::to_string(j) + ", array)"
+                                     : (std::filesystem::path(o.dir) / weights_file_name(j)).string();
+        const Eigen::MatrixXd W = in_memory ? o.weights[static_cast<size_t>(j - 1)] : read_npy(name);
         if (W.rows() != shape.width(j) || W.cols() != shape.width(j - 1)) {
           std::ostringstream os;
-          os << path << ": shape " << W.rows() << "x" << W.cols() << ", expected " << shape.width(j) << "x"
+          os << name << ": shape " << W.rows() << "x" << W.cols() << ", expected " << shape.width(j) << "x"
              << shape.width(j - 1) << " (d_" << j << " x d_" << j - 1 << ")";
           throw InputError(os.str());
         }
+        if (in_memory && !W.allFinite()) throw InputError(name + ": contains NaN or Inf");
         shape.mutable_layer(theta, j) = W;
       }
       return theta;
+    }
     case InitKind::spectral:
       throw InputError("init.kind = \"spectral\" needs the target's singular vectors (initialize with the problem)");
   }

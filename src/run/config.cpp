@@ -137,6 +137,12 @@ class Reader {
   fs::path base_;
 };
 
+// An in-memory matrix checked as a file's content is (io.hpp: every value finite), `name` in the message.
+const Eigen::MatrixXd& finite(const Eigen::MatrixXd& m, const std::string& name) {
+  if (!m.allFinite()) throw InputError(name + ": contains NaN or Inf");
+  return m;
+}
+
 // The keys whose values are paths: a relative one is resolved against the directory of whatever gave it.
 bool is_path_key(const std::string& section, const std::string& key) {
   return (section == "problem" && (key == "target" || key == "x" || key == "y")) ||
@@ -284,6 +290,13 @@ ConfigTemplate ConfigTemplate::parse(const std::string& toml_text, const std::st
   return {std::move(table), base_dir, origin};
 }
 
+ConfigTemplate config_from_json(const nlohmann::json& sections, const std::string& base_dir,
+                                const std::string& origin) {
+  if (!sections.is_object()) throw InputError(origin + ": expected a JSON object");
+  auto table = std::make_shared<detail::ConfigTable>(detail::ConfigTable{toml_table(sections, origin, "")});
+  return {std::move(table), base_dir, origin};
+}
+
 ConfigTemplate ConfigTemplate::load(const std::string& path) {
   if (path == "-") {
     std::ostringstream text;
@@ -299,8 +312,8 @@ RunConfig parse_config(const std::string& toml_text, const std::string& base_dir
   return ConfigTemplate::parse(toml_text, base_dir, origin).instantiate(overrides);
 }
 
-RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides,
-                                      const std::string& overrides_dir) const {
+RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides, const std::string& overrides_dir,
+                                      const ConfigMatrices& matrices) const {
   toml::table root = table_->root;  // the overrides edit a copy: the template serves every run of a sweep
   const fs::path paths_dir = overrides_dir.empty() ? fs::path() : fs::absolute(overrides_dir);
   for (const auto& o : overrides) apply_override(root, o, paths_dir);
@@ -310,9 +323,24 @@ RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides,
   r.check_keys();
 
   RunConfig c;
-  r.get_path("problem", "target", c.problem.target);
-  r.get_path("problem", "x", c.problem.x);
-  r.get_path("problem", "y", c.problem.y);
+  // A matrix given in memory replaces its key, whatever the file or the overrides said: its label stands in the
+  // key's place, so that the checks below (target excludes x/y, x needs y) see it as given.
+  const auto path_or_label = [&r](const char* section, const char* key, bool in_memory, std::string& out) {
+    if (in_memory) {
+      out = kArrayLabel;
+    } else {
+      r.get_path(section, key, out);
+    }
+  };
+  const auto shared = [](const std::optional<Eigen::MatrixXd>& m) {
+    return m ? std::make_shared<const Eigen::MatrixXd>(*m) : nullptr;
+  };
+  path_or_label("problem", "target", matrices.target.has_value(), c.problem.target);
+  path_or_label("problem", "x", matrices.x.has_value(), c.problem.x);
+  path_or_label("problem", "y", matrices.y.has_value(), c.problem.y);
+  c.problem.target_matrix = shared(matrices.target);
+  c.problem.x_matrix = shared(matrices.x);
+  c.problem.y_matrix = shared(matrices.y);
   std::string word;
   r.get("problem", "layout", word);
   if (!word.empty()) c.problem.layout = data_layout_from_string(word);
@@ -343,9 +371,19 @@ RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides,
   r.get("init", "v0", c.init.v0);
   r.get("init", "delta", c.init.delta);
   r.get("init", "modes", c.init.modes);
-  r.get_path("init", "dir", c.init.dir);
-  r.get_path("init", "end_to_end", c.init_end_to_end_file);
-  if (!c.init_end_to_end_file.empty()) c.init.end_to_end = read_matrix(c.init_end_to_end_file);
+  if (matrices.init_weights.empty()) {
+    r.get_path("init", "dir", c.init.dir);
+  } else {
+    c.init.dir = kArrayLabel;
+    c.init.weights = matrices.init_weights;
+  }
+  if (matrices.init_end_to_end) {
+    c.init_end_to_end_file = kArrayLabel;
+    c.init.end_to_end = finite(*matrices.init_end_to_end, std::string("init.end_to_end ") + kArrayLabel);
+  } else {
+    r.get_path("init", "end_to_end", c.init_end_to_end_file);
+    if (!c.init_end_to_end_file.empty()) c.init.end_to_end = read_matrix(c.init_end_to_end_file);
+  }
   std::string why;
   if (!c.init.is_valid(&why)) r.fail(why);
 
@@ -453,8 +491,13 @@ namespace {
 // X (d_x × m) and Y (d_y × m) from the files, transposed when the samples are rows; a shape that fits only the other
 // layout (the network's d_0 and d_N, and one sample count) is refused with the setting that reads it.
 std::pair<Eigen::MatrixXd, Eigen::MatrixXd> read_data(const RunConfig& c, ReadNotes* notes) {
-  Eigen::MatrixXd X = read_matrix(c.problem.x, c.problem.csv, notes);
-  Eigen::MatrixXd Y = read_matrix(c.problem.y, c.problem.csv, notes);
+  const auto read = [&](const std::string& path, const std::shared_ptr<const Eigen::MatrixXd>& matrix,
+                        const char* key) {
+    return matrix ? Eigen::MatrixXd(finite(*matrix, std::string(key) + " " + kArrayLabel))
+                  : read_matrix(path, c.problem.csv, notes);
+  };
+  Eigen::MatrixXd X = read(c.problem.x, c.problem.x_matrix, "problem.x");
+  Eigen::MatrixXd Y = read(c.problem.y, c.problem.y_matrix, "problem.y");
   const bool rows = c.problem.layout == DataLayout::rows;
   if (rows) {
     X.transposeInPlace();
@@ -499,8 +542,11 @@ Problem make_problem(const RunConfig& c, ReadNotes* notes) {
     return p;
   };
   if (!c.problem.target.empty()) {
-    return check_shape(Problem::from_target(read_matrix(c.problem.target, c.problem.csv, notes)),
-                       "problem.target " + c.problem.target);
+    const std::string name = "problem.target " + c.problem.target;
+    if (c.problem.target_matrix) {
+      return check_shape(Problem::from_target(finite(*c.problem.target_matrix, name)), name);
+    }
+    return check_shape(Problem::from_target(read_matrix(c.problem.target, c.problem.csv, notes)), name);
   }
   if (!c.problem.x.empty()) {
     const auto [X, Y] = read_data(c, notes);
