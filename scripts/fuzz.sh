@@ -4,14 +4,14 @@
 # than InputError, a leak, a unit slower than 10 s or an allocation beyond 2 GB; the input is then in
 # build-fuzz/findings/<harness>/ (make it a regression test and a corpus file). New inputs the fuzzer finds go to
 # build-fuzz/corpus/<harness>/, not into the repository.
-#   usage: scripts/fuzz.sh [SECONDS] [HARNESS ...]     harnesses: npy npz csv config sweep (default: all)
+#   usage: scripts/fuzz.sh [SECONDS] [HARNESS ...]     harnesses: npy npz csv config sweep checkpoint (default: all)
 #   e.g.   scripts/fuzz.sh 3600 config                 an hour on the configuration reader
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(npy npz csv config sweep)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(npy npz csv config sweep checkpoint)
 build=${FUZZ_BUILD:-build-fuzz}
 command -v clang++ >/dev/null || { echo "fuzz: clang++ is not installed (scripts/setup.sh)"; exit 1; }
 

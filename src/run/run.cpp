@@ -446,6 +446,7 @@ RunResult run_config(const RunConfig& config, const std::string& out_dir, const 
   // A finished run needs no checkpoint; one whose files were not written (a finished run kept) cannot be resumed.
   if (!out_dir.empty() && (result.summary.status != Status::interrupted || result.kept_finished_run)) {
     fs::remove(checkpoint_path, ec);
+    fs::remove(checkpoint_path.string() + ".tmp", ec);  // of a checkpoint whose writing a kill cut short
   }
   return result;
 }
