@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -162,12 +163,14 @@ struct Run {
   Eigen::VectorXd theta;
   std::vector<Sample> samples;
   int modes = 0;
+  bool sharpness = false;  // output.sharpness: the last column
 };
 
 std::shared_ptr<Run> train_run(const RunConfig& config, const ProgressSink& progress) {
   const RunSetup setup = set_up(config);
   const RecordOptions record = record_options(setup);
-  auto run = std::make_shared<Run>(Run{config, setup.problem, setup.shape, {}, setup.theta0, {}, record.modes});
+  auto run = std::make_shared<Run>(
+      Run{config, setup.problem, setup.shape, {}, setup.theta0, {}, record.modes, record.sharpness});
   SampleSink sink;
   if (config.output.trajectory) sink = [&run](const Sample& s) { run->samples.push_back(s); };
   const Summary summary = train(setup.problem, setup.shape, run->theta, config.solver, record, sink, progress);
@@ -185,7 +188,7 @@ void save_run(const Run& run, const std::string& dir) {
     const fs::path pending = fs::path(dir) / "trajectory.csv.tmp";
     std::ofstream csv(pending, std::ios::trunc);
     if (!csv) throw InputError(pending.string() + ": cannot write");
-    csv << trajectory_header(run.modes) << '\n' << std::setprecision(17);
+    csv << trajectory_header(run.modes, run.sharpness) << '\n' << std::setprecision(17);
     for (const Sample& s : run.samples) write_trajectory_row(csv, s);
     csv.close();
     if (!csv) throw InputError(pending.string() + ": write failed");
@@ -195,7 +198,7 @@ void save_run(const Run& run, const std::string& dir) {
 
 // The trajectory as a (rows × columns) array in the column order of trajectory.csv.
 py::array_t<double> trajectory_array(const Run& run) {
-  const py::ssize_t cols = 6 + 2 * static_cast<py::ssize_t>(run.modes);
+  const py::ssize_t cols = 6 + 2 * static_cast<py::ssize_t>(run.modes) + (run.sharpness ? 1 : 0);
   py::array_t<double> a({static_cast<py::ssize_t>(run.samples.size()), cols});
   auto m = a.mutable_unchecked<2>();
   for (py::ssize_t i = 0; i < static_cast<py::ssize_t>(run.samples.size()); ++i) {
@@ -207,6 +210,7 @@ py::array_t<double> trajectory_array(const Run& run) {
       m(i, 6 + k) = k < s.singular_values.size() ? s.singular_values[k] : 0.0;
       m(i, 6 + run.modes + k) = k < s.alignments.size() ? s.alignments[k] : 0.0;
     }
+    if (run.sharpness) m(i, cols - 1) = s.sharpness.value_or(std::numeric_limits<double>::quiet_NaN());
   }
   return a;
 }
@@ -310,7 +314,7 @@ PYBIND11_MODULE(_linflow, m) {
       .def_property_readonly(
           "summary_json",
           [](const Run& r) { return r.summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); })
-      .def_property_readonly("columns", [](const Run& r) { return trajectory_header(r.modes); })
+      .def_property_readonly("columns", [](const Run& r) { return trajectory_header(r.modes, r.sharpness); })
       .def_property_readonly("trajectory", &trajectory_array)
       .def_property_readonly("weights", &weights)
       .def_property_readonly("end_to_end", [](const Run& r) { return r.shape.end_to_end(r.theta); })
