@@ -208,8 +208,9 @@ def sharpness_figure(cols, method, lr, title):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, log_time in zip(axes, (False, True)):
         pts = [(ti, y) for ti, y in zip(t, sharp) if math.isfinite(y) and (ti > 0 or not log_time)]
+        # GD's iterates may alternate (a period-two orbit above the step limit): points, so each branch shows.
         ax.plot([p[0] for p in pts], [p[1] for p in pts], color="C0", marker=".", markersize=3,
-                label="sharpness λ_max(∇²L)")
+                linestyle="none" if method == "gd" else "-", label="sharpness λ_max(∇²L)")
         if method == "gd" and lr:
             ax.axhline(2.0 / lr, color="C3", linestyle="--", label=f"2/η = {2.0 / lr:.4g}")
         if log_time:
