@@ -123,6 +123,32 @@ TEST(GradientDescent, DetectsDivergenceAboveTheLocalStabilityLimit) {
   EXPECT_NE(s.message.find("iteration"), std::string::npos) << s.message;
 }
 
+// Below the local stability limit (η < 2/λ_max at the minimizer GD reaches) the sharpness ends below 2/η: at a
+// balanced minimizer of a whitened problem λ_max = N s_1^{2−2/N} (docs/theory.md §9).
+TEST(GradientDescent, SharpnessEndsBelowTwoOverTheStepSize) {
+  const Shape shape({3, 3, 3, 3});
+  const Problem problem = test::synthetic(3, 3, {2.0, 1.0, 0.5}, 47);
+  const int N = shape.depth();
+  const double limit = 2.0 / (N * std::pow(2.0, 2.0 - 2.0 / N));
+  InitOptions init;
+  init.kind = InitKind::balanced;
+  init.scale = 0.3;
+  init.seed = 47;
+  Eigen::VectorXd theta = initialize(shape, init);
+  SolverOptions o = gd(0.5 * limit, 2e3);
+  o.eps = 1e-12;
+  o.stop_at_eps = true;
+  RecordOptions record;
+  record.times = sample_times(o.t_max, 0, 20, o.lr);
+  record.sharpness = true;
+  std::vector<Sample> rows;
+  const Summary s = train(problem, shape, theta, o, record, [&](const Sample& x) { rows.push_back(x); });
+  ASSERT_EQ(s.status, Status::converged) << s.message;
+  ASSERT_TRUE(rows.back().sharpness);
+  EXPECT_LT(*rows.back().sharpness, 2.0 / o.lr);
+  EXPECT_GT(*rows.back().sharpness, 0.0);
+}
+
 TEST(GradientDescent, StopsAtItsIterationBudget) {
   const Shape shape({2, 2, 2});
   const Problem problem = test::synthetic(2, 2, {1.0}, 6);

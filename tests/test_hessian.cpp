@@ -150,6 +150,118 @@ TEST(Hessian, LanczosFindsTheDenseExtremes) {
   EXPECT_EQ(lanczos.negative, -1);
 }
 
+// Sharpness along training (RecordOptions::sharpness): every method's samples, and its last row at the final θ.
+constexpr double kLanczosTol = 1e-8;  // relative: Spectra converges to 1e-10; as LanczosFindsTheDenseExtremes
+
+std::vector<Sample> record_sharpness(const Problem& p, const Shape& shape, Eigen::VectorXd& theta,
+                                     const SolverOptions& o, bool sharpness, Summary* summary = nullptr) {
+  RecordOptions record;
+  record.times = sample_times(o.t_max, 5, 10, 1e-2);
+  record.sharpness = sharpness;
+  std::vector<Sample> samples;
+  const Summary s = train(p, shape, theta, o, record, [&](const Sample& x) { samples.push_back(x); });
+  if (summary) *summary = s;
+  return samples;
+}
+
+SolverOptions method_options(Method m, double t_max) {
+  SolverOptions o = test::tight_flow(t_max);
+  o.method = m;
+  o.lr = 0.05;
+  return o;
+}
+
+TEST(Sharpness, ColumnIsTheDenseHessiansTopEigenvalueAtTheRecordedTheta) {
+  // 139 parameters (above kSharpnessDenseLimit: Lanczos) on data; the last row is taken at the returned θ.
+  const Problem p = test::random_data(6, 5, 30, 29);
+  const Shape shape({6, 8, 7, 5});
+  ASSERT_GT(shape.size(), kSharpnessDenseLimit);
+  std::mt19937_64 rng(29);
+  const Eigen::VectorXd theta0 = test::random_theta(shape, rng, 0.5);
+  for (Method m : {Method::gf, Method::gd}) {
+    for (double t_max : {1e-3, 1e-2}) {  // GD at η = 1e-5, below 2/λ_max ≈ 6e-5 on these data
+      Eigen::VectorXd theta = theta0;
+      SolverOptions o = method_options(m, t_max);
+      o.lr = 1e-5;
+      const std::vector<Sample> rows = record_sharpness(p, shape, theta, o, true);
+      ASSERT_FALSE(rows.empty());
+      const double dense = hessian_spectrum(p, shape, theta).max_eigenvalue;
+      ASSERT_TRUE(rows.back().sharpness);
+      EXPECT_NEAR(*rows.back().sharpness, dense, kLanczosTol * std::abs(dense)) << to_string(m) << " " << t_max;
+      for (const Sample& r : rows) EXPECT_TRUE(r.sharpness && std::isfinite(*r.sharpness));
+    }
+  }
+  // The reduced methods: that of the balanced network they stand for (θ rebuilt balanced at the end).
+  const Problem whitened = test::synthetic(3, 3, {2.0, 1.0, 0.5}, 31);
+  const Shape narrow({3, 2, 1, 3});
+  InitOptions init;
+  init.sigma0 = 0.3;
+  init.seed = 31;
+  const Eigen::VectorXd start = initialize(narrow, init);
+  for (Method m : {Method::end_to_end, Method::rank1, Method::exact}) {
+    Eigen::VectorXd theta = start;
+    const std::vector<Sample> rows = record_sharpness(whitened, narrow, theta, method_options(m, 3.0), true);
+    const double dense = hessian_spectrum(whitened, narrow, theta).max_eigenvalue;
+    ASSERT_TRUE(rows.back().sharpness);
+    EXPECT_NEAR(*rows.back().sharpness, dense, kLanczosTol * std::abs(dense)) << to_string(m);
+  }
+}
+
+TEST(Sharpness, ApproachesTheClosedFormAtABalancedGlobalMinimizerOfAWhitenedProblem) {
+  // A balanced start stays balanced under GF and converges to a balanced minimizer, where λ_max = N s_1^{2−2/N}
+  // (docs/theory.md §9). At excess loss ≤ eps, θ is within about √eps of it; λ_max moves by O(‖δθ‖).
+  constexpr double kEps = 1e-14;
+  const double tolerance = 100 * std::sqrt(kEps);
+  const Problem p = test::synthetic(4, 3, {2.0, 1.0, 0.5}, 37);
+  for (int N : {2, 3, 4}) {
+    std::vector<int> widths(static_cast<size_t>(N) + 1, 4);
+    widths.back() = 3;
+    const Shape shape(widths);
+    InitOptions init;
+    init.kind = InitKind::balanced;
+    init.scale = 0.5;
+    init.seed = 37;
+    Eigen::VectorXd theta = initialize(shape, init);
+    SolverOptions o = test::tight_flow(1e3);
+    o.eps = kEps;
+    o.stop_at_eps = true;
+    Summary summary;
+    const std::vector<Sample> rows = record_sharpness(p, shape, theta, o, true, &summary);
+    ASSERT_EQ(summary.status, Status::converged) << summary.message;
+    const double closed_form = N * std::pow(2.0, 2.0 - 2.0 / N);
+    EXPECT_NEAR(*rows.back().sharpness, closed_form, tolerance * closed_form) << "N = " << N;
+  }
+}
+
+TEST(Sharpness, RecordingItLeavesEveryMethodsStepsBitForBit) {
+  const Problem p = test::synthetic(3, 3, {2.0, 1.0, 0.5}, 43);
+  const Shape shape({3, 2, 1, 3});
+  InitOptions init;
+  init.sigma0 = 0.2;
+  init.seed = 43;
+  const Eigen::VectorXd start = initialize(shape, init);
+  for (Method m : {Method::gf, Method::gd, Method::end_to_end, Method::rank1, Method::exact}) {
+    Eigen::VectorXd with = start, without = start;
+    Summary a, b;
+    const std::vector<Sample> rows_with = record_sharpness(p, shape, with, method_options(m, 20.0), true, &a);
+    const std::vector<Sample> rows_without = record_sharpness(p, shape, without, method_options(m, 20.0), false, &b);
+    EXPECT_EQ(with, without) << to_string(m);
+    EXPECT_EQ(a.stats.steps, b.stats.steps) << to_string(m);
+    EXPECT_EQ(a.stats.rejected_steps, b.stats.rejected_steps) << to_string(m);
+    EXPECT_EQ(a.stats.rhs_evals, b.stats.rhs_evals) << to_string(m);
+    EXPECT_EQ(a.t_eps, b.t_eps) << to_string(m);
+    ASSERT_EQ(rows_with.size(), rows_without.size()) << to_string(m);
+    for (size_t i = 0; i < rows_with.size(); ++i) {
+      EXPECT_EQ(rows_with[i].t, rows_without[i].t);
+      EXPECT_EQ(rows_with[i].loss, rows_without[i].loss);
+      EXPECT_EQ(rows_with[i].grad_norm, rows_without[i].grad_norm);
+      EXPECT_EQ(rows_with[i].singular_values, rows_without[i].singular_values);
+      EXPECT_TRUE(rows_with[i].sharpness.has_value());
+      EXPECT_FALSE(rows_without[i].sharpness.has_value());
+    }
+  }
+}
+
 TEST(PointKind, ConstructedCriticalPointsAreClassifiedAsTheTheorySays) {
   const Problem p = test::synthetic(3, 3, {2.0, 1.0, 0.5}, 41);
   // The origin: a strict saddle for N = 2, a non-strict one (Hessian zero) for N ≥ 3 (docs/theory.md §3, §9).

@@ -51,6 +51,9 @@ struct OutputOptions {
   bool save_weights = true;  ///< write weights/W1.npy … WN.npy
   bool trajectory = true;    ///< write trajectory.csv
   bool hessian = false;      ///< analyze: the Hessian at the start (and the end, simulated) in analysis.json
+  /// train: a `sharpness` column in trajectory.csv, λ_max(∇²L(θ)) at every recorded time (RecordOptions::sharpness;
+  /// costly: a Lanczos run per row)
+  bool sharpness = false;
 };
 
 /// What a key given as an in-memory matrix (ConfigMatrices) holds in place of its path: "(array)", so that messages

@@ -75,4 +75,11 @@ HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
                                  const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Index dense_limit = 1024,
                                  double zero_tolerance = 0);
 
+/// λ_max(∇²L(θ)) at the point last set on `h` (the sharpness): as hessian_spectrum computes its max_eigenvalue, dense
+/// when h.size() ≤ min(dense_limit, Hessian::dense_limit()) or h.size() < 3, otherwise by Lanczos iterations (Spectra,
+/// from its fixed start vector: the same θ gives the same value). NaN when Lanczos does not converge. Lanczos costs
+/// tens to hundreds of Hessian-vector products (each about two gradient evaluations); the dense path n of them and
+/// an n × n symmetric eigensolve.
+double hessian_max_eigenvalue(Hessian& h, Eigen::Index dense_limit = 0);
+
 }  // namespace linflow

@@ -41,7 +41,8 @@ struct RunSetup {
 /// Sets `config` up. Throws InputError on bad files, shapes or initialization options.
 RunSetup set_up(const RunConfig& config);
 
-/// The recording `[output]` asks of a train run: its sample times and number of modes (clamped to the shape).
+/// The recording `[output]` asks of a train run: its sample times, number of modes (clamped to the shape) and
+/// whether samples carry the sharpness.
 RecordOptions record_options(const RunSetup& setup);
 /// The observation options `[output]` asks of a simulated analysis (at least ObserveOptions' uniform samples).
 theory::ObserveOptions observe_options(const OutputOptions& output);
@@ -118,8 +119,9 @@ void write_problem_files(const std::string& out_dir, const Problem& problem);
 void write_run_outputs(const std::string& out_dir, const RunConfig& config, const Problem& problem, const Shape& shape,
                        const nlohmann::json& summary, const Eigen::VectorXd& theta);
 
-/// Column names of trajectory.csv for `modes` singular values / alignments.
-std::string trajectory_header(int modes);
+/// Column names of trajectory.csv for `modes` singular values / alignments, and the sharpness column last when
+/// `sharpness` (output.sharpness).
+std::string trajectory_header(int modes, bool sharpness = false);
 
 /// One row of trajectory.csv (the stream should have precision 17).
 void write_trajectory_row(std::ostream& csv, const Sample& sample);

@@ -121,6 +121,10 @@ struct Sample {
   double imbalance_drift = 0;       ///< max_j ‖D_j(t) − D_j(0)‖_F
   Eigen::VectorXd singular_values;  ///< top singular values of W (sample.modes of them)
   Eigen::VectorXd alignments;       ///< u_iᵀ W Σ^{1/2} v_i with the singular vectors of Q (= u_iᵀ W v_i whitened)
+  /// RecordOptions::sharpness: λ_max(∇²L(θ)), the top eigenvalue of the Hessian over all layers (NaN when Lanczos
+  /// does not converge). For the reduced methods (end_to_end, rank1, exact), that of the balanced network they stand
+  /// for, a balanced factorization of W (every one has the same spectrum, docs/theory.md §9). Absent otherwise.
+  std::optional<double> sharpness;
 };
 
 struct RecordOptions {
@@ -128,7 +132,14 @@ struct RecordOptions {
   std::vector<double> times;
   /// Number of singular values / alignments per sample (capped at min(min_j d_j, d_x, d_y)).
   int modes = 8;
+  /// Record the sharpness λ_max(∇²L(θ)) in every sample (Sample::sharpness): a Lanczos run on exact Hessian-vector
+  /// products per sample (dense below kSharpnessDenseLimit parameters), tens to hundreds of gradient evaluations'
+  /// work each, so off by default. Never changes the run's steps.
+  bool sharpness = false;
 };
+/// Sample::sharpness is computed from the dense Hessian up to this many parameters (n Hessian-vector products and a
+/// small symmetric eigensolve), by Lanczos above.
+inline constexpr long kSharpnessDenseLimit = 40;
 
 struct Stats {
   long steps = 0;                       ///< accepted steps (GF), iterations (GD) or panels (exact)

@@ -63,7 +63,8 @@ class Result:
     Attributes:
         summary: the content of summary.json (status, message, t_eps, losses, stats, version, config).
         trajectory: {column: 1-D float64 array}, the columns of trajectory.csv (t, loss, excess_loss,
-            dist_to_opt, grad_norm, imbalance_drift, sv1..svk, align1..alignk); empty when output.trajectory
+            dist_to_opt, grad_norm, imbalance_drift, sv1..svk, align1..alignk, and sharpness last when
+            output.sharpness); empty when output.trajectory
             is false.
         weights: the final layers [W1, ..., WN] (float64 arrays, W_j of shape d_j × d_{j-1}).
         end_to_end: W = W_N ... W_1 at the end of the run.
@@ -124,7 +125,8 @@ class Result:
         return path
 
     def plot(self) -> Dict[str, Any]:
-        """The figures of `linflow plot` for this run: {"loss": Figure, "spectrum": Figure}."""
+        """The figures of `linflow plot` for this run: {"loss": Figure, "spectrum": Figure} and, with
+        output.sharpness, "sharpness": Figure."""
         return plot_run(self)
 
     def __repr__(self) -> str:
@@ -404,7 +406,8 @@ def experiment(name: str, *, threads: int = 1, out: Optional[PathLike] = None, r
 
 
 def plot_run(run: Union[Result, Analysis, PathLike]) -> Dict[str, Any]:
-    """The figures `linflow plot` draws for a run: {"loss": Figure, "spectrum": Figure} (matplotlib).
+    """The figures `linflow plot` draws for a run: {"loss": Figure, "spectrum": Figure} and, with output.sharpness,
+    "sharpness": Figure (λ_max(∇²L) against t, for GD with the line 2/η) (matplotlib).
 
     `run` is a Result, a simulated Analysis (its bounds are drawn too) or a run directory.
     """

@@ -8,6 +8,8 @@ Figures of a linflow output directory, as PNG and SVG in DIR/figures/ (their pat
                         with analysis.json in DIR (demo, analyze --simulate) also the docs/theory.md §6 κ bound
                         (L(0) - L*) e^{-κt} and the late-time rate
     spectrum.{png,svg}  singular values of W and alignments u_i^T W v_i against t, target singular values dashed
+    sharpness.{png,svg} with output.sharpness: λ_max(∇²L) against t (linear and log time), for GD with the line
+                        2/η (η = solver.lr), the edge-of-stability picture
   sweep / experiment directory (sweep.json + runs.jsonl):
     sweep_FIELD_vs_AXIS.{png,svg}  a summary field against one axis (or numeric field), one colour per setting of
                                    the other axes, named readably (depth N, σ0, η …); each point the median over
@@ -112,7 +114,7 @@ def plot_run(run_dir, out_dir):
 
 
 def run_figures(summary, cols, analysis=None):
-    """A run's figures {"loss": Figure, "spectrum": Figure} from its summary (summary.json), its trajectory
+    """A run's figures {"loss": Figure, "spectrum": Figure[, "sharpness": Figure]} from its summary (summary.json), its trajectory
     columns ({name: values}, trajectory.csv) and, when there is one, its analysis (analysis.json: its bounds are
     drawn)."""
     if not cols or len(cols.get("t", [])) == 0:
@@ -192,7 +194,33 @@ def run_figures(summary, cols, analysis=None):
                 ax.legend(fontsize=8)
         fig.suptitle(title + " — spectrum of the end-to-end matrix W")
         figures["spectrum"] = detach(fig)
+
+    if "sharpness" in cols:
+        figures["sharpness"] = sharpness_figure(cols, method, config.get("solver", {}).get("lr"), title)
     return figures
+
+
+def sharpness_figure(cols, method, lr, title):
+    """The sharpness λ_max(∇²L) against t (output.sharpness), linear and log time; for GD the line 2/η, the
+    stability limit of a quadratic (the edge-of-stability picture, docs/theory.md §9)."""
+    t = cols["t"]
+    sharp = cols["sharpness"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, log_time in zip(axes, (False, True)):
+        pts = [(ti, y) for ti, y in zip(t, sharp) if math.isfinite(y) and (ti > 0 or not log_time)]
+        # GD's iterates may alternate (a period-two orbit above the step limit): points, so each branch shows.
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], color="C0", marker=".", markersize=3,
+                linestyle="none" if method == "gd" else "-", label="sharpness λ_max(∇²L)")
+        if method == "gd" and lr:
+            ax.axhline(2.0 / lr, color="C3", linestyle="--", label=f"2/η = {2.0 / lr:.4g}")
+        if log_time:
+            ax.set_xscale("log")
+        ax.set_xlabel(TIME_LABEL + (" (log scale)" if log_time else ""))
+        ax.set_ylabel("top Hessian eigenvalue λ_max(∇²L(θ))")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title + " — sharpness")
+    return detach(fig)
 
 
 def field_value(run, field):

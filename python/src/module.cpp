@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -163,14 +164,15 @@ struct Run {
   Eigen::VectorXd theta;
   std::vector<Sample> samples;
   int modes = 0;
+  bool sharpness = false;  // output.sharpness: the last column
 };
 
 std::shared_ptr<Run> train_run(const RunConfig& config, const ProgressSink& progress) {
   RunSetup setup = set_up(config);
   const RecordOptions record = record_options(setup);
   // The run takes the set-up's problem and start rather than copies of them: per-call overhead saved.
-  auto run = std::make_shared<Run>(
-      Run{config, std::move(setup.problem), std::move(setup.shape), {}, std::move(setup.theta0), {}, record.modes});
+  auto run = std::make_shared<Run>(Run{config, std::move(setup.problem), std::move(setup.shape), {},
+                                       std::move(setup.theta0), {}, record.modes, record.sharpness});
   SampleSink sink;
   if (config.output.trajectory) sink = [&run](const Sample& s) { run->samples.push_back(s); };
   const Summary summary = train(run->problem, run->shape, run->theta, config.solver, record, sink, progress);
@@ -188,7 +190,7 @@ void save_run(const Run& run, const std::string& dir) {
     const fs::path pending = fs::path(dir) / "trajectory.csv.tmp";
     std::ofstream csv(pending, std::ios::trunc);
     if (!csv) throw InputError(pending.string() + ": cannot write");
-    csv << trajectory_header(run.modes) << '\n' << std::setprecision(17);
+    csv << trajectory_header(run.modes, run.sharpness) << '\n' << std::setprecision(17);
     for (const Sample& s : run.samples) write_trajectory_row(csv, s);
     csv.close();
     if (!csv) throw InputError(pending.string() + ": write failed");
@@ -198,7 +200,7 @@ void save_run(const Run& run, const std::string& dir) {
 
 // The trajectory as a (rows × columns) array in the column order of trajectory.csv.
 py::array_t<double> trajectory_array(const Run& run) {
-  const py::ssize_t cols = 6 + 2 * static_cast<py::ssize_t>(run.modes);
+  const py::ssize_t cols = 6 + 2 * static_cast<py::ssize_t>(run.modes) + (run.sharpness ? 1 : 0);
   py::array_t<double> a({static_cast<py::ssize_t>(run.samples.size()), cols});
   auto m = a.mutable_unchecked<2>();
   for (py::ssize_t i = 0; i < static_cast<py::ssize_t>(run.samples.size()); ++i) {
@@ -210,6 +212,7 @@ py::array_t<double> trajectory_array(const Run& run) {
       m(i, 6 + k) = k < s.singular_values.size() ? s.singular_values[k] : 0.0;
       m(i, 6 + run.modes + k) = k < s.alignments.size() ? s.alignments[k] : 0.0;
     }
+    if (run.sharpness) m(i, cols - 1) = s.sharpness.value_or(std::numeric_limits<double>::quiet_NaN());
   }
   return a;
 }
@@ -445,7 +448,7 @@ PYBIND11_MODULE(_linflow, m) {
   py::class_<Run, std::shared_ptr<Run>>(m, "Run", "One finished run held in memory.")
       .def_property_readonly(
           "summary", [](const Run& r) { return python_of(r.summary); }, "summary.json's content as a dict.")
-      .def_property_readonly("columns", [](const Run& r) { return trajectory_header(r.modes); })
+      .def_property_readonly("columns", [](const Run& r) { return trajectory_header(r.modes, r.sharpness); })
       .def_property_readonly("trajectory", &trajectory_array)
       .def_property_readonly("weights", &weights)
       .def_property_readonly("end_to_end", [](const Run& r) { return r.shape.end_to_end(r.theta); })

@@ -254,6 +254,24 @@ def test_figures_of_a_run_and_a_sweep():
         linflow.train(SMALL, output__trajectory=False).plot()
 
 
+def test_sharpness_column_reaches_the_trajectory_and_its_figure():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    lr = 0.05
+    with_column = linflow.train(SMALL, solver__method="gd", solver__lr=lr, output__sharpness=True)
+    without = linflow.train(SMALL, solver__method="gd", solver__lr=lr)
+    assert "sharpness" in with_column.trajectory and "sharpness" not in without.trajectory
+    assert np.all(np.isfinite(with_column.trajectory["sharpness"]))
+    for name, values in without.trajectory.items():  # recording it never changes the run
+        assert np.array_equal(values, with_column.trajectory[name]), name
+    figures = with_column.plot()
+    assert set(figures) == {"loss", "spectrum", "sharpness"}
+    assert isinstance(figures["sharpness"], Figure)
+    labels = [line.get_label() for line in figures["sharpness"].axes[0].get_lines()]
+    assert any(label.startswith("2/η") for label in labels), labels
+
+
 def test_an_experiment_gives_its_verdict(tmp_path, monkeypatch, cli_path):
     # tests/sweep/experiments holds reduced copies of the shipped experiments (as the CLI's tests use them).
     monkeypatch.setenv("LINFLOW_EXPERIMENTS", sweep_file("experiments"))

@@ -35,6 +35,8 @@ void setup_plot(CLI::App& app, PlotOptions& opt, std::function<int()>& action) {
       "    loss       excess loss L - L* against t (linear and log time), eps and t_eps marked; with analysis.json\n"
       "               the docs/theory.md section 6 kappa bound and the late-time rate\n"
       "    spectrum   singular values of W and alignments u_i^T W v_i against t, target singular values dashed\n"
+      "    sharpness  with output.sharpness: the top Hessian eigenvalue against t, for GD with the line 2/eta\n"
+      "               (eta = solver.lr): the edge-of-stability picture\n"
       "  sweep directory (sweep.json + runs.jsonl), or an experiment with --field/--x:\n"
       "    sweep_FIELD_vs_X   FIELD against X, one colour per setting of the other axes (named as depth N, sigma0,\n"
       "               ...), the median over the seeds with the 25th-75th percentile band, the runs per point (n)\n"

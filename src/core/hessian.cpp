@@ -147,6 +147,16 @@ double zero_tolerance_of(Eigen::Index n, double lo, double hi, double requested)
 
 }  // namespace
 
+double hessian_max_eigenvalue(Hessian& h, Eigen::Index dense_limit) {
+  const Eigen::Index n = h.size();
+  if (n <= std::min(dense_limit, Hessian::dense_limit()) || n < 3) {
+    Eigen::MatrixXd H(n, n);
+    h.dense(H);
+    return Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(H, Eigen::EigenvaluesOnly).eigenvalues()(n - 1);
+  }
+  return lanczos_extreme(h, Spectra::SortRule::LargestAlge);
+}
+
 HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
                                  const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Index dense_limit,
                                  double zero_tolerance) {
@@ -169,7 +179,7 @@ HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
     return s;
   }
   s.method = "lanczos";
-  s.max_eigenvalue = lanczos_extreme(h, Spectra::SortRule::LargestAlge);
+  s.max_eigenvalue = hessian_max_eigenvalue(h);
   s.min_eigenvalue = lanczos_extreme(h, Spectra::SortRule::SmallestAlge);
   s.tolerance = zero_tolerance_of(n, s.min_eigenvalue, s.max_eigenvalue, zero_tolerance);
   return s;

@@ -176,11 +176,11 @@ Summary run_gf(const RunContext& c, Eigen::VectorXd& theta) {
 
 // Samples of a reduced flow: it carries no layers, and the network it stands for is balanced (no drift).
 template <class F>
-auto reduced_sampler(const F& flow, const Problem& problem, const detail::Monitor& monitor, const SampleSink& sink) {
+auto reduced_sampler(const F& flow, const Problem& problem, detail::Monitor& monitor, const SampleSink& sink) {
   return [&flow, &problem, &monitor, &sink](const detail::State& state, double t) {
     if (!sink) return;
     const Eigen::MatrixXd W = flow.end_to_end(state);
-    sink(monitor.sample_end_to_end(W, t, problem.loss(W), flow.grad_norm(state, state), 0.0));
+    sink(monitor.sample_end_to_end(W, t, problem.loss(W), flow.grad_norm(state, state)));
   };
 }
 
@@ -325,7 +325,7 @@ Summary run_exact_decoupled(const RunContext& c, Eigen::VectorXd& theta) {
       const Eigen::MatrixXd W = flow.end_to_end(t);
       c.problem.end_to_end_gradient(W, G);
       const double grad_sq = detail::balanced_velocity(W, G, N, c.shape.min_width(), V);
-      c.sink(c.monitor.sample_end_to_end(W, t, c.problem.loss(W), std::sqrt(std::max(grad_sq, 0.0)), 0.0));
+      c.sink(c.monitor.sample_end_to_end(W, t, c.problem.loss(W), std::sqrt(std::max(grad_sq, 0.0))));
     }
   } catch (const ExactFlowFailure& e) {
     s.status = e.budget_spent() ? Status::max_steps : Status::diverged;
@@ -376,7 +376,7 @@ Summary run_exact(const RunContext& c, Eigen::VectorXd& theta) {
         const Rank1Point p = walker->at(*next_time);
         const Eigen::MatrixXd W = p.end_to_end();
         const double grad = detail::rank1_grad_norm(c.problem, N, p.sigma, p.u, p.v);
-        c.sink(c.monitor.sample_end_to_end(W, p.t, c.problem.loss(W), grad, 0.0));
+        c.sink(c.monitor.sample_end_to_end(W, p.t, c.problem.loss(W), grad));
       }
       if (hi >= t_end()) break;
       if (interrupt_requested()) {  // at the end of the panel walked, where the samples stop
@@ -462,8 +462,7 @@ Summary run_gd(const RunContext& c, Eigen::VectorXd& theta) {
     bool sampled = false;
     while (next_sample < c.record.times.size() && c.record.times[next_sample] <= t) {
       ++next_sample;
-      if (!sampled && c.sink)
-        c.sink(c.monitor.sample_end_to_end(c.objective.end_to_end(), t, loss, grad.norm(), c.monitor.max_drift(theta)));
+      if (!sampled && c.sink) c.sink(c.monitor.sample_layers(c.objective.end_to_end(), theta, t, loss, grad.norm()));
       sampled = true;
     }
     if (excess <= c.options.eps && !s.t_eps) {
@@ -675,7 +674,7 @@ Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta
   const auto start = std::chrono::steady_clock::now();
   Objective objective(problem, shape);
   const Problem::Optimum optimum = problem.optimum(shape.min_width());
-  detail::Monitor monitor(problem, shape, optimum, theta, record.modes);
+  detail::Monitor monitor(problem, shape, optimum, theta, record.modes, record.sharpness);
   const double loss0 = objective.loss(theta);
   const double excess0 = problem.excess_loss(objective.end_to_end(), optimum);
   const double imbalance0 = shape.max_imbalance(theta);

@@ -30,7 +30,8 @@ const std::map<std::string, std::vector<std::string>>& schema() {
       {"solver",
        {"method", "rtol", "atol", "dt0", "integrator", "linear_solver", "dt", "lr", "steps", "t_max", "eps",
         "stop_at_eps", "max_steps", "grad_tol", "divergence_factor", "balance_tol"}},
-      {"output", {"samples_log", "samples_uniform", "t_min", "modes", "save_weights", "trajectory", "hessian"}},
+      {"output",
+       {"samples_log", "samples_uniform", "t_min", "modes", "save_weights", "trajectory", "hessian", "sharpness"}},
   };
   return s;
 }
@@ -417,6 +418,7 @@ RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides,
   r.get("output", "modes", c.output.modes);
   r.get("output", "save_weights", c.output.save_weights);
   r.get("output", "hessian", c.output.hessian);
+  r.get("output", "sharpness", c.output.sharpness);
   r.get("output", "trajectory", c.output.trajectory);
   if (c.output.samples_log < 0) r.fail("output.samples_log: must be ≥ 0");
   if (c.output.samples_uniform < 0) r.fail("output.samples_uniform: must be ≥ 0");
@@ -482,7 +484,8 @@ nlohmann::json to_json(const RunConfig& c) {
                  {"modes", c.output.modes},
                  {"save_weights", c.output.save_weights},
                  {"trajectory", c.output.trajectory},
-                 {"hessian", c.output.hessian}};
+                 {"hessian", c.output.hessian},
+                 {"sharpness", c.output.sharpness}};
   return j;
 }
 

@@ -162,10 +162,10 @@ class TrajectoryWriter {
  public:
   // Starts `path` with the header (fresh), or with the prefix of `from` a checkpoint recorded (checked by its hash;
   // `from` may be `path` itself: the prefix is read first).
-  TrajectoryWriter(const fs::path& path, int modes) : path_(path) {
+  TrajectoryWriter(const fs::path& path, int modes, bool sharpness) : path_(path) {
     csv_.open(path_, std::ios::trunc | std::ios::binary);
     if (!csv_) throw InputError(path_.string() + ": cannot write");
-    write(trajectory_header(modes) + "\n");
+    write(trajectory_header(modes, sharpness) + "\n");
   }
   TrajectoryWriter(const fs::path& path, const fs::path& from, const detail::CheckpointFile& checkpoint)
       : path_(path), bytes_(checkpoint.trajectory_bytes), hash_(checkpoint.trajectory_hash) {
@@ -239,7 +239,8 @@ void write_trajectory(const fs::path& path, const std::vector<Sample>& samples) 
   std::ofstream csv(path, std::ios::trunc);
   if (!csv) throw InputError(path.string() + ": cannot write");
   const int modes = samples.empty() ? 0 : static_cast<int>(samples.front().singular_values.size());
-  csv << trajectory_header(modes) << '\n' << std::setprecision(17);
+  const bool sharpness = !samples.empty() && samples.front().sharpness.has_value();
+  csv << trajectory_header(modes, sharpness) << '\n' << std::setprecision(17);
   for (const Sample& s : samples) write_trajectory_row(csv, s);
   if (!csv) throw InputError(path.string() + ": write failed");
 }
@@ -274,10 +275,11 @@ void put_run_outputs(const fs::path& dir, const RunConfig& config, const Problem
 
 const char* version() { return LINFLOW_VERSION; }
 
-std::string trajectory_header(int modes) {
+std::string trajectory_header(int modes, bool sharpness) {
   std::string h = "t,loss,excess_loss,dist_to_opt,grad_norm,imbalance_drift";
   for (int i = 1; i <= modes; ++i) h += ",sv" + std::to_string(i);
   for (int i = 1; i <= modes; ++i) h += ",align" + std::to_string(i);
+  if (sharpness) h += ",sharpness";
   return h;
 }
 
@@ -286,6 +288,7 @@ void write_trajectory_row(std::ostream& csv, const Sample& s) {
       << s.imbalance_drift;
   for (Eigen::Index i = 0; i < s.singular_values.size(); ++i) csv << ',' << s.singular_values(i);
   for (Eigen::Index i = 0; i < s.alignments.size(); ++i) csv << ',' << s.alignments(i);
+  if (s.sharpness) csv << ',' << *s.sharpness;
   csv << '\n';
 }
 
@@ -354,6 +357,7 @@ RecordOptions record_options(const RunSetup& setup) {
   record.times = sample_times(setup.config.solver.t_max, output.samples_uniform, output.samples_log, output.t_min);
   record.modes = std::clamp(output.modes, 0,
                             std::min({setup.shape.min_width(), setup.problem.input_dim(), setup.problem.output_dim()}));
+  record.sharpness = output.sharpness;
   return record;
 }
 
@@ -410,7 +414,7 @@ RunResult run_config(const RunConfig& config, const std::string& out_dir, const 
     const fs::path source = fs::exists(pending.path(), ec) ? pending.path() : dir / "trajectory.csv";
     csv.emplace(pending.path(), source, *from);
   } else if (write_csv) {
-    csv.emplace(pending.path(), record.modes);
+    csv.emplace(pending.path(), record.modes, record.sharpness);
   }
   SampleSink sink;
   if (csv) sink = [&csv](const Sample& s) { csv->write(s); };
