@@ -171,8 +171,14 @@ std::shared_ptr<Run> train_run(const RunConfig& config, const ProgressSink& prog
   RunSetup setup = set_up(config);
   const RecordOptions record = record_options(setup);
   // The run takes the set-up's problem and start rather than copies of them: per-call overhead saved.
-  auto run = std::make_shared<Run>(Run{config, std::move(setup.problem), std::move(setup.shape), {},
-                                       std::move(setup.theta0), {}, record.modes, record.sharpness});
+  auto run = std::make_shared<Run>(Run{config,
+                                       std::move(setup.problem),
+                                       std::move(setup.shape),
+                                       {},
+                                       std::move(setup.theta0),
+                                       {},
+                                       record.modes,
+                                       record.sharpness});
   SampleSink sink;
   if (config.output.trajectory) sink = [&run](const Sample& s) { run->samples.push_back(s); };
   const Summary summary = train(run->problem, run->shape, run->theta, config.solver, record, sink, progress);
