@@ -3,6 +3,9 @@
 // times, t_eps, counts, recordings and final θ, for every method and integrator that takes checkpoints.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -12,6 +15,7 @@
 #include "linflow/init.hpp"
 #include "linflow/interrupt.hpp"
 #include "linflow/solver.hpp"
+#include "run/checkpoint_file.hpp"
 
 namespace linflow {
 namespace {
@@ -223,6 +227,36 @@ TEST(Checkpoint, OneOfAnotherRunIsRefused) {
   other = full.checkpoints[0];
   other.next_sample = 1000;
   refused(other, c.options);
+}
+
+// checkpoint.bin's reader (run/checkpoint_file.hpp) on a header whose whole number is a float beyond the range of
+// the integer it stands for: refused as damaged. nlohmann's conversion cast it, undefined behaviour (UBSan), found by
+// fuzz_checkpoint (fuzz/corpus/checkpoint/float-count.bin).
+TEST(CheckpointFile, AFloatWhereAWholeNumberBelongsIsRefused) {
+  const Case c = demo(SolverOptions{});
+  CheckpointOptions every_step;
+  every_step.every_seconds = 0;
+  const Outcome full = run(c, every_step);
+  ASSERT_FALSE(full.checkpoints.empty());
+  const std::filesystem::path path = std::filesystem::temp_directory_path() / "linflow_test_checkpoint.bin";
+  detail::write_checkpoint_file(path, detail::CheckpointFile{full.checkpoints[0], {}, "v", 12, 34});
+  EXPECT_EQ(detail::read_checkpoint_file(path).checkpoint.state, full.checkpoints[0].state);
+  std::string text;
+  {
+    std::ifstream in(path, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t at = text.find("\"bytes\":12");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 10, "\"bytes\":4.45945e+19");
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  try {
+    detail::read_checkpoint_file(path);
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("whole number"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(path);
 }
 
 }  // namespace

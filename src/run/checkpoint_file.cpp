@@ -3,6 +3,7 @@
 #include <bit>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "core/files.hpp"
@@ -14,9 +15,21 @@ namespace {
 constexpr std::string_view kMagic = "linflow checkpoint 1\n";
 static_assert(std::endian::native == std::endian::little, "checkpoint.bin holds little-endian float64");
 
+// A whole number of the header, checked before it is converted: nlohmann's get<> casts a float such as 4.5e19 to an
+// integer type with undefined behaviour (fuzz_checkpoint found it).
+std::uint64_t unsigned_at(const nlohmann::json& j) {
+  if (!j.is_number_unsigned()) throw InputError("a field that should be a whole number ≥ 0 is not");
+  return j.get<std::uint64_t>();
+}
+long count_at(const nlohmann::json& j) {
+  const std::uint64_t n = unsigned_at(j);
+  if (n > static_cast<std::uint64_t>(std::numeric_limits<long>::max())) throw InputError("a count out of range");
+  return static_cast<long>(n);
+}
+
 nlohmann::json bits(double v) { return std::bit_cast<std::uint64_t>(v); }
 nlohmann::json bits(const std::optional<double>& v) { return v ? bits(*v) : nlohmann::json(nullptr); }
-double real(const nlohmann::json& j) { return std::bit_cast<double>(j.get<std::uint64_t>()); }
+double real(const nlohmann::json& j) { return std::bit_cast<double>(unsigned_at(j)); }
 std::optional<double> optional_real(const nlohmann::json& j) {
   return j.is_null() ? std::nullopt : std::optional<double>(real(j));
 }
@@ -89,8 +102,8 @@ CheckpointFile read_checkpoint_file(const std::filesystem::path& path) {
     Checkpoint& c = f.checkpoint;
     f.version = h.at("version").get<std::string>();
     f.config = h.at("config");
-    f.trajectory_bytes = h.at("trajectory").at("bytes").get<std::uint64_t>();
-    f.trajectory_hash = h.at("trajectory").at("hash").get<std::uint64_t>();
+    f.trajectory_bytes = unsigned_at(h.at("trajectory").at("bytes"));
+    f.trajectory_hash = unsigned_at(h.at("trajectory").at("hash"));
     c.method = method_from_string(h.at("method").get<std::string>());
     c.integrator = integrator_from_string(h.at("integrator").get<std::string>());
     c.implicit = h.at("implicit").get<bool>();
@@ -101,8 +114,13 @@ CheckpointFile read_checkpoint_file(const std::filesystem::path& path) {
     c.t_eps = optional_real(h.at("t_eps"));
     c.implicit_from = optional_real(h.at("implicit_from"));
     c.ceiling = real(h.at("ceiling"));
-    const auto counts = h.at("counts").get<std::vector<long>>();
-    if (counts.size() != 8) throw Damaged{"its counts"};
+    const nlohmann::json& counts_json = h.at("counts");
+    if (!counts_json.is_array() || counts_json.size() != 8) throw Damaged{"its counts"};
+    std::vector<long> counts;
+    for (const nlohmann::json& n : counts_json) counts.push_back(count_at(n));
+    if (counts[6] > std::numeric_limits<int>::max() || counts[7] > std::numeric_limits<int>::max()) {
+      throw Damaged{"its counts"};
+    }
     c.steps = counts[0];
     c.rejected = counts[1];
     c.rhs_evals = counts[2];
@@ -112,14 +130,17 @@ CheckpointFile read_checkpoint_file(const std::filesystem::path& path) {
     c.stiff = static_cast<int>(counts[6]);
     c.non_stiff = static_cast<int>(counts[7]);
     const std::string_view vectors = std::string_view(text).substr(end + 1);
-    const auto lengths = h.at("vectors").at("lengths").get<std::vector<std::uint64_t>>();
+    const nlohmann::json& lengths_json = h.at("vectors").at("lengths");
+    if (!lengths_json.is_array()) throw Damaged{"its vectors' lengths"};
+    std::vector<std::uint64_t> lengths;
+    for (const nlohmann::json& n : lengths_json) lengths.push_back(unsigned_at(n));
     std::uint64_t total = 0;
     for (const std::uint64_t n : lengths) {
       if (n > vectors.size() / sizeof(double)) throw Damaged{"a vector longer than the file"};
       total += n;
     }
     if (lengths.empty() || total * sizeof(double) != vectors.size()) throw Damaged{"its vectors' lengths"};
-    if (fnv1a(vectors) != h.at("vectors").at("hash").get<std::uint64_t>()) throw Damaged{"its vectors' hash"};
+    if (fnv1a(vectors) != unsigned_at(h.at("vectors").at("hash"))) throw Damaged{"its vectors' hash"};
     size_t at = 0;
     for (size_t i = 0; i < lengths.size(); ++i) {
       Eigen::VectorXd v(static_cast<Eigen::Index>(lengths[i]));
