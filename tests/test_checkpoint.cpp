@@ -105,6 +105,13 @@ Outcome run(const Case& c, const CheckpointOptions& in, const ProgressSink& prog
   return out;
 }
 
+// The run of `c` with a checkpoint at every step where one can be taken.
+Outcome run_checkpointing_every_step(const Case& c) {
+  CheckpointOptions every_step;
+  every_step.every_seconds = 0;
+  return run(c, every_step);
+}
+
 // Exact equality of the end of two runs, and of the recordings of `resumed` with those of `full` from `from` on.
 void expect_same_end(const Outcome& full, const Outcome& resumed, size_t from) {
   const Summary &a = full.summary, &b = resumed.summary;
@@ -133,9 +140,7 @@ void expect_same_end(const Outcome& full, const Outcome& resumed, size_t from) {
 TEST(Checkpoint, AResumedRunEndsBitForBitWhereTheRunThatWasNotStoppedEnds) {
   for (const Case& c : cases()) {
     SCOPED_TRACE(c.name);
-    CheckpointOptions every_step;
-    every_step.every_seconds = 0;
-    const Outcome full = run(c, every_step);
+    const Outcome full = run_checkpointing_every_step(c);
     ASSERT_NE(full.summary.status, Status::diverged) << full.summary.message;
     ASSERT_GE(full.checkpoints.size(), 3U) << full.summary.stats.steps << " steps";
     const size_t n = full.checkpoints.size();
@@ -151,9 +156,7 @@ TEST(Checkpoint, AResumedRunEndsBitForBitWhereTheRunThatWasNotStoppedEnds) {
 
 TEST(Checkpoint, ImplicitCheckpointsAreTakenAtBdfRestarts) {
   const Case c = plateau(Integrator::automatic, LinearSolver::automatic);
-  CheckpointOptions every_step;
-  every_step.every_seconds = 0;
-  const Outcome full = run(c, every_step);
+  const Outcome full = run_checkpointing_every_step(c);
   ASSERT_TRUE(full.summary.stats.implicit_from.has_value());
   long implicit = 0;
   for (const Checkpoint& cp : full.checkpoints) {
@@ -205,9 +208,7 @@ TEST(Checkpoint, AnInterruptedRunResumesFromTheStateItReached) {
 
 TEST(Checkpoint, OneOfAnotherRunIsRefused) {
   const Case c = demo(SolverOptions{});
-  CheckpointOptions every_step;
-  every_step.every_seconds = 0;
-  const Outcome full = run(c, every_step);
+  const Outcome full = run_checkpointing_every_step(c);
   ASSERT_FALSE(full.checkpoints.empty());
   Checkpoint other = full.checkpoints[0];
   auto refused = [&](const Checkpoint& cp, SolverOptions o) {
@@ -234,9 +235,7 @@ TEST(Checkpoint, OneOfAnotherRunIsRefused) {
 // fuzz_checkpoint (fuzz/corpus/checkpoint/float-count.bin).
 TEST(CheckpointFile, AFloatWhereAWholeNumberBelongsIsRefused) {
   const Case c = demo(SolverOptions{});
-  CheckpointOptions every_step;
-  every_step.every_seconds = 0;
-  const Outcome full = run(c, every_step);
+  const Outcome full = run_checkpointing_every_step(c);
   ASSERT_FALSE(full.checkpoints.empty());
   const std::filesystem::path path = std::filesystem::temp_directory_path() / "linflow_test_checkpoint.bin";
   detail::write_checkpoint_file(path, detail::CheckpointFile{full.checkpoints[0], {}, "v", 12, 34});

@@ -57,16 +57,15 @@ DriverResult integrate_gauss_legendre(F& flow, State& x, const DriverOptions& o,
   for (auto& k : K) k.resize(n);
   for (auto& k : K_new) k.resize(n);
 
-  const Checkpoint* resume = o.checkpoints ? o.checkpoints->take_resume(false) : nullptr;
+  const Checkpoint* resume = o.checkpoints.take_resume(false);
   if (resume) x = resume->state;
   flow(x, dxdt, 0.0);
   double t = 0.0;
   if (resume) {  // the state, its compensation and the next step's stage guesses
-    r = restored(*resume, next_sample);
+    r = restored(*resume, next_sample, flow.evals());
     t = resume->t;
     compensation = resume->stages.at(0);
     for (size_t i = 0; i < 3; ++i) K[i] = resume->stages.at(i + 1);
-    r.evals_offset = resume->rhs_evals - flow.evals();
   } else {
     if (begin(flow, x, dxdt, o, r, times, next_sample, on_sample)) return r;
     for (auto& k : K) k = dxdt;
@@ -74,7 +73,7 @@ DriverResult integrate_gauss_legendre(F& flow, State& x, const DriverOptions& o,
   auto save = [&] {
     Checkpoint c = snapshot(r, t, o.solver.dt, x, next_sample, flow.evals() + r.evals_offset);
     c.stages = {compensation, K[0], K[1], K[2]};
-    o.checkpoints->save(std::move(c));
+    o.checkpoints.save(std::move(c));
   };
   while (true) {
     if (out_of_budget(r, t, o)) break;
@@ -136,9 +135,9 @@ DriverResult integrate_gauss_legendre(F& flow, State& x, const DriverOptions& o,
       r.status = Status::stalled;
       break;
     }
-    if (o.checkpoints && o.checkpoints->due()) save();
+    if (o.checkpoints.due()) save();
   }
-  if (r.status == Status::interrupted && o.checkpoints && o.checkpoints->enabled()) save();
+  if (r.status == Status::interrupted && o.checkpoints.enabled()) save();
   r.t = t;
   return r;
 }

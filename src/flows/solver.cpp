@@ -93,7 +93,7 @@ std::string describe(const Summary& s, const SolverOptions& o) {
 // Integrates `flow` from state x and turns the driver's result into a Summary.
 template <class F, class OnSample>
 Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const RecordOptions& record,
-                  OnSample&& on_sample, const ProgressSink& progress, detail::Checkpoints* checkpoints) {
+                  OnSample&& on_sample, const ProgressSink& progress, detail::Checkpoints& checkpoints) {
   auto on_progress = [&](double t, double excess, long steps) {
     if (progress) progress(Progress{t, o.t_max, excess, steps});
   };
@@ -117,9 +117,9 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
       r = detail::integrate_bdf(flow, x, d, on_sample, on_progress);
       break;
     case Integrator::automatic: {
-      const Checkpoint* resume = checkpoints ? checkpoints->pending_resume() : nullptr;
+      const Checkpoint* resume = checkpoints.pending_resume();
       if (resume && resume->implicit) {  // a checkpoint of the bdf phase
-        implicit_from = checkpoints->implicit_from = resume->implicit_from;
+        implicit_from = checkpoints.implicit_from = resume->implicit_from;
         r = detail::integrate_bdf(flow, x, d, on_sample, on_progress);
         break;
       }
@@ -127,7 +127,7 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
       r = detail::integrate_dop853(flow, x, explicit_part, on_sample, on_progress);
       if (r.stiff) {
         implicit_from = r.t;
-        if (checkpoints) checkpoints->implicit_from = r.t;
+        checkpoints.implicit_from = r.t;
         r = detail::integrate_bdf(flow, x, d, on_sample, on_progress, &r);
       }
       break;
@@ -160,7 +160,7 @@ struct RunContext {
   detail::Monitor& monitor;
   const SampleSink& sink;
   const ProgressSink& progress;
-  detail::Checkpoints* checkpoints;
+  detail::Checkpoints& checkpoints;
 };
 
 Summary run_gf(const RunContext& c, Eigen::VectorXd& theta) {
@@ -415,7 +415,7 @@ Summary run_gd(const RunContext& c, Eigen::VectorXd& theta) {
   size_t next_sample = 0;
   double ceiling = 0;
   long k = 0;
-  const Checkpoint* resume = c.checkpoints ? c.checkpoints->take_resume(false) : nullptr;
+  const Checkpoint* resume = c.checkpoints.take_resume(false);
   if (resume) {
     theta = resume->state;
     k = resume->steps;
@@ -435,16 +435,16 @@ Summary run_gd(const RunContext& c, Eigen::VectorXd& theta) {
     cp.ceiling = ceiling;
     cp.t_eps = s.t_eps;
     cp.rhs_evals = s.stats.rhs_evals;
-    c.checkpoints->save(std::move(cp));
+    c.checkpoints.save(std::move(cp));
   };
   const long first = k;
   for (;; ++k) {
     const double t = static_cast<double>(k) * c.options.lr;
-    if (c.checkpoints && k > first && c.checkpoints->due()) save();
+    if (k > first && c.checkpoints.due()) save();
     if (interrupt_requested()) {  // before the evaluation: the state is θ_k, as a checkpoint holds it
       s.status = Status::interrupted;
       s.t_final = t;
-      if (c.checkpoints && c.checkpoints->enabled()) save();
+      if (c.checkpoints.enabled()) save();
       break;
     }
     const double loss = c.objective.evaluate(theta, grad);
@@ -680,7 +680,7 @@ Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta
   const double imbalance0 = shape.max_imbalance(theta);
 
   detail::Checkpoints checkpoints(checkpoint_options, options.method, options.integrator);
-  const RunContext context{problem, shape, options, record, optimum, objective, monitor, sink, progress, &checkpoints};
+  const RunContext context{problem, shape, options, record, optimum, objective, monitor, sink, progress, checkpoints};
   Summary s;
   switch (options.method) {
     case Method::gf:

@@ -219,14 +219,13 @@ class TrajectoryWriter {
   std::uint64_t bytes_ = 0, hash_ = detail::kFnvOffset;
 };
 
-// The checkpoint a resumed run starts from, checked against the configuration it is resumed with.
-detail::CheckpointFile resumable_checkpoint(const fs::path& dir, const RunConfig& config) {
+// The checkpoint a resumed run starts from, checked against the configuration (to_json) it is resumed with.
+detail::CheckpointFile resumable_checkpoint(const fs::path& dir, const nlohmann::json& now) {
   detail::CheckpointFile file = detail::read_checkpoint_file(dir / kCheckpoint);
   if (file.version != version()) {
     throw InputError((dir / kCheckpoint).string() + ": taken by linflow " + file.version + ", this is " + version() +
                      "; run without --resume to start the run again");
   }
-  const nlohmann::json now = to_json(config);
   if (file.config != now) {
     throw InputError((dir / kCheckpoint).string() + ": taken by a run of another configuration (" +
                      first_difference(file.config, now) +
@@ -236,13 +235,11 @@ detail::CheckpointFile resumable_checkpoint(const fs::path& dir, const RunConfig
 }
 
 void write_trajectory(const fs::path& path, const std::vector<Sample>& samples) {
-  std::ofstream csv(path, std::ios::trunc);
-  if (!csv) throw InputError(path.string() + ": cannot write");
   const int modes = samples.empty() ? 0 : static_cast<int>(samples.front().singular_values.size());
   const bool sharpness = !samples.empty() && samples.front().sharpness.has_value();
-  csv << trajectory_header(modes, sharpness) << '\n' << std::setprecision(17);
-  for (const Sample& s : samples) write_trajectory_row(csv, s);
-  if (!csv) throw InputError(path.string() + ": write failed");
+  TrajectoryWriter csv(path, modes, sharpness);
+  for (const Sample& s : samples) csv.write(s);
+  csv.close();
 }
 
 // write_run_outputs with more files of the run in `staged` (analyze's analysis.json), put in place with the others.
@@ -388,10 +385,11 @@ RunResult run_config(const RunConfig& config, const std::string& out_dir, const 
   const RecordOptions record = record_options(setup);
   const fs::path checkpoint_path = out_dir.empty() ? fs::path() : dir / kCheckpoint;
   std::error_code ec;
+  const nlohmann::json config_json = to_json(config);  // what a checkpoint is taken with and checked against
   std::optional<detail::CheckpointFile> from;
   if (!out_dir.empty() && resume.resume) {
     if (fs::exists(checkpoint_path, ec)) {
-      from = resumable_checkpoint(dir, config);
+      from = resumable_checkpoint(dir, config_json);
       std::ostringstream note;
       note.precision(6);
       note << "resumed from " << checkpoint_path.string() << " at t = " << from->checkpoint.t << " (step "
@@ -421,7 +419,6 @@ RunResult run_config(const RunConfig& config, const std::string& out_dir, const 
 
   CheckpointOptions checkpoints;
   if (from) checkpoints.resume = &from->checkpoint;
-  const nlohmann::json config_json = to_json(config);
   if (!out_dir.empty() && resume.checkpoint_seconds > 0 && config.solver.method != Method::exact) {
     checkpoints.every_seconds = resume.checkpoint_seconds;
     checkpoints.save = [&](const Checkpoint& c) {

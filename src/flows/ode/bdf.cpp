@@ -350,10 +350,9 @@ DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o,
                            const ProgressFn& on_progress, const DriverResult* before) {
   DriverResult r;
   size_t next_sample = 0;
-  if (const Checkpoint* resume = o.checkpoints ? o.checkpoints->take_resume(true) : nullptr) {
+  if (const Checkpoint* resume = o.checkpoints.take_resume(true)) {
     x = resume->state;
-    r = restored(*resume, next_sample);
-    r.evals_offset = resume->rhs_evals - flow.evals();
+    r = restored(*resume, next_sample, flow.evals());
     before = &r;
   }
   for (;;) {
@@ -361,11 +360,11 @@ DriverResult integrate_bdf(ImplicitFlow& flow, State& x, const DriverOptions& o,
     if (!r.restart) return r;
     r.restart = false;
     before = &r;
-    if (o.checkpoints && o.checkpoints->due(1)) {
+    if (o.checkpoints.due(1)) {
       while (next_sample < o.times.size() && o.times[next_sample] <= r.t) ++next_sample;  // recorded
       Checkpoint c = snapshot(r, r.t, 0.0, x, next_sample, flow.evals() + r.evals_offset);
       c.implicit = true;
-      o.checkpoints->save(std::move(c));
+      o.checkpoints.save(std::move(c));
     }
   }
 }

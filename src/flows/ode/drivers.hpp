@@ -29,24 +29,23 @@ DriverResult integrate_landing(F& flow, State& x, const DriverOptions& o, Steppe
   const std::vector<double>& times = o.times;
   size_t next_sample = 0;
   State dxdt(x.size()), x_new(x.size()), x_mid(x.size());
-  const Checkpoint* resume = o.checkpoints ? o.checkpoints->take_resume(false) : nullptr;
+  const Checkpoint* resume = o.checkpoints.take_resume(false);
   if (resume) x = resume->state;
   system(x, dxdt, 0.0);
   double t = 0.0, dt = 0.0;
   long rejected_before = 0;
   if (resume) {
-    r = restored(*resume, next_sample);
+    r = restored(*resume, next_sample, flow.evals());
     t = resume->t;
     dt = resume->dt;
     rejected_before = resume->rejected;
-    r.evals_offset = resume->rhs_evals - flow.evals();
   } else {
     if (begin(flow, x, dxdt, o, r, times, next_sample, on_sample)) return r;
     dt = o.solver.dt0 > 0 ? o.solver.dt0 : initial_step(system, x, dxdt, o, Stepper::kOrder, x_mid);
   }
   auto save = [&] {
     r.rejected = rejected_before + stepper.rejected();
-    o.checkpoints->save(snapshot(r, t, dt, x, next_sample, flow.evals() + r.evals_offset));
+    o.checkpoints.save(snapshot(r, t, dt, x, next_sample, flow.evals() + r.evals_offset));
   };
   while (true) {
     if (out_of_budget(r, t, o)) break;
@@ -83,9 +82,9 @@ DriverResult integrate_landing(F& flow, State& x, const DriverOptions& o, Steppe
       }
     }
     on_progress(t, r.excess, r.steps);
-    if (o.checkpoints && o.checkpoints->due()) save();
+    if (o.checkpoints.due()) save();
   }
-  if (r.status == Status::interrupted && o.checkpoints && o.checkpoints->enabled()) save();
+  if (r.status == Status::interrupted && o.checkpoints.enabled()) save();
   if (r.status != Status::converged || !(o.solver.stop_at_eps && r.t_eps)) {
     system(x, dxdt, t);
     r.grad_norm = flow.grad_norm(x, dxdt);
@@ -110,18 +109,17 @@ DriverResult integrate_dense(F& flow, State& x, const DriverOptions& o, Stepper&
 
   State x_new(x.size()), x_mid(x.size()), f_end(x.size());
   StiffnessTest stiff;
-  const Checkpoint* resume = o.checkpoints ? o.checkpoints->take_resume(false) : nullptr;
+  const Checkpoint* resume = o.checkpoints.take_resume(false);
   if (resume) x = resume->state;
   stepper.start(system, x, 0.0);
   double t = 0.0, dt = 0.0;
   long rejected_before = 0;
   if (resume) {  // the state between two steps: f(x) evaluated afresh is the FSAL value, bit for bit
-    r = restored(*resume, next_sample);
+    r = restored(*resume, next_sample, flow.evals());
     t = resume->t;
     dt = resume->dt;
     rejected_before = resume->rejected;
     stiff = StiffnessTest(resume->stiff, resume->non_stiff);
-    r.evals_offset = resume->rhs_evals - flow.evals();
   } else {
     if (begin(flow, x, stepper.derivative(), o, r, times, next_sample, on_sample)) return r;
     dt = o.solver.dt0 > 0 ? o.solver.dt0 : initial_step(system, x, stepper.derivative(), o, Stepper::kOrder, x_mid);
@@ -131,7 +129,7 @@ DriverResult integrate_dense(F& flow, State& x, const DriverOptions& o, Stepper&
     Checkpoint c = snapshot(r, t, dt, x, next_sample, flow.evals() + r.evals_offset);
     c.stiff = stiff.stiff();
     c.non_stiff = stiff.non_stiff();
-    o.checkpoints->save(std::move(c));
+    o.checkpoints.save(std::move(c));
   };
   while (true) {
     if (out_of_budget(r, t, o)) break;
@@ -177,9 +175,9 @@ DriverResult integrate_dense(F& flow, State& x, const DriverOptions& o, Stepper&
       r.stiff = true;
       break;
     }
-    if (o.checkpoints && o.checkpoints->due()) save();
+    if (o.checkpoints.due()) save();
   }
-  if (r.status == Status::interrupted && o.checkpoints && o.checkpoints->enabled()) save();
+  if (r.status == Status::interrupted && o.checkpoints.enabled()) save();
   r.rejected = rejected_before + stepper.rejected();
   r.t = t;
   return r;

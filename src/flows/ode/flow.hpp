@@ -77,7 +77,7 @@ struct DriverOptions {
   const SolverOptions& solver;
   const std::vector<double>& times;
   bool stop_when_stiff = false;  ///< explicit drivers with a stiffness test: end the run there (DriverResult::stiff)
-  Checkpoints* checkpoints = nullptr;  ///< where checkpoints go and come from (none: not taken)
+  Checkpoints& checkpoints;      ///< where checkpoints go (when enabled) and the one to resume from
 };
 
 struct DriverResult {
@@ -115,8 +115,9 @@ inline Checkpoint snapshot(const DriverResult& r, double t, double dt, const Sta
   return c;
 }
 
-/// The driver result and position a checkpoint holds (the inverse of snapshot; the state is the caller's).
-inline DriverResult restored(const Checkpoint& c, size_t& next_sample) {
+/// The driver result and position a checkpoint holds (the inverse of snapshot; the state is the caller's), once the
+/// flow has made `evals` evaluations to restore it (the FSAL derivative, say): the offset that keeps the count.
+inline DriverResult restored(const Checkpoint& c, size_t& next_sample, long evals) {
   DriverResult r;
   r.t = c.t;
   r.excess = c.excess;
@@ -126,6 +127,7 @@ inline DriverResult restored(const Checkpoint& c, size_t& next_sample) {
   r.rejected = c.rejected;
   r.jacobians = c.jacobians;
   r.jacobian_vector_products = c.jacobian_vector_products;
+  r.evals_offset = c.rhs_evals - evals;
   next_sample = static_cast<size_t>(c.next_sample);
   return r;
 }
