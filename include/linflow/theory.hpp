@@ -307,6 +307,8 @@ struct ObserveOptions {
   /// settled (the rates fitted on the two halves of the window agree to rate_rtol/4) and it matches no faster mode
   /// (which means the window is not asymptotic yet). Fit bias at fit_hi = 1e-6 is ~1e-5, so 1e-2 is safe. > 0.
   double rate_rtol = 1e-2;
+  /// Record the sharpness λ_max(∇²L) at every recorded time (output.sharpness; the `sharpness` column).
+  bool sharpness = false;
 
   bool is_valid(std::string* why) const;
 };

@@ -363,6 +363,7 @@ theory::ObserveOptions observe_options(const OutputOptions& output) {
   oo.samples_log = output.samples_log;
   oo.samples_uniform = std::max(output.samples_uniform, oo.samples_uniform);
   oo.t_min = output.t_min;
+  oo.sharpness = output.sharpness;
   return oo;
 }
 

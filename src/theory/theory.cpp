@@ -1209,6 +1209,7 @@ std::vector<Point> simulate(const ObservationSetting& S, const ProgressSink& pro
     for (const Stage& stage : analysis.decoupled->stages) record.modes = std::max(record.modes, stage.mode);
     record.modes = std::min({record.modes, k, problem.input_dim(), problem.output_dim()});
   }
+  record.sharpness = oo.sharpness;
   curve.clear();
   theta = theta0;
   ob.summary = train(
