@@ -119,7 +119,9 @@ class Result:
 
     def save(self, dir: PathLike) -> str:
         """Writes what `linflow train --out DIR` writes (summary.json, trajectory.csv, weights/), by the same code
-        path; returns DIR. InputError when DIR cannot be written."""
+        path; returns DIR. Arrays the run was given in memory are written to DIR/inputs/ (KEY.npy, the initial layers
+        as inputs/init.weights/Wj.npy) and summary.json's configuration names them relative to DIR, so that
+        `linflow train -c DIR/summary.json` reruns the run bit for bit. InputError when DIR cannot be written."""
         path = os.fspath(dir)
         self._run.save(path)
         return path

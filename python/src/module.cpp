@@ -27,7 +27,9 @@
 #include "linflow/config.hpp"
 #include "linflow/error.hpp"
 #include "linflow/experiment.hpp"
+#include "linflow/init.hpp"
 #include "linflow/interrupt.hpp"
+#include "linflow/io.hpp"
 #include "linflow/json.hpp"
 #include "linflow/run.hpp"
 #include "linflow/sweep.hpp"
@@ -186,12 +188,59 @@ std::shared_ptr<Run> train_run(const RunConfig& config, const ProgressSink& prog
   return run;
 }
 
+// Where save_run writes the matrices a run was given in memory, relative to the run's folder: the configuration in
+// summary.json names them there, so that `linflow train -c DIR/summary.json` (which resolves a relative path against
+// the file's folder) reads the same matrices and repeats the run.
+constexpr const char* kInputsDir = "inputs";
+
+// Writes each in-memory matrix of `config` into DIR/inputs/ (KEY.npy; init.weights as the folder init.weights/ of
+// W1.npy … WN.npy that init.kind = "files" reads) and puts its path relative to DIR in place of "(array)" in
+// `echoed` (summary.json's "config"). An earlier run's input that this run does not have is removed, so that the
+// folder describes one run. write_npy's float64 files read back bit for bit.
+void save_inputs(const fs::path& dir, const RunConfig& config, nlohmann::json& echoed) {
+  const fs::path inputs = dir / kInputsDir;
+  std::error_code ec;
+  const auto put = [&](const char* section, const char* key, const Eigen::MatrixXd* matrix) {
+    const std::string name = std::string(section) + "." + key + ".npy";
+    if (matrix == nullptr) {
+      fs::remove(inputs / name, ec);
+      return;
+    }
+    fs::create_directories(inputs, ec);
+    if (!fs::is_directory(inputs, ec)) throw InputError(inputs.string() + ": cannot create");
+    write_npy((inputs / name).string(), *matrix);
+    echoed[section][key] = (fs::path(kInputsDir) / name).generic_string();
+  };
+  const auto in_memory = [](const std::string& label, const std::shared_ptr<const Eigen::MatrixXd>& m) {
+    return label == kArrayLabel ? m.get() : nullptr;
+  };
+  put("problem", "target", in_memory(config.problem.target, config.problem.target_matrix));
+  put("problem", "x", in_memory(config.problem.x, config.problem.x_matrix));
+  put("problem", "y", in_memory(config.problem.y, config.problem.y_matrix));
+  const bool end_to_end = config.init_end_to_end_file == kArrayLabel && config.init.end_to_end.has_value();
+  put("init", "end_to_end", end_to_end ? &*config.init.end_to_end : nullptr);
+  const fs::path weights = inputs / "init.weights";
+  fs::remove_all(weights, ec);
+  if (config.init.dir == kArrayLabel) {
+    fs::create_directories(weights, ec);
+    if (!fs::is_directory(weights, ec)) throw InputError(weights.string() + ": cannot create");
+    for (size_t j = 0; j < config.init.weights.size(); ++j) {
+      write_npy((weights / weights_file_name(static_cast<int>(j) + 1)).string(), config.init.weights[j]);
+    }
+    echoed["init"]["dir"] = (fs::path(kInputsDir) / "init.weights").generic_string();
+  }
+  fs::remove(inputs, ec);  // only when empty: a run without arrays leaves no inputs/ folder
+}
+
 // Writes `run` into `dir` as `linflow train --out dir` does: the trajectory to trajectory.csv.tmp, then
-// write_run_outputs puts the weights, the trajectory and summary.json in place in the same order.
+// write_run_outputs puts the weights, the trajectory and summary.json in place in the same order. Matrices given in
+// memory go to DIR/inputs/ (save_inputs), so that the saved configuration reruns the run.
 void save_run(const Run& run, const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (!fs::is_directory(dir, ec)) throw InputError(dir + ": cannot create output directory");
+  nlohmann::json summary = run.summary;
+  save_inputs(dir, run.config, summary["config"]);
   if (run.config.output.trajectory) {
     const fs::path pending = fs::path(dir) / "trajectory.csv.tmp";
     std::ofstream csv(pending, std::ios::trunc);
@@ -201,7 +250,7 @@ void save_run(const Run& run, const std::string& dir) {
     csv.close();
     if (!csv) throw InputError(pending.string() + ": write failed");
   }
-  write_run_outputs(dir, run.config, run.problem, run.shape, run.summary, run.theta);
+  write_run_outputs(dir, run.config, run.problem, run.shape, summary, run.theta);
 }
 
 // The trajectory as a (rows × columns) array in the column order of trajectory.csv.
@@ -458,7 +507,8 @@ PYBIND11_MODULE(_linflow, m) {
       .def_property_readonly("trajectory", &trajectory_array)
       .def_property_readonly("weights", &weights)
       .def_property_readonly("end_to_end", [](const Run& r) { return r.shape.end_to_end(r.theta); })
-      .def("save", &save_run, py::arg("dir"), "Writes the run's files as `linflow train --out DIR` does.");
+      .def("save", &save_run, py::arg("dir"),
+           "Writes the run's files as `linflow train --out DIR` does, and arrays given in memory into DIR/inputs/.");
 
   m.def(
       "train",

@@ -1,5 +1,6 @@
 """The Python module against the CLI on the same configurations: bit-identical runs, analyses and sweeps, the
 CLI's error messages, arrays in place of files, batches on threads, figures."""
+import json
 import os
 import threading
 import time
@@ -489,6 +490,43 @@ def test_arrays_go_to_the_engine_in_memory_and_give_the_files_run(tmp_path, cli_
     assert file_config.summary["initial_loss"] == dict_config.summary["initial_loss"]
     assert np.array_equal(file_config.trajectory["excess_loss"], dict_config.trajectory["excess_loss"])
     assert file_config.summary["config"]["init"]["kind"] == "files"
+
+
+def test_a_saved_run_from_arrays_reruns_from_its_summary_with_the_cli(tmp_path, cli_path):
+    # save() writes the arrays into DIR/inputs/ and names them in summary.json's configuration by paths relative to
+    # DIR, so that `linflow train -c DIR/summary.json` repeats the run bit for bit, in any folder DIR is moved to.
+    import shutil
+    x, y = np.load(data("x_4x12.npy")), np.load(data("y_3x12.npy"))
+    end_to_end = 0.01 * np.outer([1.0, -2.0, 0.5], [1.0, 0.0, 3.0, -1.0])
+    target = np.load(data("target_3x4.npy"))
+    start = linflow.train(SMALL, problem__target=target, network__widths=[4, 2, 1, 3], init__seed=7).weights
+    runs = {"target_and_layers": dict(problem__target=target, init__weights=start),
+            "data_and_end_to_end": dict(problem__x=x.T, problem__y=y.T, problem__layout="rows", init__kind="balanced",
+                                        init__end_to_end=end_to_end)}
+    for label, arrays in runs.items():
+        result = linflow.train(SMALL, network__widths=[4, 2, 1, 3], **arrays)
+        saved = tmp_path / label / "py"
+        result.save(saved)
+        config = load_json(saved / "summary.json")["config"]
+        assert "(array)" not in json.dumps(config), config
+        assert result.summary["config"] != config  # in memory, the summary still says "(array)"
+        moved = tmp_path / label / "moved"
+        shutil.copytree(saved, moved)
+        cli("train", "-q", "-c", str(moved / "summary.json"), "-o", str(tmp_path / label / "cli"))
+        names = ["trajectory.csv", "target.npy"] + [os.path.join("weights", f"W{j}.npy") for j in range(1, 4)]
+        for name in names:
+            assert (tmp_path / label / "cli" / name).read_bytes() == (saved / name).read_bytes(), (label, name)
+        rerun = load_json(tmp_path / label / "cli" / "summary.json")
+        for key in ("status", "message", "t_eps", "initial_loss", "excess_loss"):
+            assert rerun[key] == result.summary[key], (label, key)
+    layers = sorted(os.listdir(tmp_path / "target_and_layers" / "py" / "inputs" / "init.weights"))
+    assert layers == ["W1.npy", "W2.npy", "W3.npy"]
+    for j, w in enumerate(start, start=1):
+        assert np.array_equal(np.load(tmp_path / "target_and_layers" / "py" / "inputs" / "init.weights" / f"W{j}.npy"),
+                              w)
+    # A later run without arrays saved into the same folder leaves no input of the earlier one behind.
+    linflow.train(SMALL).save(tmp_path / "target_and_layers" / "py")
+    assert not os.path.exists(tmp_path / "target_and_layers" / "py" / "inputs")
 
 
 def test_in_memory_arrays_are_checked_as_files_are():
