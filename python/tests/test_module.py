@@ -130,6 +130,43 @@ def test_a_sweep_dict_with_an_inline_base(tmp_path):
         single.summary["stats"]["steps"]
 
 
+def test_a_sweep_with_arrays_is_the_sweep_of_their_files_and_resumes_from_the_cli(tmp_path, cli_path):
+    # Arrays in a dict sweep's base (or its overrides) are written under OUT/inputs/ and named by path: the runs are
+    # those of the same sweep from .npy files, OUT/sweep.toml resumes it from the CLI, and other arrays are another
+    # base (resuming with them is refused).
+    target = np.load(data("target_3x4.npy"))
+    np.save(tmp_path / "Z.npy", target)
+    start = linflow.train(SMALL, problem__target=target, network__widths=[4, 2, 1, 3]).weights
+
+    def sweep_of(problem, init, seeds, **kwargs):
+        base = {"problem": problem, "network": {"widths": [4, 2, 1, 3]}, "init": init,
+                "solver": {"eps": 1e-10, "t_max": 200.0}, "output": {"samples_log": 20}}
+        return linflow.sweep({"sweep": {"seeds": 1}, "base": base, "axis": [{"key": "init.seed", "values": seeds}]},
+                             **kwargs)
+
+    from_file = sweep_of({"target": str(tmp_path / "Z.npy")}, {"scale": 0.3}, [0, 1, 2], out=tmp_path / "file")
+    from_arrays = sweep_of({"target": target}, {"scale": 0.3}, [0, 1, 2], out=tmp_path / "arrays")
+    assert from_arrays.summary["errors"] == 0 and len(from_arrays.lines) == 3
+    assert without_wall_times(from_arrays.lines) == without_wall_times(from_file.lines)
+    assert len({line["t_eps"] for line in from_arrays.lines}) == 3  # the seeds give three runs
+    saved = from_arrays.sweep["base"]["problem"]["target"]
+    assert os.path.dirname(saved) == str(tmp_path / "arrays" / "inputs") and np.array_equal(np.load(saved), target)
+    # The CLI resumes it from the sweep file left in OUT (nothing left to run), Python extends it.
+    journal = (tmp_path / "arrays" / "runs.jsonl").read_bytes()
+    stdout, _ = cli("sweep", "-c", str(tmp_path / "arrays" / "sweep.toml"), "-o", str(tmp_path / "arrays"), "--resume")
+    assert "(0 run now, 3 resumed)" in stdout
+    assert (tmp_path / "arrays" / "runs.jsonl").read_bytes() == journal
+    grown = sweep_of({"target": target}, {"scale": 0.3}, [0, 1, 2, 3], out=tmp_path / "arrays", resume=True)
+    assert grown.summary["resumed"] == 3 and grown.summary["executed"] == 1
+    with pytest.raises(linflow.InputError, match="another base configuration"):
+        sweep_of({"target": 2 * target}, {"scale": 0.3}, [0, 1], out=tmp_path / "arrays", resume=True)
+    # Initial layers (init.kind = "files" from the written folder) and an array given as an override.
+    layers = sweep_of({}, {"weights": start}, [0], problem__target=target)
+    single = linflow.train(SMALL, problem__target=target, network__widths=[4, 2, 1, 3], init__weights=start)
+    assert layers.lines[0]["t_eps"] == single.t_eps
+    assert layers.lines[0]["stats"]["steps"] == single.summary["stats"]["steps"]
+
+
 @pytest.mark.parametrize("args, overrides", [
     (["--set", "init.sigma=1"], {"init__sigma": 1}),
     (["--set", "init.u0=[1.0,2.0]"], {"init__u0": [1.0, 2.0]}),
