@@ -588,6 +588,41 @@ def test_in_memory_arrays_are_checked_as_files_are():
     assert str(e.value) == "init.end_to_end (array): contains NaN or Inf"
 
 
+def test_a_config_parses_its_dict_once_and_reads_its_arrays_at_every_call(tmp_path, monkeypatch):
+    # A Config keeps its dict parsed (the C++ template) for every call and every Config derived from it by overrides,
+    # so a loop of train(cfg, overrides=...) parses only the overrides; its arrays are read at each call (an array
+    # changed in place is seen), and a change of directory re-reads relative paths from the new one.
+    target = np.load(data("target_3x4.npy"))
+    table = {"problem": {"target": target}, "network": {"widths": [4, 2, 1, 3]},
+             "solver": {"eps": 1e-10, "t_max": 200.0}, "output": {"samples_log": 20}}
+    cfg = linflow.Config(table)
+    first = [linflow.train(cfg, overrides={"init.seed": seed}) for seed in range(3)]
+    parsed = cfg._parsed[0]
+    assert parsed is not None
+    for seed, result in enumerate(first):
+        fresh = linflow.train(table, init__seed=seed)  # a new dict parse at each call
+        assert np.array_equal(result.trajectory["excess_loss"], fresh.trajectory["excess_loss"]), seed
+        assert result.summary["config"] == fresh.summary["config"]
+    assert linflow.train(cfg, init__seed=1).t_eps == first[1].t_eps and cfg._parsed[0] is parsed
+    assert len({r.t_eps for r in first}) == 3
+    target *= 2.0  # in place: the Config sees it at its next call
+    doubled = linflow.train(cfg, init__seed=0)
+    assert doubled.summary["initial_loss"] != first[0].summary["initial_loss"]
+    assert doubled.summary["optimal_loss"] == pytest.approx(4 * first[0].summary["optimal_loss"], rel=1e-12)
+    # An array given as an override wins over the table's.
+    assert linflow.train(cfg, init__seed=0, problem__target=target / 2.0).t_eps == first[0].t_eps
+    # Relative paths: from the current directory of each call.
+    np.save(tmp_path / "Z.npy", target)
+    by_path = linflow.Config({**table, "problem": {"target": "Z.npy"}})
+    monkeypatch.chdir(tmp_path)
+    assert linflow.train(by_path, init__seed=0).t_eps == doubled.t_eps
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    with pytest.raises(linflow.InputError, match="Z.npy"):
+        linflow.train(by_path, init__seed=0)
+
+
 def test_a_dict_reaches_the_parser_as_data_with_the_toml_texts_meaning(tmp_path):
     # A dict configuration goes to the C++ parser as data (no TOML text): every kind of value means what the same
     # dict written as TOML means, and bad values get the messages the TOML path gives.
