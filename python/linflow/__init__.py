@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
@@ -382,7 +383,7 @@ def _absolute_paths(sweep_config: Mapping[str, Any]) -> dict:
 def _write_sweep_file(out: str, sweep_config: Mapping[str, Any], strings: List[str]) -> None:
     """OUT/sweep.toml: the dict sweep as a sweep file, so that `linflow sweep -c OUT/sweep.toml -o OUT [--set …]
     --resume` continues or extends it from the command line."""
-    sets = "".join(f" --set {s!r}" for s in strings)
+    sets = "".join(f" --set {shlex.quote(s)}" for s in strings)
     text = (f"# The sweep linflow.sweep ran in this folder, as a sweep file. Continue or extend it with\n"
             f"#   linflow sweep -c {SWEEP_FILE} -o .{sets} --resume\n" + toml_text(_absolute_paths(sweep_config)))
     path = os.path.join(out, SWEEP_FILE)
