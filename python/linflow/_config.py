@@ -169,6 +169,10 @@ class Config:
             raise InputError(f"config: expected a dict, a path or a linflow.Config, got {type(source).__name__}")
         self.overrides = extra
 
+    def __getstate__(self) -> dict:
+        # The parsed form is a C++ object: a pickled or deep-copied Config parses its dict again when first used.
+        return {**self.__dict__, "_parsed": [None]}
+
     def with_overrides(self, overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> "Config":
         """A copy with more overrides (later ones win)."""
         return Config(self, overrides, **kwargs)

@@ -604,6 +604,10 @@ def test_a_config_parses_its_dict_once_and_reads_its_arrays_at_every_call(tmp_pa
         assert np.array_equal(result.trajectory["excess_loss"], fresh.trajectory["excess_loss"]), seed
         assert result.summary["config"] == fresh.summary["config"]
     assert linflow.train(cfg, init__seed=1).t_eps == first[1].t_eps and cfg._parsed[0] is parsed
+    import copy
+    import pickle
+    for clone in (pickle.loads(pickle.dumps(cfg)), copy.deepcopy(cfg)):  # the parsed form is not carried
+        assert linflow.train(clone, init__seed=2).t_eps == first[2].t_eps
     assert len({r.t_eps for r in first}) == 3
     target *= 2.0  # in place: the Config sees it at its next call
     doubled = linflow.train(cfg, init__seed=0)
