@@ -16,8 +16,10 @@ runs with the GIL released. docs/python.md has the whole API.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shlex
 import shutil
 import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
@@ -25,7 +27,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from . import _linflow
-from ._config import Config, ConfigLike, as_matrix, normalize_overrides, run_config, toml_text, toml_value
+from ._config import (MATRIX_KEYS, WEIGHTS_KEY, Config, ConfigLike, _matrix_value, as_matrix, normalize_overrides,
+                      run_config, toml_text, toml_value)
 from ._linflow import InputError
 from ._progress import progress_bar
 
@@ -119,7 +122,9 @@ class Result:
 
     def save(self, dir: PathLike) -> str:
         """Writes what `linflow train --out DIR` writes (summary.json, trajectory.csv, weights/), by the same code
-        path; returns DIR. InputError when DIR cannot be written."""
+        path; returns DIR. Arrays the run was given in memory are written to DIR/inputs/ (KEY.npy, the initial layers
+        as inputs/init.weights/Wj.npy) and summary.json's configuration names them relative to DIR, so that
+        `linflow train -c DIR/summary.json` reruns the run bit for bit. InputError when DIR cannot be written."""
         path = os.fspath(dir)
         self._run.save(path)
         return path
@@ -292,6 +297,101 @@ def _sweep_source(sweep_config: Any) -> tuple:
     raise InputError(f"sweep: expected a sweep file path or a dict, got {type(sweep_config).__name__}")
 
 
+#: Keys whose value is a path, resolved against the folder of whatever gave it (the C++ reader's is_path_key).
+_PATH_KEYS = ("problem.target", "problem.x", "problem.y", "init.end_to_end", "init.dir")
+#: The file a dict sweep leaves in its output folder, so that the CLI can resume or extend it.
+SWEEP_FILE = "sweep.toml"
+
+
+def _write_input(inputs: str, key: str, matrix: Any) -> str:
+    """A matrix (init.weights: the list of layers) written under `inputs` as the engine reads it from a file: KEY-HASH.npy
+    (init.weights: the folder KEY-HASH of W1.npy … WN.npy), HASH from the content, so that the same arrays name the
+    same file (a resumed sweep's sweep.json matches) and other arrays another one (it does not). Its absolute path."""
+    layers = matrix if isinstance(matrix, list) else [matrix]
+    digest = hashlib.sha256()
+    for m in layers:
+        digest.update(f"{m.shape};".encode())
+        digest.update(m.tobytes())
+    name = os.path.join(os.path.abspath(inputs), f"{key}-{digest.hexdigest()[:16]}")
+    target = name if isinstance(matrix, list) else name + ".npy"
+    if os.path.exists(target):
+        return target
+    os.makedirs(inputs, exist_ok=True)
+    # Written beside and renamed into place: a file of that name is always whole.
+    staging = tempfile.mkdtemp(dir=inputs, prefix=".staging-")
+    try:
+        for j, m in enumerate(layers, start=1):
+            with open(os.path.join(staging, f"W{j}.npy"), "wb") as f:
+                np.save(f, m)
+        os.replace(staging if isinstance(matrix, list) else os.path.join(staging, "W1.npy"), target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _sweep_inputs(sweep_config: Any, overrides: Dict[str, Any], out: str) -> tuple:
+    """(sweep_config, overrides) with every array of the base and the overrides written under OUT/inputs/
+    (_write_input) and named by its absolute path, init.weights as init.dir (init.kind = "files" unless given)."""
+    inputs = os.path.join(out, "inputs")
+    base = sweep_config.get("base") if isinstance(sweep_config, Mapping) else None
+    table = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in base.items()} if isinstance(base, Mapping) \
+        else None
+    overrides = dict(overrides)
+    kind_given = "init.kind" in overrides or "kind" in ((table or {}).get("init") or {})
+    changed = False
+    for key in MATRIX_KEYS + (WEIGHTS_KEY,):
+        section, _, name = key.partition(".")
+        for body, field in ((table.get(section) if table else None, name), (overrides, key)):
+            if not isinstance(body, dict) or field not in body:
+                continue
+            matrix = _matrix_value(key, body[field])
+            if matrix is None:
+                continue
+            path = _write_input(inputs, key, matrix)
+            changed = changed or body is not overrides
+            if key != WEIGHTS_KEY:
+                body[field] = path
+                continue
+            del body[field]
+            body["dir" if body is not overrides else "init.dir"] = path
+            if not kind_given:
+                body["kind" if body is not overrides else "init.kind"] = "files"
+    if changed:
+        sweep_config = {**sweep_config, "base": table}
+    return sweep_config, overrides
+
+
+def _absolute_paths(sweep_config: Mapping[str, Any]) -> dict:
+    """A dict sweep with its relative paths (sweep.base, the base's path keys, path values of an axis) made absolute
+    against the current directory, as the sweep reads them: the same sweep from a file in another folder."""
+    def absolute(value: Any) -> Any:
+        return os.path.abspath(os.fspath(value)) if isinstance(value, (str, os.PathLike)) and value else value
+
+    out = dict(sweep_config)
+    if isinstance(out.get("sweep"), Mapping) and "base" in out["sweep"]:
+        out["sweep"] = {**out["sweep"], "base": absolute(out["sweep"]["base"])}
+    if isinstance(out.get("base"), Mapping):
+        out["base"] = {section: ({k: absolute(v) if f"{section}.{k}" in _PATH_KEYS else v for k, v in body.items()}
+                                 if isinstance(body, Mapping) else body) for section, body in out["base"].items()}
+    if isinstance(out.get("axis"), (list, tuple)):
+        out["axis"] = [{**a, "values": [absolute(v) for v in a["values"]]}
+                       if isinstance(a, Mapping) and a.get("key") in _PATH_KEYS and "values" in a else a
+                       for a in out["axis"]]
+    return out
+
+
+def _write_sweep_file(out: str, sweep_config: Mapping[str, Any], strings: List[str]) -> None:
+    """OUT/sweep.toml: the dict sweep as a sweep file, so that `linflow sweep -c OUT/sweep.toml -o OUT [--set …]
+    --resume` continues or extends it from the command line."""
+    sets = "".join(f" --set {shlex.quote(s)}" for s in strings)
+    text = (f"# The sweep linflow.sweep ran in this folder, as a sweep file. Continue or extend it with\n"
+            f"#   linflow sweep -c {SWEEP_FILE} -o .{sets} --resume\n" + toml_text(_absolute_paths(sweep_config)))
+    path = os.path.join(out, SWEEP_FILE)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
 class _OutDir:
     """The output directory of a sweep: the one given, or a temporary one removed after reading it."""
 
@@ -327,13 +427,21 @@ def sweep(sweep_config: Union[PathLike, Mapping[str, Any]], *, threads: int = 1,
         progress: a tqdm bar over the runs; None: when interactive.
         overrides, section__key=value keywords: keys of the base configuration, as `linflow sweep --set`.
 
+    numpy arrays in a dict's base or the overrides (as in `train`) are written to OUT/inputs/ (KEY-HASH.npy, HASH
+    from the content) and named by path; a dict sweep given `out` also leaves OUT/sweep.toml, for
+    `linflow sweep -c OUT/sweep.toml -o OUT --resume`.
+
     A run whose parameters are rejected as input is a row with status "error" (as in the CLI, which then exits 2).
     Raises InputError on a bad sweep file or output directory.
     """
-    path, text, base_dir = _sweep_source(sweep_config)
     with _OutDir(out) as d, progress_bar(progress, "sweep", "linflow sweep") as bar:
-        summary = _linflow.sweep(path, text, base_dir, d.path, int(threads), bool(resume), bar,
-                                 _set_strings(overrides, kwargs))
+        sweep_config, extra = _sweep_inputs(sweep_config, normalize_overrides(overrides, kwargs), d.path)
+        path, text, base_dir = _sweep_source(sweep_config)
+        strings = [f"{k}={toml_value(v, k)}" for k, v in extra.items()]
+        if d.given and isinstance(sweep_config, Mapping):
+            os.makedirs(d.path, exist_ok=True)
+            _write_sweep_file(d.path, sweep_config, strings)
+        summary = _linflow.sweep(path, text, base_dir, d.path, int(threads), bool(resume), bar, strings)
         sweep_json, lines = _read_sweep_dir(d.path)
         return SweepResult(summary, lines, sweep_json, d.path if d.given else None)
 

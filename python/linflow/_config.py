@@ -1,9 +1,9 @@
 """Configurations from Python: a dict with the TOML file's sections and keys, a path, or a `Config`, plus overrides.
 
-A dict goes to the C++ parser as data (`_linflow.config_from_dict` converts its values as `toml_value` writes them
-into TOML, with the same messages; sweeps still take TOML text from `toml_text`) and is checked by the same code as a
-file, and overrides become the `--set section.key=value` strings of the CLI, so validation and error messages are
-the CLI's. numpy arrays given
+A dict goes to the C++ parser as data (`_linflow.template_from_dict` converts its values as `toml_value` writes them
+into TOML, with the same messages, once per `Config`; sweeps still take TOML text from `toml_text`) and is checked by
+the same code as a file, and overrides become the `--set section.key=value` strings of the CLI, so validation and
+error messages are the CLI's. numpy arrays given
 where the configuration takes a file (`problem.target`, `problem.x`, `problem.y`, `init.end_to_end`) and
 `init.weights = [W1, ..., WN]` are handed to the engine in memory (no temporary files): it checks them as it checks
 files, with messages naming the key followed by "(array)", and the echoed configuration in `summary["config"]`
@@ -156,8 +156,9 @@ class Config:
             self.path: Optional[str] = source.path
             self.table: Optional[dict] = source.table
             self.overrides: dict = {**source.overrides, **extra}
+            self._parsed: list = source._parsed  # shared: the same table, parsed once for every derived Config
             return
-        self.path, self.table = None, None
+        self.path, self.table, self._parsed = None, None, [None]
         if source is None:
             self.table = {}
         elif isinstance(source, (str, os.PathLike)):
@@ -167,6 +168,10 @@ class Config:
         else:
             raise InputError(f"config: expected a dict, a path or a linflow.Config, got {type(source).__name__}")
         self.overrides = extra
+
+    def __getstate__(self) -> dict:
+        # The parsed form is a C++ object: a pickled or deep-copied Config parses its dict again when first used.
+        return {**self.__dict__, "_parsed": [None]}
 
     def with_overrides(self, overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> "Config":
         """A copy with more overrides (later ones win)."""
@@ -216,42 +221,69 @@ def _matrix_value(key: str, value: Any) -> Optional[Any]:
 _ARRAY_KEYS = tuple(tuple(k.split(".")) for k in MATRIX_KEYS + (WEIGHTS_KEY,))
 
 
-def make_run_config(config: Config) -> "_linflow.RunConfig":
-    """Parses `config` into a validated `_linflow.RunConfig`, its arrays passed in memory. A dict goes to the C++
-    parser as data (`_linflow.config_from_dict`, no TOML text); a path is read as the CLI reads it."""
-    arrays: dict = {}
-    overrides: dict = {}
-    for k, v in config.overrides.items():
-        matrix = _matrix_value(k, v)
-        if matrix is None:
-            overrides[k] = v
-        else:
-            arrays[k] = matrix
-    table = config.table
-    if table:
+class _Parsed:
+    """What a dict Config keeps of its table, parsed once (the first time it is used): the table without its arrays as
+    a C++ `ConfigTemplate`, relative paths taken from `cwd`, and the (key, value) of each array in it. The arrays are
+    converted and copied at every call, so an array changed in place is read as it is then; the rest of the table is
+    read once (a Config is not meant to change: `with_overrides` makes another)."""
+
+    __slots__ = ("template", "cwd", "arrays", "kind_given")
+
+    def __init__(self, table: dict, cwd: str) -> None:
+        arrays = []
+        rest = table
         for section, name in _ARRAY_KEYS:
-            body = table.get(section)
+            body = rest.get(section)
             if not _is_mapping(body) or name not in body:
                 continue
             key = f"{section}.{name}"
-            matrix = _matrix_value(key, body[name])
-            if matrix is not None:
-                if table is config.table:
-                    table = dict(table)  # the arrays leave a copy: the Config stays as given
-                table[section] = {k: v for k, v in body.items() if k != name}
-                arrays[key] = matrix
-    kind_given = "init.kind" in config.overrides or "kind" in ((config.table or {}).get("init") or {})
-    if WEIGHTS_KEY in arrays and not kind_given:
-        if config.path is None and _is_mapping(table.get("init", {})):
-            # Into the table: an override is a TOML snippet for the C++ parser to parse.
-            table = dict(table)
-            table["init"] = {**table.get("init", {}), "kind": "files"}
+            value = body[name]
+            if key != WEIGHTS_KEY and not _is_array_like_matrix(value):
+                continue  # a path
+            if rest is table:
+                rest = dict(table)  # the arrays leave a copy: the Config stays as given
+            rest[section] = {k: v for k, v in body.items() if k != name}
+            arrays.append((key, value))
+        init = rest.get("init")
+        self.kind_given = _is_mapping(init) and "kind" in init
+        if not self.kind_given and any(key == WEIGHTS_KEY for key, _ in arrays) and (init is None or _is_mapping(init)):
+            # Into the table, parsed once, rather than an override for the parser to parse at every call.
+            rest = dict(rest)
+            rest["init"] = {**(init or {}), "kind": "files"}
+            self.kind_given = True
+        self.template = _linflow.template_from_dict(rest, cwd, "config")
+        self.cwd = cwd
+        self.arrays = arrays
+
+
+def make_run_config(config: Config) -> "_linflow.RunConfig":
+    """Parses `config` into a validated `_linflow.RunConfig`, its arrays passed in memory. A dict goes to the C++
+    parser as data (`_linflow.template_from_dict`, no TOML text), once per Config and current directory (_Parsed);
+    a path is read as the CLI reads it, at every call."""
+    arrays: dict = {}
+    strings: list = []
+    weights_override = False
+    for k, v in config.overrides.items():
+        matrix = _matrix_value(k, v)
+        if matrix is None:
+            strings.append(f"{k}={toml_value(v, k)}")
         else:
-            overrides["init.kind"] = "files"
-    strings = [f"{k}={toml_value(v, k)}" for k, v in overrides.items()]
+            arrays[k] = matrix
+            weights_override = weights_override or k == WEIGHTS_KEY
     if config.path is not None:
+        if weights_override and "init.kind" not in config.overrides:
+            strings.append("init.kind=\"files\"")
         return _linflow.load_config(config.path, strings, arrays)
-    return _linflow.config_from_dict(table, os.getcwd(), "config", strings, arrays)
+    cwd = os.getcwd()
+    parsed = config._parsed[0]
+    if parsed is None or parsed.cwd != cwd:
+        parsed = config._parsed[0] = _Parsed(config.table or {}, cwd)
+    for key, value in parsed.arrays:
+        if key not in arrays:  # an override's array wins over the table's
+            arrays[key] = _matrix_value(key, value)
+    if weights_override and not parsed.kind_given and "init.kind" not in config.overrides:
+        strings.append("init.kind=\"files\"")
+    return parsed.template.instantiate(strings, arrays)
 
 
 def iter_configs(configs: Sequence[ConfigLike]) -> Iterator[Config]:

@@ -27,7 +27,9 @@
 #include "linflow/config.hpp"
 #include "linflow/error.hpp"
 #include "linflow/experiment.hpp"
+#include "linflow/init.hpp"
 #include "linflow/interrupt.hpp"
+#include "linflow/io.hpp"
 #include "linflow/json.hpp"
 #include "linflow/run.hpp"
 #include "linflow/sweep.hpp"
@@ -122,10 +124,14 @@ SweepProgressSink sweep_progress_sink(const Callback& state) {
 // raised inside a progress callback (above) stops the run the same way.
 void on_sigint(int /*signal*/) { request_interrupt(); }
 
+// Python's main thread (the one its signal handlers run in), set when the module is imported: run_engine compares the
+// caller's identifier with it instead of asking the threading module at every call.
+unsigned long main_thread_id = 0;
+bool on_main_thread() { return PyThread_get_thread_ident() == main_thread_id; }
+
 template <class Work>
 auto run_engine(const Callback& callback, Work&& work) {
-  const py::module_ threading = py::module_::import("threading");
-  const bool main_thread = threading.attr("current_thread")().is(threading.attr("main_thread")());
+  const bool main_thread = on_main_thread();
   struct sigaction previous {};
   if (main_thread) {
     struct sigaction handler {};
@@ -170,8 +176,8 @@ struct Run {
 std::shared_ptr<Run> train_run(const RunConfig& config, const ProgressSink& progress) {
   RunSetup setup = set_up(config);
   const RecordOptions record = record_options(setup);
-  // The run takes the set-up's problem and start rather than copies of them: per-call overhead saved.
-  auto run = std::make_shared<Run>(Run{config,
+  // The run takes the set-up's configuration, problem and start rather than copies of them: per-call overhead saved.
+  auto run = std::make_shared<Run>(Run{std::move(setup.config),
                                        std::move(setup.problem),
                                        std::move(setup.shape),
                                        {},
@@ -180,18 +186,65 @@ std::shared_ptr<Run> train_run(const RunConfig& config, const ProgressSink& prog
                                        record.modes,
                                        record.sharpness});
   SampleSink sink;
-  if (config.output.trajectory) sink = [&run](const Sample& s) { run->samples.push_back(s); };
-  const Summary summary = train(run->problem, run->shape, run->theta, config.solver, record, sink, progress);
-  run->summary = summary_json(config, run->problem, run->shape, summary, setup.notes);
+  if (run->config.output.trajectory) sink = [&run](const Sample& s) { run->samples.push_back(s); };
+  const Summary summary = train(run->problem, run->shape, run->theta, run->config.solver, record, sink, progress);
+  run->summary = summary_json(run->config, run->problem, run->shape, summary, setup.notes);
   return run;
 }
 
+// Where save_run writes the matrices a run was given in memory, relative to the run's folder: the configuration in
+// summary.json names them there, so that `linflow train -c DIR/summary.json` (which resolves a relative path against
+// the file's folder) reads the same matrices and repeats the run.
+constexpr const char* kInputsDir = "inputs";
+
+// Writes each in-memory matrix of `config` into DIR/inputs/ (KEY.npy; init.weights as the folder init.weights/ of
+// W1.npy … WN.npy that init.kind = "files" reads) and puts its path relative to DIR in place of "(array)" in
+// `echoed` (summary.json's "config"). An earlier run's input that this run does not have is removed, so that the
+// folder describes one run. write_npy's float64 files read back bit for bit.
+void save_inputs(const fs::path& dir, const RunConfig& config, nlohmann::json& echoed) {
+  const fs::path inputs = dir / kInputsDir;
+  std::error_code ec;
+  const auto put = [&](const char* section, const char* key, const Eigen::MatrixXd* matrix) {
+    const std::string name = std::string(section) + "." + key + ".npy";
+    if (matrix == nullptr) {
+      fs::remove(inputs / name, ec);
+      return;
+    }
+    fs::create_directories(inputs, ec);
+    if (!fs::is_directory(inputs, ec)) throw InputError(inputs.string() + ": cannot create");
+    write_npy((inputs / name).string(), *matrix);
+    echoed[section][key] = (fs::path(kInputsDir) / name).generic_string();
+  };
+  const auto in_memory = [](const std::string& label, const std::shared_ptr<const Eigen::MatrixXd>& m) {
+    return label == kArrayLabel ? m.get() : nullptr;
+  };
+  put("problem", "target", in_memory(config.problem.target, config.problem.target_matrix));
+  put("problem", "x", in_memory(config.problem.x, config.problem.x_matrix));
+  put("problem", "y", in_memory(config.problem.y, config.problem.y_matrix));
+  const bool end_to_end = config.init_end_to_end_file == kArrayLabel && config.init.end_to_end.has_value();
+  put("init", "end_to_end", end_to_end ? &*config.init.end_to_end : nullptr);
+  const fs::path weights = inputs / "init.weights";
+  fs::remove_all(weights, ec);
+  if (config.init.dir == kArrayLabel) {
+    fs::create_directories(weights, ec);
+    if (!fs::is_directory(weights, ec)) throw InputError(weights.string() + ": cannot create");
+    for (size_t j = 0; j < config.init.weights.size(); ++j) {
+      write_npy((weights / weights_file_name(static_cast<int>(j) + 1)).string(), config.init.weights[j]);
+    }
+    echoed["init"]["dir"] = (fs::path(kInputsDir) / "init.weights").generic_string();
+  }
+  fs::remove(inputs, ec);  // only when empty: a run without arrays leaves no inputs/ folder
+}
+
 // Writes `run` into `dir` as `linflow train --out dir` does: the trajectory to trajectory.csv.tmp, then
-// write_run_outputs puts the weights, the trajectory and summary.json in place in the same order.
+// write_run_outputs puts the weights, the trajectory and summary.json in place in the same order. Matrices given in
+// memory go to DIR/inputs/ (save_inputs), so that the saved configuration reruns the run.
 void save_run(const Run& run, const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (!fs::is_directory(dir, ec)) throw InputError(dir + ": cannot create output directory");
+  nlohmann::json summary = run.summary;
+  save_inputs(dir, run.config, summary["config"]);
   if (run.config.output.trajectory) {
     const fs::path pending = fs::path(dir) / "trajectory.csv.tmp";
     std::ofstream csv(pending, std::ios::trunc);
@@ -201,7 +254,7 @@ void save_run(const Run& run, const std::string& dir) {
     csv.close();
     if (!csv) throw InputError(pending.string() + ": write failed");
   }
-  write_run_outputs(dir, run.config, run.problem, run.shape, run.summary, run.theta);
+  write_run_outputs(dir, run.config, run.problem, run.shape, summary, run.theta);
 }
 
 // The trajectory as a (rows × columns) array in the column order of trajectory.csv.
@@ -284,41 +337,53 @@ nlohmann::json json_of(const py::handle& v, const std::string& key) {
 }
 
 // JSON (a run's summary, an analysis) as Python objects, built directly rather than dumped as text for json.loads to
-// parse; invalid UTF-8 in a string (a path) is replaced, as dump's error_handler_t::replace does.
-py::object python_of(const nlohmann::json& j) {
+// parse; invalid UTF-8 in a string (a path) is replaced, as dump's error_handler_t::replace does. Through CPython's
+// own calls rather than pybind11's accessors: a summary has some hundred values and a loop of small runs converts
+// one per call. Returns a new reference; throws error_already_set when Python fails (out of memory).
+PyObject* new_python_of(const nlohmann::json& j) {
   using nlohmann::json;
+  const auto checked = [](PyObject* o) {
+    if (o == nullptr) throw py::error_already_set();
+    return o;
+  };
   switch (j.type()) {
     case json::value_t::object: {
-      py::dict d;
-      for (const auto& [k, item] : j.items()) d[py::str(k)] = python_of(item);
-      return d;
+      const py::object d = py::reinterpret_steal<py::object>(checked(PyDict_New()));
+      for (const auto& [k, item] : j.get_ref<const json::object_t&>()) {
+        const py::object key = py::reinterpret_steal<py::object>(
+            checked(PyUnicode_DecodeUTF8(k.data(), static_cast<Py_ssize_t>(k.size()), "replace")));
+        const py::object value = py::reinterpret_steal<py::object>(new_python_of(item));
+        if (PyDict_SetItem(d.ptr(), key.ptr(), value.ptr()) != 0) throw py::error_already_set();
+      }
+      return d.inc_ref().ptr();
     }
     case json::value_t::array: {
-      py::list l(j.size());
-      size_t i = 0;
-      for (const auto& item : j) l[i++] = python_of(item);
-      return l;
+      const py::object l = py::reinterpret_steal<py::object>(checked(PyList_New(static_cast<Py_ssize_t>(j.size()))));
+      Py_ssize_t i = 0;
+      for (const auto& item : j) PyList_SET_ITEM(l.ptr(), i++, new_python_of(item));  // steals the reference
+      return l.inc_ref().ptr();
     }
     case json::value_t::string: {
       const auto& text = j.get_ref<const std::string&>();
-      PyObject* str = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "replace");
-      if (str == nullptr) throw py::error_already_set();
-      return py::reinterpret_steal<py::object>(str);
+      return checked(PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "replace"));
     }
     case json::value_t::boolean:
-      return py::bool_(j.get<bool>());
+      return py::bool_(j.get<bool>()).release().ptr();
     case json::value_t::number_integer:
-      return py::int_(j.get<std::int64_t>());
+      return checked(PyLong_FromLongLong(j.get<std::int64_t>()));
     case json::value_t::number_unsigned:
-      return py::int_(j.get<std::uint64_t>());
+      return checked(PyLong_FromUnsignedLongLong(j.get<std::uint64_t>()));
     case json::value_t::number_float: {
       const double x = j.get<double>();
-      return std::isfinite(x) ? py::object(py::float_(x)) : py::none();  // as dump writes them: null
+      if (std::isfinite(x)) return checked(PyFloat_FromDouble(x));
+      return py::none().release().ptr();  // as dump writes them: null
     }
     default:
-      return py::none();
+      return py::none().release().ptr();
   }
 }
+
+py::object python_of(const nlohmann::json& j) { return py::reinterpret_steal<py::object>(new_python_of(j)); }
 
 // {"problem.target": M, "problem.x": X, "problem.y": Y, "init.end_to_end": M, "init.weights": [W1, …, WN]} as the
 // engine's ConfigMatrices; the package has made every array a C-ordered float64 matrix (linflow._config.as_matrix),
@@ -353,6 +418,12 @@ RunConfig make_config(const std::string& toml_text, const std::string& base_dir,
 RunConfig config_from_dict(const py::dict& sections, const std::string& base_dir, const std::string& origin,
                            const std::vector<std::string>& overrides, const py::dict& arrays) {
   return config_from_json(json_of(sections, ""), base_dir, origin).instantiate(overrides, "", config_matrices(arrays));
+}
+
+// A configuration given as a dict of sections, parsed once: linflow.Config keeps it and instantiates it at each call
+// with that call's overrides and arrays (what config_from_dict does in one step).
+ConfigTemplate template_from_dict(const py::dict& sections, const std::string& base_dir, const std::string& origin) {
+  return config_from_json(json_of(sections, ""), base_dir, origin);
 }
 
 // load_config (config.hpp) with arrays: paths in the overrides are relative to the current directory, as `--set`'s.
@@ -430,6 +501,7 @@ PYBIND11_MODULE(_linflow, m) {
 #endif
   // linflow::InputError (bad input: one line naming the key or file, what the CLI prints) is a ValueError.
   py::register_exception<InputError>(m, "InputError", PyExc_ValueError);
+  main_thread_id = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
 
   m.def(
       "version", [] { return std::string(version()); }, "The linflow version string.");
@@ -447,6 +519,20 @@ PYBIND11_MODULE(_linflow, m) {
         py::arg("overrides"), py::arg("arrays") = py::dict(),
         "As parse_config, from a dict of sections (values: bool, int, float, str, path, lists, numpy scalars and "
         "arrays) rather than TOML text.");
+  py::class_<ConfigTemplate>(m, "ConfigTemplate",
+                             "A configuration parsed once, from which run configurations are made by applying "
+                             "overrides and arrays (what a linflow.Config made from a dict keeps).")
+      .def(
+          "instantiate",
+          [](const ConfigTemplate& t, const std::vector<std::string>& overrides, const py::dict& arrays) {
+            return t.instantiate(overrides, "", config_matrices(arrays));
+          },
+          py::arg("overrides"), py::arg("arrays") = py::dict(),
+          "The RunConfig with section.key=value `overrides` applied and `arrays` taken as parse_config does "
+          "(InputError on bad input).");
+  m.def("template_from_dict", &template_from_dict, py::arg("sections"), py::arg("base_dir"), py::arg("origin"),
+        "Parses a dict of sections as config_from_dict does, without instantiating it: a ConfigTemplate (InputError "
+        "on a value that cannot be a configuration value).");
   m.def("load_config", &load_config_with, py::arg("path"), py::arg("overrides"), py::arg("arrays") = py::dict(),
         "Reads a TOML file, applies section.key=value overrides and takes `arrays` as parse_config does (InputError "
         "on bad input).");
@@ -458,7 +544,8 @@ PYBIND11_MODULE(_linflow, m) {
       .def_property_readonly("trajectory", &trajectory_array)
       .def_property_readonly("weights", &weights)
       .def_property_readonly("end_to_end", [](const Run& r) { return r.shape.end_to_end(r.theta); })
-      .def("save", &save_run, py::arg("dir"), "Writes the run's files as `linflow train --out DIR` does.");
+      .def("save", &save_run, py::arg("dir"),
+           "Writes the run's files as `linflow train --out DIR` does, and arrays given in memory into DIR/inputs/.");
 
   m.def(
       "train",

@@ -1,5 +1,6 @@
 """The Python module against the CLI on the same configurations: bit-identical runs, analyses and sweeps, the
 CLI's error messages, arrays in place of files, batches on threads, figures."""
+import json
 import os
 import threading
 import time
@@ -127,6 +128,43 @@ def test_a_sweep_dict_with_an_inline_base(tmp_path):
     single = linflow.train(base, init__sigma0=0.01)
     assert result.lines[1]["t_eps"] == single.t_eps and result.lines[1]["stats"]["steps"] == \
         single.summary["stats"]["steps"]
+
+
+def test_a_sweep_with_arrays_is_the_sweep_of_their_files_and_resumes_from_the_cli(tmp_path, cli_path):
+    # Arrays in a dict sweep's base (or its overrides) are written under OUT/inputs/ and named by path: the runs are
+    # those of the same sweep from .npy files, OUT/sweep.toml resumes it from the CLI, and other arrays are another
+    # base (resuming with them is refused).
+    target = np.load(data("target_3x4.npy"))
+    np.save(tmp_path / "Z.npy", target)
+    start = linflow.train(SMALL, problem__target=target, network__widths=[4, 2, 1, 3]).weights
+
+    def sweep_of(problem, init, seeds, **kwargs):
+        base = {"problem": problem, "network": {"widths": [4, 2, 1, 3]}, "init": init,
+                "solver": {"eps": 1e-10, "t_max": 200.0}, "output": {"samples_log": 20}}
+        return linflow.sweep({"sweep": {"seeds": 1}, "base": base, "axis": [{"key": "init.seed", "values": seeds}]},
+                             **kwargs)
+
+    from_file = sweep_of({"target": str(tmp_path / "Z.npy")}, {"scale": 0.3}, [0, 1, 2], out=tmp_path / "file")
+    from_arrays = sweep_of({"target": target}, {"scale": 0.3}, [0, 1, 2], out=tmp_path / "arrays")
+    assert from_arrays.summary["errors"] == 0 and len(from_arrays.lines) == 3
+    assert without_wall_times(from_arrays.lines) == without_wall_times(from_file.lines)
+    assert len({line["t_eps"] for line in from_arrays.lines}) == 3  # the seeds give three runs
+    saved = from_arrays.sweep["base"]["problem"]["target"]
+    assert os.path.dirname(saved) == str(tmp_path / "arrays" / "inputs") and np.array_equal(np.load(saved), target)
+    # The CLI resumes it from the sweep file left in OUT (nothing left to run), Python extends it.
+    journal = (tmp_path / "arrays" / "runs.jsonl").read_bytes()
+    stdout, _ = cli("sweep", "-c", str(tmp_path / "arrays" / "sweep.toml"), "-o", str(tmp_path / "arrays"), "--resume")
+    assert "(0 run now, 3 resumed)" in stdout
+    assert (tmp_path / "arrays" / "runs.jsonl").read_bytes() == journal
+    grown = sweep_of({"target": target}, {"scale": 0.3}, [0, 1, 2, 3], out=tmp_path / "arrays", resume=True)
+    assert grown.summary["resumed"] == 3 and grown.summary["executed"] == 1
+    with pytest.raises(linflow.InputError, match="another base configuration"):
+        sweep_of({"target": 2 * target}, {"scale": 0.3}, [0, 1], out=tmp_path / "arrays", resume=True)
+    # Initial layers (init.kind = "files" from the written folder) and an array given as an override.
+    layers = sweep_of({}, {"weights": start}, [0], problem__target=target)
+    single = linflow.train(SMALL, problem__target=target, network__widths=[4, 2, 1, 3], init__weights=start)
+    assert layers.lines[0]["t_eps"] == single.t_eps
+    assert layers.lines[0]["stats"]["steps"] == single.summary["stats"]["steps"]
 
 
 @pytest.mark.parametrize("args, overrides", [
@@ -491,6 +529,43 @@ def test_arrays_go_to_the_engine_in_memory_and_give_the_files_run(tmp_path, cli_
     assert file_config.summary["config"]["init"]["kind"] == "files"
 
 
+def test_a_saved_run_from_arrays_reruns_from_its_summary_with_the_cli(tmp_path, cli_path):
+    # save() writes the arrays into DIR/inputs/ and names them in summary.json's configuration by paths relative to
+    # DIR, so that `linflow train -c DIR/summary.json` repeats the run bit for bit, in any folder DIR is moved to.
+    import shutil
+    x, y = np.load(data("x_4x12.npy")), np.load(data("y_3x12.npy"))
+    end_to_end = 0.01 * np.outer([1.0, -2.0, 0.5], [1.0, 0.0, 3.0, -1.0])
+    target = np.load(data("target_3x4.npy"))
+    start = linflow.train(SMALL, problem__target=target, network__widths=[4, 2, 1, 3], init__seed=7).weights
+    runs = {"target_and_layers": dict(problem__target=target, init__weights=start),
+            "data_and_end_to_end": dict(problem__x=x.T, problem__y=y.T, problem__layout="rows", init__kind="balanced",
+                                        init__end_to_end=end_to_end)}
+    for label, arrays in runs.items():
+        result = linflow.train(SMALL, network__widths=[4, 2, 1, 3], **arrays)
+        saved = tmp_path / label / "py"
+        result.save(saved)
+        config = load_json(saved / "summary.json")["config"]
+        assert "(array)" not in json.dumps(config), config
+        assert result.summary["config"] != config  # in memory, the summary still says "(array)"
+        moved = tmp_path / label / "moved"
+        shutil.copytree(saved, moved)
+        cli("train", "-q", "-c", str(moved / "summary.json"), "-o", str(tmp_path / label / "cli"))
+        names = ["trajectory.csv", "target.npy"] + [os.path.join("weights", f"W{j}.npy") for j in range(1, 4)]
+        for name in names:
+            assert (tmp_path / label / "cli" / name).read_bytes() == (saved / name).read_bytes(), (label, name)
+        rerun = load_json(tmp_path / label / "cli" / "summary.json")
+        for key in ("status", "message", "t_eps", "initial_loss", "excess_loss"):
+            assert rerun[key] == result.summary[key], (label, key)
+    layers = sorted(os.listdir(tmp_path / "target_and_layers" / "py" / "inputs" / "init.weights"))
+    assert layers == ["W1.npy", "W2.npy", "W3.npy"]
+    for j, w in enumerate(start, start=1):
+        assert np.array_equal(np.load(tmp_path / "target_and_layers" / "py" / "inputs" / "init.weights" / f"W{j}.npy"),
+                              w)
+    # A later run without arrays saved into the same folder leaves no input of the earlier one behind.
+    linflow.train(SMALL).save(tmp_path / "target_and_layers" / "py")
+    assert not os.path.exists(tmp_path / "target_and_layers" / "py" / "inputs")
+
+
 def test_in_memory_arrays_are_checked_as_files_are():
     x, y = np.load(data("x_4x12.npy")), np.load(data("y_3x12.npy"))
     bad = x.copy()
@@ -511,6 +586,45 @@ def test_in_memory_arrays_are_checked_as_files_are():
     with pytest.raises(linflow.InputError) as e:
         linflow.train(SMALL, init__kind="balanced", init__end_to_end=np.full((3, 3), np.inf))
     assert str(e.value) == "init.end_to_end (array): contains NaN or Inf"
+
+
+def test_a_config_parses_its_dict_once_and_reads_its_arrays_at_every_call(tmp_path, monkeypatch):
+    # A Config keeps its dict parsed (the C++ template) for every call and every Config derived from it by overrides,
+    # so a loop of train(cfg, overrides=...) parses only the overrides; its arrays are read at each call (an array
+    # changed in place is seen), and a change of directory re-reads relative paths from the new one.
+    target = np.load(data("target_3x4.npy"))
+    table = {"problem": {"target": target}, "network": {"widths": [4, 2, 1, 3]},
+             "solver": {"eps": 1e-10, "t_max": 200.0}, "output": {"samples_log": 20}}
+    cfg = linflow.Config(table)
+    first = [linflow.train(cfg, overrides={"init.seed": seed}) for seed in range(3)]
+    parsed = cfg._parsed[0]
+    assert parsed is not None
+    for seed, result in enumerate(first):
+        fresh = linflow.train(table, init__seed=seed)  # a new dict parse at each call
+        assert np.array_equal(result.trajectory["excess_loss"], fresh.trajectory["excess_loss"]), seed
+        assert result.summary["config"] == fresh.summary["config"]
+    assert linflow.train(cfg, init__seed=1).t_eps == first[1].t_eps and cfg._parsed[0] is parsed
+    import copy
+    import pickle
+    for clone in (pickle.loads(pickle.dumps(cfg)), copy.deepcopy(cfg)):  # the parsed form is not carried
+        assert linflow.train(clone, init__seed=2).t_eps == first[2].t_eps
+    assert len({r.t_eps for r in first}) == 3
+    target *= 2.0  # in place: the Config sees it at its next call
+    doubled = linflow.train(cfg, init__seed=0)
+    assert doubled.summary["initial_loss"] != first[0].summary["initial_loss"]
+    assert doubled.summary["optimal_loss"] == pytest.approx(4 * first[0].summary["optimal_loss"], rel=1e-12)
+    # An array given as an override wins over the table's.
+    assert linflow.train(cfg, init__seed=0, problem__target=target / 2.0).t_eps == first[0].t_eps
+    # Relative paths: from the current directory of each call.
+    np.save(tmp_path / "Z.npy", target)
+    by_path = linflow.Config({**table, "problem": {"target": "Z.npy"}})
+    monkeypatch.chdir(tmp_path)
+    assert linflow.train(by_path, init__seed=0).t_eps == doubled.t_eps
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    with pytest.raises(linflow.InputError, match="Z.npy"):
+        linflow.train(by_path, init__seed=0)
 
 
 def test_a_dict_reaches_the_parser_as_data_with_the_toml_texts_meaning(tmp_path):

@@ -315,9 +315,15 @@ RunConfig parse_config(const std::string& toml_text, const std::string& base_dir
 
 RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides, const std::string& overrides_dir,
                                       const ConfigMatrices& matrices) const {
-  toml::table root = table_->root;  // the overrides edit a copy: the template serves every run of a sweep
-  const fs::path paths_dir = overrides_dir.empty() ? fs::path() : fs::absolute(overrides_dir);
-  for (const auto& o : overrides) apply_override(root, o, paths_dir);
+  // The overrides edit a copy: the template serves every run of a sweep. Without overrides the template's table is
+  // read as it is (a Python loop over prepared configurations pays for no copy).
+  std::optional<toml::table> edited;
+  if (!overrides.empty()) {
+    edited = table_->root;
+    const fs::path paths_dir = overrides_dir.empty() ? fs::path() : fs::absolute(overrides_dir);
+    for (const auto& o : overrides) apply_override(*edited, o, paths_dir);
+  }
+  const toml::table& root = edited ? *edited : table_->root;
   const std::string& origin = origin_;
   const std::string& base_dir = base_dir_;
   const Reader r(root, origin, fs::absolute(base_dir.empty() ? fs::path(".") : fs::path(base_dir)));
@@ -431,61 +437,66 @@ RunConfig load_config(const std::string& path, const std::vector<std::string>& o
   return ConfigTemplate::load(path).instantiate(overrides, fs::current_path().string());
 }
 
+// Member by member rather than from initializer lists, which nlohmann builds as arrays of pairs and then copies: this
+// runs once per run (summary.json's "config"), and a loop of small runs from Python pays for it at every call.
 nlohmann::json to_json(const RunConfig& c) {
   using nlohmann::json;
   auto vec = [](const std::optional<Eigen::VectorXd>& v) -> json {
     if (!v) return nullptr;
     return std::vector<double>(v->data(), v->data() + v->size());
   };
-  json j;
-  j["problem"] = {
-      {"target", c.problem.target},
-      {"x", c.problem.x},
-      {"y", c.problem.y},
-      {"layout", to_string(c.problem.layout)},
-      {"header", c.problem.csv.header == CsvHeader::auto_detect ? json("auto")
-                                                                : json(c.problem.csv.header == CsvHeader::present)},
-      {"delimiter", to_string(c.problem.csv.delimiter)},
-      {"dims", c.problem.dims},
-      {"singular_values", c.problem.singular_values},
-      {"seed", c.problem.seed}};
-  j["network"] = {{"widths", c.widths}};
-  j["init"] = {{"kind", to_string(c.init.kind)},
-               {"seed", c.init.seed},
-               {"scale", c.init.scale},
-               {"rank", c.init.rank},
-               {"sigma0", c.init.sigma0},
-               {"u0", vec(c.init.u0)},
-               {"v0", vec(c.init.v0)},
-               {"delta", c.init.delta},
-               {"modes", vec(c.init.modes)},
-               {"dir", c.init.dir},
-               {"end_to_end", c.init_end_to_end_file}};
+  json j = json::object();
+  json& problem = j["problem"];
+  problem["target"] = c.problem.target;
+  problem["x"] = c.problem.x;
+  problem["y"] = c.problem.y;
+  problem["layout"] = to_string(c.problem.layout);
+  problem["header"] =
+      c.problem.csv.header == CsvHeader::auto_detect ? json("auto") : json(c.problem.csv.header == CsvHeader::present);
+  problem["delimiter"] = to_string(c.problem.csv.delimiter);
+  problem["dims"] = c.problem.dims;
+  problem["singular_values"] = c.problem.singular_values;
+  problem["seed"] = c.problem.seed;
+  j["network"]["widths"] = c.widths;
+  json& init = j["init"];
+  init["kind"] = to_string(c.init.kind);
+  init["seed"] = c.init.seed;
+  init["scale"] = c.init.scale;
+  init["rank"] = c.init.rank;
+  init["sigma0"] = c.init.sigma0;
+  init["u0"] = vec(c.init.u0);
+  init["v0"] = vec(c.init.v0);
+  init["delta"] = c.init.delta;
+  init["modes"] = vec(c.init.modes);
+  init["dir"] = c.init.dir;
+  init["end_to_end"] = c.init_end_to_end_file;
   const auto& s = c.solver;
-  j["solver"] = {{"method", to_string(s.method)},
-                 {"rtol", s.rtol},
-                 {"atol", s.atol},
-                 {"dt0", s.dt0},
-                 {"integrator", to_string(s.integrator)},
-                 {"linear_solver", to_string(s.linear_solver)},
-                 {"dt", s.dt},
-                 {"lr", s.lr},
-                 {"steps", s.steps},
-                 {"t_max", s.t_max},
-                 {"eps", s.eps},
-                 {"stop_at_eps", s.stop_at_eps},
-                 {"max_steps", s.max_steps},
-                 {"grad_tol", s.grad_tol},
-                 {"divergence_factor", s.divergence_factor},
-                 {"balance_tol", s.balance_tol}};
-  j["output"] = {{"samples_log", c.output.samples_log},
-                 {"samples_uniform", c.output.samples_uniform},
-                 {"t_min", c.output.t_min},
-                 {"modes", c.output.modes},
-                 {"save_weights", c.output.save_weights},
-                 {"trajectory", c.output.trajectory},
-                 {"hessian", c.output.hessian},
-                 {"sharpness", c.output.sharpness}};
+  json& solver = j["solver"];
+  solver["method"] = to_string(s.method);
+  solver["rtol"] = s.rtol;
+  solver["atol"] = s.atol;
+  solver["dt0"] = s.dt0;
+  solver["integrator"] = to_string(s.integrator);
+  solver["linear_solver"] = to_string(s.linear_solver);
+  solver["dt"] = s.dt;
+  solver["lr"] = s.lr;
+  solver["steps"] = s.steps;
+  solver["t_max"] = s.t_max;
+  solver["eps"] = s.eps;
+  solver["stop_at_eps"] = s.stop_at_eps;
+  solver["max_steps"] = s.max_steps;
+  solver["grad_tol"] = s.grad_tol;
+  solver["divergence_factor"] = s.divergence_factor;
+  solver["balance_tol"] = s.balance_tol;
+  json& output = j["output"];
+  output["samples_log"] = c.output.samples_log;
+  output["samples_uniform"] = c.output.samples_uniform;
+  output["t_min"] = c.output.t_min;
+  output["modes"] = c.output.modes;
+  output["save_weights"] = c.output.save_weights;
+  output["trajectory"] = c.output.trajectory;
+  output["hessian"] = c.output.hessian;
+  output["sharpness"] = c.output.sharpness;
   return j;
 }
 

@@ -300,13 +300,14 @@ nlohmann::json to_json(const Summary& s) {
   j["initial_loss"] = number_or_null(s.initial_loss);
   j["initial_excess_loss"] = number_or_null(s.initial_excess_loss);
   j["initial_imbalance"] = number_or_null(s.initial_imbalance);
-  j["stats"] = {{"steps", s.stats.steps},
-                {"rejected_steps", s.stats.rejected_steps},
-                {"rhs_evals", s.stats.rhs_evals},
-                {"jacobians", s.stats.jacobians},
-                {"jacobian_vector_products", s.stats.jacobian_vector_products},
-                {"wall_seconds", s.stats.wall_seconds}};
-  if (s.stats.implicit_from) j["stats"]["implicit_from"] = *s.stats.implicit_from;
+  nlohmann::json& stats = j["stats"];  // member by member: no initializer list's copies (see to_json(RunConfig))
+  stats["steps"] = s.stats.steps;
+  stats["rejected_steps"] = s.stats.rejected_steps;
+  stats["rhs_evals"] = s.stats.rhs_evals;
+  stats["jacobians"] = s.stats.jacobians;
+  stats["jacobian_vector_products"] = s.stats.jacobian_vector_products;
+  stats["wall_seconds"] = s.stats.wall_seconds;
+  if (s.stats.implicit_from) stats["implicit_from"] = *s.stats.implicit_from;
   return j;
 }
 
