@@ -207,5 +207,113 @@ TEST(Init, SpectralStartIsBalancedAndAlignedWithTheTarget) {
   EXPECT_THROW(initialize(shape, o), InputError);
 }
 
+// ---- Gradient precision (solver.gradient_precision) ----
+namespace precision {
+
+using Quad = __float128;  // the reference arithmetic: 113-bit significand, exact enough for these products
+using QuadMatrix = Eigen::Matrix<Quad, Eigen::Dynamic, Eigen::Dynamic>;
+
+QuadMatrix quad(const Eigen::Ref<const Eigen::MatrixXd>& m) { return m.cast<Quad>(); }
+
+QuadMatrix multiply(const QuadMatrix& a, const QuadMatrix& b) {  // plain loops: Eigen's kernels need NumTraits
+  QuadMatrix c = QuadMatrix::Zero(a.rows(), b.cols());
+  for (Eigen::Index j = 0; j < b.cols(); ++j)
+    for (Eigen::Index l = 0; l < a.cols(); ++l)
+      for (Eigen::Index i = 0; i < a.rows(); ++i) c(i, j) += a(i, l) * b(l, j);
+  return c;
+}
+
+// ∇L of the whitened loss at θ in binary128: the exact gradient of the stored θ and Z to ~1e-34 relative to its terms.
+Eigen::VectorXd reference_gradient(const Problem& p, const Shape& shape, const Eigen::VectorXd& theta) {
+  const int N = shape.depth();
+  std::vector<QuadMatrix> below(static_cast<size_t>(N) + 1), above(static_cast<size_t>(N) + 2);
+  below[0] = QuadMatrix::Identity(shape.width(0), shape.width(0));
+  for (int j = 1; j <= N; ++j) below[j] = multiply(quad(shape.layer(theta, j)), below[j - 1]);
+  above[N + 1] = QuadMatrix::Identity(shape.width(N), shape.width(N));
+  for (int j = N; j >= 1; --j) above[j] = multiply(above[j + 1], quad(shape.layer(theta, j)));
+  const QuadMatrix G = below[N] - quad(p.cross());
+  Eigen::VectorXd grad(shape.size());
+  for (int j = 1; j <= N; ++j) {
+    const QuadMatrix gj = multiply(multiply(above[j + 1].transpose(), G), below[j - 1].transpose());
+    shape.mutable_layer(grad, j) = gj.unaryExpr([](Quad x) { return static_cast<double>(x); });
+  }
+  return grad;
+}
+
+// A plateau state of depth 4 after the first mode is learned: a balanced factorization of s_1 u_1 v_1ᵀ through random
+// unit vectors q_j, plus seeds of size ε in every layer orthogonal to the learned mode on both sides. The gradient
+// is O(ε^{N−1}) while its terms are O(s_1): the cancellation of a plateau from a start of scale ε.
+Eigen::VectorXd plateau_state(const Problem& p, const Shape& shape, double eps, std::mt19937_64& rng) {
+  const int N = shape.depth();
+  Eigen::JacobiSVD<Eigen::MatrixXd> svd(p.cross(), Eigen::ComputeFullU | Eigen::ComputeFullV);
+  const double s1 = svd.singularValues()(0);
+  std::vector<Eigen::VectorXd> q(static_cast<size_t>(N) + 1);
+  q[0] = svd.matrixV().col(0);
+  q[N] = svd.matrixU().col(0);
+  for (int j = 1; j < N; ++j) q[j] = test::gaussian(shape.width(j), 1, rng, 1.0).col(0).normalized();
+  Eigen::VectorXd theta(shape.size());
+  for (int j = 1; j <= N; ++j) {
+    const auto& out = q[static_cast<size_t>(j)];
+    const auto& in = q[static_cast<size_t>(j) - 1];
+    const Eigen::MatrixXd P_out = Eigen::MatrixXd::Identity(out.size(), out.size()) - out * out.transpose();
+    const Eigen::MatrixXd P_in = Eigen::MatrixXd::Identity(in.size(), in.size()) - in * in.transpose();
+    shape.mutable_layer(theta, j) =
+        std::pow(s1, 1.0 / N) * out * in.transpose() + P_out * test::gaussian(out.size(), in.size(), rng, eps) * P_in;
+  }
+  return theta;
+}
+
+double relative_error(const Eigen::VectorXd& g, const Eigen::VectorXd& ref) { return (g - ref).norm() / ref.norm(); }
+
+Eigen::VectorXd gradient(const Problem& p, const Shape& shape, const Eigen::VectorXd& theta, GradientPrecision prec) {
+  Objective obj(p, shape);
+  obj.set_precision(prec);
+  Eigen::VectorXd g(shape.size());
+  obj.evaluate(theta, g);
+  return g;
+}
+
+// Extended precision carries 11 more bits than double: its error against the exact gradient must be ~2000× smaller.
+// The double gradient on a plateau of scale 1e-5 is wrong by percents (rounding O(u s_1) against O(ε³) values).
+constexpr double kDoubleErrorOnThePlateau = 1e-3;  // at least this: rounding matters there
+constexpr double kExtendedGain = 100;              // extended at least this much closer to the exact gradient
+
+TEST(GradientPrecision, ExtendedRecoversThePlateauGradientThatDoubleRoundsAway) {
+  const Problem p = test::synthetic(8, 8, {5.0, 3.0, 1.0, 0.5}, 41);
+  const Shape shape({8, 8, 8, 8, 8});
+  std::mt19937_64 rng(41);
+  const Eigen::VectorXd theta = plateau_state(p, shape, 1e-5, rng);
+  const Eigen::VectorXd ref = reference_gradient(p, shape, theta);
+  const double err_double = relative_error(gradient(p, shape, theta, GradientPrecision::standard), ref);
+  const double err_extended = relative_error(gradient(p, shape, theta, GradientPrecision::extended), ref);
+  EXPECT_GT(err_double, kDoubleErrorOnThePlateau);
+  EXPECT_LT(kExtendedGain * err_extended, err_double) << err_extended << " vs " << err_double;
+  // automatic sees the rounding bound and takes the extended route: the same bits.
+  EXPECT_EQ(gradient(p, shape, theta, GradientPrecision::automatic),
+            gradient(p, shape, theta, GradientPrecision::extended));
+}
+
+TEST(GradientPrecision, AutomaticIsDoubleBitForBitWhereRoundingIsNegligible) {
+  for (const bool whitened : {true, false}) {
+    const Problem p = whitened ? test::synthetic(5, 4, {3.0, 2.0, 1.0}, 43) : test::random_data(5, 4, 30, 43);
+    const Shape shape({5, 6, 3, 4});
+    std::mt19937_64 rng(43);
+    const Eigen::VectorXd theta = test::random_theta(shape, rng, 0.5);
+    const Eigen::VectorXd g = gradient(p, shape, theta, GradientPrecision::standard);
+    EXPECT_EQ(gradient(p, shape, theta, GradientPrecision::automatic), g);
+    // and extended agrees with double to double's rounding there
+    EXPECT_LT((gradient(p, shape, theta, GradientPrecision::extended) - g).norm(), 1e-13 * g.norm());
+  }
+}
+
+TEST(GradientPrecision, NamesRoundTripAndABadOneIsRefused) {
+  for (auto prec : {GradientPrecision::automatic, GradientPrecision::standard, GradientPrecision::extended}) {
+    EXPECT_EQ(gradient_precision_from_string(to_string(prec)), prec);
+  }
+  EXPECT_THROW(gradient_precision_from_string("quad"), InputError);
+}
+
+}  // namespace precision
+
 }  // namespace
 }  // namespace linflow

@@ -10,6 +10,7 @@
 // above its stack limit of 128 KiB when it multiplies without a BLAS, i.e. for layers of a few hundred units,
 // where that cost is negligible).
 #include <Eigen/Dense>
+#include <string>
 #include <vector>
 
 #include "linflow/problem.hpp"
@@ -51,6 +52,21 @@ class Shape {
 /// Throws InputError unless d_0 and d_N of `shape` are the problem's input and output dimensions.
 void check_compatible(const Problem& problem, const Shape& shape);
 
+/// The arithmetic of the gradient (solver.gradient_precision). Near a learned mode ∇L is a cancellation: from a start
+/// of scale σ0 its plateau value is O(σ0^{N−1}) while its terms are O(‖Z‖), and in double the rounding, O(u ‖Z‖), is
+/// the gradient itself at σ0 ≈ 1e-6 (N = 4): the flow then follows the rounding and an implicit integrator's Newton
+/// iteration fails on it (docs/performance.md, "Rounding on the plateau").
+enum class GradientPrecision {
+  automatic,  ///< extended where the double gradient's rounding bound exceeds kExtendedPrecisionRatio of its size
+  standard,   ///< double ("double")
+  extended,   ///< every product in long double (64-bit significand on x86-64), rounded to double at the end
+};
+const char* to_string(GradientPrecision precision);
+GradientPrecision gradient_precision_from_string(const std::string& name);  ///< throws InputError naming the valid
+/// `automatic` recomputes a layer-wise gradient in extended precision when, for some layer j,
+/// u · ‖∇L_1‖-scale · ∏_{i≠j} ‖W_i‖_F > this · ‖∇_{W_j} L‖_F (u = 2^−53; docs/performance.md).
+inline constexpr double kExtendedPrecisionRatio = 1e-4;
+
 /// Loss and gradient of L(W_1..W_N) = L_1(W_N ⋯ W_1) for one problem and shape, with its own workspace.
 /// Not thread-safe: use one Objective per thread. Keeps references to `problem` and `shape`, which must outlive it.
 class Objective {
@@ -79,9 +95,20 @@ class Objective {
   const Problem& problem() const { return problem_; }
   const Shape& shape() const { return shape_; }
 
+  /// The arithmetic of `evaluate` and `velocity` (standard by default).
+  void set_precision(GradientPrecision precision) { precision_ = precision; }
+  /// Evaluations done in extended precision so far.
+  long extended_evaluations() const { return extended_evaluations_; }
+
  private:
   void forward(const Eigen::Ref<const Eigen::VectorXd>& theta);
   double evaluate_signed(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out, double sign);
+  double evaluate_standard(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
+                           double sign);
+  bool rounding_dominates(const Eigen::Ref<const Eigen::VectorXd>& theta,
+                          const Eigen::Ref<const Eigen::VectorXd>& grad);
+  double evaluate_extended(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
+                           double sign);
 
   const Problem& problem_;
   const Shape& shape_;
@@ -92,6 +119,9 @@ class Objective {
   // The products, planned for their shapes once: forward_[j − 2] forms W_{j:1} (j = 2..N), gradient_[j − 1] forms
   // ∇_{W_j} L (j = 1..N), suffix_[j − 3] forms T_{j−1} (j = 3..N), whiten_ (data problems) forms W Σ^{1/2}.
   std::vector<detail::Product> forward_, gradient_, suffix_, whiten_;
+  GradientPrecision precision_ = GradientPrecision::standard;
+  long extended_evaluations_ = 0;
+  std::vector<double> norms_;  // ‖W_j‖_F and their partial products, for rounding_dominates
 };
 
 }  // namespace linflow

@@ -1,6 +1,8 @@
 #include "linflow/network.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "core/products.hpp"
@@ -9,6 +11,25 @@
 namespace linflow {
 
 using detail::Op;
+
+const char* to_string(GradientPrecision precision) {
+  switch (precision) {
+    case GradientPrecision::automatic:
+      return "auto";
+    case GradientPrecision::standard:
+      return "double";
+    case GradientPrecision::extended:
+      return "extended";
+  }
+  return "?";
+}
+
+GradientPrecision gradient_precision_from_string(const std::string& name) {
+  for (auto p : {GradientPrecision::automatic, GradientPrecision::standard, GradientPrecision::extended}) {
+    if (name == to_string(p)) return p;
+  }
+  throw InputError("solver.gradient_precision: unknown precision '" + name + "' (expected auto, double or extended)");
+}
 
 Shape::Shape(std::vector<int> widths) : widths_(std::move(widths)) {
   if (widths_.size() < 2) throw InputError("network.widths: need at least two widths [d_0, …, d_N] (depth N ≥ 1)");
@@ -135,8 +156,73 @@ double Objective::velocity(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen
   return evaluate_signed(theta, v, -1.0);
 }
 
+// Whether the double gradient `grad` (of θ, whose forward products are formed) may be dominated by its rounding:
+// the rounding of ∇_{W_j} L = A_jᵀ ∇L_1 B_jᵀ is at most about u · d · ‖∇L_1‖-scale · ‖A_j‖ ‖B_j‖, with the scale
+// of ∇L_1 the size of its terms, ‖Q‖_F + ‖W‖_F (whitened) or ‖B‖_F + ‖W‖_F ‖Σ‖_F, and ‖A_j‖ ‖B_j‖ ≤ ∏_{i≠j} ‖W_i‖_F.
+bool Objective::rounding_dominates(const Eigen::Ref<const Eigen::VectorXd>& theta,
+                                   const Eigen::Ref<const Eigen::VectorXd>& grad) {
+  const int N = shape_.depth();
+  const auto n = static_cast<size_t>(N);
+  norms_.assign(2 * n + 2, 1.0);  // norms_[j] = ∏_{i<j} ‖W_i‖ (j = 1..N+1 from index 1), then suffix products
+  double* before = norms_.data();
+  double* after = norms_.data() + n + 1;
+  for (int j = 1; j <= N; ++j) before[j] = before[j - 1] * shape_.layer(theta, j).norm();
+  for (int j = N; j >= 1; --j) after[j - 1] = after[j] * shape_.layer(theta, j).norm();
+  const Eigen::MatrixXd& W = prefix_.back();
+  const double scale = problem_.whitened() ? problem_.cross().norm() + W.norm()
+                                           : problem_.cross().norm() + W.norm() * problem_.sigma().norm();
+  int widest = 0;
+  for (int j = 0; j <= N; ++j) widest = std::max(widest, shape_.width(j));
+  const double unit = 0.5 * std::numeric_limits<double>::epsilon() * widest * scale;
+  for (int j = 1; j <= N; ++j) {
+    const double bound = unit * before[j - 1] * after[j];
+    if (bound > kExtendedPrecisionRatio * shape_.layer(grad, j).norm()) return true;
+  }
+  return false;
+}
+
+// The gradient with every product in long double, rounded to double at the end (the forward products in double
+// too, for excess_loss and end_to_end).
+double Objective::evaluate_extended(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
+                                    double sign) {
+  using Extended = Eigen::Matrix<long double, Eigen::Dynamic, Eigen::Dynamic>;
+  const int N = shape_.depth();
+  const auto n = static_cast<size_t>(N);
+  std::vector<Extended> W(n + 1), below(n + 1), above(n + 2);  // below[j] = W_{j:1}, above[j] = W_{N:j}
+  for (int j = 1; j <= N; ++j) W[static_cast<size_t>(j)] = shape_.layer(theta, j).cast<long double>();
+  below[0] = Extended::Identity(shape_.width(0), shape_.width(0));
+  for (size_t j = 1; j <= n; ++j) below[j] = W[j] * below[j - 1];
+  above[n + 1] = Extended::Identity(shape_.width(N), shape_.width(N));
+  for (size_t j = n; j >= 1; --j) above[j] = above[j + 1] * W[j];
+  Extended G = problem_.whitened()
+                   ? Extended(below[n] - problem_.cross().cast<long double>())
+                   : Extended(below[n] * problem_.sigma().cast<long double>() - problem_.cross().cast<long double>());
+  G *= static_cast<long double>(sign);
+  for (size_t j = 1; j <= n; ++j) {
+    const Extended gj = above[j + 1].transpose() * G * below[j - 1].transpose();
+    shape_.mutable_layer(out, static_cast<int>(j)) = gj.cast<double>();
+  }
+  g_ = G.cast<double>();
+  ++extended_evaluations_;
+  if (problem_.whitened()) return static_cast<double>(0.5L * G.squaredNorm());
+  return loss(theta);
+}
+
 double Objective::evaluate_signed(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
                                   double sign) {
+  if (precision_ == GradientPrecision::extended) {
+    forward(theta);
+    return evaluate_extended(theta, out, sign);
+  }
+  const double value = evaluate_standard(theta, out, sign);
+  if (precision_ == GradientPrecision::automatic && shape_.depth() > 1 && rounding_dominates(theta, out)) {
+    return evaluate_extended(theta, out, sign);
+  }
+  return value;
+}
+
+double Objective::evaluate_standard(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
+                                    double sign) {
   const int N = shape_.depth();
   double value;
   if (problem_.whitened()) {  // one pass over W: G = ±(W − Z), and L = ½‖G‖² is ½‖Z − W‖² to the last bit

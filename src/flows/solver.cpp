@@ -164,6 +164,10 @@ struct RunContext {
 };
 
 Summary run_gf(const RunContext& c, Eigen::VectorXd& theta) {
+  const bool implicit = c.options.integrator == Integrator::bdf || c.options.integrator == Integrator::automatic;
+  const GradientPrecision precision = c.options.gradient_precision;
+  c.objective.set_precision(precision == GradientPrecision::automatic && !implicit ? GradientPrecision::standard
+                                                                                   : precision);
   LayerwiseFlow flow(c.objective, c.optimum);
   Objective sampler(c.problem, c.shape);  // keeps the flow's FSAL cache intact while sampling
   return integrate(

@@ -28,8 +28,8 @@ const std::map<std::string, std::vector<std::string>>& schema() {
       {"network", {"widths"}},
       {"init", {"kind", "seed", "scale", "rank", "end_to_end", "sigma0", "u0", "v0", "delta", "modes", "dir"}},
       {"solver",
-       {"method", "rtol", "atol", "dt0", "integrator", "linear_solver", "dt", "lr", "steps", "t_max", "eps",
-        "stop_at_eps", "max_steps", "grad_tol", "divergence_factor", "balance_tol"}},
+       {"method", "rtol", "atol", "dt0", "integrator", "linear_solver", "gradient_precision", "dt", "lr", "steps",
+        "t_max", "eps", "stop_at_eps", "max_steps", "grad_tol", "divergence_factor", "balance_tol"}},
       {"output",
        {"samples_log", "samples_uniform", "t_min", "modes", "save_weights", "trajectory", "hessian", "sharpness"}},
   };
@@ -406,6 +406,9 @@ RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides,
   std::string linear_solver;
   r.get("solver", "linear_solver", linear_solver);
   if (!linear_solver.empty()) c.solver.linear_solver = linear_solver_from_string(linear_solver);
+  std::string gradient_precision;
+  r.get("solver", "gradient_precision", gradient_precision);
+  if (!gradient_precision.empty()) c.solver.gradient_precision = gradient_precision_from_string(gradient_precision);
   r.get("solver", "dt", c.solver.dt);
   r.get("solver", "lr", c.solver.lr);
   r.get("solver", "steps", c.solver.steps);
@@ -478,6 +481,7 @@ nlohmann::json to_json(const RunConfig& c) {
   solver["dt0"] = s.dt0;
   solver["integrator"] = to_string(s.integrator);
   solver["linear_solver"] = to_string(s.linear_solver);
+  solver["gradient_precision"] = to_string(s.gradient_precision);
   solver["dt"] = s.dt;
   solver["lr"] = s.lr;
   solver["steps"] = s.steps;
