@@ -97,8 +97,6 @@ class Objective {
 
   /// The arithmetic of `evaluate` and `velocity` (standard by default).
   void set_precision(GradientPrecision precision) { precision_ = precision; }
-  /// Evaluations done in extended precision so far.
-  long extended_evaluations() const { return extended_evaluations_; }
 
  private:
   void forward(const Eigen::Ref<const Eigen::VectorXd>& theta);
@@ -107,8 +105,8 @@ class Objective {
                            double sign);
   bool rounding_dominates(const Eigen::Ref<const Eigen::VectorXd>& theta,
                           const Eigen::Ref<const Eigen::VectorXd>& grad);
-  double evaluate_extended(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
-                           double sign);
+  long double evaluate_extended(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
+                                double sign);
 
   const Problem& problem_;
   const Shape& shape_;
@@ -120,8 +118,12 @@ class Objective {
   // ∇_{W_j} L (j = 1..N), suffix_[j − 3] forms T_{j−1} (j = 3..N), whiten_ (data problems) forms W Σ^{1/2}.
   std::vector<detail::Product> forward_, gradient_, suffix_, whiten_;
   GradientPrecision precision_ = GradientPrecision::standard;
-  long extended_evaluations_ = 0;
   std::vector<double> norms_;  // ‖W_j‖_F and their partial products, for rounding_dominates
+  // The extended-precision workspace, sized at its first use: the layers, below_[j] = W_{j:1}, above_[j] = W_{N:j},
+  // the residual and one product.
+  using ExtendedMatrix = Eigen::Matrix<long double, Eigen::Dynamic, Eigen::Dynamic>;
+  std::vector<ExtendedMatrix> layers_x_, below_x_, above_x_;
+  ExtendedMatrix g_x_, scratch_x_;
 };
 
 }  // namespace linflow

@@ -181,44 +181,55 @@ bool Objective::rounding_dominates(const Eigen::Ref<const Eigen::VectorXd>& thet
   return false;
 }
 
-// The gradient with every product in long double, rounded to double at the end (the forward products in double
-// too, for excess_loss and end_to_end).
-double Objective::evaluate_extended(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
-                                    double sign) {
-  using Extended = Eigen::Matrix<long double, Eigen::Dynamic, Eigen::Dynamic>;
+// The gradient with every product in long double, rounded to double at the end, into `out` and g_ (the forward
+// products stay the double ones, for excess_loss and end_to_end). Returns ½‖G‖², G = ±∇L_1 in long double: the
+// loss of a whitened problem.
+long double Objective::evaluate_extended(const Eigen::Ref<const Eigen::VectorXd>& theta,
+                                         Eigen::Ref<Eigen::VectorXd> out, double sign) {
   const int N = shape_.depth();
   const auto n = static_cast<size_t>(N);
-  std::vector<Extended> W(n + 1), below(n + 1), above(n + 2);  // below[j] = W_{j:1}, above[j] = W_{N:j}
-  for (int j = 1; j <= N; ++j) W[static_cast<size_t>(j)] = shape_.layer(theta, j).cast<long double>();
-  below[0] = Extended::Identity(shape_.width(0), shape_.width(0));
-  for (size_t j = 1; j <= n; ++j) below[j] = W[j] * below[j - 1];
-  above[n + 1] = Extended::Identity(shape_.width(N), shape_.width(N));
-  for (size_t j = n; j >= 1; --j) above[j] = above[j + 1] * W[j];
-  Extended G = problem_.whitened()
-                   ? Extended(below[n] - problem_.cross().cast<long double>())
-                   : Extended(below[n] * problem_.sigma().cast<long double>() - problem_.cross().cast<long double>());
-  G *= static_cast<long double>(sign);
-  for (size_t j = 1; j <= n; ++j) {
-    const Extended gj = above[j + 1].transpose() * G * below[j - 1].transpose();
-    shape_.mutable_layer(out, static_cast<int>(j)) = gj.cast<double>();
+  if (layers_x_.empty()) {
+    layers_x_.resize(n + 1);
+    below_x_.resize(n + 1);
+    above_x_.resize(n + 2);
+    below_x_[0] = ExtendedMatrix::Identity(shape_.width(0), shape_.width(0));
+    above_x_[n + 1] = ExtendedMatrix::Identity(shape_.width(N), shape_.width(N));
   }
-  g_ = G.cast<double>();
-  ++extended_evaluations_;
-  if (problem_.whitened()) return static_cast<double>(0.5L * G.squaredNorm());
-  return loss(theta);
+  for (size_t j = 1; j <= n; ++j) layers_x_[j] = shape_.layer(theta, static_cast<int>(j)).cast<long double>();
+  for (size_t j = 1; j <= n; ++j) below_x_[j].noalias() = layers_x_[j] * below_x_[j - 1];
+  for (size_t j = n; j >= 1; --j) above_x_[j].noalias() = above_x_[j + 1] * layers_x_[j];
+  if (problem_.whitened()) {
+    g_x_ = below_x_[n] - problem_.cross().cast<long double>();
+  } else {
+    g_x_.noalias() = below_x_[n] * problem_.sigma().cast<long double>();
+    g_x_ -= problem_.cross().cast<long double>();
+  }
+  g_x_ *= static_cast<long double>(sign);
+  for (size_t j = 1; j <= n; ++j) {
+    scratch_x_.noalias() = above_x_[j + 1].transpose() * g_x_;
+    shape_.mutable_layer(out, static_cast<int>(j)) = (scratch_x_ * below_x_[j - 1].transpose()).cast<double>();
+  }
+  g_ = g_x_.cast<double>();
+  return 0.5L * g_x_.squaredNorm();
 }
 
 double Objective::evaluate_signed(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
                                   double sign) {
+  double value = 0;  // a data problem's loss, from the double forward products either route forms first
   if (precision_ == GradientPrecision::extended) {
-    forward(theta);
-    return evaluate_extended(theta, out, sign);
+    if (problem_.whitened()) {
+      forward(theta);
+    } else {
+      value = loss(theta);
+    }
+  } else {
+    value = evaluate_standard(theta, out, sign);
+    if (precision_ == GradientPrecision::standard || shape_.depth() == 1 || !rounding_dominates(theta, out)) {
+      return value;
+    }
   }
-  const double value = evaluate_standard(theta, out, sign);
-  if (precision_ == GradientPrecision::automatic && shape_.depth() > 1 && rounding_dominates(theta, out)) {
-    return evaluate_extended(theta, out, sign);
-  }
-  return value;
+  const long double half_squared = evaluate_extended(theta, out, sign);
+  return problem_.whitened() ? static_cast<double>(half_squared) : value;
 }
 
 double Objective::evaluate_standard(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
