@@ -223,7 +223,7 @@ QuadMatrix multiply(const QuadMatrix& a, const QuadMatrix& b) {  // plain loops:
   return c;
 }
 
-// ∇L of the whitened loss at θ in binary128: the exact gradient of the stored θ and Z to ~1e-34 relative to its terms.
+// ∇L at θ in binary128: the exact gradient of the stored θ, Z (or Σ, B) to ~1e-34 relative to its terms.
 Eigen::VectorXd reference_gradient(const Problem& p, const Shape& shape, const Eigen::VectorXd& theta) {
   const int N = shape.depth();
   std::vector<QuadMatrix> below(static_cast<size_t>(N) + 1), above(static_cast<size_t>(N) + 2);
@@ -231,7 +231,7 @@ Eigen::VectorXd reference_gradient(const Problem& p, const Shape& shape, const E
   for (int j = 1; j <= N; ++j) below[j] = multiply(quad(shape.layer(theta, j)), below[j - 1]);
   above[N + 1] = QuadMatrix::Identity(shape.width(N), shape.width(N));
   for (int j = N; j >= 1; --j) above[j] = multiply(above[j + 1], quad(shape.layer(theta, j)));
-  const QuadMatrix G = below[N] - quad(p.cross());
+  const QuadMatrix G = (p.whitened() ? below[N] : multiply(below[N], quad(p.sigma()))) - quad(p.cross());
   Eigen::VectorXd grad(shape.size());
   for (int j = 1; j <= N; ++j) {
     const QuadMatrix gj = multiply(multiply(above[j + 1].transpose(), G), below[j - 1].transpose());
@@ -273,24 +273,42 @@ Eigen::VectorXd gradient(const Problem& p, const Shape& shape, const Eigen::Vect
   return g;
 }
 
-// Extended precision carries 11 more bits than double: its error against the exact gradient must be ~2000× smaller.
-// The double gradient on a plateau of scale 1e-5 is wrong by percents (rounding O(u s_1) against O(ε³) values).
+// Double-double carries 53 more bits than double: on these plateaus its gradient is the exact one correctly rounded
+// up to a few units in the last place. The double gradient on a plateau of scale 1e-5 is wrong by percents
+// (rounding O(u s_1) against O(ε³) values), and at 1e-7 it is all rounding.
 constexpr double kDoubleErrorOnThePlateau = 1e-3;  // at least this: rounding matters there
-constexpr double kExtendedGain = 100;              // extended at least this much closer to the exact gradient
+constexpr double kExtendedError = 1e-14;           // extended's relative error against the binary128 gradient, at most
 
 TEST(GradientPrecision, ExtendedRecoversThePlateauGradientThatDoubleRoundsAway) {
   const Problem p = test::synthetic(8, 8, {5.0, 3.0, 1.0, 0.5}, 41);
   const Shape shape({8, 8, 8, 8, 8});
-  std::mt19937_64 rng(41);
-  const Eigen::VectorXd theta = plateau_state(p, shape, 1e-5, rng);
-  const Eigen::VectorXd ref = reference_gradient(p, shape, theta);
-  const double err_double = relative_error(gradient(p, shape, theta, GradientPrecision::standard), ref);
-  const double err_extended = relative_error(gradient(p, shape, theta, GradientPrecision::extended), ref);
-  EXPECT_GT(err_double, kDoubleErrorOnThePlateau);
-  EXPECT_LT(kExtendedGain * err_extended, err_double) << err_extended << " vs " << err_double;
-  // automatic sees the rounding bound and takes the extended route: the same bits.
-  EXPECT_EQ(gradient(p, shape, theta, GradientPrecision::automatic),
-            gradient(p, shape, theta, GradientPrecision::extended));
+  for (const double eps : {1e-5, 1e-7}) {
+    std::mt19937_64 rng(41);
+    const Eigen::VectorXd theta = plateau_state(p, shape, eps, rng);
+    const Eigen::VectorXd ref = reference_gradient(p, shape, theta);
+    const double err_double = relative_error(gradient(p, shape, theta, GradientPrecision::standard), ref);
+    const double err_extended = relative_error(gradient(p, shape, theta, GradientPrecision::extended), ref);
+    EXPECT_GT(err_double, kDoubleErrorOnThePlateau) << eps;
+    EXPECT_LT(err_extended, kExtendedError) << eps << ": " << err_extended << " (double " << err_double << ")";
+    // automatic sees the rounding bound and takes the extended route: the same bits.
+    EXPECT_EQ(gradient(p, shape, theta, GradientPrecision::automatic),
+              gradient(p, shape, theta, GradientPrecision::extended));
+  }
+}
+
+// The same on a data problem (Σ ≠ I, where the residual is W Σ − B) and on unequal widths, N = 1 … 4: extended is the
+// binary128 gradient correctly rounded, to a few ulps.
+TEST(GradientPrecision, ExtendedIsTheExactGradientRoundedOnDataProblemsAndAnyShape) {
+  const Problem data = test::random_data(5, 4, 30, 47);
+  for (const std::vector<int>& widths :
+       std::vector<std::vector<int>>{{5, 4}, {5, 3, 4}, {5, 7, 2, 4}, {5, 6, 1, 3, 4}}) {
+    const Shape shape(widths);
+    std::mt19937_64 rng(47);
+    const Eigen::VectorXd theta = test::gaussian(static_cast<int>(shape.size()), 1, rng, 0.7).col(0);
+    const Eigen::VectorXd ref = reference_gradient(data, shape, theta);
+    const double err = relative_error(gradient(data, shape, theta, GradientPrecision::extended), ref);
+    EXPECT_LT(err, kExtendedError) << shape.depth() << ": " << err;
+  }
 }
 
 TEST(GradientPrecision, AutomaticIsDoubleBitForBitWhereRoundingIsNegligible) {

@@ -10,6 +10,7 @@
 // above its stack limit of 128 KiB when it multiplies without a BLAS, i.e. for layers of a few hundred units,
 // where that cost is negligible).
 #include <Eigen/Dense>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -59,7 +60,7 @@ void check_compatible(const Problem& problem, const Shape& shape);
 enum class GradientPrecision {
   automatic,  ///< extended where the double gradient's rounding bound exceeds kExtendedPrecisionRatio of its size
   standard,   ///< double ("double")
-  extended,   ///< every product in long double (64-bit significand on x86-64), rounded to double at the end
+  extended,   ///< every product in double-double arithmetic (~106 bits), rounded to double at the end
 };
 const char* to_string(GradientPrecision precision);
 GradientPrecision gradient_precision_from_string(const std::string& name);  ///< throws InputError naming the valid
@@ -105,8 +106,8 @@ class Objective {
                            double sign);
   bool rounding_dominates(const Eigen::Ref<const Eigen::VectorXd>& theta,
                           const Eigen::Ref<const Eigen::VectorXd>& grad);
-  long double evaluate_extended(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
-                                double sign);
+  double evaluate_extended(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
+                           double sign);
 
   const Problem& problem_;
   const Shape& shape_;
@@ -119,11 +120,9 @@ class Objective {
   std::vector<detail::Product> forward_, gradient_, suffix_, whiten_;
   GradientPrecision precision_ = GradientPrecision::standard;
   std::vector<double> norms_;  // ‖W_j‖_F and their partial products, for rounding_dominates
-  // The extended-precision workspace, sized at its first use: the layers, below_[j] = W_{j:1}, above_[j] = W_{N:j},
-  // the residual and one product.
-  using ExtendedMatrix = Eigen::Matrix<long double, Eigen::Dynamic, Eigen::Dynamic>;
-  std::vector<ExtendedMatrix> layers_x_, below_x_, above_x_;
-  ExtendedMatrix g_x_, scratch_x_;
+  // The double-double workspace of evaluate_extended (src/core/network.cpp), made at its first use.
+  struct ExtendedWorkspace;
+  std::unique_ptr<ExtendedWorkspace> extended_;
 };
 
 }  // namespace linflow

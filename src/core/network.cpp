@@ -5,6 +5,7 @@
 #include <limits>
 #include <sstream>
 
+#include "core/double_double.hpp"
 #include "core/products.hpp"
 #include "linflow/error.hpp"
 
@@ -181,36 +182,49 @@ bool Objective::rounding_dominates(const Eigen::Ref<const Eigen::VectorXd>& thet
   return false;
 }
 
-// The gradient with every product in long double, rounded to double at the end, into `out` and g_ (the forward
-// products stay the double ones, for excess_loss and end_to_end). Returns ½‖G‖², G = ±∇L_1 in long double: the
-// loss of a whitened problem.
-long double Objective::evaluate_extended(const Eigen::Ref<const Eigen::VectorXd>& theta,
-                                         Eigen::Ref<Eigen::VectorXd> out, double sign) {
+// The double-double workspace: below[j] = W_{j:1} (j = 2..N), the residual G = ±∇L_1, the transposed suffix
+// T_j = Gᵀ W_N ⋯ W_{j+1} and the next one, and one product.
+struct Objective::ExtendedWorkspace {
+  std::vector<detail::DoubleDoubleMatrix> below;
+  detail::DoubleDoubleMatrix residual, suffix, next, product;
+  detail::DoubleDoubleProducts products;
+};
+
+// The gradient with every product in double-double arithmetic (src/core/double_double.hpp), rounded to double at
+// the end, into `out` and g_ (the forward products stay the double ones, for excess_loss and end_to_end), by the
+// sweeps of evaluate_standard: W_{j:1} upwards, then T_{j−1} = T_j W_j and ∇_{W_j} L = (W_{j−1:1} T_j)ᵀ downwards.
+// Returns ½‖G‖² from the accurate G: the loss of a whitened problem.
+double Objective::evaluate_extended(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
+                                    double sign) {
   const int N = shape_.depth();
-  const auto n = static_cast<size_t>(N);
-  if (layers_x_.empty()) {
-    layers_x_.resize(n + 1);
-    below_x_.resize(n + 1);
-    above_x_.resize(n + 2);
-    below_x_[0] = ExtendedMatrix::Identity(shape_.width(0), shape_.width(0));
-    above_x_[n + 1] = ExtendedMatrix::Identity(shape_.width(N), shape_.width(N));
+  if (!extended_) {
+    extended_ = std::make_unique<ExtendedWorkspace>();
+    extended_->below.resize(static_cast<size_t>(N) + 1);
   }
-  for (size_t j = 1; j <= n; ++j) layers_x_[j] = shape_.layer(theta, static_cast<int>(j)).cast<long double>();
-  for (size_t j = 1; j <= n; ++j) below_x_[j].noalias() = layers_x_[j] * below_x_[j - 1];
-  for (size_t j = n; j >= 1; --j) above_x_[j].noalias() = above_x_[j + 1] * layers_x_[j];
+  ExtendedWorkspace& x = *extended_;
+  const auto below = [&](int j) {  // W_{j:1}, j ≥ 1
+    return j == 1 ? detail::operand(shape_.layer(theta, 1)) : detail::operand(x.below[static_cast<size_t>(j)]);
+  };
+  for (int j = 2; j <= N; ++j) {
+    x.products.multiply(x.below[static_cast<size_t>(j)], detail::operand(shape_.layer(theta, j)), below(j - 1));
+  }
   if (problem_.whitened()) {
-    g_x_ = below_x_[n] - problem_.cross().cast<long double>();
+    detail::subtract(x.residual, below(N), problem_.cross(), sign);
   } else {
-    g_x_.noalias() = below_x_[n] * problem_.sigma().cast<long double>();
-    g_x_ -= problem_.cross().cast<long double>();
+    x.products.multiply(x.product, below(N), detail::operand(problem_.sigma()));
+    detail::subtract(x.residual, detail::operand(x.product), problem_.cross(), sign);
   }
-  g_x_ *= static_cast<long double>(sign);
-  for (size_t j = 1; j <= n; ++j) {
-    scratch_x_.noalias() = above_x_[j + 1].transpose() * g_x_;
-    shape_.mutable_layer(out, static_cast<int>(j)) = (scratch_x_ * below_x_[j - 1].transpose()).cast<double>();
+  x.suffix.hi = x.residual.hi.transpose();  // T_N = Gᵀ
+  x.suffix.lo = x.residual.lo.transpose();
+  for (int j = N; j >= 2; --j) {
+    x.products.multiply(x.product, below(j - 1), detail::operand(x.suffix));
+    shape_.mutable_layer(out, j) = x.product.hi.transpose();
+    x.products.multiply(x.next, detail::operand(x.suffix), detail::operand(shape_.layer(theta, j)));
+    std::swap(x.suffix, x.next);
   }
-  g_ = g_x_.cast<double>();
-  return 0.5L * g_x_.squaredNorm();
+  shape_.mutable_layer(out, 1) = x.suffix.hi.transpose();
+  g_ = x.residual.hi;
+  return 0.5 * detail::squared_norm(x.residual);
 }
 
 double Objective::evaluate_signed(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
@@ -228,8 +242,8 @@ double Objective::evaluate_signed(const Eigen::Ref<const Eigen::VectorXd>& theta
       return value;
     }
   }
-  const long double half_squared = evaluate_extended(theta, out, sign);
-  return problem_.whitened() ? static_cast<double>(half_squared) : value;
+  const double half_squared = evaluate_extended(theta, out, sign);
+  return problem_.whitened() ? half_squared : value;
 }
 
 double Objective::evaluate_standard(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Ref<Eigen::VectorXd> out,
