@@ -61,8 +61,7 @@ void multiply_kernel(double* __restrict c_hi, double* __restrict c_lo, const Dou
 
 }  // namespace
 
-void DoubleDoubleProducts::multiply(DoubleDoubleMatrix& C, const DoubleDoubleOperand& A,
-                                    const DoubleDoubleOperand& B) {
+void DoubleDoubleProducts::multiply(DoubleDoubleMatrix& C, const DoubleDoubleOperand& A, const DoubleDoubleOperand& B) {
   assert(A.cols == B.rows);
   C.resize(A.rows, B.cols);
   if (split_.size() < static_cast<size_t>(2 * A.rows * A.cols)) split_.resize(static_cast<size_t>(2 * A.rows * A.cols));

@@ -18,6 +18,8 @@
 namespace linflow::detail {
 namespace {
 
+constexpr int kMaxErrorTestFailures = 30;  // per step (CVODE's default: 7); see integrate_bdf
+
 // What CVODE's callbacks reach through their user-data pointer.
 struct Callbacks {
   Callbacks(ImplicitFlow& f, double e, const State& x0)
@@ -247,6 +249,11 @@ DriverResult bdf_run(ImplicitFlow& flow, State& x, const DriverOptions& o, const
   CVodeSStolerances(mem.get(), so.rtol, so.atol);
   CVodeSetStopTime(mem.get(), so.t_max);
   CVodeSetMaxNumSteps(mem.get(), -1);
+  // On a long plateau BDF's step grows to a fifth of t; the escape that ends it then needs the step cut by 1e9 or
+  // more within one step, and CVODE's default of 7 error-test failures per step (each cutting h by at most 10×) gave
+  // up: N = 6, widths 8, σ0 = 1e-4 ended "error test failed repeatedly" at t = 5.8e14 with h = 2e5 after a step of
+  // 1.2e14. kMaxErrorTestFailures lets the step shrink by 1e25 and more.
+  CVodeSetMaxErrTestFails(mem.get(), kMaxErrorTestFailures);
   CVodeSetInitStep(mem.get(), h0);
   std::unique_ptr<_generic_SUNMatrix, MatrixDeleter> matrix;
   std::unique_ptr<_generic_SUNLinearSolver, SolverDeleter> solver;

@@ -55,7 +55,7 @@ DriverResult integrate_landing(F& flow, State& x, const DriverOptions& o, Steppe
     const double t_old = t;
     if (!stepper.try_step(system, x, t, x_new, h)) {
       dt = h;
-      if (step_underflow(r, dt, t)) break;
+      if (step_underflow(r, dt, t, x, x_new)) break;
       continue;
     }
     if (landing) t = target;  // exactly, despite rounding in t_old + h
@@ -139,7 +139,7 @@ DriverResult integrate_dense(F& flow, State& x, const DriverOptions& o, Stepper&
     const double t_old = t;
     if (!stepper.try_step(system, x, t, x_new, h)) {
       dt = h;
-      if (step_underflow(r, dt, t)) break;
+      if (step_underflow(r, dt, t, x, x_new)) break;
       continue;
     }
     bool stiff_now = false;  // read before the dense output reuses the stages
