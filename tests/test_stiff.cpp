@@ -4,10 +4,16 @@
 // reason it exists: on small starts its step count does not grow with the plateau (docs/theory.md §9).
 #include <gtest/gtest.h>
 
+#include <nvector/nvector_serial.h>
+#include <sunlinsol/sunlinsol_spgmr.h>
+
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "fixtures.hpp"
+#include "flows/ode/gmres.hpp"
+#include "flows/ode/vector_ops.hpp"
 #include "linflow/error.hpp"
 #include "linflow/init.hpp"
 #include "linflow/solver.hpp"
@@ -250,6 +256,95 @@ TEST(AutoIntegrator, IsDop853WhereNothingIsStiff) {
   EXPECT_EQ(a.summary.stats.steps, d.summary.stats.steps);
   EXPECT_EQ(*a.summary.t_eps, *d.summary.t_eps);
   EXPECT_EQ(a.theta, d.theta);
+}
+
+// linflow's GMRES (the Krylov solver of bdf's Newton systems) against SUNDIALS's SPGMR, which it replaces: on a
+// scaled non-symmetric system with weights over six decades (as CVODE's error weights are), the same iterations,
+// solution and flags, converged or stopped at its Krylov dimension, from zero or from a given initial guess.
+struct LinearSystem {
+  Eigen::MatrixXd a;
+  static int times(void* data, N_Vector v, N_Vector z) {
+    const auto& s = *static_cast<LinearSystem*>(data);
+    Eigen::Map<Eigen::VectorXd>(N_VGetArrayPointer(z), N_VGetLength(z)) =
+        s.a * Eigen::Map<const Eigen::VectorXd>(N_VGetArrayPointer(v), N_VGetLength(v));
+    return 0;
+  }
+};
+
+struct SolveResult {
+  int flag;
+  int iterations;
+  double residual;
+  Eigen::VectorXd x;
+};
+
+SolveResult solve_with(SUNLinearSolver s, LinearSystem& system, const Eigen::VectorXd& weights,
+                       const Eigen::VectorXd& b, const Eigen::VectorXd* guess, double delta, SUNContext ctx) {
+  const auto n = b.size();
+  auto make = [&](const Eigen::VectorXd& v) {
+    N_Vector out = N_VNew_Serial(n, ctx);
+    Eigen::Map<Eigen::VectorXd>(N_VGetArrayPointer(out), n) = v;
+    return out;
+  };
+  N_Vector w = make(weights), bv = make(b), x = make(guess ? *guess : Eigen::VectorXd::Zero(n));
+  SUNLinSolSetATimes(s, &system, LinearSystem::times);
+  SUNLinSolSetScalingVectors(s, w, w);
+  SUNLinSolInitialize(s);
+  SUNLinSolSetZeroGuess(s, guess ? SUNFALSE : SUNTRUE);
+  SolveResult r;
+  r.flag = SUNLinSolSolve(s, nullptr, x, bv, delta);
+  r.iterations = SUNLinSolNumIters(s);
+  r.residual = SUNLinSolResNorm(s);
+  r.x = Eigen::Map<Eigen::VectorXd>(N_VGetArrayPointer(x), n);
+  N_VDestroy(w);
+  N_VDestroy(bv);
+  N_VDestroy(x);
+  return r;
+}
+
+TEST(Gmres, MatchesSundialsSpgmr) {
+  SUNContext ctx = nullptr;
+  ASSERT_EQ(SUNContext_Create(nullptr, &ctx), 0);
+  const Eigen::Index n = 40;
+  std::srand(7);
+  LinearSystem system{Eigen::MatrixXd::Identity(n, n) + 0.3 * Eigen::MatrixXd::Random(n, n)};
+  system.a.diagonal() += Eigen::VectorXd::LinSpaced(n, 0.0, 50.0);  // a spread spectrum: many iterations
+  const Eigen::VectorXd weights = Eigen::pow(10.0, 3.0 * Eigen::ArrayXd::Random(n)).matrix();
+  const Eigen::VectorXd b = Eigen::VectorXd::Random(n);
+  const Eigen::VectorXd guess = 0.1 * Eigen::VectorXd::Random(n);
+  const double scaled_b = b.cwiseProduct(weights).norm();
+  N_Vector y = N_VNew_Serial(n, ctx);
+  detail::use_eigen_vector_ops(y);
+  struct Case {
+    int max_dim;
+    double delta;
+    bool guessed;
+    int flag;
+  };
+  for (const Case c :
+       {Case{40, 1e-10 * scaled_b, false, SUNLS_SUCCESS}, Case{40, 1e-10 * scaled_b, true, SUNLS_SUCCESS},
+        Case{5, 1e-10 * scaled_b, false, SUNLS_RES_REDUCED}, Case{5, 1e-10 * scaled_b, true, SUNLS_RES_REDUCED},
+        Case{40, 2 * scaled_b, false, SUNLS_SUCCESS}}) {
+    SCOPED_TRACE(::testing::Message() << "max_dim " << c.max_dim << ", delta " << c.delta << ", guess " << c.guessed);
+    SUNLinearSolver ours = detail::gmres_solver(y, c.max_dim, ctx);
+    SUNLinearSolver theirs = SUNLinSol_SPGMR(y, SUN_PREC_NONE, c.max_dim, ctx);
+    SUNLinSol_SPGMRSetGSType(theirs, SUN_CLASSICAL_GS);
+    const Eigen::VectorXd* g = c.guessed ? &guess : nullptr;
+    const SolveResult mine = solve_with(ours, system, weights, b, g, c.delta, ctx);
+    const SolveResult ref = solve_with(theirs, system, weights, b, g, c.delta, ctx);
+    EXPECT_EQ(mine.flag, c.flag);
+    EXPECT_EQ(mine.flag, ref.flag);
+    EXPECT_EQ(mine.iterations, ref.iterations);
+    EXPECT_NEAR(mine.residual, ref.residual, 1e-8 * scaled_b);
+    EXPECT_LE((mine.x - ref.x).norm(), 1e-10 * ref.x.norm() + 1e-300);
+    if (c.flag == SUNLS_SUCCESS) {
+      EXPECT_LE((b - system.a * mine.x).cwiseProduct(weights).norm(), c.delta * (1 + 1e-6));
+    }
+    SUNLinSolFree(ours);
+    SUNLinSolFree(theirs);
+  }
+  N_VDestroy(y);
+  SUNContext_Free(&ctx);
 }
 
 TEST(Bdf, DenseJacobianBeyondItsLimitIsRefused) {
