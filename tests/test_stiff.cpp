@@ -347,6 +347,60 @@ TEST(Gmres, MatchesSundialsSpgmr) {
   SUNContext_Free(&ctx);
 }
 
+// CVODE's vector operations as linflow sets them (vector_ops.hpp: Eigen, or AVX2 + FMA kernels where the CPU has
+// them) against plain Eigen at every length up to 40 and at 256, the 4- and 16-wide loops' tails included.
+TEST(VectorOps, AgreeWithEigenAtEveryLength) {
+  SUNContext ctx = nullptr;
+  ASSERT_EQ(SUNContext_Create(nullptr, &ctx), 0);
+  std::srand(11);
+  std::vector<Eigen::Index> lengths;
+  for (Eigen::Index n = 1; n <= 40; ++n) lengths.push_back(n);
+  lengths.push_back(256);
+  for (const Eigen::Index n : lengths) {
+    SCOPED_TRACE(::testing::Message() << "n = " << n);
+    N_Vector proto = N_VNew_Serial(n, ctx);
+    detail::use_eigen_vector_ops(proto);
+    std::vector<N_Vector> v;
+    std::vector<Eigen::VectorXd> e;
+    for (int i = 0; i < 6; ++i) {
+      v.push_back(N_VClone(proto));
+      e.emplace_back(Eigen::VectorXd::Random(n));
+      Eigen::Map<Eigen::VectorXd>(N_VGetArrayPointer(v.back()), n) = e.back();
+    }
+    auto get = [&](N_Vector x) { return Eigen::VectorXd(Eigen::Map<Eigen::VectorXd>(N_VGetArrayPointer(x), n)); };
+    const double tol = 1e-14 * static_cast<double>(n);
+    N_VLinearSum(0.3, v[0], -1.7, v[1], v[5]);
+    EXPECT_LE((get(v[5]) - (0.3 * e[0] - 1.7 * e[1])).cwiseAbs().maxCoeff(), tol);
+    N_VScale(2.5, v[0], v[5]);
+    EXPECT_LE((get(v[5]) - 2.5 * e[0]).cwiseAbs().maxCoeff(), tol);
+    EXPECT_NEAR(N_VDotProd(v[0], v[1]), e[0].dot(e[1]), tol);
+    EXPECT_NEAR(N_VWrmsNorm(v[0], v[1]), std::sqrt(e[0].cwiseProduct(e[1]).squaredNorm() / n), tol);
+    std::vector<double> c = {0.5, -1.25, 2.0, 0.75};
+    std::vector<N_Vector> xs = {v[0], v[1], v[2], v[3]};
+    N_VLinearCombination(4, c.data(), xs.data(), v[5]);
+    const Eigen::VectorXd combination = 0.5 * e[0] - 1.25 * e[1] + 2.0 * e[2] + 0.75 * e[3];
+    EXPECT_LE((get(v[5]) - combination).cwiseAbs().maxCoeff(), tol);
+    N_VLinearCombination(4, c.data(), xs.data(), v[0]);  // in place: z = X[0]
+    EXPECT_LE((get(v[0]) - combination).cwiseAbs().maxCoeff(), tol);
+    Eigen::Map<Eigen::VectorXd>(N_VGetArrayPointer(v[0]), n) = e[0];
+    std::vector<N_Vector> ys = {v[1], v[2]}, zs = {v[4], v[5]};
+    N_VScaleAddMulti(2, c.data(), v[0], ys.data(), zs.data());
+    EXPECT_LE((get(v[4]) - (0.5 * e[0] + e[1])).cwiseAbs().maxCoeff(), tol);
+    EXPECT_LE((get(v[5]) - (-1.25 * e[0] + e[2])).cwiseAbs().maxCoeff(), tol);
+    std::vector<double> d(3);
+    std::vector<N_Vector> three = {v[1], v[2], v[3]};
+    N_VDotProdMulti(3, v[0], three.data(), d.data());
+    for (int i = 0; i < 3; ++i) EXPECT_NEAR(d[static_cast<size_t>(i)], e[0].dot(e[static_cast<size_t>(i + 1)]), tol);
+    Eigen::VectorXd y = e[1];
+    detail::vector_axpy(-0.6, e[0].data(), y.data(), n);
+    EXPECT_LE((y - (e[1] - 0.6 * e[0])).cwiseAbs().maxCoeff(), tol);
+    EXPECT_NEAR(detail::vector_dot(e[2].data(), e[3].data(), n), e[2].dot(e[3]), tol);
+    for (N_Vector x : v) N_VDestroy(x);
+    N_VDestroy(proto);
+  }
+  SUNContext_Free(&ctx);
+}
+
 TEST(Bdf, DenseJacobianBeyondItsLimitIsRefused) {
   const Problem p = test::synthetic(70, 70, {1.0}, 37);
   const Shape shape({70, 70});  // 4900 parameters

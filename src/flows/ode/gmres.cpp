@@ -1,5 +1,7 @@
 #include "flows/ode/gmres.hpp"
 
+#include "flows/ode/vector_ops.hpp"
+
 #include <nvector/nvector_serial.h>
 
 #include <Eigen/Dense>
@@ -50,19 +52,21 @@ struct Gmres {
 Gmres& of(SUNLinearSolver s) { return *static_cast<Gmres*>(s->content); }
 
 double Gmres::orthogonalise(int l) {
-  auto w = basis.col(l + 1);
+  const Eigen::Index n = basis.rows();
+  double* w = basis.col(l + 1).data();
+  auto v = [&](int i) { return basis.col(i).data(); };
   auto h = hessenberg.col(l);
-  for (int i = 0; i <= l; ++i) h(i) = basis.col(i).dot(w);
-  const double norm_before = w.norm();
-  for (int i = 0; i <= l; ++i) w -= h(i) * basis.col(i);
-  double norm = w.norm();
+  for (int i = 0; i <= l; ++i) h(i) = vector_dot(v(i), w, n);
+  const double norm_before = std::sqrt(vector_dot(w, w, n));
+  for (int i = 0; i <= l; ++i) vector_axpy(-h(i), v(i), w, n);
+  double norm = std::sqrt(vector_dot(w, w, n));
   if (1000.0 * norm < norm_before) {
     for (int i = 0; i <= l; ++i) {
-      const double correction = basis.col(i).dot(w);
+      const double correction = vector_dot(v(i), w, n);
       h(i) += correction;
-      w -= correction * basis.col(i);
+      vector_axpy(-correction, v(i), w, n);
     }
-    norm = w.norm();
+    norm = std::sqrt(vector_dot(w, w, n));
   }
   return norm;
 }
@@ -87,7 +91,7 @@ int Gmres::solve(N_Vector x_vector, N_Vector b_vector, double delta) {
     v0 = b - view(out);
   }
   if (s1) v0.array() *= view(s1).array();
-  const double beta = v0.norm();
+  const double beta = std::sqrt(vector_dot(v0.data(), v0.data(), v0.size()));
   residual = beta;
   if (beta <= delta) {
     if (zero) x.setZero();
@@ -168,7 +172,7 @@ int Gmres::solve(N_Vector x_vector, N_Vector b_vector, double delta) {
   if (!converged && residual >= beta) return last_flag = SUNLS_CONV_FAIL;
   auto correction = view(in);
   correction = rhs(0) * basis.col(0);
-  for (int k = 1; k < dim; ++k) correction += rhs(k) * basis.col(k);
+  for (int k = 1; k < dim; ++k) vector_axpy(rhs(k), basis.col(k).data(), correction.data(), correction.size());
   if (s2) correction.array() *= inverse_scale.array();
   if (zero) {
     x = correction;

@@ -10,9 +10,15 @@
 // the one it is given).
 #include <nvector/nvector_serial.h>
 
+#include <Eigen/Core>
+
 namespace linflow::detail {
 
 /// Routes v's arithmetic (and that of every later clone of v) through Eigen. v must be a serial N_Vector.
 void use_eigen_vector_ops(N_Vector v);
+
+/// x · y and y += a x on n contiguous doubles, by the kernels of the operations above (GMRES's Gram–Schmidt).
+double vector_dot(const double* x, const double* y, Eigen::Index n);
+void vector_axpy(double a, const double* x, double* y, Eigen::Index n);
 
 }  // namespace linflow::detail
