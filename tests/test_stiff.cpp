@@ -154,6 +154,32 @@ TEST(Bdf, SmallStartsCostStepsForAccuracyNotForThePlateau) {
   EXPECT_LT(10 * bdf_steps[1], explicit_steps[1]);
 }
 
+// The gradient norm at each step serves only the stall test: with grad_tol = 0 bdf forms it once at the end of each
+// CVODE run instead (one gradient per step less) and the run is the same to the bit — steps, t_eps, final θ — as
+// one whose stall test (grad_tol > 0, never met) forms it at every step.
+TEST(Bdf, FormsTheGradientNormPerStepOnlyForTheStallTest) {
+  const Problem p = test::synthetic(4, 4, {5.0, 3.0, 1.0, 0.5}, 29);
+  const Shape shape({4, 4, 4, 4, 4});
+  std::mt19937_64 rng(29);
+  const Eigen::VectorXd theta0 = test::random_theta(shape, rng, 3e-2);
+  SolverOptions o = bdf(1e6);
+  o.rtol = 1e-8;
+  o.eps = 1e-10;
+  o.grad_tol = 0;
+  const Outcome lazy = run(p, shape, theta0, o);
+  o.grad_tol = 1e-300;
+  const Outcome eager = run(p, shape, theta0, o);
+  ASSERT_EQ(lazy.summary.status, Status::converged) << lazy.summary.message;
+  ASSERT_EQ(eager.summary.status, Status::converged) << eager.summary.message;
+  EXPECT_EQ(*lazy.summary.t_eps, *eager.summary.t_eps);
+  EXPECT_EQ(lazy.summary.stats.steps, eager.summary.stats.steps);
+  EXPECT_EQ(lazy.summary.excess_loss, eager.summary.excess_loss);
+  EXPECT_EQ(lazy.theta, eager.theta);
+  const long steps = lazy.summary.stats.steps, saved = eager.summary.stats.rhs_evals - lazy.summary.stats.rhs_evals;
+  EXPECT_GE(saved, steps - 1 - steps / kBdfRestartSteps) << steps << " steps";
+  EXPECT_LE(saved, steps);
+}
+
 // From a start of scale 1e-5 at depth 4 the plateau's gradient is O(σ0³) against terms O(s_1): in double its
 // rounding is percents of it and CVODE's Newton iteration fails on that noise, cutting the step again and again
 // (docs/performance.md, "Rounding on the plateau"). gradient_precision = "auto" evaluates it in extended precision

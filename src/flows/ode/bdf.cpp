@@ -24,7 +24,9 @@ struct Callbacks {
       : flow(f), eps(e), x(x0), dxdt(x0.size()), v(x0.size()), jv(x0.size()) {}
   ImplicitFlow& flow;
   double eps;
-  State x, dxdt, v, jv;  // copies in and out of CVODE's vectors (a stiff run takes few steps)
+  State x, dxdt, v, jv;    // copies in and out of CVODE's vectors (a stiff run takes few steps)
+  State root_x;            // the state of the root function's last evaluation and its excess loss, which the driver
+  double root_excess = 0;  // reuses: CVODE evaluates it at the end of every step, where the driver reports it
   long jacobians = 0;
   long products = 0;
   std::string error;           // CVODE's last error message
@@ -58,8 +60,9 @@ int rhs(realtype /*t*/, N_Vector y, N_Vector ydot, void* data) {
 int excess_root(realtype /*t*/, N_Vector y, realtype* g, void* data) {
   auto& c = *static_cast<Callbacks*>(data);
   return guarded(c, [&] {
-    c.x = view(y);
-    g[0] = c.flow.excess(c.x) - c.eps;
+    c.root_x = view(y);
+    c.root_excess = c.flow.excess(c.root_x);
+    g[0] = c.root_excess - c.eps;
     return 0;
   });
 }
@@ -269,6 +272,16 @@ DriverResult bdf_run(ImplicitFlow& flow, State& x, const DriverOptions& o, const
 
   State out(n);
   double t = t0;
+  // The gradient norm is needed at every step only for the stall test (grad_tol > 0); otherwise only at the end of
+  // the run (and at a restart's checkpoint), so its evaluation — one more gradient per step, about a tenth of a
+  // plateau run — waits until then, at the same state.
+  bool norm_pending = false;
+  auto settle_norm = [&] {
+    if (!norm_pending) return;
+    flow.rhs(x, c.dxdt);
+    r.grad_norm = flow.grad_norm(x, c.dxdt);
+    norm_pending = false;
+  };
   for (;;) {
     if (out_of_budget(r, t, o)) break;
     const double t_old = t;
@@ -279,12 +292,14 @@ DriverResult bdf_run(ImplicitFlow& flow, State& x, const DriverOptions& o, const
       r.reason = "CVODE " + std::string(CVodeGetReturnFlagName(flag)) + " at t = " + std::to_string(t_old) +
                  (c.error.empty() ? "" : " (" + c.error + ")");
       t = t_old;
+      settle_norm();
       CVodeGetDky(mem.get(), t, 0, y.get());
       x = view(y.get());
       break;
     }
     CVodeGetNumSteps(mem.get(), &r.steps);
     r.steps += steps_before;
+    if (!view(y.get()).allFinite()) settle_norm();  // at the last finite state, as it was reported
     x = view(y.get());
     if (non_finite(r, x, t)) break;
     const bool crossing = flag == CV_ROOT_RETURN;
@@ -309,9 +324,9 @@ DriverResult bdf_run(ImplicitFlow& flow, State& x, const DriverOptions& o, const
         on_sample(out, ts);
       }
     }
-    r.excess = flow.excess(x);
-    flow.rhs(x, c.dxdt);
-    r.grad_norm = flow.grad_norm(x, c.dxdt);
+    r.excess = find_eps && c.root_x.size() == n && x == c.root_x ? c.root_excess : flow.excess(x);
+    norm_pending = true;
+    if (so.grad_tol > 0) settle_norm();
     if (crossing && so.stop_at_eps) {
       r.status = Status::converged;
       break;
@@ -326,6 +341,7 @@ DriverResult bdf_run(ImplicitFlow& flow, State& x, const DriverOptions& o, const
       break;
     }
   }
+  settle_norm();
   long rejected = 0, failures = 0;
   CVodeGetNumErrTestFails(mem.get(), &rejected);
   CVodeGetNumNonlinSolvConvFails(mem.get(), &failures);
