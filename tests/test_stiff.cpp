@@ -399,6 +399,8 @@ TEST(VectorOps, AgreeWithEigenAtEveryLength) {
     EXPECT_LE((get(v[5]) - (0.3 * e[0] - 1.7 * e[1])).cwiseAbs().maxCoeff(), tol);
     N_VScale(2.5, v[0], v[5]);
     EXPECT_LE((get(v[5]) - 2.5 * e[0]).cwiseAbs().maxCoeff(), tol);
+    N_VProd(v[0], v[1], v[5]);
+    EXPECT_LE((get(v[5]) - e[0].cwiseProduct(e[1])).cwiseAbs().maxCoeff(), tol);
     EXPECT_NEAR(N_VDotProd(v[0], v[1]), e[0].dot(e[1]), tol);
     EXPECT_NEAR(N_VWrmsNorm(v[0], v[1]), std::sqrt(e[0].cwiseProduct(e[1]).squaredNorm() / n), tol);
     std::vector<double> c = {0.5, -1.25, 2.0, 0.75};
@@ -421,6 +423,10 @@ TEST(VectorOps, AgreeWithEigenAtEveryLength) {
     detail::vector_axpy(-0.6, e[0].data(), y.data(), n);
     EXPECT_LE((y - (e[1] - 0.6 * e[0])).cwiseAbs().maxCoeff(), tol);
     EXPECT_NEAR(detail::vector_dot(e[2].data(), e[3].data(), n), e[2].dot(e[3]), tol);
+    detail::vector_prod(e[2].data(), e[3].data(), y.data(), n);
+    EXPECT_LE((y - e[2].cwiseProduct(e[3])).cwiseAbs().maxCoeff(), tol);
+    detail::vector_scale(-0.7, e[2].data(), y.data(), n);
+    EXPECT_LE((y + 0.7 * e[2]).cwiseAbs().maxCoeff(), tol);
     for (N_Vector x : v) N_VDestroy(x);
     N_VDestroy(proto);
   }

@@ -77,6 +77,7 @@ int Gmres::solve(N_Vector x_vector, N_Vector b_vector, double delta) {
   const bool zero = zero_guess;
   zero_guess = false;
   iterations = 0;
+  const Eigen::Index n = basis.rows();
   if (s2) inverse_scale = view(s2).cwiseInverse();
 
   // r₀ = S₁ (b − A x₀).
@@ -90,14 +91,14 @@ int Gmres::solve(N_Vector x_vector, N_Vector b_vector, double delta) {
     }
     v0 = b - view(out);
   }
-  if (s1) v0.array() *= view(s1).array();
+  if (s1) vector_prod(v0.data(), N_VGetArrayPointer(s1), v0.data(), n);
   const double beta = std::sqrt(vector_dot(v0.data(), v0.data(), v0.size()));
   residual = beta;
   if (beta <= delta) {
     if (zero) x.setZero();
     return last_flag = SUNLS_SUCCESS;
   }
-  v0 /= beta;
+  vector_scale(1.0 / beta, v0.data(), v0.data(), n);
 
   double rotation_product = 1.0;
   int dim = 0;
@@ -107,7 +108,7 @@ int Gmres::solve(N_Vector x_vector, N_Vector b_vector, double delta) {
     dim = l + 1;
     // V_{l+1} = S₁ A S₂⁻¹ V_l.
     if (s2) {
-      view(in) = basis.col(l).cwiseProduct(inverse_scale);
+      vector_prod(basis.col(l).data(), inverse_scale.data(), N_VGetArrayPointer(in), n);
     } else {
       view(in) = basis.col(l);
     }
@@ -115,7 +116,7 @@ int Gmres::solve(N_Vector x_vector, N_Vector b_vector, double delta) {
       return last_flag = status < 0 ? SUNLS_ATIMES_FAIL_UNREC : SUNLS_ATIMES_FAIL_REC;
     }
     if (s1) {
-      basis.col(l + 1) = view(out).cwiseProduct(view(s1));
+      vector_prod(N_VGetArrayPointer(out), N_VGetArrayPointer(s1), basis.col(l + 1).data(), n);
     } else {
       basis.col(l + 1) = view(out);
     }
@@ -153,7 +154,7 @@ int Gmres::solve(N_Vector x_vector, N_Vector b_vector, double delta) {
       converged = true;
       break;
     }
-    basis.col(l + 1) /= norm;
+    vector_scale(1.0 / norm, basis.col(l + 1).data(), basis.col(l + 1).data(), n);
   }
 
   // y = R⁻¹ Qᵀ (β e₁) (SUNQRsol), x = x₀ + S₂⁻¹ V y.
@@ -173,7 +174,7 @@ int Gmres::solve(N_Vector x_vector, N_Vector b_vector, double delta) {
   auto correction = view(in);
   correction = rhs(0) * basis.col(0);
   for (int k = 1; k < dim; ++k) vector_axpy(rhs(k), basis.col(k).data(), correction.data(), correction.size());
-  if (s2) correction.array() *= inverse_scale.array();
+  if (s2) vector_prod(correction.data(), inverse_scale.data(), correction.data(), n);
   if (zero) {
     x = correction;
   } else {

@@ -133,11 +133,19 @@ LINFLOW_AVX2 void scale_avx2(double c, const double* x, double* z, long n) {
   for (; i < n; ++i) z[i] = c * x[i];
 }
 
+// z = x ∘ y.
+LINFLOW_AVX2 void prod_avx2(const double* x, const double* y, double* z, long n) {
+  long i = 0;
+  for (; i + 4 <= n; i += 4) _mm256_storeu_pd(z + i, _mm256_mul_pd(_mm256_loadu_pd(x + i), _mm256_loadu_pd(y + i)));
+  for (; i < n; ++i) z[i] = x[i] * y[i];
+}
+
 double* data(N_Vector v) { return N_VGetArrayPointer_Serial(v); }
 
 void linear_sum_v(realtype s, N_Vector x, realtype t, N_Vector y, N_Vector z) {
   linear_sum_avx2(s, data(x), t, data(y), data(z), NV_LENGTH_S(z));
 }
+void prod_v(N_Vector x, N_Vector y, N_Vector z) { prod_avx2(data(x), data(y), data(z), NV_LENGTH_S(z)); }
 void scale_v(realtype c, N_Vector x, N_Vector z) { scale_avx2(c, data(x), data(z), NV_LENGTH_S(z)); }
 realtype dot_v(N_Vector x, N_Vector y) { return dot_avx2(data(x), data(y), NV_LENGTH_S(x)); }
 realtype wsqr_sum_v(N_Vector x, N_Vector w) { return wsqr_sum_avx2(data(x), data(w), NV_LENGTH_S(x)); }
@@ -190,6 +198,20 @@ void vector_axpy(double a, const double* x, double* y, Eigen::Index n) {
   Eigen::Map<Eigen::VectorXd>(y, n) += a * Eigen::Map<const Eigen::VectorXd>(x, n);
 }
 
+void vector_prod(const double* x, const double* y, double* z, Eigen::Index n) {
+#ifdef LINFLOW_VECTOR_AVX2
+  if (has_avx2()) return prod_avx2(x, y, z, n);
+#endif
+  Eigen::Map<Eigen::ArrayXd>(z, n) = Eigen::Map<const Eigen::ArrayXd>(x, n) * Eigen::Map<const Eigen::ArrayXd>(y, n);
+}
+
+void vector_scale(double c, const double* x, double* z, Eigen::Index n) {
+#ifdef LINFLOW_VECTOR_AVX2
+  if (has_avx2()) return scale_avx2(c, x, z, n);
+#endif
+  Eigen::Map<Eigen::ArrayXd>(z, n) = c * Eigen::Map<const Eigen::ArrayXd>(x, n);
+}
+
 void use_eigen_vector_ops(N_Vector v) {
   N_Vector_Ops o = v->ops;
   o->nvlinearsum = linear_sum;
@@ -215,6 +237,7 @@ void use_eigen_vector_ops(N_Vector v) {
 #ifdef LINFLOW_VECTOR_AVX2
   if (has_avx2()) {
     o->nvlinearsum = linear_sum_v;
+    o->nvprod = prod_v;
     o->nvscale = scale_v;
     o->nvdotprod = dot_v;
     o->nvdotprodlocal = dot_v;
