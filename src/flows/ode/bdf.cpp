@@ -20,11 +20,10 @@ namespace {
 
 // What CVODE's callbacks reach through their user-data pointer.
 struct Callbacks {
-  Callbacks(ImplicitFlow& f, double e, const State& x0)
-      : flow(f), eps(e), x(x0), dxdt(x0.size()), v(x0.size()), jv(x0.size()) {}
+  Callbacks(ImplicitFlow& f, double e, const State& x0) : flow(f), eps(e), dxdt(x0.size()) {}
   ImplicitFlow& flow;
   double eps;
-  State x, dxdt, v, jv;    // copies in and out of CVODE's vectors (a stiff run takes few steps)
+  State dxdt;              // the driver's own evaluations (the callbacks work in place in CVODE's vectors)
   State root_x;            // the state of the root function's last evaluation and its excess loss, which the driver
   double root_excess = 0;  // reuses: CVODE evaluates it at the end of every step, where the driver reports it
   long jacobians = 0;
@@ -49,10 +48,8 @@ Eigen::Map<Eigen::VectorXd> view(N_Vector y) { return {N_VGetArrayPointer(y), N_
 int rhs(realtype /*t*/, N_Vector y, N_Vector ydot, void* data) {
   auto& c = *static_cast<Callbacks*>(data);
   return guarded(c, [&] {
-    c.x = view(y);
-    c.flow.rhs(c.x, c.dxdt);
-    view(ydot) = c.dxdt;
-    return c.dxdt.allFinite() ? 0 : 1;  // recoverable: CVODE retries with a smaller step
+    c.flow.rhs(view(y), view(ydot));
+    return view(ydot).allFinite() ? 0 : 1;  // recoverable: CVODE retries with a smaller step
   });
 }
 
@@ -71,8 +68,7 @@ int dense_jacobian(realtype /*t*/, N_Vector y, N_Vector /*fy*/, SUNMatrix J, voi
                    N_Vector /*tmp2*/, N_Vector /*tmp3*/) {
   auto& c = *static_cast<Callbacks*>(data);
   return guarded(c, [&] {
-    c.x = view(y);
-    c.flow.set_jacobian_point(c.x);
+    c.flow.set_jacobian_point(view(y));
     const auto n = static_cast<Eigen::Index>(SUNDenseMatrix_Rows(J));
     c.flow.jacobian(Eigen::Map<Eigen::MatrixXd>(SUNDenseMatrix_Data(J), n, n));
     ++c.jacobians;
@@ -85,8 +81,7 @@ int dense_jacobian(realtype /*t*/, N_Vector y, N_Vector /*fy*/, SUNMatrix J, voi
 int jacobian_setup(realtype /*t*/, N_Vector y, N_Vector /*fy*/, void* data) {
   auto& c = *static_cast<Callbacks*>(data);
   return guarded(c, [&] {
-    c.x = view(y);
-    c.flow.set_jacobian_point(c.x);
+    c.flow.set_jacobian_point(view(y));
     ++c.jacobians;
     return 0;
   });
@@ -96,9 +91,7 @@ int jacobian_times(N_Vector v, N_Vector Jv, realtype /*t*/, N_Vector /*y*/, N_Ve
                    N_Vector /*tmp*/) {
   auto& c = *static_cast<Callbacks*>(data);
   return guarded(c, [&] {
-    c.v = view(v);
-    c.flow.jacobian_vector(c.v, c.jv);
-    view(Jv) = c.jv;
+    c.flow.jacobian_vector(view(v), view(Jv));
     ++c.products;
     return 0;
   });
