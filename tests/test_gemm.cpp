@@ -68,5 +68,24 @@ TEST(Product, SmallProductsTakeTheJitKernels) {
 }
 #endif
 
+#ifdef LINFLOW_OPENBLAS
+extern "C" void openblas_set_num_threads(int threads);
+extern "C" int blas_thread_shutdown_() __attribute__((weak));
+
+// The CLI stops OpenBLAS's worker threads after setting it to one thread (src/cli/main.cpp): products large
+// enough for OpenBLAS's threaded path still work, single-threaded, and agree with Eigen's own product.
+TEST(Product, OpenBlasWithoutItsWorkerThreads) {
+  openblas_set_num_threads(1);
+  if (blas_thread_shutdown_ != nullptr) {
+    EXPECT_EQ(blas_thread_shutdown_(), 0);
+  }
+  std::mt19937_64 rng(3);
+  const Eigen::MatrixXd a = random(400, 300, rng), b = random(300, 500, rng);
+  const Eigen::MatrixXd c = a * b;  // EIGEN_USE_BLAS: OpenBLAS's dgemm
+  const Eigen::MatrixXd reference = a.lazyProduct(b);
+  EXPECT_LE((c - reference).cwiseAbs().maxCoeff(), kRoundingPerTerm * 300 * (a.cwiseAbs() * b.cwiseAbs()).maxCoeff());
+}
+#endif
+
 }  // namespace
 }  // namespace linflow::detail

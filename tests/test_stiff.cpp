@@ -4,10 +4,16 @@
 // reason it exists: on small starts its step count does not grow with the plateau (docs/theory.md §9).
 #include <gtest/gtest.h>
 
+#include <nvector/nvector_serial.h>
+#include <sunlinsol/sunlinsol_spgmr.h>
+
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "fixtures.hpp"
+#include "flows/ode/gmres.hpp"
+#include "flows/ode/vector_ops.hpp"
 #include "linflow/error.hpp"
 #include "linflow/init.hpp"
 #include "linflow/solver.hpp"
@@ -148,6 +154,32 @@ TEST(Bdf, SmallStartsCostStepsForAccuracyNotForThePlateau) {
   EXPECT_LT(10 * bdf_steps[1], explicit_steps[1]);
 }
 
+// The gradient norm at each step serves only the stall test: with grad_tol = 0 bdf forms it once at the end of each
+// CVODE run instead (one gradient per step less) and the run is the same to the bit — steps, t_eps, final θ — as
+// one whose stall test (grad_tol > 0, never met) forms it at every step.
+TEST(Bdf, FormsTheGradientNormPerStepOnlyForTheStallTest) {
+  const Problem p = test::synthetic(4, 4, {5.0, 3.0, 1.0, 0.5}, 29);
+  const Shape shape({4, 4, 4, 4, 4});
+  std::mt19937_64 rng(29);
+  const Eigen::VectorXd theta0 = test::random_theta(shape, rng, 3e-2);
+  SolverOptions o = bdf(1e6);
+  o.rtol = 1e-8;
+  o.eps = 1e-10;
+  o.grad_tol = 0;
+  const Outcome lazy = run(p, shape, theta0, o);
+  o.grad_tol = 1e-300;
+  const Outcome eager = run(p, shape, theta0, o);
+  ASSERT_EQ(lazy.summary.status, Status::converged) << lazy.summary.message;
+  ASSERT_EQ(eager.summary.status, Status::converged) << eager.summary.message;
+  EXPECT_EQ(*lazy.summary.t_eps, *eager.summary.t_eps);
+  EXPECT_EQ(lazy.summary.stats.steps, eager.summary.stats.steps);
+  EXPECT_EQ(lazy.summary.excess_loss, eager.summary.excess_loss);
+  EXPECT_EQ(lazy.theta, eager.theta);
+  const long steps = lazy.summary.stats.steps, saved = eager.summary.stats.rhs_evals - lazy.summary.stats.rhs_evals;
+  EXPECT_GE(saved, steps - 1 - steps / kBdfRestartSteps) << steps << " steps";
+  EXPECT_LE(saved, steps);
+}
+
 // From a start of scale 1e-5 at depth 4 the plateau's gradient is O(σ0³) against terms O(s_1): in double its
 // rounding is percents of it and CVODE's Newton iteration fails on that noise, cutting the step again and again
 // (docs/performance.md, "Rounding on the plateau"). gradient_precision = "auto" evaluates it in extended precision
@@ -250,6 +282,155 @@ TEST(AutoIntegrator, IsDop853WhereNothingIsStiff) {
   EXPECT_EQ(a.summary.stats.steps, d.summary.stats.steps);
   EXPECT_EQ(*a.summary.t_eps, *d.summary.t_eps);
   EXPECT_EQ(a.theta, d.theta);
+}
+
+// linflow's GMRES (the Krylov solver of bdf's Newton systems) against SUNDIALS's SPGMR, which it replaces: on a
+// scaled non-symmetric system with weights over six decades (as CVODE's error weights are), the same iterations,
+// solution and flags, converged or stopped at its Krylov dimension, from zero or from a given initial guess.
+struct LinearSystem {
+  Eigen::MatrixXd a;
+  static int times(void* data, N_Vector v, N_Vector z) {
+    const auto& s = *static_cast<LinearSystem*>(data);
+    Eigen::Map<Eigen::VectorXd>(N_VGetArrayPointer(z), N_VGetLength(z)) =
+        s.a * Eigen::Map<const Eigen::VectorXd>(N_VGetArrayPointer(v), N_VGetLength(v));
+    return 0;
+  }
+};
+
+struct SolveResult {
+  int flag;
+  int iterations;
+  double residual;
+  Eigen::VectorXd x;
+};
+
+SolveResult solve_with(SUNLinearSolver s, LinearSystem& system, const Eigen::VectorXd& weights,
+                       const Eigen::VectorXd& b, const Eigen::VectorXd* guess, double delta, SUNContext ctx) {
+  const auto n = b.size();
+  auto make = [&](const Eigen::VectorXd& v) {
+    N_Vector out = N_VNew_Serial(n, ctx);
+    Eigen::Map<Eigen::VectorXd>(N_VGetArrayPointer(out), n) = v;
+    return out;
+  };
+  N_Vector w = make(weights), bv = make(b), x = make(guess ? *guess : Eigen::VectorXd::Zero(n));
+  SUNLinSolSetATimes(s, &system, LinearSystem::times);
+  SUNLinSolSetScalingVectors(s, w, w);
+  SUNLinSolInitialize(s);
+  SUNLinSolSetZeroGuess(s, guess ? SUNFALSE : SUNTRUE);
+  SolveResult r;
+  r.flag = SUNLinSolSolve(s, nullptr, x, bv, delta);
+  r.iterations = SUNLinSolNumIters(s);
+  r.residual = SUNLinSolResNorm(s);
+  r.x = Eigen::Map<Eigen::VectorXd>(N_VGetArrayPointer(x), n);
+  N_VDestroy(w);
+  N_VDestroy(bv);
+  N_VDestroy(x);
+  return r;
+}
+
+TEST(Gmres, MatchesSundialsSpgmr) {
+  SUNContext ctx = nullptr;
+  ASSERT_EQ(SUNContext_Create(nullptr, &ctx), 0);
+  const Eigen::Index n = 40;
+  std::srand(7);
+  LinearSystem system{Eigen::MatrixXd::Identity(n, n) + 0.3 * Eigen::MatrixXd::Random(n, n)};
+  system.a.diagonal() += Eigen::VectorXd::LinSpaced(n, 0.0, 50.0);  // a spread spectrum: many iterations
+  const Eigen::VectorXd weights = Eigen::pow(10.0, 3.0 * Eigen::ArrayXd::Random(n)).matrix();
+  const Eigen::VectorXd b = Eigen::VectorXd::Random(n);
+  const Eigen::VectorXd guess = 0.1 * Eigen::VectorXd::Random(n);
+  const double scaled_b = b.cwiseProduct(weights).norm();
+  N_Vector y = N_VNew_Serial(n, ctx);
+  detail::use_eigen_vector_ops(y);
+  struct Case {
+    int max_dim;
+    double delta;
+    bool guessed;
+    int flag;
+  };
+  for (const Case c :
+       {Case{40, 1e-10 * scaled_b, false, SUNLS_SUCCESS}, Case{40, 1e-10 * scaled_b, true, SUNLS_SUCCESS},
+        Case{5, 1e-10 * scaled_b, false, SUNLS_RES_REDUCED}, Case{5, 1e-10 * scaled_b, true, SUNLS_RES_REDUCED},
+        Case{40, 2 * scaled_b, false, SUNLS_SUCCESS}}) {
+    SCOPED_TRACE(::testing::Message() << "max_dim " << c.max_dim << ", delta " << c.delta << ", guess " << c.guessed);
+    SUNLinearSolver ours = detail::gmres_solver(y, c.max_dim, ctx);
+    SUNLinearSolver theirs = SUNLinSol_SPGMR(y, SUN_PREC_NONE, c.max_dim, ctx);
+    SUNLinSol_SPGMRSetGSType(theirs, SUN_CLASSICAL_GS);
+    const Eigen::VectorXd* g = c.guessed ? &guess : nullptr;
+    const SolveResult mine = solve_with(ours, system, weights, b, g, c.delta, ctx);
+    const SolveResult ref = solve_with(theirs, system, weights, b, g, c.delta, ctx);
+    EXPECT_EQ(mine.flag, c.flag);
+    EXPECT_EQ(mine.flag, ref.flag);
+    EXPECT_EQ(mine.iterations, ref.iterations);
+    EXPECT_NEAR(mine.residual, ref.residual, 1e-8 * scaled_b);
+    EXPECT_LE((mine.x - ref.x).norm(), 1e-10 * ref.x.norm() + 1e-300);
+    if (c.flag == SUNLS_SUCCESS) {
+      EXPECT_LE((b - system.a * mine.x).cwiseProduct(weights).norm(), c.delta * (1 + 1e-6));
+    }
+    SUNLinSolFree(ours);
+    SUNLinSolFree(theirs);
+  }
+  N_VDestroy(y);
+  SUNContext_Free(&ctx);
+}
+
+// CVODE's vector operations as linflow sets them (vector_ops.hpp: Eigen, or AVX2 + FMA kernels where the CPU has
+// them) against plain Eigen at every length up to 40 and at 256, the 4- and 16-wide loops' tails included.
+TEST(VectorOps, AgreeWithEigenAtEveryLength) {
+  SUNContext ctx = nullptr;
+  ASSERT_EQ(SUNContext_Create(nullptr, &ctx), 0);
+  std::srand(11);
+  std::vector<Eigen::Index> lengths;
+  for (Eigen::Index n = 1; n <= 40; ++n) lengths.push_back(n);
+  lengths.push_back(256);
+  for (const Eigen::Index n : lengths) {
+    SCOPED_TRACE(::testing::Message() << "n = " << n);
+    N_Vector proto = N_VNew_Serial(n, ctx);
+    detail::use_eigen_vector_ops(proto);
+    std::vector<N_Vector> v;
+    std::vector<Eigen::VectorXd> e;
+    for (int i = 0; i < 6; ++i) {
+      v.push_back(N_VClone(proto));
+      e.emplace_back(Eigen::VectorXd::Random(n));
+      Eigen::Map<Eigen::VectorXd>(N_VGetArrayPointer(v.back()), n) = e.back();
+    }
+    auto get = [&](N_Vector x) { return Eigen::VectorXd(Eigen::Map<Eigen::VectorXd>(N_VGetArrayPointer(x), n)); };
+    const double tol = 1e-14 * static_cast<double>(n);
+    N_VLinearSum(0.3, v[0], -1.7, v[1], v[5]);
+    EXPECT_LE((get(v[5]) - (0.3 * e[0] - 1.7 * e[1])).cwiseAbs().maxCoeff(), tol);
+    N_VScale(2.5, v[0], v[5]);
+    EXPECT_LE((get(v[5]) - 2.5 * e[0]).cwiseAbs().maxCoeff(), tol);
+    N_VProd(v[0], v[1], v[5]);
+    EXPECT_LE((get(v[5]) - e[0].cwiseProduct(e[1])).cwiseAbs().maxCoeff(), tol);
+    EXPECT_NEAR(N_VDotProd(v[0], v[1]), e[0].dot(e[1]), tol);
+    EXPECT_NEAR(N_VWrmsNorm(v[0], v[1]), std::sqrt(e[0].cwiseProduct(e[1]).squaredNorm() / n), tol);
+    std::vector<double> c = {0.5, -1.25, 2.0, 0.75};
+    std::vector<N_Vector> xs = {v[0], v[1], v[2], v[3]};
+    N_VLinearCombination(4, c.data(), xs.data(), v[5]);
+    const Eigen::VectorXd combination = 0.5 * e[0] - 1.25 * e[1] + 2.0 * e[2] + 0.75 * e[3];
+    EXPECT_LE((get(v[5]) - combination).cwiseAbs().maxCoeff(), tol);
+    N_VLinearCombination(4, c.data(), xs.data(), v[0]);  // in place: z = X[0]
+    EXPECT_LE((get(v[0]) - combination).cwiseAbs().maxCoeff(), tol);
+    Eigen::Map<Eigen::VectorXd>(N_VGetArrayPointer(v[0]), n) = e[0];
+    std::vector<N_Vector> ys = {v[1], v[2]}, zs = {v[4], v[5]};
+    N_VScaleAddMulti(2, c.data(), v[0], ys.data(), zs.data());
+    EXPECT_LE((get(v[4]) - (0.5 * e[0] + e[1])).cwiseAbs().maxCoeff(), tol);
+    EXPECT_LE((get(v[5]) - (-1.25 * e[0] + e[2])).cwiseAbs().maxCoeff(), tol);
+    std::vector<double> d(3);
+    std::vector<N_Vector> three = {v[1], v[2], v[3]};
+    N_VDotProdMulti(3, v[0], three.data(), d.data());
+    for (int i = 0; i < 3; ++i) EXPECT_NEAR(d[static_cast<size_t>(i)], e[0].dot(e[static_cast<size_t>(i + 1)]), tol);
+    Eigen::VectorXd y = e[1];
+    detail::vector_axpy(-0.6, e[0].data(), y.data(), n);
+    EXPECT_LE((y - (e[1] - 0.6 * e[0])).cwiseAbs().maxCoeff(), tol);
+    EXPECT_NEAR(detail::vector_dot(e[2].data(), e[3].data(), n), e[2].dot(e[3]), tol);
+    detail::vector_prod(e[2].data(), e[3].data(), y.data(), n);
+    EXPECT_LE((y - e[2].cwiseProduct(e[3])).cwiseAbs().maxCoeff(), tol);
+    detail::vector_scale(-0.7, e[2].data(), y.data(), n);
+    EXPECT_LE((y + 0.7 * e[2]).cwiseAbs().maxCoeff(), tol);
+    for (N_Vector x : v) N_VDestroy(x);
+    N_VDestroy(proto);
+  }
+  SUNContext_Free(&ctx);
 }
 
 TEST(Bdf, DenseJacobianBeyondItsLimitIsRefused) {

@@ -15,13 +15,21 @@
 
 #ifdef LINFLOW_OPENBLAS
 extern "C" void openblas_set_num_threads(int threads);
+extern "C" int blas_thread_shutdown_() __attribute__((weak));  // OpenBLAS's threaded builds (absent: null)
 #endif
 
 int main(int argc, char** argv) {
 #ifdef LINFLOW_OPENBLAS
   // One core per run: sweeps spread runs over the cores (threads, MPI ranks), and a BLAS that also spawned threads
   // would oversubscribe them. OPENBLAS_NUM_THREADS, when set, is the user's choice and is left alone.
-  if (std::getenv("OPENBLAS_NUM_THREADS") == nullptr) openblas_set_num_threads(1);
+  // Setting one thread does not stop the worker threads OpenBLAS started when it was loaded, and each spins on
+  // sched_yield for about 0.1 s (its thread timeout) before sleeping: a whole stiff run on the plateau problems
+  // (0.06–0.3 s), during which it took a core — 1.3× the wall time of such a run on this 2-core machine while another
+  // process ran (docs/performance.md). They are stopped here; a single-threaded OpenBLAS never needs them.
+  if (std::getenv("OPENBLAS_NUM_THREADS") == nullptr) {
+    openblas_set_num_threads(1);
+    if (blas_thread_shutdown_ != nullptr) blas_thread_shutdown_();
+  }
 #endif
   CLI::App app{"linflow: training dynamics of deep linear networks (exact gradient flow, gradient descent, theory)"};
   app.set_version_flag("--version", std::string("linflow ") + linflow::version());

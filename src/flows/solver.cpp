@@ -29,6 +29,11 @@ class LayerwiseFlow {
     obj_.velocity(x, dxdt);
     ++evals_;
   }
+  // The same on views (the implicit driver's, in place in CVODE's vectors).
+  void operator()(Eigen::Ref<const Eigen::VectorXd> x, Eigen::Ref<Eigen::VectorXd> dxdt, double /*t*/) {
+    obj_.velocity(x, dxdt);
+    ++evals_;
+  }
   double excess(const detail::State& x) {
     obj_.loss(x);
     return excess_fsal();
@@ -37,8 +42,10 @@ class LayerwiseFlow {
   static double grad_norm(const detail::State& /*x*/, const detail::State& dxdt) { return dxdt.norm(); }
   long evals() const { return evals_; }
   // The exact Jacobian −∇²L for the implicit integrator (flows/ode/bdf.hpp).
-  void set_jacobian_point(const detail::State& x) { hessian().set_point(x); }
-  void jacobian_vector(const detail::State& v, detail::State& out) { hessian().apply(v, out, -1.0); }
+  void set_jacobian_point(Eigen::Ref<const Eigen::VectorXd> x) { hessian().set_point(x); }
+  void jacobian_vector(Eigen::Ref<const Eigen::VectorXd> v, Eigen::Ref<Eigen::VectorXd> out) {
+    hessian().apply(v, out, -1.0);
+  }
   void jacobian(Eigen::Ref<Eigen::MatrixXd> J) { hessian().dense(J, -1.0); }
 
  private:

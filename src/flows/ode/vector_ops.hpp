@@ -10,9 +10,17 @@
 // the one it is given).
 #include <nvector/nvector_serial.h>
 
+#include <Eigen/Core>
+
 namespace linflow::detail {
 
 /// Routes v's arithmetic (and that of every later clone of v) through Eigen. v must be a serial N_Vector.
 void use_eigen_vector_ops(N_Vector v);
+
+/// x · y, y += a x, z = x ∘ y and z = c x on n contiguous doubles, by the kernels of the operations above (GMRES).
+double vector_dot(const double* x, const double* y, Eigen::Index n);
+void vector_axpy(double a, const double* x, double* y, Eigen::Index n);
+void vector_prod(const double* x, const double* y, double* z, Eigen::Index n);
+void vector_scale(double c, const double* x, double* z, Eigen::Index n);
 
 }  // namespace linflow::detail
