@@ -9,11 +9,15 @@
 // the evaluation is measured against (performance issue: ≥ 70 % for large d).
 // BM_GfRun integrates gradient flow (default tolerances) for a fixed simulated time from the same kind of start at
 // every size, so that its cost per unit simulated time shows how the whole engine scales in d and N.
+// BM_Sharpness times λ_max(∇²L) at a trained-like point by the dense route (n Hessian-vector products and a
+// symmetric eigensolve) and by Lanczos (Spectra on the Hessian-vector product): where they cross sets
+// kSharpnessDenseLimit (include/linflow/solver.hpp).
 #include <benchmark/benchmark.h>
 
 #include <random>
 
 #include "core/products.hpp"
+#include "linflow/hessian.hpp"
 #include "linflow/init.hpp"
 #include "linflow/network.hpp"
 #include "linflow/problem.hpp"
@@ -158,10 +162,33 @@ void sizes(benchmark::internal::Benchmark* b) {
 
 }  // namespace
 
+// λ_max(∇²L) at a balanced point of a depth-N network of width d (Hessians of n = N d² parameters), dense (arg 2 = 1)
+// or Lanczos (0). Counter: the value, so the two routes can be seen to agree.
+void BM_Sharpness(benchmark::State& state) {
+  const int d = static_cast<int>(state.range(0));
+  const int N = static_cast<int>(state.range(1));
+  const bool dense = state.range(2) == 1;
+  std::mt19937_64 rng(3);
+  std::vector<double> s(static_cast<size_t>(d));
+  for (int i = 0; i < d; ++i) s[static_cast<size_t>(i)] = 1.0 + 1.0 / (1 + i);
+  const linflow::Problem problem = linflow::Problem::synthetic(d, d, s, rng);
+  const linflow::Shape shape(widths(d, N));
+  Eigen::VectorXd theta(shape.size());
+  for (int j = 1; j <= N; ++j) shape.mutable_layer(theta, j) = gaussian(d, d, rng);
+  linflow::Hessian h(problem, shape);
+  h.set_point(theta);
+  const Eigen::Index limit = dense ? shape.size() : 0;
+  double lambda = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(lambda = linflow::hessian_max_eigenvalue(h, limit));
+  state.counters["n"] = static_cast<double>(shape.size());
+  state.counters["lambda_max"] = lambda;
+}
+
 BENCHMARK(BM_Objective)->Apply(sizes);
 BENCHMARK(BM_BareProducts)->Apply(sizes);
 BENCHMARK(BM_Gemm)->Arg(8)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->Arg(256)->Arg(512);
 BENCHMARK(BM_Product)->ArgsProduct({{8, 16, 32, 64, 128, 256}, {0, 1, 2, 3}, {0, 1}});
+BENCHMARK(BM_Sharpness)->ArgsProduct({{2, 3, 4, 5, 6, 8}, {2, 3}, {0, 1}});
 BENCHMARK(BM_GfRun)
     ->ArgsProduct({{8, 16, 32, 64, 128, 256, 512}, {4}})
     ->ArgsProduct({{64}, {2, 3, 6, 8, 12, 16}})

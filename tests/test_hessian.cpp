@@ -207,6 +207,23 @@ TEST(Sharpness, ColumnIsTheDenseHessiansTopEigenvalueAtTheRecordedTheta) {
   }
 }
 
+// Small networks now take Lanczos too (kSharpnessDenseLimit): it agrees with the dense route from 3 parameters on,
+// and where the Hessian is zero (the origin, N = 3) it gives 0 — by Lanczos or, if that fails, the dense fallback.
+TEST(Sharpness, LanczosAgreesWithTheDenseRouteOnSmallNetworksAndAtTheOrigin) {
+  const Problem p = test::synthetic(2, 2, {2.0, 1.0}, 41);
+  for (const std::vector<int>& widths :
+       std::vector<std::vector<int>>{{2, 1, 2}, {2, 2, 2}, {2, 2, 2, 2}, {2, 3, 3, 2}}) {
+    const Shape shape(widths);
+    std::mt19937_64 rng(41);
+    Hessian h(p, shape);
+    h.set_point(test::random_theta(shape, rng, 0.7));
+    const double dense = hessian_max_eigenvalue(h, shape.size());
+    EXPECT_NEAR(hessian_max_eigenvalue(h, kSharpnessDenseLimit), dense, kLanczosTol * std::abs(dense)) << shape.size();
+    h.set_point(Eigen::VectorXd::Zero(shape.size()));
+    if (shape.depth() >= 3) EXPECT_EQ(hessian_max_eigenvalue(h, kSharpnessDenseLimit), 0.0) << shape.size();
+  }
+}
+
 TEST(Sharpness, ApproachesTheClosedFormAtABalancedGlobalMinimizerOfAWhitenedProblem) {
   // A balanced start stays balanced under GF and converges to a balanced minimizer, where λ_max = N s_1^{2−2/N}
   // (docs/theory.md §9). At excess loss ≤ eps, θ is within about √eps of it; λ_max moves by O(‖δθ‖).

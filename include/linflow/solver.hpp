@@ -137,13 +137,15 @@ struct RecordOptions {
   /// Number of singular values / alignments per sample (capped at min(min_j d_j, d_x, d_y)).
   int modes = 8;
   /// Record the sharpness λ_max(∇²L(θ)) in every sample (Sample::sharpness): a Lanczos run on exact Hessian-vector
-  /// products per sample (dense below kSharpnessDenseLimit parameters), tens to hundreds of gradient evaluations'
+  /// products per sample (dense up to kSharpnessDenseLimit parameters), tens to hundreds of gradient evaluations'
   /// work each, so off by default. Never changes the run's steps.
   bool sharpness = false;
 };
 /// Sample::sharpness is computed from the dense Hessian up to this many parameters (n Hessian-vector products and a
-/// small symmetric eigensolve), by Lanczos above.
-inline constexpr long kSharpnessDenseLimit = 40;
+/// small symmetric eigensolve), by Lanczos above (Spectra; the dense route again if it does not converge). Lanczos
+/// was faster at every size measured, 8 to 192 parameters (bench_objective's BM_Sharpness: 4.7 against 9.5 µs at 8,
+/// 53 against 114 µs at 32, 107 µs against 1.8 ms at 128; docs/performance.md), so only the smallest are dense.
+inline constexpr long kSharpnessDenseLimit = 2;
 
 struct Stats {
   long steps = 0;                       ///< accepted steps (GF), iterations (GD) or panels (exact)

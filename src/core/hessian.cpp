@@ -133,7 +133,13 @@ double lanczos_extreme(Hessian& h, Spectra::SortRule rule) {
   const Eigen::Index ncv = std::min<Eigen::Index>(n, 40);
   Spectra::SymEigsSolver<HessianOp> eigs(op, 1, ncv);
   eigs.init();
-  eigs.compute(rule, 1000, 1e-10);
+  try {
+    eigs.compute(rule, 1000, 1e-10);
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::runtime_error&) {  // Spectra's own failures, e.g. on a zero Hessian (the origin for N ≥ 3):
+    return std::numeric_limits<double>::quiet_NaN();  // "TridiagEigen: eigen decomposition failed"
+  }
   if (eigs.info() != Spectra::CompInfo::Successful) return std::numeric_limits<double>::quiet_NaN();
   return eigs.eigenvalues()(0);
 }
@@ -149,12 +155,15 @@ double zero_tolerance_of(Eigen::Index n, double lo, double hi, double requested)
 
 double hessian_max_eigenvalue(Hessian& h, Eigen::Index dense_limit) {
   const Eigen::Index n = h.size();
-  if (n <= std::min(dense_limit, Hessian::dense_limit()) || n < 3) {
+  const auto dense = [&] {
     Eigen::MatrixXd H(n, n);
     h.dense(H);
     return Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(H, Eigen::EigenvaluesOnly).eigenvalues()(n - 1);
-  }
-  return lanczos_extreme(h, Spectra::SortRule::LargestAlge);
+  };
+  if (n <= std::min(dense_limit, Hessian::dense_limit()) || n < 3) return dense();
+  const double lambda = lanczos_extreme(h, Spectra::SortRule::LargestAlge);
+  // Lanczos can fail where the dense route cannot (no convergence within its restarts): fall back while n allows.
+  return std::isnan(lambda) && n <= Hessian::dense_limit() ? dense() : lambda;
 }
 
 HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
