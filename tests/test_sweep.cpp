@@ -296,6 +296,34 @@ TEST(SweepRun, OutputIsBitwiseIdenticalForOneAndTwoThreads) {
   }
 }
 
+// output.sharpness gives each line "sharpness", λ_max(∇²L) at the run's final θ, without any trajectory: at the
+// balanced global minimizer a GF run reaches (widths 3-2-1-2, s_1 = 2) it is N s_1^{2−2/N} = 3 · 2^{4/3}.
+TEST(SweepSharpness, EachLineCarriesTheFinalSharpness) {
+  SweepConfig sweep = sweep_of(R"(
+[sweep]
+seeds = 1
+[[axis]]
+key = "solver.method"
+values = ["gf", "gd"]
+[base.output]
+sharpness = true
+)");
+  const fs::path dir = fresh_dir("sharpness");
+  const SweepSummary summary = run(sweep, dir, 1);
+  ASSERT_EQ(summary.status, SweepStatus::complete) << summary.message;
+  const auto lines = lines_of(read(dir / "runs.jsonl"));
+  ASSERT_EQ(lines.size(), 2u);
+  for (const std::string& text : lines) {
+    const auto line = nlohmann::json::parse(text);
+    ASSERT_TRUE(line.contains("sharpness") && line["sharpness"].is_number()) << text;
+    EXPECT_GT(line["sharpness"].get<double>(), 0.0) << text;
+    if (line["params"]["solver.method"] == "gf") {
+      EXPECT_NEAR(line["sharpness"].get<double>(), 3 * std::pow(2.0, 4.0 / 3), 1e-3) << text;
+    }
+  }
+  EXPECT_FALSE(nlohmann::json::parse(run_line(small_sweep(), 0)).contains("sharpness"));  // only when asked
+}
+
 // sweep.analyze: each line gains the analysis and the observation of `linflow analyze --simulate`, while the summary
 // fields — taken from observe's own simulation, no separate train() — equal those of the plain sweep. Only the
 // evaluation count may grow: observe records the trajectory, and DOP853's dense output costs three evaluations on

@@ -12,6 +12,7 @@
 
 #include "core/files.hpp"
 #include "linflow/error.hpp"
+#include "linflow/hessian.hpp"
 #include "linflow/init.hpp"
 #include "linflow/io.hpp"
 #include "run/checkpoint_file.hpp"
@@ -323,6 +324,16 @@ nlohmann::json summary_json(const RunConfig& config, const Problem& problem, con
   return j;
 }
 
+// With output.sharpness: "sharpness", λ_max(∇²L) at the run's final θ (the last trajectory row's value, there even
+// when no trajectory is recorded, so that a sweep's lines carry it), null where it cannot be computed.
+void add_final_sharpness(nlohmann::json& j, const RunConfig& config, const Problem& problem, const Shape& shape,
+                         const Eigen::VectorXd& theta) {
+  if (!config.output.sharpness) return;
+  Hessian h(problem, shape);
+  h.set_point(theta);
+  j["sharpness"] = number_or_null(hessian_max_eigenvalue(h, kSharpnessDenseLimit));
+}
+
 void write_problem_files(const std::string& out_dir, const Problem& problem) {
   const fs::path dir(out_dir);
   write_npy((dir / "target.npy").string(), problem.q());
@@ -441,6 +452,7 @@ RunResult run_config(const RunConfig& config, const std::string& out_dir, const 
   }
   result.summary = train(setup.problem, setup.shape, result.theta, config.solver, record, sink, progress, checkpoints);
   result.json = summary_json(config, setup.problem, setup.shape, result.summary, result.notes);
+  add_final_sharpness(result.json, config, setup.problem, setup.shape, result.theta);
   result.kept_finished_run = !out_dir.empty() && keeps_finished_run(dir, result.summary);
   if (!out_dir.empty() && !result.kept_finished_run) {
     if (csv) csv->close();
@@ -481,6 +493,7 @@ AnalysisResult analyze_config(const RunConfig& config, bool simulate, const std:
     // observe's simulation is the run: train() of `config` follows the same steps (recording never changes them).
     result.run = RunResult{ob.summary, ob.theta,
                            summary_json(config, setup.problem, setup.shape, ob.summary, setup.notes), setup.notes};
+    add_final_sharpness(result.run->json, config, setup.problem, setup.shape, ob.theta);
     result.json["observed"] = to_json(ob);
     if (config.output.hessian && ob.summary.status != Status::interrupted) {
       result.hessian_end = theory::classify_point(setup.problem, setup.shape, ob.theta);
