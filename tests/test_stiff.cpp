@@ -205,6 +205,40 @@ TEST(Bdf, ExtendedGradientOnThePlateauSavesTheStepsRoundingCosts) {
   EXPECT_NEAR(*extended.summary.t_eps, *standard.summary.t_eps, 1e-4 * *standard.summary.t_eps);
 }
 
+// A run the stiffness test never switches is dop853's, bit for bit, under the default gradient_precision: deep into
+// convergence the gradient is so small that the rounding bound fires, and `auto`'s explicit phase re-formed every
+// evaluation in double-double there (1.1–2× dop853's wall time on the peer problems, same steps); the extended
+// arithmetic now serves only the implicit phase.
+TEST(Auto, AnUnswitchedRunIsDop853sBitForBitUnderAutomaticPrecision) {
+  // A start 1e-12 from a balanced global minimizer: the gradient (~1e-11) is below what double's rounding bound
+  // allows from the first evaluation on, and the run is too short for the stiffness test to switch.
+  const Problem p = test::synthetic(4, 4, {3.0, 2.0, 1.0, 0.5}, 37);
+  const Shape shape({4, 4, 4});
+  Eigen::JacobiSVD<Eigen::MatrixXd> svd(p.cross(), Eigen::ComputeFullU | Eigen::ComputeFullV);
+  const Eigen::VectorXd root = svd.singularValues().cwiseSqrt();
+  Eigen::VectorXd theta0(shape.size());
+  shape.mutable_layer(theta0, 1) = root.asDiagonal() * svd.matrixV().transpose();
+  shape.mutable_layer(theta0, 2) = svd.matrixU() * root.asDiagonal();
+  std::mt19937_64 rng(37);
+  theta0 += test::random_theta(shape, rng, 1e-12);
+  SolverOptions o;
+  o.rtol = 1e-11;
+  o.atol = 1e-13;
+  o.t_max = 1;
+  o.stop_at_eps = false;
+  o.grad_tol = 0;
+  o.integrator = Integrator::dop853;
+  const Outcome explicit_run = run(p, shape, theta0, o);
+  o.integrator = Integrator::automatic;
+  const Outcome automatic = run(p, shape, theta0, o);
+  ASSERT_FALSE(automatic.summary.stats.implicit_from.has_value());
+  EXPECT_EQ(automatic.summary.stats.steps, explicit_run.summary.stats.steps);
+  EXPECT_EQ(automatic.theta, explicit_run.theta);
+  // and the rounding bound does fire there: forcing extended precision gives other bits
+  o.gradient_precision = GradientPrecision::extended;
+  EXPECT_NE(run(p, shape, theta0, o).theta, explicit_run.theta);
+}
+
 TEST(Bdf, StatusesMatchTheExplicitDrivers) {
   const Problem p = test::synthetic(3, 3, {2.0, 1.0}, 31);
   const Shape shape({3, 3, 3});

@@ -88,8 +88,9 @@ struct SolverOptions {
   /// bdf: how its linear systems are solved.
   LinearSolver linear_solver = LinearSolver::automatic;
   /// gf: the arithmetic of the gradient. `automatic` is double-double (`extended`) where double's rounding would
-  /// dominate the gradient (a plateau from a start of scale ≲ 1e-5), with the bdf and auto integrators only: the
-  /// explicit ones cannot reach those plateaus in reasonable time and keep their double-only runs bit for bit.
+  /// dominate the gradient (a plateau from a start of scale ≲ 1e-5), with bdf and in the auto integrator's implicit
+  /// phase only: the rounding hurts only an implicit integrator's Newton iteration, and the explicit integrators (and
+  /// auto's explicit phase) keep their double-only runs bit for bit and at their cost.
   GradientPrecision gradient_precision = GradientPrecision::automatic;
   /// gauss_legendre: the fixed step, > 0.
   double dt = 0.01;

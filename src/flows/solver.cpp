@@ -47,6 +47,8 @@ class LayerwiseFlow {
     hessian().apply(v, out, -1.0);
   }
   void jacobian(Eigen::Ref<Eigen::MatrixXd> J) { hessian().dense(J, -1.0); }
+  // The arithmetic of the gradient from here on (`auto` switches it when its implicit phase begins).
+  void set_precision(GradientPrecision precision) { obj_.set_precision(precision); }
 
  private:
   Hessian& hessian() {
@@ -124,9 +126,16 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
       r = detail::integrate_bdf(flow, x, d, on_sample, on_progress);
       break;
     case Integrator::automatic: {
+      // The gradient's precision of the implicit phase (run_gf keeps the explicit phase in double under "auto": its
+      // rounding hurts only the implicit integrator's Newton iteration, and a run that never switches is then
+      // dop853's bit for bit and at its cost).
+      const auto implicit_precision = [&] {
+        if constexpr (requires { flow.set_precision(o.gradient_precision); }) flow.set_precision(o.gradient_precision);
+      };
       const Checkpoint* resume = checkpoints.pending_resume();
       if (resume && resume->implicit) {  // a checkpoint of the bdf phase
         implicit_from = checkpoints.implicit_from = resume->implicit_from;
+        implicit_precision();
         r = detail::integrate_bdf(flow, x, d, on_sample, on_progress);
         break;
       }
@@ -135,6 +144,7 @@ Summary integrate(F& flow, Eigen::VectorXd& x, const SolverOptions& o, const Rec
       if (r.stiff) {
         implicit_from = r.t;
         checkpoints.implicit_from = r.t;
+        implicit_precision();
         r = detail::integrate_bdf(flow, x, d, on_sample, on_progress, &r);
       }
       break;
@@ -171,10 +181,11 @@ struct RunContext {
 };
 
 Summary run_gf(const RunContext& c, Eigen::VectorXd& theta) {
-  const bool implicit = c.options.integrator == Integrator::bdf || c.options.integrator == Integrator::automatic;
+  // "auto" precision is for the implicit integrator only (the auto integrator's implicit phase: integrate()).
   const GradientPrecision precision = c.options.gradient_precision;
-  c.objective.set_precision(precision == GradientPrecision::automatic && !implicit ? GradientPrecision::standard
-                                                                                   : precision);
+  c.objective.set_precision(precision == GradientPrecision::automatic && c.options.integrator != Integrator::bdf
+                                ? GradientPrecision::standard
+                                : precision);
   LayerwiseFlow flow(c.objective, c.optimum);
   Objective sampler(c.problem, c.shape);  // keeps the flow's FSAL cache intact while sampling
   return integrate(
