@@ -9,7 +9,7 @@
 // the evaluation is measured against (performance issue: ≥ 70 % for large d).
 // BM_GfRun integrates gradient flow (default tolerances) for a fixed simulated time from the same kind of start at
 // every size, so that its cost per unit simulated time shows how the whole engine scales in d and N.
-// BM_Sharpness times λ_max(∇²L) at a trained-like point by the dense route (n Hessian-vector products and a
+// BM_Sharpness times λ_max(∇²L) at a random point by the dense route (n Hessian-vector products and a
 // symmetric eigensolve) and by Lanczos (Spectra on the Hessian-vector product): where they cross sets
 // kSharpnessDenseLimit (include/linflow/solver.hpp).
 #include <benchmark/benchmark.h>
@@ -34,18 +34,30 @@ Eigen::MatrixXd gaussian(int rows, int cols, std::mt19937_64& rng) {
   return M;
 }
 
+// A synthetic d × d target (singular values 1 + 1/(1 + i)), N layers of width d and a Gaussian point θ.
+struct RandomPoint {
+  RandomPoint(int d, int N, std::mt19937_64& rng)
+      : problem(linflow::Problem::synthetic(d, d, singular_values(d), rng)), shape(widths(d, N)), theta(shape.size()) {
+    for (int j = 1; j <= N; ++j) shape.mutable_layer(theta, j) = gaussian(d, d, rng);
+  }
+  static std::vector<double> singular_values(int d) {
+    std::vector<double> s(static_cast<size_t>(d));
+    for (int i = 0; i < d; ++i) s[static_cast<size_t>(i)] = 1.0 + 1.0 / (1 + i);
+    return s;
+  }
+  linflow::Problem problem;
+  linflow::Shape shape;
+  Eigen::VectorXd theta;
+};
+
 void BM_Objective(benchmark::State& state) {
   const int d = static_cast<int>(state.range(0));
   const int N = static_cast<int>(state.range(1));
   std::mt19937_64 rng(1);
-  std::vector<double> s(static_cast<size_t>(d));
-  for (int i = 0; i < d; ++i) s[static_cast<size_t>(i)] = 1.0 + 1.0 / (1 + i);
-  const linflow::Problem problem = linflow::Problem::synthetic(d, d, s, rng);
-  const linflow::Shape shape(widths(d, N));
-  Eigen::VectorXd theta(shape.size());
-  for (int j = 1; j <= N; ++j) shape.mutable_layer(theta, j) = gaussian(d, d, rng);
-  Eigen::VectorXd grad(shape.size());
-  linflow::Objective obj(problem, shape);
+  const RandomPoint point(d, N, rng);
+  const Eigen::VectorXd& theta = point.theta;
+  Eigen::VectorXd grad(point.shape.size());
+  linflow::Objective obj(point.problem, point.shape);
   for (auto _ : state) {
     benchmark::DoNotOptimize(obj.evaluate(theta, grad));
     benchmark::ClobberMemory();
@@ -162,25 +174,18 @@ void sizes(benchmark::internal::Benchmark* b) {
 
 }  // namespace
 
-// λ_max(∇²L) at a balanced point of a depth-N network of width d (Hessians of n = N d² parameters), dense (arg 2 = 1)
+// λ_max(∇²L) at a random point of a depth-N network of width d (Hessians of n = N d² parameters), dense (arg 2 = 1)
 // or Lanczos (0). Counter: the value, so the two routes can be seen to agree.
 void BM_Sharpness(benchmark::State& state) {
-  const int d = static_cast<int>(state.range(0));
-  const int N = static_cast<int>(state.range(1));
   const bool dense = state.range(2) == 1;
   std::mt19937_64 rng(3);
-  std::vector<double> s(static_cast<size_t>(d));
-  for (int i = 0; i < d; ++i) s[static_cast<size_t>(i)] = 1.0 + 1.0 / (1 + i);
-  const linflow::Problem problem = linflow::Problem::synthetic(d, d, s, rng);
-  const linflow::Shape shape(widths(d, N));
-  Eigen::VectorXd theta(shape.size());
-  for (int j = 1; j <= N; ++j) shape.mutable_layer(theta, j) = gaussian(d, d, rng);
-  linflow::Hessian h(problem, shape);
-  h.set_point(theta);
-  const Eigen::Index limit = dense ? shape.size() : 0;
+  const RandomPoint point(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), rng);
+  linflow::Hessian h(point.problem, point.shape);
+  h.set_point(point.theta);
+  const Eigen::Index limit = dense ? point.shape.size() : 0;
   double lambda = 0;
   for (auto _ : state) benchmark::DoNotOptimize(lambda = linflow::hessian_max_eigenvalue(h, limit));
-  state.counters["n"] = static_cast<double>(shape.size());
+  state.counters["n"] = static_cast<double>(point.shape.size());
   state.counters["lambda_max"] = lambda;
 }
 
