@@ -298,6 +298,19 @@ TEST(AutoIntegrator, SwitchesToBdfOnAPlateauAndAgreesWithBoth) {
       << a.summary.stats.steps << " vs " << ref.summary.stats.steps;
 }
 
+TEST(AutoIntegrator, IsTheDefault) {
+  // The documented default (README, "solver.integrator"): options that name no integrator switch on a plateau.
+  const Problem p = test::synthetic(4, 4, {5.0, 3.0, 1.0, 0.5}, 29);
+  const Shape shape({4, 4, 4, 4, 4});
+  std::mt19937_64 rng(29);
+  SolverOptions o;
+  o.t_max = 1e6;
+  o.eps = 1e-10;
+  const Outcome a = run(p, shape, test::random_theta(shape, rng, 3e-2), o);
+  ASSERT_EQ(a.summary.status, Status::converged) << a.summary.message;
+  EXPECT_TRUE(a.summary.stats.implicit_from.has_value());
+}
+
 TEST(AutoIntegrator, IsDop853WhereNothingIsStiff) {
   // A short run from a moderate start: the stiffness test never fires and auto is DOP853 step for step.
   const Problem p = test::synthetic(3, 3, {2.0, 1.0}, 31);

@@ -80,11 +80,13 @@ struct SolverOptions {
   double atol = 1e-13;
   /// GF: initial step (0 = 1e-3 / (1 + ‖∇L(θ0)‖)). Adaptive afterwards.
   double dt0 = 0.0;
-  /// GF, end_to_end, rank1: the integrator. dop853 needs 2.2–3.3× fewer evaluations than dopri5 at the default
-  /// tolerances (docs/performance.md); rk78 lands on the recording times instead of interpolating;
-  /// gauss_legendre conserves every imbalance D_j to round-off however long the run (a quadratic invariant), at a
-  /// fixed step `dt` that must keep h ‖∂f/∂θ‖ < 1.
-  Integrator integrator = Integrator::dop853;
+  /// GF, end_to_end, rank1: the integrator. automatic (the default) is dop853 until Hairer's stiffness test finds its
+  /// steps held by stability, then bdf: an unswitched run is dop853's bit for bit, and on the non-stiff peer problems
+  /// it costs at most 1.11× dop853 (docs/performance.md, "Plateau"). dop853 needs 2.2–3.3× fewer evaluations than
+  /// dopri5 at the default tolerances (docs/performance.md); rk78 lands on the recording times instead of
+  /// interpolating; gauss_legendre conserves every imbalance D_j to round-off however long the run (a quadratic
+  /// invariant), at a fixed step `dt` that must keep h ‖∂f/∂θ‖ < 1.
+  Integrator integrator = Integrator::automatic;
   /// bdf: how its linear systems are solved.
   LinearSolver linear_solver = LinearSolver::automatic;
   /// gf: the arithmetic of the gradient. `automatic` is double-double (`extended`) where double's rounding would
