@@ -98,6 +98,7 @@ class Objective {
 
   /// The arithmetic of `evaluate` and `velocity` (standard by default).
   void set_precision(GradientPrecision precision) { precision_ = precision; }
+  GradientPrecision precision() const { return precision_; }
 
  private:
   void forward(const Eigen::Ref<const Eigen::VectorXd>& theta);

@@ -24,21 +24,24 @@ namespace {
 // Gradient flow of all layers: dθ/dt = −∇L(θ).
 class LayerwiseFlow {
  public:
-  LayerwiseFlow(Objective& objective, const Problem::Optimum& optimum) : obj_(objective), opt_(optimum) {}
+  LayerwiseFlow(Objective& objective, const Problem::Optimum& optimum)
+      : obj_(objective), opt_(optimum), precision_(objective.precision()) {}
   void operator()(const detail::State& x, detail::State& dxdt, double /*t*/) {
-    obj_.velocity(x, dxdt);
+    objective().velocity(x, dxdt);
     ++evals_;
   }
   // The same on views (the implicit driver's, in place in CVODE's vectors).
   void operator()(Eigen::Ref<const Eigen::VectorXd> x, Eigen::Ref<Eigen::VectorXd> dxdt, double /*t*/) {
-    obj_.velocity(x, dxdt);
+    objective().velocity(x, dxdt);
     ++evals_;
   }
   double excess(const detail::State& x) {
-    obj_.loss(x);
+    objective().loss(x);
     return excess_fsal();
   }
-  double excess_fsal() const { return obj_.excess_loss(opt_); }
+  double excess_fsal() const {
+    return frames_ ? frames_->objective.excess_loss(frames_->optimum) : obj_.excess_loss(opt_);
+  }
   static double grad_norm(const detail::State& /*x*/, const detail::State& dxdt) { return dxdt.norm(); }
   long evals() const { return evals_; }
   // The exact Jacobian −∇²L for the implicit integrator (flows/ode/bdf.hpp).
@@ -48,18 +51,92 @@ class LayerwiseFlow {
   }
   void jacobian(Eigen::Ref<Eigen::MatrixXd> J) { hessian().dense(J, -1.0); }
   // The arithmetic of the gradient from here on (`auto` switches it when its implicit phase begins).
-  void set_precision(GradientPrecision precision) { obj_.set_precision(precision); }
+  void set_precision(GradientPrecision precision) {
+    precision_ = precision;
+    obj_.set_precision(precision);
+    if (frames_) frames_->objective.set_precision(in_frames(precision));
+  }
+
+  // The implicit integrator's frames (flows/ode/bdf.hpp), for whitened problems. L = ½‖Z − W_N ⋯ W_1‖² is the
+  // same function of W̃_j = P_jᵀ W_j P_{j−1} with the target P_Nᵀ Z P_0, for any orthogonal P_0 … P_N, so gradient
+  // flow is the same flow in those bases. enter_frames takes P_N, P_0 from the SVD of Z (its singular vectors,
+  // completed to bases) and P_j (hidden) from the QR factorisation of W_{j:1} P_0, whose k-th column is the image of
+  // the target's k-th input direction in hidden space j: where the network carries mode k, learned or not. (Frames
+  // from the SVD of W_N ⋯ W_1 instead separate only the modes already learned, and modes learned later mix with the
+  // rest again: 20× larger t_eps errors at rtol 1e-8 on the problem below.) In θ's own entries each learned mode is
+  // spread over every entry of a layer beside the unlearned part of size ~σ0 whose growth times the next escape;
+  // CVODE's weights rtol |θ_i| then let each step move that part by rtol / σ0 of itself, and t_eps inherits it (N −
+  // 2)-fold. In the frames the two sit in different entries, each held to rtol of itself (docs/performance.md,
+  // "Integration frames").
+  void enter_frames(detail::State& x) {
+    if (!obj_.problem().whitened()) return;
+    const Shape& s = obj_.shape();
+    const int N = s.depth();
+    std::vector<Eigen::MatrixXd> P(static_cast<size_t>(N) + 1);
+    const Eigen::JacobiSVD<Eigen::MatrixXd> svd(obj_.problem().q(), Eigen::ComputeFullU | Eigen::ComputeFullV);
+    P[0] = svd.matrixV();
+    P[static_cast<size_t>(N)] = svd.matrixU();
+    Eigen::MatrixXd image = P[0];  // W_{j:1} P_0
+    for (int j = 1; j < N; ++j) {
+      image = s.layer(x, j) * image;
+      P[static_cast<size_t>(j)] = Eigen::HouseholderQR<Eigen::MatrixXd>(image).householderQ();
+    }
+    Problem rotated = Problem::from_target(P.back().transpose() * obj_.problem().q() * P.front());
+    frames_ = std::make_unique<Frames>(std::move(P), std::move(rotated), opt_.k, s);
+    frames_->objective.set_precision(in_frames(precision_));
+    hessian_.reset();
+    rotate(x, true);
+  }
+  // A state in the frames back in θ's own bases (leave_frames: and the flow leaves them).
+  void from_frames(detail::State& x) const { rotate(x, false); }
+  void leave_frames(detail::State& x) {
+    rotate(x, false);
+    frames_.reset();
+    hessian_.reset();
+  }
 
  private:
+  struct Frames {
+    Frames(std::vector<Eigen::MatrixXd> bases, Problem rotated, int k, const Shape& shape)
+        : P(std::move(bases)), problem(std::move(rotated)), optimum(problem.optimum(k)), objective(problem, shape) {}
+    std::vector<Eigen::MatrixXd> P;  // P_0 … P_N
+    Problem problem;                 // the target P_Nᵀ Z P_0
+    Problem::Optimum optimum;
+    Objective objective;
+  };
+  Objective& objective() { return frames_ ? frames_->objective : obj_; }
+  // In the frames the learned modes and the unlearned part no longer share entries, so the gradient's small entries
+  // are not differences of large terms: double's rounding no longer dominates them, and `auto` precision is double
+  // there (same t_eps and steps as double-double, 1.4–1.6× faster: docs/performance.md, "Integration frames").
+  static GradientPrecision in_frames(GradientPrecision precision) {
+    return precision == GradientPrecision::automatic ? GradientPrecision::standard : precision;
+  }
   Hessian& hessian() {
-    if (!hessian_) hessian_.emplace(obj_.problem(), obj_.shape());
+    if (!hessian_) hessian_.emplace(frames_ ? frames_->problem : obj_.problem(), obj_.shape());
     return *hessian_;
+  }
+  // W_j → P_jᵀ W_j P_{j−1} (into the frames) or back.
+  void rotate(detail::State& x, bool into) const {
+    if (!frames_) return;
+    const Shape& s = obj_.shape();
+    for (int j = 1; j <= s.depth(); ++j) {
+      auto layer = s.mutable_layer(x, j);
+      const Eigen::MatrixXd& out = frames_->P[static_cast<size_t>(j)];
+      const Eigen::MatrixXd& in = frames_->P[static_cast<size_t>(j) - 1];
+      if (into) {
+        layer = (out.transpose() * layer * in).eval();
+      } else {
+        layer = (out * layer * in.transpose()).eval();
+      }
+    }
   }
 
   Objective& obj_;
   const Problem::Optimum& opt_;
+  GradientPrecision precision_;
   long evals_ = 0;
   std::optional<Hessian> hessian_;
+  std::unique_ptr<Frames> frames_;
 };
 
 std::string fmt(double v) {

@@ -233,6 +233,14 @@ DriverResult bdf_run(ImplicitFlow& flow, State& x, const DriverOptions& o, const
   // starts at order 1) depends on the flow, not on the horizon.
   State scratch(n);
   const double h0 = so.dt0 > 0 && !before ? so.dt0 : initial_step(forward, x, f0, o, 1, scratch);
+  // From here to the end of the run x is in the flow's integration frames; recordings and the caller get it back.
+  flow.enter_frames(x);
+  State user(n);
+  auto record = [&](const State& in_frames, double ts) {
+    user = in_frames;
+    flow.from_frames(user);
+    on_sample(user, ts);
+  };
 
   Context context;
   std::unique_ptr<_generic_N_Vector, VectorDeleter> y(N_VNew_Serial(n, context.ctx));
@@ -316,12 +324,12 @@ DriverResult bdf_run(ImplicitFlow& flow, State& x, const DriverOptions& o, const
     while (next_sample < o.times.size() && o.times[next_sample] <= t_stop) {
       const double ts = o.times[next_sample++];
       if (ts == t) {
-        on_sample(x, ts);
+        record(x, ts);
       } else {
         N_Vector wrap = N_VMake_Serial(n, out.data(), context.ctx);
         CVodeGetDky(mem.get(), ts, 0, wrap);
         N_VDestroy(wrap);
-        on_sample(out, ts);
+        record(out, ts);
       }
     }
     r.excess = find_eps && c.root_x.size() == n && x == c.root_x ? c.root_excess : flow.excess(x);
@@ -342,6 +350,7 @@ DriverResult bdf_run(ImplicitFlow& flow, State& x, const DriverOptions& o, const
     }
   }
   settle_norm();
+  flow.leave_frames(x);
   long rejected = 0, failures = 0;
   CVodeGetNumErrTestFails(mem.get(), &rejected);
   CVodeGetNumNonlinSolvConvFails(mem.get(), &failures);

@@ -33,6 +33,14 @@ class ImplicitFlow {
   virtual void set_jacobian_point(In /*x*/) {}
   virtual void jacobian_vector(In /*v*/, Out /*out*/) {}
   virtual void jacobian(Eigen::Ref<Eigen::MatrixXd> /*J*/) {}
+  /// Integration frames (optional): coordinates in which the flow is the same flow. enter_frames picks them at x,
+  /// maps x into them and makes the flow work in them; from_frames maps a state in them back; leave_frames maps x
+  /// back and returns the flow to the original coordinates. Each CVODE run (each restart) integrates in the frames
+  /// picked at its start, because CVODE's error weights rtol |x_i| + atol are per coordinate: gradient flow's frames
+  /// put each layer's learned modes and its small unlearned part in different entries (LayerwiseFlow, solver.cpp).
+  virtual void enter_frames(State& /*x*/) {}
+  virtual void from_frames(State& /*x*/) {}
+  virtual void leave_frames(State& /*x*/) {}
 };
 
 /// Any Flow as an ImplicitFlow; flows with set_jacobian_point / jacobian_vector / jacobian give their Jacobian.
@@ -67,6 +75,15 @@ class ImplicitAdapter final : public ImplicitFlow {
   }
   void jacobian(Eigen::Ref<Eigen::MatrixXd> J) override {
     if constexpr (kExact) flow_.jacobian(J);
+  }
+  void enter_frames(State& x) override {
+    if constexpr (requires(F f, State s) { f.enter_frames(s); }) flow_.enter_frames(x);
+  }
+  void from_frames(State& x) override {
+    if constexpr (requires(F f, State s) { f.from_frames(s); }) flow_.from_frames(x);
+  }
+  void leave_frames(State& x) override {
+    if constexpr (requires(F f, State s) { f.leave_frames(s); }) flow_.leave_frames(x);
   }
 
  private:
