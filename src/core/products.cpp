@@ -170,4 +170,10 @@ void Product::run(double* c, const double* a, const double* b) {
   }
 }
 
+void prepare_kernels() {
+#ifdef LINFLOW_LIBXSMM
+  if (jit_usable()) libxsmm_init();
+#endif
+}
+
 }  // namespace linflow::detail

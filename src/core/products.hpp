@@ -56,4 +56,9 @@ class Product {
   Eigen::MatrixXd scratch_;  // the transposed operand or result of the two-step routes
 };
 
+/// The kernels' one-time set-up in this process (libxsmm's code registry: about 4 ms, once), which the first planned
+/// Product would otherwise do. train() calls it before its clock starts, so that a run's wall_seconds does not depend
+/// on whether it is the first run of its process. Cheap after the first call.
+void prepare_kernels();
+
 }  // namespace linflow::detail

@@ -7,6 +7,7 @@
 #include <optional>
 #include <sstream>
 
+#include "core/products.hpp"
 #include "flows/gauss_legendre.hpp"
 #include "flows/monitor.hpp"
 #include "flows/ode/bdf.hpp"
@@ -770,6 +771,7 @@ Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta
                      " parameters, more than the dense Hessian's limit of " + std::to_string(Hessian::dense_limit()) +
                      R"( (use "krylov" or "auto"))");
   }
+  detail::prepare_kernels();
   const auto start = std::chrono::steady_clock::now();
   Objective objective(problem, shape);
   const Problem::Optimum optimum = problem.optimum(shape.min_width());
