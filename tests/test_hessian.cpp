@@ -148,6 +148,12 @@ TEST(Hessian, LanczosFindsTheDenseExtremes) {
   EXPECT_NEAR(lanczos.max_eigenvalue, dense.max_eigenvalue, 1e-8 * std::abs(dense.max_eigenvalue));
   EXPECT_NEAR(lanczos.min_eigenvalue, dense.min_eigenvalue, 1e-8 * std::abs(dense.max_eigenvalue));
   EXPECT_EQ(lanczos.negative, -1);
+  // At the origin of a depth-3 network the Hessian is zero: Lanczos fails there, and the dense route answers.
+  const HessianSpectrum origin = hessian_spectrum(p, shape, Eigen::VectorXd::Zero(shape.size()), /*dense_limit=*/10);
+  EXPECT_EQ(origin.method, "dense");
+  EXPECT_EQ(origin.min_eigenvalue, 0.0);
+  EXPECT_EQ(origin.max_eigenvalue, 0.0);
+  EXPECT_EQ(origin.zero, shape.size());
 }
 
 // Sharpness along training (RecordOptions::sharpness): every method's samples, and its last row at the final θ.

@@ -69,8 +69,9 @@ struct HessianSpectrum {
 };
 
 /// The spectrum of ∇²L(θ): dense (Eigen's symmetric eigensolver) when shape.size() ≤ dense_limit, otherwise the two
-/// extreme eigenvalues by Lanczos iterations on the Hessian-vector product (Spectra). Eigenvalues within
-/// max(zero_tolerance, the rounding tolerance) of 0 count as zero. Throws InputError on a θ of the wrong size.
+/// extreme eigenvalues by Lanczos iterations on the Hessian-vector product (Spectra) — dense again where Lanczos
+/// fails (NaN: a zero Hessian, as at the origin for N ≥ 3) and shape.size() ≤ Hessian::dense_limit(). Eigenvalues
+/// within max(zero_tolerance, the rounding tolerance) of 0 count as zero. Throws InputError on a θ of the wrong size.
 HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
                                  const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::Index dense_limit = 1024,
                                  double zero_tolerance = 0);

@@ -173,24 +173,26 @@ HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
   h.set_point(theta);
   const Eigen::Index n = shape.size();
   HessianSpectrum s;
-  if (n <= std::min(dense_limit, Hessian::dense_limit()) || n < 3) {
-    Eigen::MatrixXd H(n, n);
-    h.dense(H);
-    const Eigen::VectorXd lambda =
-        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(H, Eigen::EigenvaluesOnly).eigenvalues();
-    s.method = "dense";
-    s.min_eigenvalue = lambda(0);
-    s.max_eigenvalue = lambda(n - 1);
+  if (n > std::min(dense_limit, Hessian::dense_limit()) && n >= 3) {
+    s.method = "lanczos";
+    s.max_eigenvalue = hessian_max_eigenvalue(h);
+    s.min_eigenvalue = lanczos_extreme(h, Spectra::SortRule::SmallestAlge);
     s.tolerance = zero_tolerance_of(n, s.min_eigenvalue, s.max_eigenvalue, zero_tolerance);
-    s.negative = static_cast<int>((lambda.array() < -s.tolerance).count());
-    s.positive = static_cast<int>((lambda.array() > s.tolerance).count());
-    s.zero = static_cast<int>(n) - s.negative - s.positive;
-    return s;
+    // Lanczos fails on a zero Hessian (the origin at N ≥ 3) and can fail to converge: the dense route where n allows.
+    const bool failed = std::isnan(s.min_eigenvalue) || std::isnan(s.max_eigenvalue);
+    if (!failed || n > Hessian::dense_limit()) return s;
   }
-  s.method = "lanczos";
-  s.max_eigenvalue = hessian_max_eigenvalue(h);
-  s.min_eigenvalue = lanczos_extreme(h, Spectra::SortRule::SmallestAlge);
+  Eigen::MatrixXd H(n, n);
+  h.dense(H);
+  const Eigen::VectorXd lambda =
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(H, Eigen::EigenvaluesOnly).eigenvalues();
+  s.method = "dense";
+  s.min_eigenvalue = lambda(0);
+  s.max_eigenvalue = lambda(n - 1);
   s.tolerance = zero_tolerance_of(n, s.min_eigenvalue, s.max_eigenvalue, zero_tolerance);
+  s.negative = static_cast<int>((lambda.array() < -s.tolerance).count());
+  s.positive = static_cast<int>((lambda.array() > s.tolerance).count());
+  s.zero = static_cast<int>(n) - s.negative - s.positive;
   return s;
 }
 
