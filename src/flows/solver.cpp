@@ -165,8 +165,10 @@ std::string describe(const Summary& s, const SolverOptions& o) {
       os << "diverged at t = " << s.t_final;
       break;
     case Status::stalled:
+      // The plateau of a small start looks the same from here (‖∇L‖ ~ σ0^{N−1}): say how to go on.
       os << "stalled at a critical point: gradient norm ≤ grad_tol " << o.grad_tol << " at t = " << s.t_final
-         << " with excess loss " << s.excess_loss << " > eps " << o.eps;
+         << " with excess loss " << s.excess_loss << " > eps " << o.eps
+         << " (if this is the plateau of a small start, solver.grad_tol = 0 runs on to its escape)";
       break;
     case Status::interrupted:
       os << "interrupted at t = " << s.t_final << " (of t_max = " << o.t_max << ") with excess loss " << s.excess_loss
