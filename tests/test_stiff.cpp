@@ -177,7 +177,9 @@ TEST(Bdf, FormsTheGradientNormPerStepOnlyForTheStallTest) {
   EXPECT_EQ(lazy.summary.excess_loss, eager.summary.excess_loss);
   EXPECT_EQ(lazy.theta, eager.theta);
   const long steps = lazy.summary.stats.steps, saved = eager.summary.stats.rhs_evals - lazy.summary.stats.rhs_evals;
-  EXPECT_GE(saved, steps - 1 - steps / kBdfRestartSteps) << steps << " steps";
+  // One norm per CVODE run: restarts come every kBdfRestartSteps steps and, in frames, at the plateau after each of
+  // the target's 4 modes is learned.
+  EXPECT_GE(saved, steps - 1 - steps / kBdfRestartSteps - 4) << steps << " steps";
   EXPECT_LE(saved, steps);
 }
 

@@ -41,7 +41,7 @@ class LayerwiseFlow {
     return excess_fsal();
   }
   double excess_fsal() const {
-    return frames_ ? frames_->objective.excess_loss(frames_->optimum) : obj_.excess_loss(opt_);
+    return active() ? frames_->objective.excess_loss(frames_->optimum) : obj_.excess_loss(opt_);
   }
   static double grad_norm(const detail::State& /*x*/, const detail::State& dxdt) { return dxdt.norm(); }
   long evals() const { return evals_; }
@@ -69,43 +69,65 @@ class LayerwiseFlow {
   // CVODE's weights rtol |θ_i| then let each step move that part by rtol / σ0 of itself, and t_eps inherits it (N −
   // 2)-fold. In the frames the two sit in different entries, each held to rtol of itself (docs/performance.md,
   // "Integration frames").
-  void enter_frames(detail::State& x) {
-    if (!obj_.problem().whitened()) return;
+  bool enter_frames(detail::State& x) {
+    if (!obj_.problem().whitened()) return false;
     const Shape& s = obj_.shape();
     const int N = s.depth();
-    std::vector<Eigen::MatrixXd> P(static_cast<size_t>(N) + 1);
-    const Eigen::JacobiSVD<Eigen::MatrixXd> svd(obj_.problem().q(), Eigen::ComputeFullU | Eigen::ComputeFullV);
-    P[0] = svd.matrixV();
-    P[static_cast<size_t>(N)] = svd.matrixU();
-    Eigen::MatrixXd image = P[0];  // W_{j:1} P_0
+    if (!frames_) frames_ = std::make_unique<Frames>(obj_.problem(), opt_.k, s);
+    frames_->objective.set_precision(in_frames(precision_));
+    std::vector<Eigen::MatrixXd>& P = frames_->P;
+    Eigen::MatrixXd image = P.front();  // W_{j:1} P_0
     for (int j = 1; j < N; ++j) {
       image = s.layer(x, j) * image;
       P[static_cast<size_t>(j)] = Eigen::HouseholderQR<Eigen::MatrixXd>(image).householderQ();
     }
-    Problem rotated = Problem::from_target(P.back().transpose() * obj_.problem().q() * P.front());
-    frames_ = std::make_unique<Frames>(std::move(P), std::move(rotated), opt_.k, s);
-    frames_->objective.set_precision(in_frames(precision_));
+    frames_->active = true;
     hessian_.reset();
     rotate(x, true);
+    return true;
   }
   // A state in the frames back in θ's own bases (leave_frames: and the flow leaves them).
   void from_frames(detail::State& x) const { rotate(x, false); }
   void leave_frames(detail::State& x) {
     rotate(x, false);
-    frames_.reset();
+    if (frames_) frames_->active = false;
     hessian_.reset();
   }
 
  private:
+  // What stays for the whole run: P_0, P_N (the target's singular vectors, completed to bases) and the rotated
+  // problem; the hidden P_j are chosen again at each CVODE run.
   struct Frames {
-    Frames(std::vector<Eigen::MatrixXd> bases, Problem rotated, int k, const Shape& shape)
-        : P(std::move(bases)), problem(std::move(rotated)), optimum(problem.optimum(k)), objective(problem, shape) {}
+    Frames(const Problem& original, int k, const Shape& shape)
+        : P(static_cast<size_t>(shape.depth()) + 1),
+          problem(rotated(original, P)),
+          optimum(problem.optimum(k)),
+          objective(problem, shape) {}
+    static Problem rotated(const Problem& original, std::vector<Eigen::MatrixXd>& P) {
+      const Eigen::MatrixXd& Z = original.q();
+      constexpr unsigned kFull = Eigen::ComputeFullU | Eigen::ComputeFullV;
+      if (std::max(Z.rows(), Z.cols()) <= kJacobiSvdLimit) {
+        const Eigen::JacobiSVD<Eigen::MatrixXd> svd(Z, kFull);
+        P.front() = svd.matrixV();
+        P.back() = svd.matrixU();
+      } else {
+        const Eigen::BDCSVD<Eigen::MatrixXd> svd(Z, kFull);
+        P.front() = svd.matrixV();
+        P.back() = svd.matrixU();
+      }
+      return Problem::from_target(P.back().transpose() * Z * P.front());
+    }
+    // One-sided Jacobi (the most accurate SVD) for small targets, divide and conquer above (Jacobi's O(d³) sweeps get
+    // slow; BDCSVD itself switches to Jacobi below 16, on a rescaled copy).
+    static constexpr Eigen::Index kJacobiSvdLimit = 16;
     std::vector<Eigen::MatrixXd> P;  // P_0 … P_N
     Problem problem;                 // the target P_Nᵀ Z P_0
     Problem::Optimum optimum;
     Objective objective;
+    bool active = false;  // between enter_frames and leave_frames
   };
-  Objective& objective() { return frames_ ? frames_->objective : obj_; }
+  bool active() const { return frames_ && frames_->active; }
+  Objective& objective() { return active() ? frames_->objective : obj_; }
   // In the frames the learned modes and the unlearned part no longer share entries, so the gradient's small entries
   // are not differences of large terms: double's rounding no longer dominates them, and `auto` precision is double
   // there (same t_eps and steps as double-double, 1.4–1.6× faster: docs/performance.md, "Integration frames").
@@ -113,12 +135,12 @@ class LayerwiseFlow {
     return precision == GradientPrecision::automatic ? GradientPrecision::standard : precision;
   }
   Hessian& hessian() {
-    if (!hessian_) hessian_.emplace(frames_ ? frames_->problem : obj_.problem(), obj_.shape());
+    if (!hessian_) hessian_.emplace(active() ? frames_->problem : obj_.problem(), obj_.shape());
     return *hessian_;
   }
   // W_j → P_jᵀ W_j P_{j−1} (into the frames) or back.
   void rotate(detail::State& x, bool into) const {
-    if (!frames_) return;
+    if (!active()) return;
     const Shape& s = obj_.shape();
     for (int j = 1; j <= s.depth(); ++j) {
       auto layer = s.mutable_layer(x, j);

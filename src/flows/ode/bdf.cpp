@@ -19,6 +19,16 @@ namespace linflow::detail {
 namespace {
 
 constexpr int kMaxErrorTestFailures = 30;  // per step (CVODE's default: 7); see integrate_bdf
+// In frames, a run restarts (and its frames are chosen again) at the next plateau after a mode has been learned:
+// once the excess loss has fallen below kReframeDrop of its value at the run's start and a step lowers it by less
+// than 1 − kPlateauDrop, at least kReframeMinSteps steps in. The frames chosen before that transition (every 2000
+// steps otherwise) mix the learned mode with the next mode's small part. With the 2000-step restarts only, 2 of 8 runs
+// (N = 5, widths 6, σ0 = 1e-5, rtol 1e-9, atol perturbed by parts in 1e8) put t_eps off by 4.5e-4 and 1.4e-3
+// against ±1e-6 for the rest; with this rule all 8 were within 3.5–4.1e-7, for 1 % more steps (restarting at every
+// halving of the excess instead also held them, for 13 % more; docs/performance.md, "Integration frames").
+constexpr double kReframeDrop = 0.5;
+constexpr long kReframeMinSteps = 20;
+constexpr double kPlateauDrop = 0.99;
 
 // What CVODE's callbacks reach through their user-data pointer.
 struct Callbacks {
@@ -234,7 +244,9 @@ DriverResult bdf_run(ImplicitFlow& flow, State& x, const DriverOptions& o, const
   State scratch(n);
   const double h0 = so.dt0 > 0 && !before ? so.dt0 : initial_step(forward, x, f0, o, 1, scratch);
   // From here to the end of the run x is in the flow's integration frames; recordings and the caller get it back.
-  flow.enter_frames(x);
+  const bool framed = flow.enter_frames(x);
+  const double excess_at_start = r.excess;
+  double last_excess = r.excess;
   State user(n);
   auto record = [&](const State& in_frames, double ts) {
     user = in_frames;
@@ -345,6 +357,13 @@ DriverResult bdf_run(ImplicitFlow& flow, State& x, const DriverOptions& o, const
       break;
     }
     if (r.steps - steps_before >= kBdfRestartSteps && t < so.t_max) {
+      r.restart = true;
+      break;
+    }
+    const double excess_before_step = last_excess;
+    last_excess = r.excess;
+    if (framed && r.excess < kReframeDrop * excess_at_start && r.excess > kPlateauDrop * excess_before_step &&
+        r.steps - steps_before >= kReframeMinSteps && t < so.t_max) {
       r.restart = true;
       break;
     }

@@ -38,7 +38,7 @@ class ImplicitFlow {
   /// back and returns the flow to the original coordinates. Each CVODE run (each restart) integrates in the frames
   /// picked at its start, because CVODE's error weights rtol |x_i| + atol are per coordinate: gradient flow's frames
   /// put each layer's learned modes and its small unlearned part in different entries (LayerwiseFlow, solver.cpp).
-  virtual void enter_frames(State& /*x*/) {}
+  virtual bool enter_frames(State& /*x*/) { return false; }  ///< whether the flow has frames (and entered them)
   virtual void from_frames(State& /*x*/) {}
   virtual void leave_frames(State& /*x*/) {}
 };
@@ -76,8 +76,12 @@ class ImplicitAdapter final : public ImplicitFlow {
   void jacobian(Eigen::Ref<Eigen::MatrixXd> J) override {
     if constexpr (kExact) flow_.jacobian(J);
   }
-  void enter_frames(State& x) override {
-    if constexpr (requires(F f, State s) { f.enter_frames(s); }) flow_.enter_frames(x);
+  bool enter_frames(State& x) override {
+    if constexpr (requires(F f, State s) { f.enter_frames(s); }) {
+      return flow_.enter_frames(x);
+    } else {
+      return false;
+    }
   }
   void from_frames(State& x) override {
     if constexpr (requires(F f, State s) { f.from_frames(s); }) flow_.from_frames(x);
