@@ -92,7 +92,8 @@ struct SolverOptions {
   /// gf: the arithmetic of the gradient. `automatic` is double-double (`extended`) where double's rounding would
   /// dominate the gradient (a plateau from a start of scale ≲ 1e-5), with bdf and in the auto integrator's implicit
   /// phase only: the rounding hurts only an implicit integrator's Newton iteration, and the explicit integrators (and
-  /// auto's explicit phase) keep their double-only runs bit for bit and at their cost.
+  /// auto's explicit phase) keep their double-only runs bit for bit and at their cost. Whitened targets' implicit runs
+  /// integrate in frames where that rounding no longer matters (src/flows/solver.cpp): there it is double.
   GradientPrecision gradient_precision = GradientPrecision::automatic;
   /// gauss_legendre: the fixed step, > 0.
   double dt = 0.01;
