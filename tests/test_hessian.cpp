@@ -226,7 +226,9 @@ TEST(Sharpness, LanczosAgreesWithTheDenseRouteOnSmallNetworksAndAtTheOrigin) {
     const double dense = hessian_max_eigenvalue(h, shape.size());
     EXPECT_NEAR(hessian_max_eigenvalue(h, kSharpnessDenseLimit), dense, kLanczosTol * std::abs(dense)) << shape.size();
     h.set_point(Eigen::VectorXd::Zero(shape.size()));
-    if (shape.depth() >= 3) EXPECT_EQ(hessian_max_eigenvalue(h, kSharpnessDenseLimit), 0.0) << shape.size();
+    if (shape.depth() >= 3) {
+      EXPECT_EQ(hessian_max_eigenvalue(h, kSharpnessDenseLimit), 0.0) << shape.size();
+    }
   }
 }
 
