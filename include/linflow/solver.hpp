@@ -194,8 +194,8 @@ double progress_fraction(const Progress& p, double initial_excess, const SolverO
 /// counts, recordings and final weights as the run that was not stopped. Taken at the end of an accepted step of an
 /// explicit integrator or gauss_legendre, at an iteration of gd, and for bdf at its restarts (CVODE's history cannot
 /// be saved, so bdf restarts from its current state every kBdfRestartSteps steps — and, integrating in frames,
-/// after each halving of the excess loss — interrupted or not, and the checkpoints are taken there). exact takes none:
-/// it recomputes its closed form.
+/// at the first plateau after each learned mode — interrupted or not, and the checkpoints are taken there). exact takes
+/// none: it recomputes its closed form.
 struct Checkpoint {
   Method method = Method::gf;
   Integrator integrator = Integrator::dop853;

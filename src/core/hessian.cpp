@@ -175,7 +175,7 @@ HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
   HessianSpectrum s;
   if (n > std::min(dense_limit, Hessian::dense_limit()) && n >= 3) {
     s.method = "lanczos";
-    s.max_eigenvalue = hessian_max_eigenvalue(h);
+    s.max_eigenvalue = lanczos_extreme(h, Spectra::SortRule::LargestAlge);  // no dense fallback of its own: below
     s.min_eigenvalue = lanczos_extreme(h, Spectra::SortRule::SmallestAlge);
     s.tolerance = zero_tolerance_of(n, s.min_eigenvalue, s.max_eigenvalue, zero_tolerance);
     // Lanczos fails on a zero Hessian (the origin at N ≥ 3) and can fail to converge: the dense route where n allows.

@@ -25,8 +25,7 @@ namespace {
 // Gradient flow of all layers: dθ/dt = −∇L(θ).
 class LayerwiseFlow {
  public:
-  LayerwiseFlow(Objective& objective, const Problem::Optimum& optimum)
-      : obj_(objective), opt_(optimum), precision_(objective.precision()) {}
+  LayerwiseFlow(Objective& objective, const Problem::Optimum& optimum) : obj_(objective), opt_(optimum) {}
   void operator()(const detail::State& x, detail::State& dxdt, double /*t*/) {
     objective().velocity(x, dxdt);
     ++evals_;
@@ -53,7 +52,6 @@ class LayerwiseFlow {
   void jacobian(Eigen::Ref<Eigen::MatrixXd> J) { hessian().dense(J, -1.0); }
   // The arithmetic of the gradient from here on (`auto` switches it when its implicit phase begins).
   void set_precision(GradientPrecision precision) {
-    precision_ = precision;
     obj_.set_precision(precision);
     if (frames_) frames_->objective.set_precision(in_frames(precision));
   }
@@ -74,7 +72,7 @@ class LayerwiseFlow {
     const Shape& s = obj_.shape();
     const int N = s.depth();
     if (!frames_) frames_ = std::make_unique<Frames>(obj_.problem(), opt_.k, s);
-    frames_->objective.set_precision(in_frames(precision_));
+    frames_->objective.set_precision(in_frames(obj_.precision()));
     std::vector<Eigen::MatrixXd>& P = frames_->P;
     Eigen::MatrixXd image = P.front();  // W_{j:1} P_0
     for (int j = 1; j < N; ++j) {
@@ -106,14 +104,14 @@ class LayerwiseFlow {
     static Problem rotated(const Problem& original, std::vector<Eigen::MatrixXd>& P) {
       const Eigen::MatrixXd& Z = original.q();
       constexpr unsigned kFull = Eigen::ComputeFullU | Eigen::ComputeFullV;
+      const auto take = [&](const auto& svd) {
+        P.front() = svd.matrixV();
+        P.back() = svd.matrixU();
+      };
       if (std::max(Z.rows(), Z.cols()) <= kJacobiSvdLimit) {
-        const Eigen::JacobiSVD<Eigen::MatrixXd> svd(Z, kFull);
-        P.front() = svd.matrixV();
-        P.back() = svd.matrixU();
+        take(Eigen::JacobiSVD<Eigen::MatrixXd>(Z, kFull));
       } else {
-        const Eigen::BDCSVD<Eigen::MatrixXd> svd(Z, kFull);
-        P.front() = svd.matrixV();
-        P.back() = svd.matrixU();
+        take(Eigen::BDCSVD<Eigen::MatrixXd>(Z, kFull));
       }
       return Problem::from_target(P.back().transpose() * Z * P.front());
     }
@@ -156,7 +154,6 @@ class LayerwiseFlow {
 
   Objective& obj_;
   const Problem::Optimum& opt_;
-  GradientPrecision precision_;
   long evals_ = 0;
   std::optional<Hessian> hessian_;
   std::unique_ptr<Frames> frames_;
