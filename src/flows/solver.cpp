@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/products.hpp"
+#include "flows/block_preconditioner.hpp"
 #include "flows/gauss_legendre.hpp"
 #include "flows/monitor.hpp"
 #include "flows/ode/bdf.hpp"
@@ -50,6 +51,16 @@ class LayerwiseFlow {
     hessian().apply(v, out, -1.0);
   }
   void jacobian(Eigen::Ref<Eigen::MatrixXd> J) { hessian().dense(J, -1.0); }
+  // In the frames, a preconditioner for the implicit integrator's GMRES (flows/block_preconditioner.hpp).
+  bool has_preconditioner() const { return active(); }
+  double set_preconditioner(Eigen::Ref<const Eigen::VectorXd> x, bool new_point, double gamma) {
+    if (!preconditioner_) preconditioner_.emplace(obj_.shape());
+    if (new_point) preconditioner_->set_point(x);
+    return preconditioner_->factor(gamma);
+  }
+  void precondition(Eigen::Ref<const Eigen::VectorXd> r, Eigen::Ref<Eigen::VectorXd> z) const {
+    preconditioner_->solve(r, z);
+  }
   // The arithmetic of the gradient from here on (`auto` switches it when its implicit phase begins).
   void set_precision(GradientPrecision precision) {
     obj_.set_precision(precision);
@@ -156,6 +167,7 @@ class LayerwiseFlow {
   const Problem::Optimum& opt_;
   long evals_ = 0;
   std::optional<Hessian> hessian_;
+  std::optional<detail::BlockPreconditioner> preconditioner_;
   std::unique_ptr<Frames> frames_;
 };
 

@@ -40,8 +40,9 @@ struct Callbacks {
   double root_excess = 0;  // reuses: CVODE evaluates it at the end of every step, where the driver reports it
   long jacobians = 0;
   long products = 0;
-  std::string error;           // CVODE's last error message
-  std::exception_ptr failure;  // an exception from the flow, held while CVODE (C) unwinds, rethrown after
+  SUNLinearSolver solver = nullptr;  // GMRES, told the preconditioner's regime at each setup
+  std::string error;                 // CVODE's last error message
+  std::exception_ptr failure;        // an exception from the flow, held while CVODE (C) unwinds, rethrown after
 };
 
 // A callback's body, with exceptions stopped at the C boundary: CVODE sees an unrecoverable failure (−1).
@@ -105,6 +106,27 @@ int jacobian_times(N_Vector v, N_Vector Jv, realtype /*t*/, N_Vector /*y*/, N_Ve
   return guarded(c, [&] {
     c.flow.jacobian_vector(view(v), view(Jv));
     ++c.products;
+    return 0;
+  });
+}
+
+// The flow's preconditioner for GMRES: formed at a new point when CVODE asks (jok false: every 50 steps, or after a
+// failed Newton iteration), refactored for the current γ at every linear-solver setup.
+int preconditioner_setup(realtype /*t*/, N_Vector y, N_Vector /*fy*/, booleantype jok, booleantype* jcur,
+                         realtype gamma, void* data) {
+  auto& c = *static_cast<Callbacks*>(data);
+  return guarded(c, [&] {
+    gmres_set_regime(c.solver, c.flow.set_preconditioner(view(y), jok == 0, gamma));
+    *jcur = jok == 0 ? 1 : 0;
+    return 0;
+  });
+}
+
+int preconditioner_solve(realtype /*t*/, N_Vector /*y*/, N_Vector /*fy*/, N_Vector r, N_Vector z, realtype /*gamma*/,
+                         realtype /*delta*/, int /*lr*/, void* data) {
+  auto& c = *static_cast<Callbacks*>(data);
+  return guarded(c, [&] {
+    c.flow.precondition(view(r), view(z));
     return 0;
   });
 }
@@ -286,6 +308,10 @@ DriverResult bdf_run(ImplicitFlow& flow, State& x, const DriverOptions& o, const
     solver.reset(gmres_solver(y.get(), static_cast<int>(std::min<Eigen::Index>(n, 50)), context.ctx));
     CVodeSetLinearSolver(mem.get(), solver.get(), nullptr);
     if (flow.has_jacobian()) CVodeSetJacTimes(mem.get(), jacobian_setup, jacobian_times);
+    if (flow.has_preconditioner()) {
+      c.solver = solver.get();
+      CVodeSetPreconditioner(mem.get(), preconditioner_setup, preconditioner_solve);
+    }
   }
   const bool find_eps = !r.t_eps;
   if (find_eps) CVodeRootInit(mem.get(), 1, excess_root);

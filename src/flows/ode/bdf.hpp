@@ -33,6 +33,12 @@ class ImplicitFlow {
   virtual void set_jacobian_point(In /*x*/) {}
   virtual void jacobian_vector(In /*v*/, Out /*out*/) {}
   virtual void jacobian(Eigen::Ref<Eigen::MatrixXd> /*J*/) {}
+  /// A preconditioner P ≈ I − γJ for the matrix-free Newton systems (optional): set_preconditioner forms it at x
+  /// (with new_point; otherwise at its last point) for γ and returns γ λ̂, λ̂ the stiffest curvature it holds (its
+  /// regime, which GMRES's choice of using it goes by); precondition solves P z = r.
+  virtual bool has_preconditioner() const { return false; }
+  virtual double set_preconditioner(In /*x*/, bool /*new_point*/, double /*gamma*/) { return 0; }
+  virtual void precondition(In /*r*/, Out /*z*/) {}
   /// Integration frames (optional): coordinates in which the flow is the same flow. enter_frames picks them at x,
   /// maps x into them and makes the flow work in them; from_frames maps a state in them back; leave_frames maps x
   /// back and returns the flow to the original coordinates. Each CVODE run (each restart) integrates in the frames
@@ -75,6 +81,28 @@ class ImplicitAdapter final : public ImplicitFlow {
   }
   void jacobian(Eigen::Ref<Eigen::MatrixXd> J) override {
     if constexpr (kExact) flow_.jacobian(J);
+  }
+  static constexpr bool kPreconditioned = requires(F f, In x, Out out) {
+    f.has_preconditioner();
+    f.set_preconditioner(x, true, 1.0);
+    f.precondition(x, out);
+  };
+  bool has_preconditioner() const override {
+    if constexpr (kPreconditioned) {
+      return flow_.has_preconditioner();
+    } else {
+      return false;
+    }
+  }
+  double set_preconditioner(In x, bool new_point, double gamma) override {
+    if constexpr (kPreconditioned) {
+      return flow_.set_preconditioner(x, new_point, gamma);
+    } else {
+      return 0;
+    }
+  }
+  void precondition(In r, Out z) override {
+    if constexpr (kPreconditioned) flow_.precondition(r, z);
   }
   bool enter_frames(State& x) override {
     if constexpr (requires(F f, State s) { f.enter_frames(s); }) {

@@ -5,12 +5,64 @@
 #include <nvector/nvector_serial.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace linflow::detail {
 namespace {
 
 Eigen::Map<Eigen::VectorXd> view(N_Vector v) { return {N_VGetArrayPointer(v), N_VGetLength(v)}; }
+
+// A preconditioned solve is held to this part of CVODE's tolerance δ. At δ itself it stops as soon as the WRMS
+// residual is below it, which lets the residual sit in a few entries — the unlearned ones whose growth times the next
+// escape — and t_eps wandered: N = 4, widths 8, σ0 = 1e-5, rtol 3e-9, four runs with atol perturbed by parts in 1e8
+// put it off by −1.0e-6 … −2.7e-5 (unpreconditioned GMRES, which overshoots δ, −6.6 … −8.0e-7). At 0.03 δ:
+// −5.8 … −7.2e-7, for 5 % more time (0.06 δ: −6.3e-7 … −1.0e-6; 0.1 δ through CVodeSetEpsLin: −8.6e-7 … −1.9e-6).
+constexpr double kPreconditionedTolerance = 0.03;
+
+// Whether the preconditioner pays, measured by regime. The regime of a solve is the decade of γ λ̂, γ λ̂ the stiffest
+// curvature the preconditioner holds times γ (CVODE's γ at the preconditioner's last setup; gmres_set_regime). The
+// measurements behind this (docs/performance.md, "Preconditioning"): below γ λ̂ ~ 1 a solve takes an iteration
+// either way and the preconditioned one costs more; from 1 to 1e4 the preconditioned solves take 0.3–0.7 of the
+// iterations at depths 3–6; above, still 0.3 at depth 4, but 0.9–1.05 at depth 5 and 1.2–2.5 at depth 6, where γ
+// times ∇²L's weak couplings, which the preconditioner leaves out, is large. So each regime measures: its first kWindow
+// solves alternate with and without the preconditioner (the same phase of the run for both), the cheaper way
+// (iterations per solve, a preconditioned iteration counted 1 + kPreconditionerCost) serves its next kPeriod −
+// kWindow solves, and it measures again. Deterministic: a run and its resumption from a checkpoint (taken between
+// CVODE runs, each with its own solver) choose alike.
+class PreconditionerChoice {
+ public:
+  void set_regime(double stiffness) {
+    const double decade = std::floor(std::log10(std::max(stiffness, 1e-300)));
+    regime_ = &regimes_[static_cast<size_t>(std::clamp(decade, kLowest, kHighest) - kLowest)];
+  }
+  bool with_preconditioner() const {
+    return regime_->solves % kPeriod < kWindow ? regime_->solves % 2 == 0 : regime_->with;
+  }
+  void record(bool with, int iterations) {
+    Regime& r = *regime_;
+    if (r.solves % kPeriod < kWindow) r.iterations[with ? 1 : 0] += iterations;
+    if (++r.solves % kPeriod == kWindow) {
+      r.with =
+          static_cast<double>(r.iterations[1]) * (1.0 + kPreconditionerCost) <= static_cast<double>(r.iterations[0]);
+      r.iterations[0] = r.iterations[1] = 0;
+    }
+  }
+
+ private:
+  static constexpr long kWindow = 16;
+  static constexpr long kPeriod = 256;
+  static constexpr double kPreconditionerCost = 0.25;  // its solve against a Hessian-vector product and Gram–Schmidt
+  static constexpr double kLowest = -20, kHighest = 40;  // decades of γ λ̂ told apart (the rest share the end ones)
+  struct Regime {
+    long solves = 0;
+    long iterations[2] = {0, 0};  // in the measuring window, without [0] and with [1] the preconditioner
+    bool with = true;
+  };
+  std::array<Regime, static_cast<size_t>(kHighest - kLowest) + 1> regimes_{};
+  Regime* regime_ = &regimes_[static_cast<size_t>(-kLowest)];
+};
 
 struct Gmres {
   Gmres(N_Vector y, int dim)
@@ -22,34 +74,57 @@ struct Gmres {
         rhs(dim + 1),
         inverse_scale(N_VGetLength(y)),
         in(N_VClone(y)),
-        out(N_VClone(y)) {}
+        out(N_VClone(y)),
+        scaled(N_VClone(y)) {}
   ~Gmres() {
     N_VDestroy(in);
     N_VDestroy(out);
+    N_VDestroy(scaled);
   }
   Gmres(const Gmres&) = delete;
   Gmres& operator=(const Gmres&) = delete;
 
   int max_dim;
-  Eigen::MatrixXd basis;       // the Krylov vectors V_0 … V_max_dim, columns
-  Eigen::MatrixXd hessenberg;  // column l written by iteration l only (rows 0 … l + 1)
+  Eigen::MatrixXd basis;           // the Krylov vectors V_0 … V_max_dim, columns
+  Eigen::MatrixXd preconditioned;  // P⁻¹ S₂⁻¹ V_0 … V_{max_dim − 1} (with a preconditioner)
+  Eigen::MatrixXd hessenberg;      // column l written by iteration l only (rows 0 … l + 1)
   Eigen::VectorXd cosines, sines, rhs, inverse_scale;
   N_Vector in, out;  // the operator's argument and result (clones of y: CVODE's vector operations)
+  N_Vector scaled;   // S₂⁻¹ V_l, the right preconditioner's argument
   SUNATimesFn atimes = nullptr;
   void* atimes_data = nullptr;
+  SUNPSetupFn psetup = nullptr;  // the right preconditioner P (CVODE's, when it has one)
+  SUNPSolveFn psolve = nullptr;
+  void* p_data = nullptr;
   N_Vector s1 = nullptr, s2 = nullptr;  // left and right scaling (CVODE passes its error weights as both)
   bool zero_guess = false;
   int iterations = 0;
   double residual = 0;
   int last_flag = SUNLS_SUCCESS;
+  PreconditionerChoice choice;
 
-  int solve(N_Vector x_vector, N_Vector b_vector, double delta);
+  int solve(N_Vector x_vector, N_Vector b_vector, double delta) {
+    const bool with = psolve && choice.with_preconditioner();
+    const int flag = iterate(x_vector, b_vector, with ? kPreconditionedTolerance * delta : delta, with);
+    if (psolve) choice.record(with, iterations);
+    return flag;
+  }
+  // GMRES from x, right-preconditioned when `with`.
+  int iterate(N_Vector x_vector, N_Vector b_vector, double delta, bool with);
+  // in = P⁻¹ scaled (there is a preconditioner); returns a SUNLS flag.
+  int precondition(double delta);
   // V_{l+1} −= Σ_{i≤l} h_i V_i with h_i = V_i · V_{l+1}, as SUNClassicalGS (reorthogonalised when the norm falls
   // by a factor 1000); returns the new norm and leaves h in column l of the Hessenberg matrix.
   double orthogonalise(int l);
 };
 
 Gmres& of(SUNLinearSolver s) { return *static_cast<Gmres*>(s->content); }
+
+int Gmres::precondition(double delta) {
+  const int status = psolve(p_data, scaled, in, delta, SUN_PREC_RIGHT);
+  if (status == 0) return SUNLS_SUCCESS;
+  return status < 0 ? SUNLS_PSOLVE_FAIL_UNREC : SUNLS_PSOLVE_FAIL_REC;
+}
 
 double Gmres::orthogonalise(int l) {
   const Eigen::Index n = basis.rows();
@@ -71,7 +146,7 @@ double Gmres::orthogonalise(int l) {
   return norm;
 }
 
-int Gmres::solve(N_Vector x_vector, N_Vector b_vector, double delta) {
+int Gmres::iterate(N_Vector x_vector, N_Vector b_vector, double delta, bool with) {
   auto x = view(x_vector);
   const auto b = view(b_vector);
   const bool zero = zero_guess;
@@ -106,11 +181,16 @@ int Gmres::solve(N_Vector x_vector, N_Vector b_vector, double delta) {
   for (int l = 0; l < max_dim; ++l) {
     ++iterations;
     dim = l + 1;
-    // V_{l+1} = S₁ A S₂⁻¹ V_l.
+    // V_{l+1} = S₁ A P⁻¹ S₂⁻¹ V_l (right preconditioning: the residual stays b − A x, which CVODE's test reads).
+    double* argument = N_VGetArrayPointer(with ? scaled : in);
     if (s2) {
-      vector_prod(basis.col(l).data(), inverse_scale.data(), N_VGetArrayPointer(in), n);
+      vector_prod(basis.col(l).data(), inverse_scale.data(), argument, n);
     } else {
-      view(in) = basis.col(l);
+      std::copy_n(basis.col(l).data(), n, argument);
+    }
+    if (with) {
+      if (const int flag = precondition(delta); flag != SUNLS_SUCCESS) return last_flag = flag;
+      preconditioned.col(l) = view(in);
     }
     if (const int status = atimes(atimes_data, in, out); status != 0) {
       return last_flag = status < 0 ? SUNLS_ATIMES_FAIL_UNREC : SUNLS_ATIMES_FAIL_REC;
@@ -172,9 +252,16 @@ int Gmres::solve(N_Vector x_vector, N_Vector b_vector, double delta) {
   }
   if (!converged && residual >= beta) return last_flag = SUNLS_CONV_FAIL;
   auto correction = view(in);
-  correction = rhs(0) * basis.col(0);
-  for (int k = 1; k < dim; ++k) vector_axpy(rhs(k), basis.col(k).data(), correction.data(), correction.size());
-  if (s2) vector_prod(correction.data(), inverse_scale.data(), correction.data(), n);
+  if (with) {  // x = x₀ + Σ_k y_k P⁻¹ S₂⁻¹ V_k, from the preconditioned vectors kept (no more preconditioner solves)
+    correction = rhs(0) * preconditioned.col(0);
+    for (int k = 1; k < dim; ++k) {
+      vector_axpy(rhs(k), preconditioned.col(k).data(), correction.data(), correction.size());
+    }
+  } else {
+    correction = rhs(0) * basis.col(0);
+    for (int k = 1; k < dim; ++k) vector_axpy(rhs(k), basis.col(k).data(), correction.data(), correction.size());
+    if (s2) vector_prod(correction.data(), inverse_scale.data(), correction.data(), n);
+  }
   if (zero) {
     x = correction;
   } else {
@@ -185,6 +272,8 @@ int Gmres::solve(N_Vector x_vector, N_Vector b_vector, double delta) {
 
 }  // namespace
 
+void gmres_set_regime(SUNLinearSolver s, double stiffness) { of(s).choice.set_regime(stiffness); }
+
 SUNLinearSolver gmres_solver(N_Vector y, int max_dim, SUNContext ctx) {
   SUNLinearSolver s = SUNLinSolNewEmpty(ctx);
   s->content = new Gmres(y, max_dim);
@@ -194,6 +283,20 @@ SUNLinearSolver gmres_solver(N_Vector y, int max_dim, SUNContext ctx) {
     of(self).atimes = atimes;
     of(self).atimes_data = data;
     return SUNLS_SUCCESS;
+  };
+  s->ops->setpreconditioner = [](SUNLinearSolver self, void* data, SUNPSetupFn setup, SUNPSolveFn solve) {
+    of(self).p_data = data;
+    of(self).psetup = setup;
+    of(self).psolve = solve;
+    if (solve) of(self).preconditioned.resize(of(self).basis.rows(), of(self).max_dim);
+    return SUNLS_SUCCESS;
+  };
+  s->ops->setup = [](SUNLinearSolver self, SUNMatrix /*A*/) {
+    Gmres& g = of(self);
+    if (!g.psetup) return SUNLS_SUCCESS;
+    const int status = g.psetup(g.p_data);
+    if (status == 0) return SUNLS_SUCCESS;
+    return g.last_flag = status < 0 ? SUNLS_PSET_FAIL_UNREC : SUNLS_PSET_FAIL_REC;
   };
   s->ops->setscalingvectors = [](SUNLinearSolver self, N_Vector s1, N_Vector s2) {
     of(self).s1 = s1;

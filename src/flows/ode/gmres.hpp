@@ -17,8 +17,14 @@
 namespace linflow::detail {
 
 /// A matrix-free iterative SUNLinearSolver (CVODE's CVodeSetLinearSolver with a null matrix) on at most `max_dim`
-/// Krylov vectors, without preconditioning or restarts: SUNLinSol_SPGMR(y, SUN_PREC_NONE, max_dim) with classical
-/// Gram–Schmidt, up to rounding. y (a serial N_Vector) is the template of its work vectors, which are its clones.
+/// Krylov vectors, without restarts: SUNLinSol_SPGMR(y, SUN_PREC_NONE, max_dim) with classical Gram–Schmidt, up to
+/// rounding. y (a serial N_Vector) is the template of its work vectors, which are its clones. Given a preconditioner
+/// (CVodeSetPreconditioner), it applies it on the right where it measures that it pays (gmres.cpp), keeping the
+/// preconditioned basis vectors (no preconditioner solve for the update) and holding those solves to
+/// kPreconditionedTolerance of CVODE's tolerance.
 SUNLinearSolver gmres_solver(N_Vector y, int max_dim, SUNContext ctx);
+
+/// The preconditioner's regime from its last setup: γ times the stiffest curvature it holds.
+void gmres_set_regime(SUNLinearSolver s, double stiffness);
 
 }  // namespace linflow::detail

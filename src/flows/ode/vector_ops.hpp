@@ -17,7 +17,8 @@ namespace linflow::detail {
 /// Routes v's arithmetic (and that of every later clone of v) through Eigen. v must be a serial N_Vector.
 void use_eigen_vector_ops(N_Vector v);
 
-/// x · y, y += a x, z = x ∘ y and z = c x on n contiguous doubles, by the kernels of the operations above (GMRES).
+/// x · y, y += a x, z = x ∘ y and z = c x on n contiguous doubles, by the kernels of the operations above (GMRES, the
+/// Newton systems' preconditioner).
 double vector_dot(const double* x, const double* y, Eigen::Index n);
 void vector_axpy(double a, const double* x, double* y, Eigen::Index n);
 void vector_prod(const double* x, const double* y, double* z, Eigen::Index n);
