@@ -418,8 +418,8 @@ TEST(BlockPreconditioner, HoldsTheGaussNewtonBlocksAndTheHessiansDiagonal) {
   }
 }
 
-// Each block I + γ G_ab is factored (Cholesky) and substituted through: backward stable at every γ, up to the γ λ ~ 1e10
-// of depth-6 plateaus, and in place.
+// Each block I + γ G_ab is factored (Cholesky) and substituted through: backward stable at every γ, up to the γ λ ~
+// 1e10 of depth-6 plateaus, and in place.
 TEST(BlockPreconditioner, SolvesItsSystemBackwardStablyAtEveryGamma) {
   const Shape shape({5, 4, 6, 4, 5});
   std::mt19937_64 rng(43);
