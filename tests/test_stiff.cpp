@@ -189,24 +189,37 @@ TEST(Bdf, FormsTheGradientNormPerStepOnlyForTheStallTest) {
 // part by rtol / σ0 of itself (t_eps moved by percents between tolerances, and double's rounding of the plateau
 // gradient cost steps); bdf integrates in frames where the two sit in different entries (LayerwiseFlow::enter_frames):
 // t_eps then agrees across two decades of rtol, and double and double-double gradients give the same run.
+// A depth-4 plateau: every width d, target singular values 5, 3, 1, 0.5, a Gaussian start of scale sigma0, run by
+// `auto` to eps 1e-10 without the stall test (the plateau's gradient is below the default grad_tol).
+struct Plateau {
+  Problem problem;
+  Shape shape;
+  Eigen::VectorXd theta0;
+  SolverOptions options;
+};
+
+Plateau depth_four_plateau(int d, double sigma0, unsigned seed) {
+  Plateau c{test::synthetic(d, d, {5.0, 3.0, 1.0, 0.5}, seed), Shape({d, d, d, d, d}), {}, bdf(1e30)};
+  std::mt19937_64 rng(seed);
+  c.theta0 = test::random_theta(c.shape, rng, sigma0);
+  c.options.integrator = Integrator::automatic;
+  c.options.eps = 1e-10;
+  c.options.grad_tol = 0;
+  return c;
+}
+
 TEST(Bdf, FramesHoldTheUnlearnedPartToRtolOfItself) {
-  const Problem p = test::synthetic(6, 6, {5.0, 3.0, 1.0, 0.5}, 31);
-  const Shape shape({6, 6, 6, 6, 6});
-  std::mt19937_64 rng(31);
-  const Eigen::VectorXd theta0 = test::random_theta(shape, rng, 1e-5);
-  SolverOptions o = bdf(1e30);
-  o.integrator = Integrator::automatic;
+  const Plateau c = depth_four_plateau(6, 1e-5, 31);
+  SolverOptions o = c.options;
   o.atol = 1e-15;
-  o.eps = 1e-10;
-  o.grad_tol = 0;
   std::vector<Outcome> runs;
   for (double rtol : {1e-8, 1e-10}) {
     o.rtol = rtol;
-    runs.push_back(run(p, shape, theta0, o));
+    runs.push_back(run(c.problem, c.shape, c.theta0, o));
     ASSERT_EQ(runs.back().summary.status, Status::converged) << runs.back().summary.message;
   }
   o.gradient_precision = GradientPrecision::extended;
-  const Outcome extended = run(p, shape, theta0, o);
+  const Outcome extended = run(c.problem, c.shape, c.theta0, o);
   ASSERT_EQ(extended.summary.status, Status::converged) << extended.summary.message;
   const double t_eps = *runs.back().summary.t_eps;
   EXPECT_NEAR(*runs.front().summary.t_eps, t_eps, 1e-6 * t_eps);
@@ -220,21 +233,15 @@ TEST(Bdf, FramesHoldTheUnlearnedPartToRtolOfItself) {
 // t_eps stays within 1e-6 at rtol 3e-9: preconditioned solves are held to 0.03 of CVODE's linear tolerance, at which
 // they no longer leave their residual in the few entries that time the next escape.
 TEST(Bdf, PreconditionedKrylovSolvesTakeFewProductsPerStep) {
-  const Problem p = test::synthetic(8, 8, {5.0, 3.0, 1.0, 0.5}, 47);
-  const Shape shape({8, 8, 8, 8, 8});
-  std::mt19937_64 rng(47);
-  const Eigen::VectorXd theta0 = test::random_theta(shape, rng, 1e-3);
-  SolverOptions o = bdf(1e30);
-  o.integrator = Integrator::automatic;
-  o.eps = 1e-10;
-  o.grad_tol = 0;
+  const Plateau c = depth_four_plateau(8, 1e-3, 47);
+  SolverOptions o = c.options;
   o.rtol = 1e-11;
   o.atol = 1e-14;
-  const Outcome reference = run(p, shape, theta0, o);
+  const Outcome reference = run(c.problem, c.shape, c.theta0, o);
   ASSERT_EQ(reference.summary.status, Status::converged) << reference.summary.message;
   o.rtol = 3e-9;
   o.atol = 3e-12;
-  const Outcome r = run(p, shape, theta0, o);
+  const Outcome r = run(c.problem, c.shape, c.theta0, o);
   ASSERT_EQ(r.summary.status, Status::converged) << r.summary.message;
   const Stats& stats = r.summary.stats;
   EXPECT_LT(static_cast<double>(stats.jacobian_vector_products), 3.5 * static_cast<double>(stats.steps));
