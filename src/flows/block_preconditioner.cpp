@@ -113,9 +113,8 @@ void BlockPreconditioner::solve(const Eigen::Ref<const Eigen::VectorXd>& r, Eige
 Eigen::MatrixXd BlockPreconditioner::dense() const {
   const int N = shape_.depth();
   Eigen::MatrixXd g = diagonal_.asDiagonal();
-  const Eigen::VectorXd position = Eigen::VectorXd::LinSpaced(shape_.size(), 0, static_cast<double>(shape_.size() - 1));
   const auto index = [&](int j, Eigen::Index a, Eigen::Index b) {
-    return static_cast<Eigen::Index>(shape_.layer(position, j)(a, b));
+    return offset_[at(j - 1)] + a + rows_[at(j - 1)] * b;
   };
   for (Eigen::Index b = 0; b < width_; ++b) {
     for (Eigen::Index a = 0; a < width_; ++a) {
