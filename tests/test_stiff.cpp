@@ -8,6 +8,7 @@
 #include <sunlinsol/sunlinsol_spgmr.h>
 
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <vector>
@@ -526,7 +527,9 @@ TEST(Gmres, UsesAPreconditionerWhereItTakesFewerIterations) {
 }
 
 // CVODE's vector operations as linflow sets them (vector_ops.hpp: Eigen, or AVX2 + FMA kernels where the CPU has
-// them) against plain Eigen at every length up to 40 and at 256, the 4- and 16-wide loops' tails included.
+// them) and the kernels GMRES, the preconditioner and the implicit driver call directly, against plain Eigen (the
+// error weights against CVODE's own rounding, the finiteness test against a NaN or infinity anywhere) at every length
+// up to 40 and at 256, the 4- and 16-wide loops' tails included.
 TEST(VectorOps, AgreeWithEigenAtEveryLength) {
   SUNContext ctx = nullptr;
   ASSERT_EQ(SUNContext_Create(nullptr, &ctx), 0);
@@ -579,6 +582,26 @@ TEST(VectorOps, AgreeWithEigenAtEveryLength) {
     EXPECT_LE((y - e[2].cwiseProduct(e[3])).cwiseAbs().maxCoeff(), tol);
     detail::vector_scale(-0.7, e[2].data(), y.data(), n);
     EXPECT_LE((y + 0.7 * e[2]).cwiseAbs().maxCoeff(), tol);
+    y = e[4];
+    detail::vector_sub_prod(e[2].data(), e[3].data(), y.data(), n);
+    EXPECT_LE((y - (e[4] - e[2].cwiseProduct(e[3]))).cwiseAbs().maxCoeff(), tol);
+    // The error weights bit for bit as CVODE's five passes round them (|y|, times rtol, plus atol, inverted).
+    Eigen::VectorXd state = 1e3 * e[5];
+    state(0) = 0.0;
+    detail::vector_error_weights(3e-9, 3e-12, state.data(), y.data(), n);
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const double magnitude = std::abs(state(i)), scaled = 3e-9 * magnitude, shifted = scaled + 3e-12;
+      EXPECT_EQ(y(i), 1.0 / shifted) << "entry " << i;
+    }
+    EXPECT_TRUE(detail::vector_all_finite(state.data(), n));
+    for (const double bad : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity()}) {
+      for (const Eigen::Index at : {Eigen::Index{0}, n / 2, n - 1}) {
+        Eigen::VectorXd with_bad = state;
+        with_bad(at) = bad;
+        EXPECT_FALSE(detail::vector_all_finite(with_bad.data(), n)) << bad << " at " << at;
+      }
+    }
     for (N_Vector x : v) N_VDestroy(x);
     N_VDestroy(proto);
   }

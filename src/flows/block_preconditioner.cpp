@@ -18,6 +18,7 @@ BlockPreconditioner::BlockPreconditioner(const Shape& shape)
       prefix_(at(shape.depth())),
       suffix_(prefix_.size()),
       corner_(prefix_.size(), Eigen::ArrayXd(width_ * width_)),
+      corner_at_(prefix_.size()),
       factor_(blocks_),
       sum_(width_ * width_) {
   const Eigen::VectorXd position = Eigen::VectorXd::LinSpaced(shape.size(), 0, static_cast<double>(shape.size() - 1));
@@ -78,35 +79,35 @@ void BlockPreconditioner::solve(const Eigen::Ref<const Eigen::VectorXd>& r, Eige
   const int N = shape_.depth();
   const Eigen::Index m = width_, mm = m * m;
   const std::vector<Eigen::ArrayXd>& L = factor_;
-  // The corners of r, gathered (first: z may be r), then solved in place, L y = corner and Lᵀ x = y, entrywise over
-  // the blocks.
+  // Layer by layer: a layer of m × m entries is its own corner, solved in place in z (r copied there); a wider one
+  // has its corner gathered from r first (z may be r), the rest of its entries scaled by the diagonal.
   for (int l = 0; l < N; ++l) {
-    const double* from = r.data() + offset_[at(l)];
-    double* to = corner_[at(l)].data();
-    for (Eigen::Index b = 0; b < m; ++b) std::copy_n(from + b * rows_[at(l)], m, to + b * m);
-  }
-  vector_prod(inverse_diagonal_.data(), r.data(), z.data(), z.size());
-  double* y = sum_.data();
-  for (int i = 0; i < N; ++i) {  // forward: y_i = (c_i − Σ_{k<i} L_ik y_k) / L_ii, into corner i
-    double* ci = corner_[at(i)].data();
-    for (int k = 0; k < i; ++k) {
-      vector_prod(L[at(i * N + k)].data(), corner_[at(k)].data(), y, mm);
-      vector_axpy(-1.0, y, ci, mm);
+    const Eigen::Index begin = offset_[at(l)], count = rows_[at(l)] * shape_.width(l);
+    if (count == mm) {
+      corner_at_[at(l)] = z.data() + begin;
+      if (z.data() != r.data()) std::copy_n(r.data() + begin, count, z.data() + begin);
+      continue;
     }
-    vector_prod(L[at(i * N + i)].data(), ci, ci, mm);
+    double* to = corner_[at(l)].data();
+    corner_at_[at(l)] = to;
+    for (Eigen::Index b = 0; b < m; ++b) std::copy_n(r.data() + begin + b * rows_[at(l)], m, to + b * m);
+    vector_prod(inverse_diagonal_.data() + begin, r.data() + begin, z.data() + begin, count);
+  }
+  // L y = corner and Lᵀ x = y, entrywise over the blocks, in place.
+  const std::vector<double*>& c = corner_at_;
+  for (int i = 0; i < N; ++i) {  // forward: y_i = (c_i − Σ_{k<i} L_ik y_k) / L_ii
+    for (int k = 0; k < i; ++k) vector_sub_prod(L[at(i * N + k)].data(), c[at(k)], c[at(i)], mm);
+    vector_prod(L[at(i * N + i)].data(), c[at(i)], c[at(i)], mm);
   }
   for (int i = N - 1; i >= 0; --i) {  // back: x_i = (y_i − Σ_{k>i} L_ki x_k) / L_ii
-    double* ci = corner_[at(i)].data();
-    for (int k = i + 1; k < N; ++k) {
-      vector_prod(L[at(k * N + i)].data(), corner_[at(k)].data(), y, mm);
-      vector_axpy(-1.0, y, ci, mm);
-    }
-    vector_prod(L[at(i * N + i)].data(), ci, ci, mm);
+    for (int k = i + 1; k < N; ++k) vector_sub_prod(L[at(k * N + i)].data(), c[at(k)], c[at(i)], mm);
+    vector_prod(L[at(i * N + i)].data(), c[at(i)], c[at(i)], mm);
   }
-  for (int j = 0; j < N; ++j) {
-    double* to = z.data() + offset_[at(j)];
-    const double* from = corner_[at(j)].data();
-    for (Eigen::Index b = 0; b < m; ++b) std::copy_n(from + b * m, m, to + b * rows_[at(j)]);
+  for (int l = 0; l < N; ++l) {
+    const double* from = corner_[at(l)].data();
+    if (c[at(l)] != from) continue;  // solved in place
+    double* to = z.data() + offset_[at(l)];
+    for (Eigen::Index b = 0; b < m; ++b) std::copy_n(from + b * m, m, to + b * rows_[at(l)]);
   }
 }
 

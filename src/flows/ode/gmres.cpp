@@ -12,7 +12,8 @@
 namespace linflow::detail {
 namespace {
 
-Eigen::Map<Eigen::VectorXd> view(N_Vector v) { return {N_VGetArrayPointer(v), N_VGetLength(v)}; }
+// CVODE's vectors here are serial (clones of the implicit driver's).
+Eigen::Map<Eigen::VectorXd> view(N_Vector v) { return {NV_DATA_S(v), NV_LENGTH_S(v)}; }
 
 // A preconditioned solve is held to this part of CVODE's tolerance δ. At δ itself it stops as soon as the WRMS
 // residual is below it, which lets the residual sit in a few entries — the unlearned ones whose growth times the next
@@ -166,7 +167,7 @@ int Gmres::iterate(N_Vector x_vector, N_Vector b_vector, double delta, bool with
     }
     v0 = b - view(out);
   }
-  if (s1) vector_prod(v0.data(), N_VGetArrayPointer(s1), v0.data(), n);
+  if (s1) vector_prod(v0.data(), NV_DATA_S(s1), v0.data(), n);
   const double beta = std::sqrt(vector_dot(v0.data(), v0.data(), v0.size()));
   residual = beta;
   if (beta <= delta) {
@@ -182,7 +183,7 @@ int Gmres::iterate(N_Vector x_vector, N_Vector b_vector, double delta, bool with
     ++iterations;
     dim = l + 1;
     // V_{l+1} = S₁ A P⁻¹ S₂⁻¹ V_l (right preconditioning: the residual stays b − A x, which CVODE's test reads).
-    double* argument = N_VGetArrayPointer(with ? scaled : in);
+    double* argument = NV_DATA_S((with ? scaled : in));
     if (s2) {
       vector_prod(basis.col(l).data(), inverse_scale.data(), argument, n);
     } else {
@@ -196,7 +197,7 @@ int Gmres::iterate(N_Vector x_vector, N_Vector b_vector, double delta, bool with
       return last_flag = status < 0 ? SUNLS_ATIMES_FAIL_UNREC : SUNLS_ATIMES_FAIL_REC;
     }
     if (s1) {
-      vector_prod(N_VGetArrayPointer(out), N_VGetArrayPointer(s1), basis.col(l + 1).data(), n);
+      vector_prod(NV_DATA_S(out), NV_DATA_S(s1), basis.col(l + 1).data(), n);
     } else {
       basis.col(l + 1) = view(out);
     }

@@ -23,5 +23,12 @@ double vector_dot(const double* x, const double* y, Eigen::Index n);
 void vector_axpy(double a, const double* x, double* y, Eigen::Index n);
 void vector_prod(const double* x, const double* y, double* z, Eigen::Index n);
 void vector_scale(double c, const double* x, double* z, Eigen::Index n);
+/// z −= x ∘ y (the preconditioner's substitutions).
+void vector_sub_prod(const double* x, const double* y, double* z, Eigen::Index n);
+/// w = 1 / (rtol |y| + atol): CVODE's error weights for scalar tolerances in one pass (CVODE's own makes five: abs,
+/// scale, add, min, inverse), rounded as CVODE rounds them.
+void vector_error_weights(double rtol, double atol, const double* y, double* w, Eigen::Index n);
+/// Whether every x_i is finite, in one vectorised pass (Eigen's allFinite goes entry by entry).
+bool vector_all_finite(const double* x, Eigen::Index n);
 
 }  // namespace linflow::detail
