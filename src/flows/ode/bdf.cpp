@@ -100,8 +100,8 @@ int dense_jacobian(realtype /*t*/, N_Vector y, N_Vector /*fy*/, SUNMatrix J, voi
   });
 }
 
-// Matrix-free: the linearisation point is set when CVODE updates its Newton matrix (as often as it would form a
-// dense Jacobian), so each product reuses the products formed there.
+// Matrix-free: CVODE (6.4, cvLsSolve) calls this before every linear solve, with the Newton iteration's current
+// iterate, so the products of one solve share the prefix and suffix products formed here.
 int jacobian_setup(realtype /*t*/, N_Vector y, N_Vector /*fy*/, void* data) {
   auto& c = *static_cast<Callbacks*>(data);
   return guarded(c, [&] {
