@@ -582,6 +582,19 @@ TEST(VectorOps, AgreeWithEigenAtEveryLength) {
     EXPECT_LE((y - e[2].cwiseProduct(e[3])).cwiseAbs().maxCoeff(), tol);
     detail::vector_scale(-0.7, e[2].data(), y.data(), n);
     EXPECT_LE((y + 0.7 * e[2]).cwiseAbs().maxCoeff(), tol);
+    // Gram–Schmidt's kernels on up to nine columns (two groups of four and the rest), columns n + 3 apart.
+    const Eigen::Index stride = n + 3;
+    const Eigen::MatrixXd X = Eigen::MatrixXd::Random(stride, 9);
+    for (int k = 1; k <= 9; ++k) {
+      SCOPED_TRACE(::testing::Message() << "k = " << k);
+      std::vector<double> dots(static_cast<size_t>(k));
+      detail::vector_dots(X.data(), stride, k, e[0].data(), dots.data(), n);
+      for (int j = 0; j < k; ++j) EXPECT_NEAR(dots[static_cast<size_t>(j)], X.col(j).head(n).dot(e[0]), tol);
+      Eigen::VectorXd w = e[1];
+      const Eigen::VectorXd coefficients = Eigen::VectorXd::Random(k);
+      detail::vector_subtract_combination(X.data(), stride, k, coefficients.data(), w.data(), n);
+      EXPECT_LE((w - (e[1] - X.topLeftCorner(n, k) * coefficients)).cwiseAbs().maxCoeff(), tol * k);
+    }
     y = e[4];
     detail::vector_sub_prod(e[2].data(), e[3].data(), y.data(), n);
     EXPECT_LE((y - (e[4] - e[2].cwiseProduct(e[3]))).cwiseAbs().maxCoeff(), tol);

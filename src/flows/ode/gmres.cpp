@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <vector>
 
 namespace linflow::detail {
 namespace {
@@ -81,6 +82,7 @@ struct Gmres {
     N_VDestroy(in);
     N_VDestroy(out);
     N_VDestroy(scaled);
+    for (N_Vector v : columns) N_VDestroy(v);
   }
   Gmres(const Gmres&) = delete;
   Gmres& operator=(const Gmres&) = delete;
@@ -88,6 +90,7 @@ struct Gmres {
   int max_dim;
   Eigen::MatrixXd basis;           // the Krylov vectors V_0 … V_max_dim, columns
   Eigen::MatrixXd preconditioned;  // P⁻¹ S₂⁻¹ V_0 … V_{max_dim − 1} (with a preconditioner)
+  std::vector<N_Vector> columns;   // serial vectors over preconditioned's columns: the preconditioner writes there
   Eigen::MatrixXd hessenberg;      // column l written by iteration l only (rows 0 … l + 1)
   Eigen::VectorXd cosines, sines, rhs, inverse_scale;
   N_Vector in, out;  // the operator's argument and result (clones of y: CVODE's vector operations)
@@ -112,8 +115,8 @@ struct Gmres {
   }
   // GMRES from x, right-preconditioned when `with`.
   int iterate(N_Vector x_vector, N_Vector b_vector, double delta, bool with);
-  // in = P⁻¹ scaled (there is a preconditioner); returns a SUNLS flag.
-  int precondition(double delta);
+  // z = P⁻¹ scaled (there is a preconditioner); returns a SUNLS flag.
+  int precondition(N_Vector z, double delta);
   // V_{l+1} −= Σ_{i≤l} h_i V_i with h_i = V_i · V_{l+1}, as SUNClassicalGS (reorthogonalised when the norm falls
   // by a factor 1000); returns the new norm and leaves h in column l of the Hessenberg matrix.
   double orthogonalise(int l);
@@ -121,8 +124,8 @@ struct Gmres {
 
 Gmres& of(SUNLinearSolver s) { return *static_cast<Gmres*>(s->content); }
 
-int Gmres::precondition(double delta) {
-  const int status = psolve(p_data, scaled, in, delta, SUN_PREC_RIGHT);
+int Gmres::precondition(N_Vector z, double delta) {
+  const int status = psolve(p_data, scaled, z, delta, SUN_PREC_RIGHT);
   if (status == 0) return SUNLS_SUCCESS;
   return status < 0 ? SUNLS_PSOLVE_FAIL_UNREC : SUNLS_PSOLVE_FAIL_REC;
 }
@@ -132,9 +135,10 @@ double Gmres::orthogonalise(int l) {
   double* w = basis.col(l + 1).data();
   auto v = [&](int i) { return basis.col(i).data(); };
   auto h = hessenberg.col(l);
-  for (int i = 0; i <= l; ++i) h(i) = vector_dot(v(i), w, n);
-  const double norm_before = std::sqrt(vector_dot(w, w, n));
-  for (int i = 0; i <= l; ++i) vector_axpy(-h(i), v(i), w, n);
+  // V_0 … V_{l+1} are consecutive columns: one call forms h_i = V_i · w and, last, w · w.
+  vector_dots(v(0), n, l + 2, w, h.data(), n);
+  const double norm_before = std::sqrt(h(l + 1));
+  vector_subtract_combination(v(0), n, l + 1, h.data(), w, n);
   double norm = std::sqrt(vector_dot(w, w, n));
   if (1000.0 * norm < norm_before) {
     for (int i = 0; i <= l; ++i) {
@@ -189,11 +193,12 @@ int Gmres::iterate(N_Vector x_vector, N_Vector b_vector, double delta, bool with
     } else {
       std::copy_n(basis.col(l).data(), n, argument);
     }
+    N_Vector operand = in;  // A's argument: P⁻¹ S₂⁻¹ V_l, written in place as column l of `preconditioned`
     if (with) {
-      if (const int flag = precondition(delta); flag != SUNLS_SUCCESS) return last_flag = flag;
-      preconditioned.col(l) = view(in);
+      operand = columns[static_cast<size_t>(l)];
+      if (const int flag = precondition(operand, delta); flag != SUNLS_SUCCESS) return last_flag = flag;
     }
-    if (const int status = atimes(atimes_data, in, out); status != 0) {
+    if (const int status = atimes(atimes_data, operand, out); status != 0) {
       return last_flag = status < 0 ? SUNLS_ATIMES_FAIL_UNREC : SUNLS_ATIMES_FAIL_REC;
     }
     if (s1) {
@@ -289,7 +294,14 @@ SUNLinearSolver gmres_solver(N_Vector y, int max_dim, SUNContext ctx) {
     of(self).p_data = data;
     of(self).psetup = setup;
     of(self).psolve = solve;
-    if (solve) of(self).preconditioned.resize(of(self).basis.rows(), of(self).max_dim);
+    if (solve && of(self).columns.empty()) {
+      Gmres& g = of(self);
+      g.preconditioned.resize(g.basis.rows(), g.max_dim);
+      for (int l = 0; l < g.max_dim; ++l) {
+        g.columns.push_back(N_VMake_Serial(g.basis.rows(), g.preconditioned.col(l).data(), g.in->sunctx));
+        use_eigen_vector_ops(g.columns.back());
+      }
+    }
     return SUNLS_SUCCESS;
   };
   s->ops->setup = [](SUNLinearSolver self, SUNMatrix /*A*/) {

@@ -141,6 +141,57 @@ LINFLOW_AVX2 void prod_avx2(const double* x, const double* y, double* z, long n)
   for (; i < n; ++i) z[i] = x[i] * y[i];
 }
 
+// d_j = X_j · y for the G columns X_0 … X_{G−1} (stride apart): one accumulator per column.
+template <int G>
+LINFLOW_AVX2 void dots_avx2(const double* X, long stride, const double* y, double* d, long n) {
+  __m256d acc[G];
+  for (int j = 0; j < G; ++j) acc[j] = _mm256_setzero_pd();
+  long i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d yi = _mm256_loadu_pd(y + i);
+    for (int j = 0; j < G; ++j) acc[j] = _mm256_fmadd_pd(_mm256_loadu_pd(X + j * stride + i), yi, acc[j]);
+  }
+  for (int j = 0; j < G; ++j) {
+    const __m128d half = _mm_add_pd(_mm256_castpd256_pd128(acc[j]), _mm256_extractf128_pd(acc[j], 1));
+    double total = _mm_cvtsd_f64(_mm_add_sd(half, _mm_unpackhi_pd(half, half)));
+    for (long t = i; t < n; ++t) total += X[j * stride + t] * y[t];
+    d[j] = total;
+  }
+}
+
+// y −= Σ_j c_j X_j over the G columns X_0 … X_{G−1} (stride apart).
+template <int G>
+LINFLOW_AVX2 void subtract_combination_avx2(const double* X, long stride, const double* c, double* y, long n) {
+  __m256d cs[G];
+  for (int j = 0; j < G; ++j) cs[j] = _mm256_set1_pd(c[j]);
+  long i = 0;
+  for (; i + 4 <= n; i += 4) {
+    __m256d yi = _mm256_loadu_pd(y + i);
+    for (int j = 0; j < G; ++j) yi = _mm256_fnmadd_pd(cs[j], _mm256_loadu_pd(X + j * stride + i), yi);
+    _mm256_storeu_pd(y + i, yi);
+  }
+  for (; i < n; ++i) {
+    for (int j = 0; j < G; ++j) y[i] -= c[j] * X[j * stride + i];
+  }
+}
+
+// The k columns four at a time, then the rest.
+void dots_v(const double* X, long stride, int k, const double* y, double* d, long n) {
+  int j = 0;
+  for (; j + 4 <= k; j += 4) dots_avx2<4>(X + j * stride, stride, y, d + j, n);
+  if (k - j == 3) dots_avx2<3>(X + j * stride, stride, y, d + j, n);
+  if (k - j == 2) dots_avx2<2>(X + j * stride, stride, y, d + j, n);
+  if (k - j == 1) dots_avx2<1>(X + j * stride, stride, y, d + j, n);
+}
+
+void subtract_combination_v(const double* X, long stride, int k, const double* c, double* y, long n) {
+  int j = 0;
+  for (; j + 4 <= k; j += 4) subtract_combination_avx2<4>(X + j * stride, stride, c + j, y, n);
+  if (k - j == 3) subtract_combination_avx2<3>(X + j * stride, stride, c + j, y, n);
+  if (k - j == 2) subtract_combination_avx2<2>(X + j * stride, stride, c + j, y, n);
+  if (k - j == 1) subtract_combination_avx2<1>(X + j * stride, stride, c + j, y, n);
+}
+
 // z −= x ∘ y.
 LINFLOW_AVX2 void sub_prod_avx2(const double* x, const double* y, double* z, long n) {
   long i = 0;
@@ -234,6 +285,23 @@ void vector_scale(double c, const double* x, double* z, Eigen::Index n) {
   if (has_avx2()) return scale_avx2(c, x, z, n);
 #endif
   Eigen::Map<Eigen::ArrayXd>(z, n) = c * Eigen::Map<const Eigen::ArrayXd>(x, n);
+}
+
+void vector_dots(const double* X, Eigen::Index stride, int k, const double* y, double* d, Eigen::Index n) {
+#ifdef LINFLOW_VECTOR_AVX2
+  if (has_avx2()) return dots_v(X, stride, k, y, d, n);
+#endif
+  const Eigen::Map<const Eigen::VectorXd> v(y, n);
+  for (int j = 0; j < k; ++j) d[j] = Eigen::Map<const Eigen::VectorXd>(X + j * stride, n).dot(v);
+}
+
+void vector_subtract_combination(const double* X, Eigen::Index stride, int k, const double* c, double* y,
+                                 Eigen::Index n) {
+#ifdef LINFLOW_VECTOR_AVX2
+  if (has_avx2()) return subtract_combination_v(X, stride, k, c, y, n);
+#endif
+  Eigen::Map<Eigen::VectorXd> v(y, n);
+  for (int j = 0; j < k; ++j) v -= c[j] * Eigen::Map<const Eigen::VectorXd>(X + j * stride, n);
 }
 
 void vector_sub_prod(const double* x, const double* y, double* z, Eigen::Index n) {

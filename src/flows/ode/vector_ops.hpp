@@ -23,6 +23,12 @@ double vector_dot(const double* x, const double* y, Eigen::Index n);
 void vector_axpy(double a, const double* x, double* y, Eigen::Index n);
 void vector_prod(const double* x, const double* y, double* z, Eigen::Index n);
 void vector_scale(double c, const double* x, double* z, Eigen::Index n);
+/// d_i = X_i · y for i < k, X_i = X + i · stride (GMRES's Gram–Schmidt against its basis), one pass over y for every
+/// four X_i.
+void vector_dots(const double* X, Eigen::Index stride, int k, const double* y, double* d, Eigen::Index n);
+/// y −= Σ_{i<k} c_i X_i, X_i = X + i · stride, one pass over y for every four X_i.
+void vector_subtract_combination(const double* X, Eigen::Index stride, int k, const double* c, double* y,
+                                 Eigen::Index n);
 /// z −= x ∘ y (the preconditioner's substitutions).
 void vector_sub_prod(const double* x, const double* y, double* z, Eigen::Index n);
 /// w = 1 / (rtol |y| + atol): CVODE's error weights for scalar tolerances in one pass (CVODE's own makes five: abs,
