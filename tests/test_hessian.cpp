@@ -149,12 +149,20 @@ TEST(Hessian, LanczosFindsTheDenseExtremes) {
   EXPECT_NEAR(lanczos.max_eigenvalue, dense.max_eigenvalue, 1e-8 * std::abs(dense.max_eigenvalue));
   EXPECT_NEAR(lanczos.min_eigenvalue, dense.min_eigenvalue, 1e-8 * std::abs(dense.max_eigenvalue));
   EXPECT_EQ(lanczos.negative, -1);
+  // The cost: the dense Hessian is one product per column; Lanczos's first Krylov basis alone takes min(n, 40)
+  // products for each end, and each end restarts at least once.
+  const Eigen::Index n = shape.size();
+  EXPECT_EQ(dense.hessian_vector_products, n);
+  EXPECT_EQ(dense.lanczos_restarts, 0);
+  EXPECT_GE(lanczos.hessian_vector_products, 2 * std::min<Eigen::Index>(n, 40));
+  EXPECT_GE(lanczos.lanczos_restarts, 2);
   // At the origin of a depth-3 network the Hessian is zero: Lanczos fails there, and the dense route answers.
   const HessianSpectrum origin = hessian_spectrum(p, shape, Eigen::VectorXd::Zero(shape.size()), /*dense_limit=*/10);
   EXPECT_EQ(origin.method, "dense");
   EXPECT_EQ(origin.min_eigenvalue, 0.0);
   EXPECT_EQ(origin.max_eigenvalue, 0.0);
   EXPECT_EQ(origin.zero, shape.size());
+  EXPECT_GT(origin.hessian_vector_products, n);  // the failed Lanczos attempt's products, then the n columns
 }
 
 // Sharpness along training (RecordOptions::sharpness): every method's samples, and its last row at the final θ.

@@ -66,6 +66,11 @@ struct HessianSpectrum {
   int negative = -1;  ///< counts of eigenvalues below −tolerance, within ±tolerance, above (dense only; −1 else)
   int zero = -1;
   int positive = -1;
+  /// The cost: Hessian-vector products spent (the dense Hessian's n columns; Lanczos's products for both ends,
+  /// Spectra's count, including a failed attempt before the dense fallback) and the restarts of the implicitly
+  /// restarted Lanczos iterations (0 when dense only).
+  long hessian_vector_products = 0;
+  long lanczos_restarts = 0;
 };
 
 /// The spectrum of ∇²L(θ): dense (Eigen's symmetric eigensolver) when shape.size() ≤ dense_limit, otherwise the two

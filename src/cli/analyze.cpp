@@ -189,7 +189,8 @@ std::string describe_point(const char* label, const std::optional<theory::PointK
        << point->zero_tolerance << " (the rescaling symmetry accounts for " << point->symmetry_zeros << "), "
        << point->spectrum.positive << " positive";
   } else {
-    os << ", " << point->spectrum.method;
+    os << ", " << point->spectrum.method << ": " << point->spectrum.hessian_vector_products
+       << " Hessian-vector products, " << point->spectrum.lanczos_restarts << " restarts";
   }
   os << "; docs/theory.md §9)\n";
   return os.str();

@@ -127,19 +127,26 @@ class HessianOp {
   Hessian* h_;
 };
 
-double lanczos_extreme(Hessian& h, Spectra::SortRule rule) {
+// One extreme eigenvalue by Lanczos (NaN where it fails); adds its Hessian-vector products and restarts to `spectrum`.
+double lanczos_extreme(Hessian& h, Spectra::SortRule rule, HessianSpectrum& spectrum) {
   HessianOp op(h);
   const Eigen::Index n = h.size();
   const Eigen::Index ncv = std::min<Eigen::Index>(n, 40);
   Spectra::SymEigsSolver<HessianOp> eigs(op, 1, ncv);
   eigs.init();
+  auto count = [&] {
+    spectrum.hessian_vector_products += static_cast<long>(eigs.num_operations());
+    spectrum.lanczos_restarts += static_cast<long>(eigs.num_iterations());
+  };
   try {
     eigs.compute(rule, 1000, 1e-10);
   } catch (const InputError&) {
     throw;
   } catch (const std::runtime_error&) {  // Spectra's own failures, e.g. on a zero Hessian (the origin for N ≥ 3):
+    count();
     return std::numeric_limits<double>::quiet_NaN();  // "TridiagEigen: eigen decomposition failed"
   }
+  count();
   if (eigs.info() != Spectra::CompInfo::Successful) return std::numeric_limits<double>::quiet_NaN();
   return eigs.eigenvalues()(0);
 }
@@ -161,7 +168,8 @@ double hessian_max_eigenvalue(Hessian& h, Eigen::Index dense_limit) {
     return Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(H, Eigen::EigenvaluesOnly).eigenvalues()(n - 1);
   };
   if (n <= std::min(dense_limit, Hessian::dense_limit()) || n < 3) return dense();
-  const double lambda = lanczos_extreme(h, Spectra::SortRule::LargestAlge);
+  HessianSpectrum unused;
+  const double lambda = lanczos_extreme(h, Spectra::SortRule::LargestAlge, unused);
   // Lanczos can fail where the dense route cannot (no convergence within its restarts): fall back while n allows.
   return std::isnan(lambda) && n <= Hessian::dense_limit() ? dense() : lambda;
 }
@@ -175,8 +183,8 @@ HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
   HessianSpectrum s;
   if (n > std::min(dense_limit, Hessian::dense_limit()) && n >= 3) {
     s.method = "lanczos";
-    s.max_eigenvalue = lanczos_extreme(h, Spectra::SortRule::LargestAlge);  // no dense fallback of its own: below
-    s.min_eigenvalue = lanczos_extreme(h, Spectra::SortRule::SmallestAlge);
+    s.max_eigenvalue = lanczos_extreme(h, Spectra::SortRule::LargestAlge, s);  // no dense fallback of its own: below
+    s.min_eigenvalue = lanczos_extreme(h, Spectra::SortRule::SmallestAlge, s);
     s.tolerance = zero_tolerance_of(n, s.min_eigenvalue, s.max_eigenvalue, zero_tolerance);
     // Lanczos fails on a zero Hessian (the origin at N ≥ 3) and can fail to converge: the dense route where n allows.
     const bool failed = std::isnan(s.min_eigenvalue) || std::isnan(s.max_eigenvalue);
@@ -184,6 +192,7 @@ HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
   }
   Eigen::MatrixXd H(n, n);
   h.dense(H);
+  s.hessian_vector_products += static_cast<long>(n);  // one per column
   const Eigen::VectorXd lambda =
       Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(H, Eigen::EigenvaluesOnly).eigenvalues();
   s.method = "dense";

@@ -16,7 +16,9 @@ nlohmann::json to_json(const theory::PointKind& point) {
                    {"method", s.method},
                    {"min_eigenvalue", s.min_eigenvalue},
                    {"max_eigenvalue", s.max_eigenvalue},
-                   {"zero_tolerance", point.zero_tolerance}};
+                   {"zero_tolerance", point.zero_tolerance},
+                   {"hessian_vector_products", s.hessian_vector_products},
+                   {"lanczos_restarts", s.lanczos_restarts}};
   if (s.negative >= 0) {
     j["negative"] = s.negative;
     j["zero"] = s.zero;
