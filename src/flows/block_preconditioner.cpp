@@ -18,7 +18,6 @@ BlockPreconditioner::BlockPreconditioner(const Shape& shape)
       prefix_(at(shape.depth())),
       suffix_(prefix_.size()),
       corner_(prefix_.size(), Eigen::ArrayXd(width_ * width_)),
-      corner_at_(prefix_.size()),
       factor_(blocks_),
       sum_(width_ * width_) {
   const Eigen::VectorXd position = Eigen::VectorXd::LinSpaced(shape.size(), 0, static_cast<double>(shape.size() - 1));
@@ -81,33 +80,31 @@ void BlockPreconditioner::solve(const Eigen::Ref<const Eigen::VectorXd>& r, Eige
   const std::vector<Eigen::ArrayXd>& L = factor_;
   // Layer by layer: a layer of m × m entries is its own corner, solved in place in z (r copied there); a wider one
   // has its corner gathered from r first (z may be r), the rest of its entries scaled by the diagonal.
+  const auto count = [&](int l) { return rows_[at(l)] * shape_.width(l); };
+  const auto in_place = [&](int l) { return count(l) == mm; };
+  const auto c = [&](int l) { return in_place(l) ? z.data() + offset_[at(l)] : corner_[at(l)].data(); };
   for (int l = 0; l < N; ++l) {
-    const Eigen::Index begin = offset_[at(l)], count = rows_[at(l)] * shape_.width(l);
-    if (count == mm) {
-      corner_at_[at(l)] = z.data() + begin;
-      if (z.data() != r.data()) std::copy_n(r.data() + begin, count, z.data() + begin);
+    const Eigen::Index begin = offset_[at(l)];
+    if (in_place(l)) {
+      if (z.data() != r.data()) std::copy_n(r.data() + begin, count(l), z.data() + begin);
       continue;
     }
-    double* to = corner_[at(l)].data();
-    corner_at_[at(l)] = to;
-    for (Eigen::Index b = 0; b < m; ++b) std::copy_n(r.data() + begin + b * rows_[at(l)], m, to + b * m);
-    vector_prod(inverse_diagonal_.data() + begin, r.data() + begin, z.data() + begin, count);
+    for (Eigen::Index b = 0; b < m; ++b) std::copy_n(r.data() + begin + b * rows_[at(l)], m, c(l) + b * m);
+    vector_prod(inverse_diagonal_.data() + begin, r.data() + begin, z.data() + begin, count(l));
   }
   // L y = corner and Lᵀ x = y, entrywise over the blocks, in place.
-  const std::vector<double*>& c = corner_at_;
   for (int i = 0; i < N; ++i) {  // forward: y_i = (c_i − Σ_{k<i} L_ik y_k) / L_ii
-    for (int k = 0; k < i; ++k) vector_sub_prod(L[at(i * N + k)].data(), c[at(k)], c[at(i)], mm);
-    vector_prod(L[at(i * N + i)].data(), c[at(i)], c[at(i)], mm);
+    for (int k = 0; k < i; ++k) vector_sub_prod(L[at(i * N + k)].data(), c(k), c(i), mm);
+    vector_prod(L[at(i * N + i)].data(), c(i), c(i), mm);
   }
   for (int i = N - 1; i >= 0; --i) {  // back: x_i = (y_i − Σ_{k>i} L_ki x_k) / L_ii
-    for (int k = i + 1; k < N; ++k) vector_sub_prod(L[at(k * N + i)].data(), c[at(k)], c[at(i)], mm);
-    vector_prod(L[at(i * N + i)].data(), c[at(i)], c[at(i)], mm);
+    for (int k = i + 1; k < N; ++k) vector_sub_prod(L[at(k * N + i)].data(), c(k), c(i), mm);
+    vector_prod(L[at(i * N + i)].data(), c(i), c(i), mm);
   }
   for (int l = 0; l < N; ++l) {
-    const double* from = corner_[at(l)].data();
-    if (c[at(l)] != from) continue;  // solved in place
+    if (in_place(l)) continue;
     double* to = z.data() + offset_[at(l)];
-    for (Eigen::Index b = 0; b < m; ++b) std::copy_n(from + b * m, m, to + b * rows_[at(l)]);
+    for (Eigen::Index b = 0; b < m; ++b) std::copy_n(c(l) + b * m, m, to + b * rows_[at(l)]);
   }
 }
 

@@ -46,7 +46,6 @@ class BlockPreconditioner {
   std::vector<Eigen::ArrayXd> blocks_;
   std::vector<Eigen::MatrixXd> prefix_, suffix_;  // P_0 … P_{N−1}, S_1 … S_N (entry j − 1)
   mutable std::vector<Eigen::ArrayXd> corner_;    // the solve's m × m corners of r, then of z, by layer (column-major)
-  mutable std::vector<double*> corner_at_;        // where the solve works on each layer's corner: z or corner_
   std::vector<Eigen::ArrayXd> factor_;            // L
   Eigen::ArrayXd sum_;                            // the factorisation's scratch, one batched entry
   std::vector<Eigen::Index> offset_, rows_;       // layer j's first θ-index and its rows d_j (entry j − 1)

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "flows/ode/flow.hpp"
+#include "flows/ode/vector_ops.hpp"
 #include "linflow/interrupt.hpp"
 
 namespace linflow::detail {
@@ -134,7 +135,7 @@ inline bool step_underflow(DriverResult& r, double dt, double t, const State& x,
 
 /// After an accepted step to t: true (status diverged) when its state is not finite.
 inline bool non_finite(DriverResult& r, const State& x_new, double t) {
-  if (x_new.allFinite()) return false;
+  if (vector_all_finite(x_new.data(), x_new.size())) return false;
   r.status = Status::diverged;
   r.reason = "non-finite state at t = " + std::to_string(t);
   return true;

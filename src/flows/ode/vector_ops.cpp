@@ -2,6 +2,7 @@
 
 #include <Eigen/Dense>
 #include <cmath>
+#include <type_traits>
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__AVX2__)
 #include <immintrin.h>
@@ -175,21 +176,23 @@ LINFLOW_AVX2 void subtract_combination_avx2(const double* X, long stride, const 
   }
 }
 
-// The k columns four at a time, then the rest.
-void dots_v(const double* X, long stride, int k, const double* y, double* d, long n) {
+// group(std::integral_constant<int, G>{}, j) over the k columns j … j + G − 1: four at a time, then the rest.
+template <class Group>
+void by_fours(int k, Group&& group) {
   int j = 0;
-  for (; j + 4 <= k; j += 4) dots_avx2<4>(X + j * stride, stride, y, d + j, n);
-  if (k - j == 3) dots_avx2<3>(X + j * stride, stride, y, d + j, n);
-  if (k - j == 2) dots_avx2<2>(X + j * stride, stride, y, d + j, n);
-  if (k - j == 1) dots_avx2<1>(X + j * stride, stride, y, d + j, n);
+  for (; j + 4 <= k; j += 4) group(std::integral_constant<int, 4>{}, j);
+  if (k - j == 3) group(std::integral_constant<int, 3>{}, j);
+  if (k - j == 2) group(std::integral_constant<int, 2>{}, j);
+  if (k - j == 1) group(std::integral_constant<int, 1>{}, j);
+}
+
+void dots_v(const double* X, long stride, int k, const double* y, double* d, long n) {
+  by_fours(k, [&](auto G, int j) { dots_avx2<decltype(G)::value>(X + j * stride, stride, y, d + j, n); });
 }
 
 void subtract_combination_v(const double* X, long stride, int k, const double* c, double* y, long n) {
-  int j = 0;
-  for (; j + 4 <= k; j += 4) subtract_combination_avx2<4>(X + j * stride, stride, c + j, y, n);
-  if (k - j == 3) subtract_combination_avx2<3>(X + j * stride, stride, c + j, y, n);
-  if (k - j == 2) subtract_combination_avx2<2>(X + j * stride, stride, c + j, y, n);
-  if (k - j == 1) subtract_combination_avx2<1>(X + j * stride, stride, c + j, y, n);
+  by_fours(k,
+           [&](auto G, int j) { subtract_combination_avx2<decltype(G)::value>(X + j * stride, stride, c + j, y, n); });
 }
 
 // z −= x ∘ y.
