@@ -34,7 +34,8 @@ Methods (all one thread, same θ(0), same stopping rule):
   so that steps can be counted; the time budget is checked at every evaluation of the right-hand side.
 - linflow's CLI: `linflow train -q -c DIR/<name>/linflow.toml --set solver.integrator="NAME"` for every NAME of
   `--integrators` (default dop853,bdf; `bdf` is issue 16's stiff integrator — a name linflow refuses is recorded as
-  an error row, not a crash), timed by summary.json's `stats.wall_seconds` (the solve inside the process; the
+  an error row, not a crash; `NAME/pK`, e.g. `auto/p100`, runs NAME with `solver.plateau_rtol` = rtol / K, the
+  plateaus held K times tighter than the ladder's rtol), timed by summary.json's `stats.wall_seconds` (the solve inside the process; the
   process's wall time is recorded beside it). Final state: DIR/.../weights/Wj.npy, used only when the run stopped
   at its t_eps (`t_final` = `t_eps`; otherwise the row carries a warning and no error). Jacobian count: the first of
   `JAC_KEYS` that summary.json's `stats` has (all its keys are kept in the JSON). `--linflow-set KEY=VALUE` adds
@@ -336,8 +337,11 @@ def run_scipy(method, Z, init, l_star, rtol, atol, deadline=None, exact_jac=True
 
 def run_linflow(exe, path, integrator, rtol, atol, timeout=None, max_steps=None, extra=()):
     """One `linflow train` of the problem in `path`. Returns (layers at t_eps or None, info)."""
-    out = os.path.join(path, "runs", f"{integrator}")
-    sets = [f'solver.integrator="{integrator}"', f"solver.rtol={rtol!r}", f"solver.atol={atol!r}"]
+    out = os.path.join(path, "runs", integrator.replace("/", "_"))
+    name, _, factor = integrator.partition("/p")
+    sets = [f'solver.integrator="{name}"', f"solver.rtol={rtol!r}", f"solver.atol={atol!r}"]
+    if factor:  # NAME/pK: the plateaus held to rtol / K (solver.plateau_rtol)
+        sets.append(f"solver.plateau_rtol={rtol / float(factor)!r}")
     if max_steps is not None:
         sets.append(f"solver.max_steps={int(max_steps)}")
     cmd = [exe, "train", "-q", "-c", os.path.join(path, "linflow.toml"), "-o", out]

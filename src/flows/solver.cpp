@@ -748,6 +748,10 @@ bool SolverOptions::is_valid(std::string* why) const {
   if (!positive(t_max)) return bad("solver.t_max: must be finite and > 0, got " + fmt(t_max));
   if (!positive(eps)) return bad("solver.eps: must be finite and > 0, got " + fmt(eps));
   if (max_steps <= 0) return bad("solver.max_steps: must be > 0, got " + std::to_string(max_steps));
+  if (!(plateau_rtol >= 0) || plateau_rtol > rtol) {
+    return bad("solver.plateau_rtol: must be ≥ 0 (0: as rtol) and at most solver.rtol = " + fmt(rtol) + ", got " +
+               fmt(plateau_rtol));
+  }
   if (!(grad_tol >= 0) || !std::isfinite(grad_tol))
     return bad("solver.grad_tol: must be finite and ≥ 0, got " + fmt(grad_tol));
   if (!positive(balance_tol)) return bad("solver.balance_tol: must be finite and > 0, got " + fmt(balance_tol));
@@ -803,6 +807,14 @@ Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta
     throw InputError(R"(solver.linear_solver = "dense": the network has )" + std::to_string(shape.size()) +
                      " parameters, more than the dense Hessian's limit of " + std::to_string(Hessian::dense_limit()) +
                      R"( (use "krylov" or "auto"))");
+  }
+  const bool implicit_integrator = options.integrator == Integrator::bdf || options.integrator == Integrator::automatic;
+  if (options.plateau_rtol > 0 && options.method != Method::gd && options.method != Method::exact &&
+      !implicit_integrator) {
+    throw InputError(std::string("solver.plateau_rtol applies to the implicit integrator (integrator = \"bdf\" or "
+                                 "\"auto\"), not to \"") +
+                     to_string(options.integrator) +
+                     "\": an explicit method's plateau steps are held by stability, not by its tolerance");
   }
   detail::prepare_kernels();
   const auto start = std::chrono::steady_clock::now();

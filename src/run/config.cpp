@@ -28,8 +28,8 @@ const std::map<std::string, std::vector<std::string>>& schema() {
       {"network", {"widths"}},
       {"init", {"kind", "seed", "scale", "rank", "end_to_end", "sigma0", "u0", "v0", "delta", "modes", "dir"}},
       {"solver",
-       {"method", "rtol", "atol", "dt0", "integrator", "linear_solver", "gradient_precision", "dt", "lr", "steps",
-        "t_max", "eps", "stop_at_eps", "max_steps", "grad_tol", "divergence_factor", "balance_tol"}},
+       {"method", "rtol", "atol", "plateau_rtol", "dt0", "integrator", "linear_solver", "gradient_precision", "dt",
+        "lr", "steps", "t_max", "eps", "stop_at_eps", "max_steps", "grad_tol", "divergence_factor", "balance_tol"}},
       {"output",
        {"samples_log", "samples_uniform", "t_min", "modes", "save_weights", "trajectory", "hessian", "sharpness"}},
   };
@@ -399,6 +399,7 @@ RunConfig ConfigTemplate::instantiate(const std::vector<std::string>& overrides,
   if (!method.empty()) c.solver.method = method_from_string(method);
   r.get("solver", "rtol", c.solver.rtol);
   r.get("solver", "atol", c.solver.atol);
+  r.get("solver", "plateau_rtol", c.solver.plateau_rtol);
   r.get("solver", "dt0", c.solver.dt0);
   std::string integrator;
   r.get("solver", "integrator", integrator);
@@ -478,6 +479,7 @@ nlohmann::json to_json(const RunConfig& c) {
   solver["method"] = to_string(s.method);
   solver["rtol"] = s.rtol;
   solver["atol"] = s.atol;
+  solver["plateau_rtol"] = s.plateau_rtol;
   solver["dt0"] = s.dt0;
   solver["integrator"] = to_string(s.integrator);
   solver["linear_solver"] = to_string(s.linear_solver);

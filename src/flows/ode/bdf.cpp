@@ -31,6 +31,14 @@ constexpr double kReframeDrop = 0.5;
 constexpr long kReframeMinSteps = 20;
 constexpr double kPlateauDrop = 0.99;
 
+// solver.plateau_rtol's plateau: the steps after one that lowered the excess loss by less than kPlateauStep of itself.
+// Per-step drops of a run (N = 4, widths 8, σ0 = 1e-3, rtol 3e-7, plateau_rtol 3e-9, 1448 steps): plateau steps
+// (h ≥ 10) 1e-14 … 1e-6, most 1e-12 … 1e-8; the escapes' 1e-5 … 0.3; the settling after each escape (h < 1) falls
+// below 1e-7 too and is held to plateau_rtol (some 200 steps). With K = rtol / plateau_rtol, the same t_eps accuracy
+// took 1465 and 1598 steps with K = 30 and thresholds 1e-8 and 1e-6, 1448 with K = 100 and 1e-7
+// (docs/performance.md, "Plateau tolerance").
+constexpr double kPlateauStep = 1e-7;
+
 // What CVODE's callbacks reach through their user-data pointer.
 struct Callbacks {
   Callbacks(ImplicitFlow& f, double e, const State& x0) : flow(f), eps(e), dxdt(x0.size()) {}
@@ -404,6 +412,11 @@ DriverResult bdf_run(ImplicitFlow& flow, State& x, const DriverOptions& o, const
     }
     const double excess_before_step = last_excess;
     last_excess = r.excess;
+    if (so.plateau_rtol > 0) {  // the next step's tolerances (error_weights reads them at its start)
+      const bool plateau = excess_before_step - r.excess < kPlateauStep * excess_before_step;
+      c.rtol = plateau ? so.plateau_rtol : so.rtol;
+      c.atol = plateau ? so.atol * (so.plateau_rtol / so.rtol) : so.atol;
+    }
     if (framed && r.excess < kReframeDrop * excess_at_start && r.excess > kPlateauDrop * excess_before_step &&
         r.steps - steps_before >= kReframeMinSteps && t < so.t_max) {
       r.restart = true;
