@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The plateau suite: gradient flow from small initialisations, work against precision (issue 16 §2).
 
-    bench/plateau.py run [DIR] [--quick] [--integrators dop853,bdf] [--baseline bdf] [--reps R] [--budget S]
-                     [--ref-budget S] [--rtols 1e-6,...] [--problems name,...] [--linflow PATH] [--json FILE]
+    bench/plateau.py run [DIR] [--quick] [--integrators dop853,auto,auto/p100] [--baseline auto] [--reps R]
+                     [--budget S] [--ref-budget S] [--rtols 1e-6,...] [--problems name,...] [--linflow PATH]
+                     [--json FILE]
                      [--linflow-set KEY=VALUE ...]
     bench/plateau.py selftest [--perturb X]   the exact Hessian against finite differences of the gradient (exit 1
                                               if not; --perturb 1e-4 spoils one block to show that it fails)
@@ -33,12 +34,13 @@ Methods (all one thread, same θ(0), same stopping rule):
   of g on the step's dense output by brentq (xtol = rtol = 4 ε, as solve_ivp's event location) — written out here
   so that steps can be counted; the time budget is checked at every evaluation of the right-hand side.
 - linflow's CLI: `linflow train -q -c DIR/<name>/linflow.toml --set solver.integrator="NAME"` for every NAME of
-  `--integrators` (default dop853,bdf; `bdf` is issue 16's stiff integrator — a name linflow refuses is recorded as
-  an error row, not a crash; `NAME/pK`, e.g. `auto/p100`, runs NAME with `solver.plateau_rtol` = rtol / K, the
-  plateaus held K times tighter than the ladder's rtol), timed by summary.json's `stats.wall_seconds` (the solve inside the process; the
-  process's wall time is recorded beside it). Final state: DIR/.../weights/Wj.npy, used only when the run stopped
-  at its t_eps (`t_final` = `t_eps`; otherwise the row carries a warning and no error). Jacobian count: the first of
-  `JAC_KEYS` that summary.json's `stats` has (all its keys are kept in the JSON). `--linflow-set KEY=VALUE` adds
+  `--integrators` (default dop853,auto,auto/p100; `bdf` is issue 16's stiff integrator, `auto` the default — a name
+  linflow refuses is recorded as an error row, not a crash; `NAME/pK`, e.g. `auto/p100`, runs NAME with
+  `solver.plateau_rtol` = rtol / K, the plateaus held K times tighter than the ladder's rtol), timed by summary.json's
+  `stats.wall_seconds` (the solve inside the process; the process's wall time is recorded beside it). Final state:
+  DIR/.../weights/Wj.npy, used only when the run stopped at its t_eps (`t_final` = `t_eps`; otherwise the row carries
+  a warning and no error). Jacobian count: the first of `JAC_KEYS` that summary.json's `stats` has (all its keys are
+  kept in the JSON). `--linflow-set KEY=VALUE` adds
   `--set`s to every linflow run (e.g. options a new integrator needs).
 - Tolerances: rtol on the ladder (default 1e-6 … 1e-12), atol = rtol · σ0 (the entries that decide when the next
   mode escapes stay of size σ0 for most of the run), for every method.
@@ -691,9 +693,11 @@ def report(data, baseline):
         sb = min(scipy_best, key=lambda p: p["wall"]) if scipy_best else None
         d = best.get("linflow dop853")
         P("")
-        P(f"Ratios: best scipy ({sb['method'] if sb else '—'}) / {base}: "
-          f"{fmt(sb['wall'] / b['wall']) if sb and b else '—'}; linflow dop853 / {base}: "
-          f"{fmt(d['wall'] / b['wall']) if d and b else '—'}.\n")
+        others = [m for m in methods if m.startswith("linflow ") and m not in (base, "linflow dop853")]
+        ratios = [f"best scipy ({sb['method'] if sb else '—'}) / {m}: "
+                  f"{fmt(sb['wall'] / best[m]['wall']) if sb and best.get(m) else '—'}" for m in [base] + others]
+        dop = fmt(d["wall"] / b["wall"]) if d and b else "—"
+        P(f"Ratios: {'; '.join(ratios)}; linflow dop853 / {base}: {dop}.\n")
         P("<details><summary>work-precision rows</summary>\n")
         P("| method | rtol | status | t_eps rel. err | θ err | W err | steps | evaluations | Jacobians | LU | "
           "wall (s) | reps |")
@@ -880,8 +884,10 @@ def main():
     rp.add_argument("dir", nargs="?", default="out/bench_plateau")
     rp.add_argument("--quick", action="store_true", help="three small problems, rtols 1e-6, 1e-8, reference at 1e-10, "
                                                         "one repetition")
-    rp.add_argument("--integrators", default="dop853,bdf", help="linflow solver.integrator names (default dop853,bdf)")
-    rp.add_argument("--baseline", default="bdf", help="linflow integrator the ratios are taken to (default bdf)")
+    rp.add_argument("--integrators", default="dop853,auto,auto/p100",
+                    help="linflow solver.integrator names, NAME/pK for solver.plateau_rtol = rtol / K "
+                         "(default dop853,auto,auto/p100)")
+    rp.add_argument("--baseline", default="auto", help="linflow integrator the ratios are taken to (default auto)")
     rp.add_argument("--scipy", default="LSODA,BDF,Radau", help="scipy methods (default LSODA,BDF,Radau; empty: none)")
     rp.add_argument("--reps", type=int, default=None, help="repetitions per point (default 5; quick 3)")
     rp.add_argument("--budget", type=float, default=None, help="seconds per point (default 30; quick 5)")
