@@ -811,10 +811,12 @@ Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta
   const bool implicit_integrator = options.integrator == Integrator::bdf || options.integrator == Integrator::automatic;
   if (options.plateau_rtol > 0 && options.method != Method::gd && options.method != Method::exact &&
       !implicit_integrator) {
+    const bool fixed = options.integrator == Integrator::gauss_legendre;
     throw InputError(std::string("solver.plateau_rtol applies to the implicit integrator (integrator = \"bdf\" or "
                                  "\"auto\"), not to \"") +
                      to_string(options.integrator) +
-                     "\": an explicit method's plateau steps are held by stability, not by its tolerance");
+                     (fixed ? "\": its step is fixed (solver.dt)"
+                            : "\": an explicit method's plateau steps are held by stability, not by its tolerance"));
   }
   detail::prepare_kernels();
   const auto start = std::chrono::steady_clock::now();
