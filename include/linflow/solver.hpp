@@ -78,13 +78,13 @@ struct SolverOptions {
   /// trajectory accurate to about 1e-9 on well-scaled problems; tighten them for oracle comparisons.
   double rtol = 1e-11;
   double atol = 1e-13;
-  /// GF with the implicit integrator (bdf, and auto once it has switched): when > 0, the steps on a plateau — those
-  /// after a step that lowered the excess loss by less than 1e-7 of itself — are held to plateau_rtol (and atol ×
-  /// plateau_rtol / rtol) instead, the rest to rtol and atol. A plateau's small, growing modes decide when it ends,
-  /// and their error there becomes t_eps's error; the transitions' steps are mostly spent on entries whose error
-  /// decays. So a loose rtol with a tight plateau_rtol reaches a t_eps accuracy in fewer steps than one tolerance
-  /// everywhere (N = 4, widths 8, σ0 = 1e-3: 1448 steps instead of 2020 for t_eps within 1e-6; docs/performance.md,
-  /// "Plateau tolerance"). 0 (the default): rtol everywhere. 0 ≤ plateau_rtol ≤ rtol.
+  /// gf, end_to_end, rank1 with the implicit integrator (bdf, and auto once it has switched): when > 0, the steps on a
+  /// plateau — those after a step that lowered the excess loss by less than 1e-7 of itself — are held to plateau_rtol
+  /// (and atol × plateau_rtol / rtol) instead, the rest to rtol and atol. A plateau's small, growing modes decide when
+  /// it ends, and their error there becomes t_eps's error; the transitions' steps are mostly spent on entries whose
+  /// error decays. So a loose rtol with a tight plateau_rtol reaches a t_eps accuracy in fewer steps than one
+  /// tolerance everywhere (N = 4, widths 8, σ0 = 1e-3: 1448 steps instead of 2020 for t_eps within 1e-6;
+  /// docs/performance.md, "Plateau tolerance"). 0 (the default): rtol everywhere. 0 ≤ plateau_rtol ≤ rtol.
   double plateau_rtol = 0.0;
   /// GF: initial step (0 = 1e-3 / (1 + ‖∇L(θ0)‖)). Adaptive afterwards.
   double dt0 = 0.0;
