@@ -89,11 +89,12 @@ struct Outcome {
   std::vector<size_t> recorded;  // samples recorded when each checkpoint was taken
 };
 
-Outcome run(const Case& c, const CheckpointOptions& in, const ProgressSink& progress = {}) {
+Outcome run(const Case& c, const CheckpointOptions& in, const ProgressSink& progress = {}, bool sharpness = false) {
   Outcome out;
   out.theta = c.theta0;
   RecordOptions record;
   record.times = sample_times(c.options.t_max, 0, 60, 1e-2);
+  record.sharpness = sharpness;
   CheckpointOptions options = in;
   options.save = [&](const Checkpoint& cp) {
     out.checkpoints.push_back(cp);
@@ -106,10 +107,10 @@ Outcome run(const Case& c, const CheckpointOptions& in, const ProgressSink& prog
 }
 
 // The run of `c` with a checkpoint at every step where one can be taken.
-Outcome run_checkpointing_every_step(const Case& c) {
+Outcome run_checkpointing_every_step(const Case& c, bool sharpness = false) {
   CheckpointOptions every_step;
   every_step.every_seconds = 0;
-  return run(c, every_step);
+  return run(c, every_step, {}, sharpness);
 }
 
 // Exact equality of the end of two runs, and of the recordings of `resumed` with those of `full` from `from` on.
@@ -126,6 +127,7 @@ void expect_same_end(const Outcome& full, const Outcome& resumed, size_t from) {
   EXPECT_EQ(b.stats.jacobians, a.stats.jacobians);
   EXPECT_EQ(b.stats.jacobian_vector_products, a.stats.jacobian_vector_products);
   EXPECT_EQ(b.stats.implicit_from, a.stats.implicit_from);
+  EXPECT_EQ(b.stats.sharpness_products, a.stats.sharpness_products);
   EXPECT_EQ(resumed.theta, full.theta);
   ASSERT_EQ(resumed.samples.size() + from, full.samples.size());
   for (size_t i = 0; i < resumed.samples.size(); ++i) {
@@ -151,6 +153,29 @@ TEST(Checkpoint, AResumedRunEndsBitForBitWhereTheRunThatWasNotStoppedEnds) {
       from.resume = &full.checkpoints[k];
       expect_same_end(full, run(c, from), full.recorded[k]);
     }
+  }
+}
+
+// The sharpness column's cost (Stats::sharpness_products, Lanczos on every row here: 52 parameters) is carried by the
+// checkpoints, so a resumed run reports the whole run's, and the rows after the checkpoint are the same.
+TEST(Checkpoint, TheSharpnessColumnsCostIsTheWholeRunsAfterAResumption) {
+  SolverOptions o;
+  o.integrator = Integrator::dop853;
+  o.t_max = 60;
+  const Case c = demo(o);
+  const Outcome full = run_checkpointing_every_step(c, true);
+  ASSERT_GE(full.checkpoints.size(), 3U);
+  EXPECT_GE(full.summary.stats.sharpness_products, 2 * static_cast<long>(full.samples.size()));
+  EXPECT_EQ(run(c, {}).summary.stats.sharpness_products, 0);
+  const size_t k = full.checkpoints.size() / 2;
+  EXPECT_GT(full.checkpoints[k].sharpness_products, 0);
+  EXPECT_LT(full.checkpoints[k].sharpness_products, full.summary.stats.sharpness_products);
+  CheckpointOptions from;
+  from.resume = &full.checkpoints[k];
+  const Outcome resumed = run(c, from, {}, true);
+  expect_same_end(full, resumed, full.recorded[k]);
+  for (size_t i = 0; i < resumed.samples.size(); ++i) {
+    EXPECT_EQ(resumed.samples[i].sharpness, full.samples[full.recorded[k] + i].sharpness);
   }
 }
 
@@ -230,6 +255,37 @@ TEST(Checkpoint, OneOfAnotherRunIsRefused) {
   refused(other, c.options);
 }
 
+// Replaces the first `from` in the file at `path` by `to`; false when `from` is not there.
+bool edit_file(const std::filesystem::path& path, const std::string& from, const std::string& to) {
+  std::string text;
+  {
+    std::ifstream in(path, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t at = text.find(from);
+  if (at == std::string::npos) return false;
+  text.replace(at, from.size(), to);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  return true;
+}
+
+// checkpoint.bin keeps the sharpness column's cost as a ninth count; a file of the eight counts before it reads as 0.
+TEST(CheckpointFile, KeepsTheSharpnessCostAndReadsTheEightCountsBeforeIt) {
+  const Case c = demo(SolverOptions{});
+  const Outcome full = run_checkpointing_every_step(c);
+  ASSERT_FALSE(full.checkpoints.empty());
+  Checkpoint cp = full.checkpoints[0];
+  cp.sharpness_products = 987654;
+  const std::filesystem::path path = std::filesystem::temp_directory_path() / "linflow_test_checkpoint_counts.bin";
+  detail::write_checkpoint_file(path, detail::CheckpointFile{cp, {}, "v", 12, 34});
+  EXPECT_EQ(detail::read_checkpoint_file(path).checkpoint.sharpness_products, 987654);
+  ASSERT_TRUE(edit_file(path, ",987654]", "]"));
+  const detail::CheckpointFile eight = detail::read_checkpoint_file(path);
+  EXPECT_EQ(eight.checkpoint.sharpness_products, 0);
+  EXPECT_EQ(eight.checkpoint.steps, cp.steps);
+  std::filesystem::remove(path);
+}
+
 // checkpoint.bin's reader (run/checkpoint_file.hpp) on a header whose whole number is a float beyond the range of
 // the integer it stands for: refused as damaged. nlohmann's conversion cast it, undefined behaviour (UBSan), found by
 // fuzz_checkpoint (fuzz/corpus/checkpoint/float-count.bin).
@@ -240,15 +296,7 @@ TEST(CheckpointFile, AFloatWhereAWholeNumberBelongsIsRefused) {
   const std::filesystem::path path = std::filesystem::temp_directory_path() / "linflow_test_checkpoint.bin";
   detail::write_checkpoint_file(path, detail::CheckpointFile{full.checkpoints[0], {}, "v", 12, 34});
   EXPECT_EQ(detail::read_checkpoint_file(path).checkpoint.state, full.checkpoints[0].state);
-  std::string text;
-  {
-    std::ifstream in(path, std::ios::binary);
-    text.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  const size_t at = text.find("\"bytes\":12");
-  ASSERT_NE(at, std::string::npos);
-  text.replace(at, 10, "\"bytes\":4.45945e+19");
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  ASSERT_TRUE(edit_file(path, "\"bytes\":12", "\"bytes\":4.45945e+19"));
   try {
     detail::read_checkpoint_file(path);
     ADD_FAILURE() << "accepted";

@@ -40,6 +40,9 @@ class Hessian {
   /// symmetric to rounding; it is symmetrised.
   void dense(Eigen::Ref<Eigen::MatrixXd> H, double scale = 1.0);
 
+  /// Hessian-vector products formed so far (`apply` calls, `dense`'s n columns included).
+  long products() const { return products_; }
+
   /// The largest parameter count for which `dense` is offered (a 4096 × 4096 Hessian is 128 MiB).
   static Eigen::Index dense_limit() { return 4096; }
   Eigen::Index size() const { return shape_.size(); }
@@ -55,6 +58,7 @@ class Hessian {
   // d_j × d_{j−1} by d_j × d_0, gradient_ A·Bᵀ of d_j × d_0 by d_{j−1} × d_0; sigma_ (data problems) dP_N Σ.
   std::vector<detail::Product> forward_, back_, gradient_, sigma_;
   Eigen::VectorXd unit_;
+  long products_ = 0;
 };
 
 /// The extreme eigenvalues of ∇²L(θ) and, when computed densely, the inertia.

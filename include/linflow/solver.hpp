@@ -166,6 +166,9 @@ struct Stats {
   long jacobians = 0;                   ///< bdf: Jacobians formed (dense) or linearisation points set (krylov)
   long jacobian_vector_products = 0;    ///< bdf with krylov: Hessian-vector products
   std::optional<double> implicit_from;  ///< auto: the time it switched from dop853 to bdf (none: it did not)
+  /// record.sharpness: Hessian-vector products spent on the sharpness column (a dense Hessian's n per row, Lanczos's
+  /// tens to hundreds; a resumed run's include those before its checkpoint)
+  long sharpness_products = 0;
   double wall_seconds = 0;
 };
 
@@ -224,7 +227,8 @@ struct Checkpoint {
   long next_sample = 0;  ///< recording times already recorded
   int stiff = 0;         ///< auto: the counts of DOP853's stiffness test
   int non_stiff = 0;
-  double ceiling = 0;  ///< gd: the loss above which it reports divergence
+  double ceiling = 0;           ///< gd: the loss above which it reports divergence
+  long sharpness_products = 0;  ///< Stats::sharpness_products so far
 };
 
 /// bdf restarts every this many steps (see Checkpoint); a restart costs a few steps while its order builds up again.

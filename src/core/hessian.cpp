@@ -62,6 +62,7 @@ void Hessian::set_point(const Eigen::Ref<const Eigen::VectorXd>& theta) {
 }
 
 void Hessian::apply(const Eigen::Ref<const Eigen::VectorXd>& v, Eigen::Ref<Eigen::VectorXd> out, double scale) {
+  ++products_;
   const int N = shape_.depth();
   const auto n = static_cast<size_t>(N);
   dp_[1] = shape_.layer(v, 1);

@@ -27,6 +27,9 @@ class Monitor {
   Sample sample_end_to_end(const Eigen::Ref<const Eigen::MatrixXd>& W, double t, double loss, double grad_norm);
 
   int modes() const { return modes_; }
+  /// Hessian-vector products the sharpness column has cost (with `before`, those of the run before its resumption).
+  long sharpness_products() const { return sharpness_before_ + (hessian_ ? hessian_->products() : 0); }
+  void resume_sharpness_products(long before) { sharpness_before_ = before; }
   double max_drift(const Eigen::Ref<const Eigen::VectorXd>& theta) const;
 
  private:
@@ -40,6 +43,7 @@ class Monitor {
   int modes_;
   Eigen::VectorXd grad_;
   std::optional<Hessian> hessian_;  // engaged when samples carry the sharpness
+  long sharpness_before_ = 0;
 };
 
 }  // namespace linflow::detail

@@ -827,7 +827,17 @@ Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta
   const double excess0 = problem.excess_loss(objective.end_to_end(), optimum);
   const double imbalance0 = shape.max_imbalance(theta);
 
-  detail::Checkpoints checkpoints(checkpoint_options, options.method, options.integrator);
+  // Checkpoints carry the sharpness column's cost so far, which the monitor (not the drivers) keeps.
+  CheckpointOptions with_monitor = checkpoint_options;
+  if (checkpoint_options.save && record.sharpness) {
+    with_monitor.save = [&](const Checkpoint& c) {
+      Checkpoint k = c;
+      k.sharpness_products = monitor.sharpness_products();
+      checkpoint_options.save(k);
+    };
+  }
+  if (checkpoint_options.resume) monitor.resume_sharpness_products(checkpoint_options.resume->sharpness_products);
+  detail::Checkpoints checkpoints(with_monitor, options.method, options.integrator);
   const RunContext context{problem, shape, options, record, optimum, objective, monitor, sink, progress, checkpoints};
   Summary s;
   switch (options.method) {
@@ -857,6 +867,7 @@ Summary train(const Problem& problem, const Shape& shape, Eigen::VectorXd& theta
   if (sink && (record.times.empty() || record.times.back() != s.t_final)) {
     sink(monitor.sample(final_eval, theta, s.t_final));
   }
+  s.stats.sharpness_products = monitor.sharpness_products();
   const std::string reason = s.message;
   s.message = describe(s, options);
   if (!reason.empty()) s.message += " (" + reason + ")";

@@ -73,7 +73,7 @@ void write_checkpoint_file(const std::filesystem::path& path, const CheckpointFi
                                  {"ceiling", bits(c.ceiling)},
                                  {"counts",
                                   {c.steps, c.rejected, c.rhs_evals, c.jacobians, c.jacobian_vector_products,
-                                   c.next_sample, c.stiff, c.non_stiff}}};
+                                   c.next_sample, c.stiff, c.non_stiff, c.sharpness_products}}};
   std::string text(kMagic);
   text += header.dump();
   text += '\n';
@@ -115,7 +115,8 @@ CheckpointFile read_checkpoint_file(const std::filesystem::path& path) {
     c.implicit_from = optional_real(h.at("implicit_from"));
     c.ceiling = real(h.at("ceiling"));
     const nlohmann::json& counts_json = h.at("counts");
-    if (!counts_json.is_array() || counts_json.size() != 8) throw Damaged{"its counts"};
+    // Eight counts before the sharpness column's cost was kept (its checkpoints resume with that cost at 0).
+    if (!counts_json.is_array() || (counts_json.size() != 8 && counts_json.size() != 9)) throw Damaged{"its counts"};
     std::vector<long> counts;
     for (const nlohmann::json& n : counts_json) counts.push_back(count_at(n));
     if (counts[6] > std::numeric_limits<int>::max() || counts[7] > std::numeric_limits<int>::max()) {
@@ -129,6 +130,7 @@ CheckpointFile read_checkpoint_file(const std::filesystem::path& path) {
     c.next_sample = counts[5];
     c.stiff = static_cast<int>(counts[6]);
     c.non_stiff = static_cast<int>(counts[7]);
+    if (counts.size() == 9) c.sharpness_products = counts[8];
     const std::string_view vectors = std::string_view(text).substr(end + 1);
     const nlohmann::json& lengths_json = h.at("vectors").at("lengths");
     if (!lengths_json.is_array()) throw Damaged{"its vectors' lengths"};

@@ -309,6 +309,7 @@ nlohmann::json to_json(const Summary& s) {
   stats["jacobian_vector_products"] = s.stats.jacobian_vector_products;
   stats["wall_seconds"] = s.stats.wall_seconds;
   if (s.stats.implicit_from) stats["implicit_from"] = *s.stats.implicit_from;
+  if (s.stats.sharpness_products > 0) stats["sharpness_products"] = s.stats.sharpness_products;
   return j;
 }
 
