@@ -128,16 +128,16 @@ class HessianOp {
   Hessian* h_;
 };
 
-// One extreme eigenvalue by Lanczos (NaN where it fails); adds its Hessian-vector products and restarts to `spectrum`.
-double lanczos_extreme(Hessian& h, Spectra::SortRule rule, HessianSpectrum& spectrum) {
+// One extreme eigenvalue by Lanczos (NaN where it fails); adds its restarts to `*restarts` (its Hessian-vector
+// products are h.products()'s).
+double lanczos_extreme(Hessian& h, Spectra::SortRule rule, long* restarts = nullptr) {
   HessianOp op(h);
   const Eigen::Index n = h.size();
   const Eigen::Index ncv = std::min<Eigen::Index>(n, 40);
   Spectra::SymEigsSolver<HessianOp> eigs(op, 1, ncv);
   eigs.init();
   auto count = [&] {
-    spectrum.hessian_vector_products += static_cast<long>(eigs.num_operations());
-    spectrum.lanczos_restarts += static_cast<long>(eigs.num_iterations());
+    if (restarts) *restarts += static_cast<long>(eigs.num_iterations());
   };
   try {
     eigs.compute(rule, 1000, 1e-10);
@@ -169,8 +169,7 @@ double hessian_max_eigenvalue(Hessian& h, Eigen::Index dense_limit) {
     return Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(H, Eigen::EigenvaluesOnly).eigenvalues()(n - 1);
   };
   if (n <= std::min(dense_limit, Hessian::dense_limit()) || n < 3) return dense();
-  HessianSpectrum unused;
-  const double lambda = lanczos_extreme(h, Spectra::SortRule::LargestAlge, unused);
+  const double lambda = lanczos_extreme(h, Spectra::SortRule::LargestAlge);
   // Lanczos can fail where the dense route cannot (no convergence within its restarts): fall back while n allows.
   return std::isnan(lambda) && n <= Hessian::dense_limit() ? dense() : lambda;
 }
@@ -184,16 +183,17 @@ HessianSpectrum hessian_spectrum(const Problem& problem, const Shape& shape,
   HessianSpectrum s;
   if (n > std::min(dense_limit, Hessian::dense_limit()) && n >= 3) {
     s.method = "lanczos";
-    s.max_eigenvalue = lanczos_extreme(h, Spectra::SortRule::LargestAlge, s);  // no dense fallback of its own: below
-    s.min_eigenvalue = lanczos_extreme(h, Spectra::SortRule::SmallestAlge, s);
+    s.max_eigenvalue = lanczos_extreme(h, Spectra::SortRule::LargestAlge, &s.lanczos_restarts);  // dense fallback below
+    s.min_eigenvalue = lanczos_extreme(h, Spectra::SortRule::SmallestAlge, &s.lanczos_restarts);
     s.tolerance = zero_tolerance_of(n, s.min_eigenvalue, s.max_eigenvalue, zero_tolerance);
     // Lanczos fails on a zero Hessian (the origin at N ≥ 3) and can fail to converge: the dense route where n allows.
     const bool failed = std::isnan(s.min_eigenvalue) || std::isnan(s.max_eigenvalue);
+    s.hessian_vector_products = h.products();
     if (!failed || n > Hessian::dense_limit()) return s;
   }
   Eigen::MatrixXd H(n, n);
   h.dense(H);
-  s.hessian_vector_products += static_cast<long>(n);  // one per column
+  s.hessian_vector_products = h.products();  // a failed Lanczos's products and one per column
   const Eigen::VectorXd lambda =
       Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(H, Eigen::EigenvaluesOnly).eigenvalues();
   s.method = "dense";
